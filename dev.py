@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Set up the project and run its two jobs, on a fresh clone with only Python >= 3.11.
+
+    python3 dev.py demo [geomap demo options]   # build the demo maps from the mirrored data
+    python3 dev.py test [pytest options]        # run the whole test suite
+
+Both create ``.venv`` beside this file on first use and (re)install the project into it
+whenever ``pyproject.toml`` changes.  Nothing outside the checkout is modified, except that
+``test`` installs Debian's ``chromium`` (for the browser tests) and ``gdal-bin`` (for the
+independent GDAL readers) with apt-get when they are missing and the user may do so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+STAMP = VENV / ".geomap-installed"
+
+
+def _run(*cmd: str | Path, **kwargs) -> int:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    return subprocess.call([str(c) for c in cmd], **kwargs)
+
+
+def ensure_venv(extras: str) -> None:
+    """Create the virtual environment and install the project with ``extras``."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"geomap needs Python >= 3.11; this is {sys.version.split()[0]}")
+    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+    if STAMP.exists() and STAMP.read_text().strip() == want:
+        return
+    if not PYTHON.exists():
+        print(f"creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    if _run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip") != 0:
+        sys.exit("could not upgrade pip in .venv")
+    if _run(PYTHON, "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[{extras}]") != 0:
+        sys.exit("installing geomap into .venv failed; see the pip output above")
+    STAMP.write_text(want)
+
+
+def ensure_system_tools() -> None:
+    """Install Chromium and GDAL's command-line tools from Debian's packages where missing."""
+    missing = [pkg for pkg, exe in (("chromium", "chromium"), ("gdal-bin", "ogrinfo")) if not shutil.which(exe)]
+    if not missing:
+        return
+    if not shutil.which("apt-get") or (hasattr(os, "geteuid") and os.geteuid() != 0):
+        print(f"note: {', '.join(missing)} not installed; the tests that need them will be skipped", flush=True)
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    _run("apt-get", "update", "-qq", env=env)
+    if _run("apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing, env=env) != 0:
+        print(f"note: could not install {', '.join(missing)}", flush=True)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("demo", "test"):
+        print(__doc__)
+        return 2
+    job, rest = argv[0], argv[1:]
+    if job == "demo":
+        ensure_venv("test")
+        return _run(BIN / "geomap", "demo", *rest, cwd=ROOT)
+    ensure_venv("dev")
+    ensure_system_tools()
+    code = _run(PYTHON, "-m", "pytest", *rest, cwd=ROOT)
+    if code == 5:
+        print("pytest collected no tests: that is a failure, not a pass", flush=True)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,44 @@
+"""geomap: prospectivity maps for rare earth elements and other critical minerals.
+
+The public API is importable from the top level; heavy dependencies are imported
+only when the name is first used, so ``import geomap`` stays fast.
+
+>>> import geomap
+>>> geomap.load_catalog().dataset("natural-earth").license.spdx
+'CC0-1.0'
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_LAZY = {
+    "load_catalog": "geomap.catalog",
+    "fetch": "geomap.fetching",
+    "verify": "geomap.fetching",
+    "GeomapError": "geomap.errors",
+}
+
+__all__ = sorted(_LAZY)
+
+if TYPE_CHECKING:
+    from geomap.catalog import load_catalog
+    from geomap.errors import GeomapError
+    from geomap.fetching import fetch, verify
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'geomap' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,60 @@
+"""Where geomap finds its catalog, recipes, mirrored data and cache.
+
+Resolution order (first hit wins):
+
+* catalog: ``$GEOMAP_CATALOG``, ``data_catalog.yaml`` at the checkout root, the copy
+  bundled in the wheel;
+* recipes: ``$GEOMAP_LAYERS``, ``layers/`` at the checkout root, the bundled copy;
+* mirrored data roots: every directory in ``$GEOMAP_DATA_DIR`` (``os.pathsep``
+  separated), then ``../shared/data`` beside the checkout;
+* download cache: ``$GEOMAP_CACHE_DIR``, else the per-user cache (``pooch.os_cache``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+CHECKOUT_ROOT = PACKAGE_DIR.parent
+BUNDLED_DIR = PACKAGE_DIR / "_bundled"
+
+
+def catalog_path() -> Path:
+    """Return the path of the data catalog in use."""
+    env = os.environ.get("GEOMAP_CATALOG")
+    if env:
+        return Path(env)
+    local = CHECKOUT_ROOT / "data_catalog.yaml"
+    return local if local.exists() else BUNDLED_DIR / "data_catalog.yaml"
+
+
+def layers_dir() -> Path:
+    """Return the directory holding the shipped recipes."""
+    env = os.environ.get("GEOMAP_LAYERS")
+    if env:
+        return Path(env)
+    local = CHECKOUT_ROOT / "layers"
+    return local if local.is_dir() else BUNDLED_DIR / "layers"
+
+
+def data_roots() -> list[Path]:
+    """Return the local mirror directories searched before any download."""
+    roots: list[Path] = []
+    env = os.environ.get("GEOMAP_DATA_DIR")
+    if env:
+        roots.extend(Path(p) for p in env.split(os.pathsep) if p)
+    shared = CHECKOUT_ROOT.parent / "shared" / "data"
+    if shared.is_dir():
+        roots.append(shared)
+    return roots
+
+
+def cache_dir() -> Path:
+    """Return the download cache directory (created on demand by the caller)."""
+    env = os.environ.get("GEOMAP_CACHE_DIR")
+    if env:
+        return Path(env)
+    import pooch
+
+    return Path(pooch.os_cache("geomap"))

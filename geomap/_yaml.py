@@ -1,0 +1,69 @@
+"""Safe YAML loading shared by the catalog and the recipes.
+
+Only plain YAML is accepted: Python object tags (``!!python/object``) are
+rejected by ``yaml.SafeLoader`` and never executed, and a key repeated in the
+same mapping is an error rather than a silent overwrite.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from geomap.errors import GeomapError
+
+
+class _StrictSafeLoader(yaml.SafeLoader):
+    """A ``SafeLoader`` that refuses duplicate mapping keys."""
+
+
+def _construct_mapping(loader: _StrictSafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    mapping: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+        if key in mapping:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping",
+                node.start_mark,
+                f"found duplicate key {key!r}; each key may appear once in a mapping",
+                key_node.start_mark,
+            )
+        mapping[key] = loader.construct_object(value_node, deep=True)  # type: ignore[no-untyped-call]
+    return mapping
+
+
+_StrictSafeLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,  # type: ignore[arg-type]
+)
+
+
+def load_yaml(path: Path, error: type[GeomapError]) -> Any:
+    """Load one YAML document safely.
+
+    Parameters
+    ----------
+    path : Path
+        The YAML file.
+    error : type of GeomapError
+        The error class raised (with the file name and the line) when the
+        file is missing or is not valid, safe YAML.
+
+    Returns
+    -------
+    object
+        The parsed document (plain dicts, lists, strings and numbers).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{path}: file not found; check the path or the environment variable") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text ({exc}); save the file as UTF-8") from None
+    try:
+        return yaml.load(text, Loader=_StrictSafeLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: malformed YAML: {exc}; fix the syntax at the line shown") from None

@@ -1,0 +1,26 @@
+"""Command-line interface: a thin Typer layer, each command a few lines over the Python API.
+
+Each command module registers its commands on :data:`geomap.cli._app.app`.
+Heavy libraries are imported inside the commands so ``geomap --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from geomap.cli._app import app
+
+__all__ = ["app", "main"]
+
+_COMMAND_MODULES = [
+    "catalog",
+    "demo",
+]
+
+for _name in _COMMAND_MODULES:
+    importlib.import_module(f"geomap.cli.{_name}")
+
+
+def main() -> None:
+    """Run the ``geomap`` command."""
+    app()

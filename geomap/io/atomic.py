@@ -1,0 +1,115 @@
+"""Atomic file and folder writes: nothing half-written ever sits under a final name."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from geomap.errors import ExportError
+
+__all__ = ["atomic_dir", "atomic_path"]
+
+
+def _check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(
+            f"cannot create output folder {folder} ({exc.strerror}); choose a writable folder"
+        ) from exc
+    if not os.access(folder, os.W_OK):
+        raise ExportError(f"output folder {folder} is not writable; choose a writable folder")
+
+
+@contextlib.contextmanager
+def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``final``; rename it to ``final`` on success.
+
+    The temporary file lives in the same folder (same file system) so the
+    closing rename is atomic.  On any exception the temporary file is removed
+    and ``final`` is left untouched.
+
+    Parameters
+    ----------
+    final : path-like
+        The path the finished file must end up at.
+
+    Yields
+    ------
+    Path
+        Where to write.  It does not exist yet; writers may create it.
+
+    Raises
+    ------
+    ExportError
+        When the folder cannot be created or written (full disk, read-only).
+    """
+    final = Path(final)
+    _check_writable(final.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    tmp.unlink()
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise ExportError(f"nothing was written for {final}; the writer produced no file")
+        os.replace(tmp, final)
+    except OSError as exc:
+        _remove(tmp)
+        if isinstance(exc, ExportError):
+            raise
+        raise ExportError(f"writing {final} failed ({exc}); free disk space or pick another folder") from exc
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(final: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder beside ``final``; move it to ``final`` on success.
+
+    Parameters
+    ----------
+    final : path-like
+        The folder that must appear complete or not at all.
+    overwrite : bool, default False
+        Replace an existing ``final`` folder (only after the new one is complete).
+
+    Yields
+    ------
+    Path
+        An empty temporary folder to fill.
+    """
+    final = Path(final)
+    _check_writable(final.parent)
+    if final.exists() and not overwrite:
+        from geomap.errors import OutputExistsError
+
+        raise OutputExistsError(f"{final} already exists; pass overwrite=True (--overwrite) to replace it")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent))
+    try:
+        yield tmp
+        if final.exists():
+            old = final.with_name(f".{final.name}.old")
+            _remove(old)
+            os.replace(final, old)
+            os.replace(tmp, final)
+            _remove(old)
+        else:
+            os.replace(tmp, final)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
