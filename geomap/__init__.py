@@ -21,6 +21,7 @@ _LAZY = {
     "fetch": "geomap.fetching",
     "verify": "geomap.fetching",
     "GeomapError": "geomap.errors",
+    "read": "geomap.io",
 }
 
 __all__ = sorted(_LAZY)
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from geomap.catalog import load_catalog
     from geomap.errors import GeomapError
     from geomap.fetching import fetch, verify
+    from geomap.io import read
 
 
 def __getattr__(name: str) -> Any:

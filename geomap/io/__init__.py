@@ -1,0 +1,58 @@
+"""Readers (one per source format) and writers (GeoParquet, COG, GeoPackage).
+
+:func:`read` is the single entry point: it looks the dataset up in the catalog,
+fetches and verifies its files, dispatches to the registered reader and, when a
+region is given, reprojects the result into the region's analysis CRS.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["read"]
+
+
+def read(
+    dataset_id: str,
+    region: str | None = None,
+    *,
+    layer: str | None = None,
+    catalog: Any = None,
+    **options: Any,
+) -> Any:
+    """Read a catalog dataset as a GeoDataFrame or DataArray, optionally in a region's CRS.
+
+    Parameters
+    ----------
+    dataset_id : str
+        The catalog id, e.g. ``"minmod-usgs-mrdata"``.
+    region : str, optional
+        A catalog region id; the result is clipped to its bounding box and
+        reprojected to its analysis CRS.
+    layer : str, optional
+        For datasets with several layers (e.g. ``"cratons"``), which one to read.
+    catalog : Catalog, optional
+        Defaults to the project catalog.
+    **options
+        Reader options, overriding the catalog's ``reader_options``.
+
+    Returns
+    -------
+    GeoDataFrame or DataArray
+        With a CRS, and ``attrs["geomap_report"]`` summarising what was
+        normalized, repaired and dropped.
+    """
+    from geomap.catalog import load_catalog
+    from geomap.fetching import fetch
+    from geomap.io.registry import get_reader, local_paths
+
+    cat = catalog or load_catalog()
+    dataset = cat.dataset(dataset_id)
+    read_func = get_reader(dataset)
+    paths = local_paths(dataset, fetch(dataset_id, catalog=cat))
+    result = read_func(dataset, paths, layer=layer, **{**dataset.reader_options, **options})
+    if region is not None:
+        from geomap.harmonize import to_region
+
+        result = to_region(result, cat.region(region))
+    return result
