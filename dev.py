@@ -34,7 +34,7 @@ def _run(*cmd: str | Path, **kwargs) -> int:
 
 def ensure_venv(extras: str) -> None:
     """Create the virtual environment and install the project with ``extras``."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be started by an older Python
         sys.exit(f"geomap needs Python >= 3.11; this is {sys.version.split()[0]}")
     want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
     if STAMP.exists() and STAMP.read_text().strip() == want:
@@ -51,11 +51,18 @@ def ensure_venv(extras: str) -> None:
 
 def ensure_system_tools() -> None:
     """Install Chromium and GDAL's command-line tools from Debian's packages where missing."""
-    missing = [pkg for pkg, exe in (("chromium", "chromium"), ("gdal-bin", "ogrinfo")) if not shutil.which(exe)]
+    missing = [
+        pkg
+        for pkg, exe in (("chromium", "chromium"), ("gdal-bin", "ogrinfo"))
+        if not shutil.which(exe)
+    ]
     if not missing:
         return
     if not shutil.which("apt-get") or (hasattr(os, "geteuid") and os.geteuid() != 0):
-        print(f"note: {', '.join(missing)} not installed; the tests that need them will be skipped", flush=True)
+        print(
+            f"note: {', '.join(missing)} not installed; the tests that need them will be skipped",
+            flush=True,
+        )
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     _run("apt-get", "update", "-qq", env=env)

@@ -26,11 +26,11 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-if TYPE_CHECKING:
-    from geomap.catalog import load_catalog
-    from geomap.errors import GeomapError
-    from geomap.fetching import fetch, verify
-    from geomap.io import read
+if TYPE_CHECKING:  # re-exports for type checkers; resolved lazily at run time
+    from geomap.catalog import load_catalog  # noqa: F401
+    from geomap.errors import GeomapError  # noqa: F401
+    from geomap.fetching import fetch, verify  # noqa: F401
+    from geomap.io import read  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import re
@@ -135,7 +136,9 @@ class DataFile(_Strict):
             try:
                 codecs.lookup(value)
             except LookupError:
-                raise ValueError(f"unknown text encoding {value!r}; use e.g. utf-8 or cp1252") from None
+                raise ValueError(
+                    f"unknown text encoding {value!r}; use e.g. utf-8 or cp1252"
+                ) from None
         return value
 
 
@@ -209,7 +212,9 @@ class Region(_Strict):
     def _valid_bbox(cls, value: tuple[float, float, float, float]) -> tuple[float, ...]:
         west, south, east, north = value
         if not (-90 <= south < north <= 90):
-            raise ValueError(f"south/north {south}, {north} must satisfy -90 <= south < north <= 90")
+            raise ValueError(
+                f"south/north {south}, {north} must satisfy -90 <= south < north <= 90"
+            )
         if not (-180 <= west <= 180 and -180 <= east <= 180) or west == east:
             raise ValueError(f"west/east {west}, {east} must lie in [-180, 180] and differ")
         return value
@@ -320,10 +325,8 @@ def _format_validation_error(path: Path, raw: Any, exc: ValidationError) -> str:
         if len(loc) >= 2 and loc[0] in ("datasets", "regions") and isinstance(loc[1], int):
             section, index = loc[0], loc[1]
             entry_id = None
-            try:
+            with contextlib.suppress(KeyError, IndexError, TypeError, AttributeError):
                 entry_id = raw[section][index].get("id")
-            except (KeyError, IndexError, TypeError, AttributeError):
-                pass
             where += f": {section}[{index}]" + (f" (id {entry_id!r})" if entry_id else "")
             loc = loc[2:]
         field = ".".join(str(part) for part in loc) or "(entry)"
@@ -333,7 +336,9 @@ def _format_validation_error(path: Path, raw: Any, exc: ValidationError) -> str:
         elif err["type"] == "extra_forbidden":
             msg = "unknown field; remove it or check its spelling"
         messages.append(f"{where}: field {field!r}: {msg}")
-    return "; ".join(messages[:5]) + (f" (and {len(messages) - 5} more)" if len(messages) > 5 else "")
+    return "; ".join(messages[:5]) + (
+        f" (and {len(messages) - 5} more)" if len(messages) > 5 else ""
+    )
 
 
 def load_catalog(path: str | Path | None = None) -> Catalog:
@@ -356,14 +361,18 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
         When the file is missing, is not safe YAML, or an entry is invalid.
     """
     resolved = Path(path) if path is not None else _paths.catalog_path()
-    return _load_catalog_cached(resolved.resolve(), resolved.stat().st_mtime_ns if resolved.exists() else 0)
+    return _load_catalog_cached(
+        resolved.resolve(), resolved.stat().st_mtime_ns if resolved.exists() else 0
+    )
 
 
 @functools.lru_cache(maxsize=8)
 def _load_catalog_cached(path: Path, _mtime: int) -> Catalog:
     raw = load_yaml(path, CatalogError)
     if not isinstance(raw, dict):
-        raise CatalogError(f"{path}: the catalog must be a mapping with 'datasets' and 'regions' keys")
+        raise CatalogError(
+            f"{path}: the catalog must be a mapping with 'datasets' and 'regions' keys"
+        )
     missing = [key for key in ("datasets", "regions") if key not in raw]
     if missing:
         raise CatalogError(f"{path}: top-level key {missing[0]!r} is missing; add it")

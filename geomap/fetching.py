@@ -136,8 +136,9 @@ def _download(entry: DataFile, target: Path, *, progress: bool, timeout: float) 
         expected = _expected_hash(entry)
         if expected is not None and actual != expected:
             raise HashMismatchError(
-                f"downloaded {entry.path!r} from {entry.url}: sha256 mismatch: expected {expected}, "
-                f"got {actual}. The transfer was truncated or the server holds other bytes; "
+                f"downloaded {entry.path!r} from {entry.url}: sha256 mismatch: "
+                f"expected {expected}, got {actual}. The transfer was truncated or the server "
+                "holds other bytes; "
                 "nothing was kept in the cache"
             )
         os.replace(tmp, target)

@@ -10,7 +10,9 @@ import typer
 
 from geomap.cli._app import app
 
-catalog_app = typer.Typer(help="List, inspect and verify the datasets in data_catalog.yaml.", no_args_is_help=True)
+catalog_app = typer.Typer(
+    help="List, inspect and verify the datasets in data_catalog.yaml.", no_args_is_help=True
+)
 app.add_typer(catalog_app, name="catalog")
 
 CatalogOption = Annotated[
@@ -60,9 +62,13 @@ def show(dataset_id: str, catalog: CatalogOption = None) -> None:
 
 @catalog_app.command("verify")
 def verify(
-    dataset_ids: Annotated[list[str] | None, typer.Argument(help="Datasets to check (default: all).")] = None,
+    dataset_ids: Annotated[
+        list[str] | None, typer.Argument(help="Datasets to check (default: all).")
+    ] = None,
     catalog: CatalogOption = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures and the summary.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only failures and the summary.")
+    ] = False,
 ) -> None:
     """Check size and sha256 of every local file; exit 1 if any is missing or differs."""
     from geomap.catalog import load_catalog
@@ -77,7 +83,9 @@ def verify(
         label = "hash ok" if r.status == "ok" else r.status
         detail = "" if r.status in ("ok", "online-only") else f"  {r.detail}"
         typer.echo(f"{r.path:<{width}}  {size}  {label}{detail}")
-    counts = {s: sum(r.status == s for r in rows) for s in ("ok", "missing", "mismatch", "online-only")}
+    counts = {
+        s: sum(r.status == s for r in rows) for s in ("ok", "missing", "mismatch", "online-only")
+    }
     typer.echo(
         f"\n{len(rows)} files: {counts['ok']} ok, {counts['missing']} missing, "
         f"{counts['mismatch']} mismatch, {counts['online-only']} online-only, not mirrored"

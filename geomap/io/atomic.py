@@ -63,7 +63,9 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
         _remove(tmp)
         if isinstance(exc, ExportError):
             raise
-        raise ExportError(f"writing {final} failed ({exc}); free disk space or pick another folder") from exc
+        raise ExportError(
+            f"writing {final} failed ({exc}); free disk space or pick another folder"
+        ) from exc
     except BaseException:
         _remove(tmp)
         raise
@@ -90,7 +92,9 @@ def atomic_dir(final: str | os.PathLike[str], *, overwrite: bool = False) -> Ite
     if final.exists() and not overwrite:
         from geomap.errors import OutputExistsError
 
-        raise OutputExistsError(f"{final} already exists; pass overwrite=True (--overwrite) to replace it")
+        raise OutputExistsError(
+            f"{final} already exists; pass overwrite=True (--overwrite) to replace it"
+        )
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent))
     try:
         yield tmp

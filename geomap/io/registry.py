@@ -67,7 +67,8 @@ def get_reader(dataset: Dataset) -> ReaderFunc:
         module = READER_MODULES.get(name)
         if module is None:
             raise CatalogError(
-                f"dataset {dataset.id!r}: unknown reader {name!r}; use one of {sorted(READER_MODULES)}"
+                f"dataset {dataset.id!r}: unknown reader {name!r}; "
+                f"use one of {sorted(READER_MODULES)}"
             )
         importlib.import_module(module)
     if name not in _REGISTRY:

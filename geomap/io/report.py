@@ -73,7 +73,9 @@ class IngestReport:
         if self.unmapped:
             total = sum(self.unmapped.values())
             top = ", ".join(f"{k!r} x{v}" for k, v in self.unmapped.most_common(10))
-            lines.append(f"  unmapped names: {total} occurrences of {len(self.unmapped)} names ({top})")
+            lines.append(
+                f"  unmapped names: {total} occurrences of {len(self.unmapped)} names ({top})"
+            )
         lines.extend(f"  note: {note}" for note in self.notes)
         return "\n".join(lines)
 

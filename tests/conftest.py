@@ -1,0 +1,38 @@
+"""Shared fixtures.  Area-specific fixtures live in the test modules that use them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from geomap import _paths
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """The mirrored data folder; the real-data tests need it."""
+    roots = _paths.data_roots()
+    if not roots:
+        pytest.fail(
+            "no mirrored data found: put ../shared/data beside the checkout or set GEOMAP_DATA_DIR"
+        )
+    return roots[0]
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    """The project catalog."""
+    from geomap.catalog import load_catalog
+
+    return load_catalog()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Give every test a private download cache so no test sees another's downloads."""
+    if "GEOMAP_TEST_KEEP_CACHE" not in os.environ:
+        monkeypatch.setenv("GEOMAP_CACHE_DIR", str(tmp_path_factory.mktemp("geomap-cache")))
