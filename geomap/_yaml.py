@@ -66,4 +66,12 @@ def load_yaml(path: Path, error: type[GeomapError]) -> Any:
     try:
         return yaml.load(text, Loader=_StrictSafeLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise error(f"{path}: malformed YAML: {exc}; fix the syntax at the line shown") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context = getattr(exc, "context", None)
+        detail = f"{context}: {problem}" if context else problem
+        if "tag:yaml.org,2002:python/" in detail:
+            detail = "Python object tags (!!python/...) are not allowed and were not executed"
+            raise error(f"{path}: unsafe YAML{where}: {detail}; remove the tag") from None
+        raise error(f"{path}: malformed YAML{where}: {detail}; fix the syntax there") from None

@@ -9,8 +9,8 @@ Examples
 --------
 >>> from geomap.catalog import load_catalog
 >>> catalog = load_catalog()
->>> catalog.region("japan").crs.startswith("+proj=aea")
-True
+>>> catalog.region("japan").pyproj_crs.coordinate_operation.method_name
+'Albers Equal Area'
 >>> catalog.dataset("emag2-v2-1deg").license.spdx
 'LicenseRef-US-Government-Public-Domain'
 """
@@ -303,7 +303,8 @@ class Catalog(_Strict):
 
 
 def _unknown(kind: str, name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=3)
+    contains = [k for k in known if name.lower() in k.lower()]
+    close = list(dict.fromkeys(contains + difflib.get_close_matches(name, known, n=3)))[:4]
     hint = f"did you mean {', '.join(map(repr, close))}?" if close else f"known: {', '.join(known)}"
     return f"unknown {kind} {name!r}; {hint}"
 
