@@ -19,6 +19,7 @@ __all__ = [
     "HashMismatchError",
     "ModelError",
     "OutputExistsError",
+    "ParameterError",
     "RecipeError",
     "UnknownNameError",
 ]
@@ -56,6 +57,10 @@ class DataError(GeomapError, ValueError):
 
 class CRSError(DataError):
     """A coordinate reference system is missing, mismatched or violated by the data."""
+
+
+class ParameterError(GeomapError, ValueError):
+    """An option is out of range (e.g. a resolution or a bandwidth that is zero or negative)."""
 
 
 class GridMismatchError(GeomapError, ValueError):
