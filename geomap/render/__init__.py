@@ -1,0 +1,33 @@
+"""Rendering: offline interactive maps (folium + branca) and static figures (matplotlib).
+
+Nothing here computes science: it draws rasters, vectors and curves produced by the other
+stages.  Web Mercator appears only inside this package.  Heavy libraries (folium,
+matplotlib) are imported on first use of a name.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> module that defines it
+_LAZY = {
+    "plot_prospectivity": "geomap.render.figures",
+    "plot_validation_curves": "geomap.render.figures",
+    "save_figure": "geomap.render.figures",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'geomap.render' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,420 @@
+"""Static figures at print resolution (matplotlib, Agg backend; no pyplot global state).
+
+Two kinds of figure:
+
+* :func:`plot_prospectivity`: the prospectivity surface in its own (equal-area) analysis CRS,
+  with known occurrences, boundaries and target outlines on top, a colour bar and a scale bar;
+* :func:`plot_validation_curves`: ROC, success-rate, prediction-rate and P–A curves from a
+  validation result.
+
+Both return a :class:`matplotlib.figure.Figure` and, when given a path, also write a PNG
+(300 dpi by default) atomically.  Nothing here computes science: curves and surfaces are drawn
+as given.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geomap.errors import CRSError, DataError
+
+__all__ = [
+    "CURVE_KINDS",
+    "plot_prospectivity",
+    "plot_validation_curves",
+    "save_figure",
+]
+
+PRINT_DPI = 300
+
+# curve kind -> (title, accepted x columns, accepted y columns, x label, y label)
+CURVE_KINDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str, str]] = {
+    "roc": (
+        "ROC",
+        ("fpr", "false_positive_rate"),
+        ("tpr", "true_positive_rate"),
+        "False-positive rate",
+        "True-positive rate",
+    ),
+    "success_rate": (
+        "Success rate (training)",
+        ("area_fraction", "area", "cumulative_area"),
+        ("occurrence_fraction", "occurrences", "captured_fraction", "cumulative_occurrences"),
+        "Fraction of area, ranked by prospectivity",
+        "Fraction of occurrences captured",
+    ),
+    "prediction_rate": (
+        "Prediction rate (held out)",
+        ("area_fraction", "area", "cumulative_area"),
+        ("occurrence_fraction", "occurrences", "captured_fraction", "cumulative_occurrences"),
+        "Fraction of area, ranked by prospectivity",
+        "Fraction of occurrences captured",
+    ),
+    "pa": (
+        "P–A plot",
+        ("threshold", "prospectivity", "cutoff"),
+        ("prediction_rate", "occurrence_fraction", "occurrences"),
+        "Prospectivity threshold",
+        "Fraction",
+    ),
+}
+
+_ALIASES = {
+    "roc": "roc",
+    "roc_curve": "roc",
+    "success": "success_rate",
+    "success_rate": "success_rate",
+    "success_rate_curve": "success_rate",
+    "prediction": "prediction_rate",
+    "prediction_rate": "prediction_rate",
+    "prediction_rate_curve": "prediction_rate",
+    "pa": "pa",
+    "p_a": "pa",
+    "pa_plot": "pa",
+    "p_a_plot": "pa",
+    "prediction_area": "pa",
+}
+
+_PA_AREA_COLUMNS = ("area_fraction", "area", "occupied_area")
+_GROUP_COLUMNS = ("fold", "model", "region", "label")
+
+
+def _new_figure(width_in: float, height_in: float) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width_in, height_in), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int = PRINT_DPI) -> Path:
+    """Write ``fig`` as a PNG at ``dpi``, atomically, and return the path.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    path : path-like
+        Output ``.png``; appears only when complete.
+    dpi : int, default 300
+        Print resolution.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    from geomap.io.atomic import atomic_path
+
+    final = Path(path)
+    if final.suffix.lower() != ".png":
+        raise DataError(f"figure path {final} must end in .png; rename it, e.g. {final.stem}.png")
+    with atomic_path(final) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png", metadata={"Software": "geomap"})
+    return final
+
+
+def _curves_mapping(curves: Any) -> dict[str, Any]:
+    """Normalize a validation result, a mapping or a sequence of curves into ``{kind: table}``."""
+    raw: dict[str, Any] = {}
+    if isinstance(curves, Mapping):
+        raw = dict(curves)
+    elif hasattr(curves, "curves") and isinstance(curves.curves, Mapping):
+        raw = dict(curves.curves)
+    else:
+        for name in _ALIASES:
+            value = getattr(curves, name, None)
+            if value is not None and not callable(value):
+                raw.setdefault(name, value)
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        kind = _ALIASES.get(str(key).lower().replace("-", "_").replace(" ", "_"))
+        if kind is None or value is None:
+            continue
+        out[kind] = value
+    if not out:
+        raise DataError(
+            f"no validation curves found in {type(curves).__name__} "
+            f"(keys/attributes {sorted(map(str, raw)) or 'none'}); give a mapping with any of "
+            f"{sorted(CURVE_KINDS)} -> DataFrame"
+        )
+    return out
+
+
+def _as_frame(kind: str, table: Any) -> pd.DataFrame:
+    if isinstance(table, pd.DataFrame):
+        return table
+    if isinstance(table, Mapping):
+        return pd.DataFrame(dict(table))
+    raise DataError(
+        f"the {kind!r} curve is a {type(table).__name__}; give a pandas DataFrame "
+        "(or a mapping of column -> values)"
+    )
+
+
+def _column(frame: pd.DataFrame, kind: str, accepted: Sequence[str], axis: str) -> str:
+    for name in accepted:
+        if name in frame.columns:
+            return name
+    raise DataError(
+        f"the {kind!r} curve has columns {list(map(str, frame.columns))} but no {axis} column; "
+        f"name it one of {list(accepted)}"
+    )
+
+
+def _groups(frame: pd.DataFrame) -> list[tuple[str | None, pd.DataFrame]]:
+    for name in _GROUP_COLUMNS:
+        if name in frame.columns:
+            return [(str(key), part) for key, part in frame.groupby(name, sort=True)]
+    return [(None, frame)]
+
+
+def _auc_label(frame: pd.DataFrame, group: str | None) -> str:
+    auc = frame.attrs.get("auc")
+    if auc is None and "auc" in frame.columns and frame["auc"].notna().any():
+        auc = frame["auc"].dropna().iloc[0]
+    parts = [group] if group else []
+    if auc is not None and np.isfinite(float(auc)):
+        parts.append(f"AUC {float(auc):.3f}")
+    return ", ".join(parts)
+
+
+def _draw_rate_curve(ax: Any, kind: str, frame: pd.DataFrame) -> None:
+    title, xs, ys, xlabel, ylabel = CURVE_KINDS[kind]
+    xcol = _column(frame, kind, xs, "x")
+    ycol = _column(frame, kind, ys, "y")
+    for group, part in _groups(frame):
+        label = _auc_label(part if group else frame, group) or None
+        ax.plot(part[xcol].to_numpy(float), part[ycol].to_numpy(float), lw=1.6, label=label)
+    ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls="--", label="random")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.set_aspect("equal")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize="small", frameon=False)
+
+
+def _draw_pa(ax: Any, frame: pd.DataFrame) -> None:
+    title, xs, ys, xlabel, ylabel = CURVE_KINDS["pa"]
+    xcol = _column(frame, "pa", xs, "threshold")
+    ycol = _column(frame, "pa", ys, "prediction-rate")
+    acol = _column(frame, "pa", _PA_AREA_COLUMNS, "area")
+    order = np.argsort(frame[xcol].to_numpy(float))
+    x = frame[xcol].to_numpy(float)[order]
+    ax.plot(x, frame[ycol].to_numpy(float)[order], lw=1.6, label="occurrences predicted")
+    ax.plot(x, frame[acol].to_numpy(float)[order], lw=1.6, label="area occupied")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title, ylim=(0, 1))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small", frameon=False)
+
+
+def plot_validation_curves(
+    curves: Any,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    title: str | None = None,
+    dpi: int = PRINT_DPI,
+) -> Any:
+    """Draw ROC, success-rate, prediction-rate and P–A curves side by side.
+
+    Parameters
+    ----------
+    curves : mapping, or an object with curve attributes
+        ``{"roc": df, "success_rate": df, "prediction_rate": df, "pa": df}`` (any subset,
+        at least one), an object with those attributes, or one with a ``curves`` mapping.
+        Column names:
+
+        * ``roc``: ``fpr``, ``tpr``;
+        * ``success_rate`` / ``prediction_rate``: ``area_fraction``, ``occurrence_fraction``
+          (fraction of area ranked by decreasing prospectivity, fraction of occurrences inside);
+        * ``pa``: ``threshold``, ``prediction_rate``, ``area_fraction``.
+
+        A ``fold`` (or ``model``, ``region``, ``label``) column draws one line per group; an
+        AUC in ``df.attrs["auc"]`` or an ``auc`` column is shown in the legend.
+    path : path-like, optional
+        Write a PNG here (atomically).
+    title : str, optional
+        Figure title.
+    dpi : int, default 300
+        Resolution of the PNG.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    DataError
+        No curves, or a curve lacks the columns above (the message lists what it has).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> roc = pd.DataFrame({"fpr": [0, 0.2, 1], "tpr": [0, 0.7, 1]})
+    >>> fig = plot_validation_curves({"roc": roc})
+    >>> [ax.get_title() for ax in fig.axes]
+    ['ROC']
+    """
+    tables = {kind: _as_frame(kind, table) for kind, table in _curves_mapping(curves).items()}
+    kinds = [k for k in CURVE_KINDS if k in tables]
+    fig = _new_figure(3.4 * len(kinds), 3.6)
+    axes = fig.subplots(1, len(kinds), squeeze=False)[0]
+    for ax, kind in zip(axes, kinds, strict=True):
+        if kind == "pa":
+            _draw_pa(ax, tables[kind])
+        else:
+            _draw_rate_curve(ax, kind, tables[kind])
+    if title:
+        fig.suptitle(title)
+    if path is not None:
+        save_figure(fig, path, dpi=dpi)
+    return fig
+
+
+def _xy_extent(data: Any) -> tuple[float, float, float, float]:
+    left, bottom, right, top = data.rio.bounds()
+    return float(left), float(right), float(bottom), float(top)
+
+
+def _km_formatter() -> Any:
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda value, _pos: f"{value / 1000:,.0f}")
+
+
+def _scale_bar(ax: Any, width_m: float, crs: Any) -> None:
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+    unit = crs.axis_info[0].unit_name if crs.axis_info else "metre"
+    if unit not in ("metre", "meter"):
+        return
+    target = width_m / 5
+    magnitude = 10 ** np.floor(np.log10(target))
+    length = max(m * magnitude for m in (1, 2, 5) if m * magnitude <= target)
+    label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
+    bar = AnchoredSizeBar(
+        ax.transData, length, label, "lower left", frameon=False, size_vertical=width_m / 300
+    )
+    ax.add_artist(bar)
+
+
+def plot_prospectivity(
+    prospectivity: Any,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    occurrences: Any = None,
+    boundaries: Any = None,
+    targets: Any = None,
+    title: str | None = None,
+    cmap: str = "viridis",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    dpi: int = PRINT_DPI,
+    max_pixels: int = 4_000_000,
+) -> Any:
+    """Map a prospectivity surface in its analysis CRS with occurrences on top.
+
+    Parameters
+    ----------
+    prospectivity : xarray.DataArray
+        Dims ``("y", "x")`` with a projected CRS.  Dask-backed arrays larger than
+        ``max_pixels`` are decimated (every n-th cell) before being read, for display only.
+    path : path-like, optional
+        Write a PNG here (atomically).
+    occurrences, boundaries, targets : GeoDataFrame, optional
+        Drawn on top; each must have a CRS and is reprojected to the raster's CRS for display.
+    title : str, optional
+        Axes title; defaults to the raster's ``long_name`` or name.
+    cmap : str, default "viridis"
+        Matplotlib colormap.
+    vmin, vmax : float, optional
+        Colour range; defaults to the data range.
+    dpi : int, default 300
+        Resolution of the PNG.
+    max_pixels : int, default 4,000,000
+        Largest number of cells drawn.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    CRSError
+        The raster or a vector layer has no CRS.
+    DataError
+        The raster is not 2-D ``(y, x)``.
+    """
+    data = _check_raster(prospectivity, "prospectivity")
+    crs = data.rio.crs
+    step = max(1, int(np.ceil(np.sqrt(data.size / max_pixels))))
+    shown = data.isel(y=slice(None, None, step), x=slice(None, None, step)) if step > 1 else data
+    values = np.asarray(shown.values, dtype="float64")
+    left, right, bottom, top = _xy_extent(data)
+    fig = _new_figure(7.5, 6.0)
+    ax = fig.add_subplot()
+    image = ax.imshow(
+        np.ma.masked_invalid(values),
+        extent=(left, right, bottom, top),
+        origin="upper" if float(data.y[0]) > float(data.y[-1]) else "lower",
+        cmap=cmap,
+        vmin=vmin,
+        vmax=vmax,
+        interpolation="nearest",
+    )
+    label = str(data.attrs.get("long_name") or data.name or "prospectivity")
+    units = data.attrs.get("units")
+    fig.colorbar(image, ax=ax, shrink=0.8, label=f"{label} ({units})" if units else label)
+    for frame, style in (
+        (boundaries, {"facecolor": "none", "edgecolor": "0.35", "linewidth": 0.5}),
+        (targets, {"facecolor": "none", "edgecolor": "#d7191c", "linewidth": 1.0}),
+    ):
+        if frame is not None and len(frame):
+            _to_crs(frame, crs).plot(ax=ax, **style)
+    if occurrences is not None and len(occurrences):
+        _to_crs(occurrences, crs).plot(
+            ax=ax, markersize=6, color="#e41a1c", edgecolor="white", linewidth=0.3, zorder=3
+        )
+    ax.set(xlim=(left, right), ylim=(bottom, top))
+    ax.xaxis.set_major_formatter(_km_formatter())
+    ax.yaxis.set_major_formatter(_km_formatter())
+    ax.set_xlabel(f"Easting (km), {crs.to_string() if crs.to_epsg() else crs.name}")
+    ax.set_ylabel("Northing (km)")
+    ax.tick_params(labelsize="small")
+    ax.set_title(title or label)
+    _scale_bar(ax, right - left, _pyproj_crs(crs))
+    if path is not None:
+        save_figure(fig, path, dpi=dpi)
+    return fig
+
+
+def _pyproj_crs(crs: Any) -> Any:
+    import pyproj
+
+    return pyproj.CRS.from_user_input(crs)
+
+
+def _check_raster(data: Any, what: str) -> Any:
+    if getattr(data, "dims", None) != ("y", "x"):
+        raise DataError(
+            f"the {what} raster has dims {getattr(data, 'dims', None)}; give a DataArray with "
+            "dims ('y', 'x')"
+        )
+    if data.rio.crs is None:
+        raise CRSError(f"the {what} raster has no CRS; set one with .rio.write_crs()")
+    return data
+
+
+def _to_crs(frame: Any, crs: Any) -> Any:
+    if frame.crs is None:
+        raise CRSError(
+            "a vector layer drawn on the figure has no CRS; set it with .set_crs() "
+            "(geomap never assumes EPSG:4326)"
+        )
+    return frame.to_crs(crs)
