@@ -1,0 +1,66 @@
+"""Prospectivity models on tables of cells, raster helpers and honest validation.
+
+* :mod:`geomap.models.wofe` -- weights of evidence (Bonham-Carter), data-driven Bayesian;
+* :mod:`geomap.models.fuzzy` -- fuzzy overlay and weighted index overlay, knowledge-driven;
+* :mod:`geomap.models.ml` -- logistic regression, random forest, gradient boosting;
+* :mod:`geomap.models.raster` -- evidence stack -> table of cells -> prospectivity rasters;
+* :mod:`geomap.models.validate` -- spatial block CV, region hold-out, curves, capture table.
+
+Every estimator follows scikit-learn (parameters in ``__init__``, ``fit`` returns ``self``,
+fitted attributes end in ``_``) and adds ``predict_std`` (uncertainty, one standard deviation)
+to ``predict_proba`` (column 1 is prospectivity).  Names resolve lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> defining module
+_LAZY: dict[str, str] = {
+    "ConditionalIndependenceWarning": "geomap.models._base",
+    "DegenerateEvidenceWarning": "geomap.models._base",
+    "ModelWarning": "geomap.models._base",
+    "WeightsOfEvidence": "geomap.models.wofe",
+    "contrast_statistics": "geomap.models.wofe",
+    "FuzzyOverlay": "geomap.models.fuzzy",
+    "WeightedIndexOverlay": "geomap.models.fuzzy",
+    "fuzzy_and": "geomap.models.fuzzy",
+    "fuzzy_or": "geomap.models.fuzzy",
+    "fuzzy_product": "geomap.models.fuzzy",
+    "fuzzy_sum": "geomap.models.fuzzy",
+    "fuzzy_gamma": "geomap.models.fuzzy",
+    "LogisticProspectivity": "geomap.models.ml",
+    "RandomForestProspectivity": "geomap.models.ml",
+    "GradientBoostingProspectivity": "geomap.models.ml",
+    "sample_background": "geomap.models.ml",
+    "CellTable": "geomap.models.raster",
+    "cell_table": "geomap.models.raster",
+    "predict_raster": "geomap.models.raster",
+    "make_model": "geomap.models.registry",
+    "MODEL_NAMES": "geomap.models.registry",
+    "SpatialBlockKFold": "geomap.models.validate",
+    "ValidationReport": "geomap.models.validate",
+    "spatial_cross_validate": "geomap.models.validate",
+    "region_held_out": "geomap.models.validate",
+    "rate_curve": "geomap.models.validate",
+    "roc_table": "geomap.models.validate",
+    "capture_table": "geomap.models.validate",
+    "prediction_area_curve": "geomap.models.validate",
+    "block_labels": "geomap.models.validate",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'geomap.models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
