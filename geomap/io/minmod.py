@@ -23,7 +23,9 @@ What the reader does with each record:
   ``ore_tonnage_mt`` is the largest ore tonnage converted to million tonnes.
 - **primary commodities**: MinMod does not flag a main commodity, so the compilation's scope
   is used where it names one (REE compilation: the REE it lists; Ni-Co laterites: Ni, Co;
-  carbonatites: Nb, REE; Sn-W database: Sn, W); elsewhere the column is empty.
+  carbonatites: Nb, REE; Sn-W database: Sn, W); elsewhere the column is empty.  605 of the
+  954 Sn-W database records list no commodity at all: they get the database's subject, Sn and
+  W (counted in the report), so tin-or-tungsten deposits are not lost to commodity selections.
 
 Parsed folders are cached in memory per process, keyed by file paths, sizes and modification
 times, so reading the same data twice in a session is cheap.
@@ -54,13 +56,14 @@ _POINT = re.compile(
     re.IGNORECASE,
 )
 
-# compilation (folder) -> (selector of its primary commodities, deposit class of the whole set)
-_COMPILATION_SCOPE: dict[str, tuple[str | None, str | None]] = {
-    "mrdata_ree": ("REE", None),
-    "mrdata_carbonatite": ("Nb,REE", "carbonatite"),
-    "mrdata_laterite": ("Ni,Co", "laterite"),
-    "mrdata_vms": (None, "vms"),
-    "world_tin_tungsten_deposit": ("Sn,W", None),
+# compilation (folder) -> (selector of its primary commodities, deposit class of the whole
+# set, commodities of a record that lists none: the compilation's subject)
+_COMPILATION_SCOPE: dict[str, tuple[str | None, str | None, str | None]] = {
+    "mrdata_ree": ("REE", None, None),
+    "mrdata_carbonatite": ("Nb,REE", "carbonatite", None),
+    "mrdata_laterite": ("Ni,Co", "laterite", None),
+    "mrdata_vms": (None, "vms", None),
+    "world_tin_tungsten_deposit": ("Sn,W", None, "Sn,W"),
 }
 
 # ore-tonnage unit (lower case) -> factor to million metric tonnes
@@ -182,8 +185,9 @@ def _read_folder(
 ) -> _FolderResult:
     from geomap.harmonize.occurrences import country_iso3, deposit_class
 
-    scope_primary, scope_class = _COMPILATION_SCOPE.get(folder, (None, None))
+    scope_primary, scope_class, scope_default = _COMPILATION_SCOPE.get(folder, (None, None, None))
     primary_pool = vocab.expand(scope_primary) if scope_primary else frozenset()
+    default_codes = vocab.normalize(scope_default) if scope_default else frozenset()
     cols: dict[str, list[Any]] = defaultdict(list)
     xs: list[float] = []
     ys: list[float] = []
@@ -294,6 +298,12 @@ def _read_folder(
                     elif not math.isnan(value):
                         ore_mt = value * factor if math.isnan(ore_mt) else max(ore_mt, value * factor)
             records_unmapped += record_has_unmapped
+            if not codes and not raw_names and default_codes:
+                codes = set(default_codes)
+                normalized[
+                    f"{folder}: record lists no commodity; the compilation's subject "
+                    f"({scope_default}) used"
+                ] += 1
             candidates = [
                 c for c in record.get("deposit_type_candidate") or [] if isinstance(c, dict)
             ]
