@@ -1,0 +1,85 @@
+"""``geomap occurrences``: list harmonized mineral occurrences by commodity, end use and region."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from geomap.cli._app import app
+
+_TABLE_COLUMNS = ["site_id", "name", "country", "state", "commodities", "deposit_class", "sources"]
+
+
+@app.command("occurrences")
+def occurrences(
+    commodity: Annotated[
+        str | None,
+        typer.Option("--commodity", "-c", help="Code, name or group: REE, Li, tungsten, HREE, PGE."),
+    ] = None,
+    end_use: Annotated[
+        str | None, typer.Option("--end-use", help="Supply chain: magnets, batteries, catalysts...")
+    ] = None,
+    region: Annotated[str | None, typer.Option("--region", "-r", help="Catalog region id.")] = None,
+    country: Annotated[
+        str | None, typer.Option("--country", help="ISO3 code(s), comma-separated: USA,JPN.")
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", help="Dataset id(s), comma-separated (default all).")
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", "-f", help="table, csv or geojson.")
+    ] = "table",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here, not stdout.")] = None,
+    no_dedup: Annotated[
+        bool, typer.Option("--no-dedup", help="Keep duplicates across compilations.")
+    ] = False,
+) -> None:
+    """List occurrences (one row per site, duplicates across compilations merged)."""
+    import sys
+
+    from geomap.errors import ParameterError
+    from geomap.io.atomic import atomic_path
+    from geomap.io.occurrences import read_occurrences
+
+    if output_format not in ("table", "csv", "geojson"):
+        raise ParameterError(f"--format {output_format!r}: use table, csv or geojson")
+    frame = read_occurrences(
+        dataset,
+        region=region,
+        country=country,
+        commodities=commodity,
+        end_use=end_use,
+        deduplicate=not no_dedup,
+        to_crs=False,
+    )
+    if output_format == "geojson":
+        text = frame.to_json(drop_id=True)
+    else:
+        table = frame.drop(columns=frame.geometry.name).copy()
+        table.insert(3, "lon", frame.geometry.x.round(6))
+        table.insert(4, "lat", frame.geometry.y.round(6))
+        if output_format == "csv":
+            text = table.to_csv(index=False)
+        else:
+            shown = [c for c in ["lon", "lat", *_TABLE_COLUMNS] if c in table.columns]
+            text = table[shown].to_string(index=False, max_colwidth=40) if len(table) else ""
+    report = frame.attrs.get("geomap_report", {})
+    summary = f"{len(frame)} sites" + (
+        f" ({report['normalized'].get('records merged into sites seen in another compilation', 0)}"
+        " records merged across compilations)"
+        if not no_dedup
+        else ""
+    )
+    if out is None:
+        sys.stdout.write(text + ("\n" if text and not text.endswith("\n") else ""))
+        typer.echo(summary, err=True)
+    else:
+        with atomic_path(out) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+        typer.echo(f"{summary} written to {out}", err=True)
+    if not len(frame):
+        typer.echo(
+            "no occurrences match; widen --region/--country or check --commodity", err=True
+        )
