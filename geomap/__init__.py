@@ -22,6 +22,7 @@ _LAZY = {
     "verify": "geomap.fetching",
     "GeomapError": "geomap.errors",
     "read": "geomap.io",
+    "read_occurrences": "geomap.io.occurrences",
 }
 
 __all__ = sorted(_LAZY)
@@ -31,6 +32,7 @@ if TYPE_CHECKING:  # re-exports for type checkers; resolved lazily at run time
     from geomap.errors import GeomapError  # noqa: F401
     from geomap.fetching import fetch, verify  # noqa: F401
     from geomap.io import read  # noqa: F401
+    from geomap.io.occurrences import read_occurrences  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

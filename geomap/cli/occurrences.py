@@ -65,13 +65,10 @@ def occurrences(
         else:
             shown = [c for c in ["lon", "lat", *_TABLE_COLUMNS] if c in table.columns]
             text = table[shown].to_string(index=False, max_colwidth=40) if len(table) else ""
-    report = frame.attrs.get("geomap_report", {})
-    summary = f"{len(frame)} sites" + (
-        f" ({report['normalized'].get('records merged into sites seen in another compilation', 0)}"
-        " records merged across compilations)"
-        if not no_dedup
-        else ""
-    )
+    summary = f"{len(frame)} sites"
+    if not no_dedup and len(frame):
+        records = int(frame["n_sources"].sum())
+        summary += f" from {records} records ({records - len(frame)} merged across compilations)"
     if out is None:
         sys.stdout.write(text + ("\n" if text and not text.endswith("\n") else ""))
         typer.echo(summary, err=True)

@@ -11,6 +11,15 @@ from typing import Any
 # public name -> defining module (each module owns one concern)
 _LAZY: dict[str, str] = {
     "to_region": "geomap.harmonize.crs",
+    "normalize_commodity": "geomap.harmonize.commodities",
+    "expand_selector": "geomap.harmonize.commodities",
+    "supply_chains": "geomap.harmonize.commodities",
+    "load_vocabulary": "geomap.harmonize.commodities",
+    "validate_occurrences": "geomap.harmonize.occurrences",
+    "select_commodities": "geomap.harmonize.occurrences",
+    "summarize_occurrences": "geomap.harmonize.occurrences",
+    "merge_duplicates": "geomap.harmonize.dedup",
+    "link_duplicates": "geomap.harmonize.dedup",
 }
 
 __all__ = sorted(_LAZY)
