@@ -1,0 +1,616 @@
+"""folium elements written for geomap maps.
+
+Every attribute value reaches the page as JSON inside a ``<script>`` (with ``<``, ``>``, ``&``
+and the JavaScript line separators escaped) and is put on screen with ``textContent`` by the
+helpers in :data:`HELPERS_JS`, never through ``innerHTML``: survey attributes are untrusted text.
+Static HTML built in Python (titles, legends, the sources panel) is escaped with
+:func:`html.escape`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from html import escape
+from typing import Any
+
+from branca.element import Element, Figure, MacroElement
+from folium.elements import JSCSSMixin
+from folium.map import Layer
+from folium.template import Template
+
+__all__ = [
+    "AttributionLine",
+    "GeoJsonOverlay",
+    "GroupedLayers",
+    "HtmlPanel",
+    "MapLegend",
+    "OccurrenceClusters",
+    "PageHelpers",
+    "VectorMiniMap",
+    "ZoomToButtons",
+    "safe_json",
+]
+
+MARKERCLUSTER_JS = (
+    "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/leaflet.markercluster.js"
+)
+MARKERCLUSTER_CSS = (
+    "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/MarkerCluster.css"
+)
+GROUPED_JS = (
+    "https://cdnjs.cloudflare.com/ajax/libs/leaflet-groupedlayercontrol/0.6.1/"
+    "leaflet.groupedlayercontrol.min.js"
+)
+GROUPED_CSS = (
+    "https://cdnjs.cloudflare.com/ajax/libs/leaflet-groupedlayercontrol/0.6.1/"
+    "leaflet.groupedlayercontrol.min.css"
+)
+MINIMAP_JS = "https://cdnjs.cloudflare.com/ajax/libs/leaflet-minimap/3.6.1/Control.MiniMap.js"
+MINIMAP_CSS = "https://cdnjs.cloudflare.com/ajax/libs/leaflet-minimap/3.6.1/Control.MiniMap.css"
+
+
+def safe_json(obj: Any) -> str:
+    r"""Compact JSON that is safe inside an HTML ``<script>`` element.
+
+    ``<``, ``>`` and ``&`` (which could close the script or open a comment) and U+2028/U+2029
+    (line terminators in older JavaScript) are written as ``\uXXXX`` escapes; NaN is refused.
+
+    Examples
+    --------
+    >>> print(safe_json({"name": "</script><img onerror=alert(1)>"}))
+    {"name":"\u003c/script\u003e\u003cimg onerror=alert(1)\u003e"}
+    """
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+HELPERS_CSS = """
+.geomap-info { font: 12px/1.35 system-ui, sans-serif; max-width: 340px; }
+.geomap-info-title { font-weight: 600; font-size: 13px; margin-bottom: 4px; }
+.geomap-info table { border-collapse: collapse; }
+.geomap-info th { text-align: left; vertical-align: top; padding: 1px 8px 1px 0;
+  color: #555; font-weight: 500; white-space: nowrap; }
+.geomap-info td { padding: 1px 0; word-break: break-word; }
+.geomap-cluster-icon { background: transparent; border: 0; }
+.geomap-cluster { border-radius: 50%; color: #fff; text-align: center; font: 600 12px system-ui,
+  sans-serif; box-shadow: 0 0 0 4px rgba(255,255,255,.55); opacity: .9; }
+.geomap-panel { background: rgba(255,255,255,.92); padding: 6px 9px; border-radius: 5px;
+  box-shadow: 0 1px 5px rgba(0,0,0,.4); font: 12px/1.35 system-ui, sans-serif;
+  max-width: 420px; max-height: 45vh; overflow: auto; }
+.geomap-panel summary { cursor: pointer; font-weight: 600; }
+.geomap-panel h4 { margin: 6px 0 2px; font-size: 12px; }
+.geomap-panel p { margin: 2px 0 6px; }
+.geomap-panel table { border-collapse: collapse; font-size: 11px; }
+.geomap-panel th, .geomap-panel td { border-bottom: 1px solid #ddd; padding: 1px 5px;
+  text-align: left; }
+.geomap-title { position: absolute; top: 10px; left: 50%; transform: translateX(-50%);
+  z-index: 1000; background: rgba(255,255,255,.9); padding: 4px 12px; border-radius: 5px;
+  box-shadow: 0 1px 5px rgba(0,0,0,.4); font: 600 15px system-ui, sans-serif;
+  text-align: center; pointer-events: none; }
+.geomap-title small { display: block; font-weight: 400; font-size: 11px; color: #444; }
+.geomap-legend-item { margin: 2px 0 6px; }
+.geomap-legend-item .geomap-legend-title { font-weight: 600; }
+.geomap-swatch { display: inline-block; width: 12px; height: 12px; margin-right: 5px;
+  vertical-align: -2px; border: 1px solid rgba(0,0,0,.3); }
+.geomap-zoom-to button { display: block; width: 100%; margin: 2px 0; cursor: pointer;
+  font: 12px system-ui, sans-serif; }
+.leaflet-control-layers-group-name { font-weight: 600; display: block; margin-top: 4px; }
+#export { top: 10px !important; right: auto !important; left: 50px; z-index: 1000 !important; }
+.leaflet-control-minimap a.minimap-toggle-display {
+  background-image: url("data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' \
+viewBox='0 0 16 16'%3E%3Cpath d='M4 4l8 8M12 5v7H5' stroke='%23333' stroke-width='2' \
+fill='none'/%3E%3C/svg%3E");
+  background-size: 14px; background-repeat: no-repeat; background-position: center; }
+.leaflet-image-layer.geomap-raster, .geomap-raster img { image-rendering: pixelated; }
+"""
+
+HELPERS_JS = """
+(function () {
+  var g = window.geomap = window.geomap || {};
+  g.el = function (tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) { e.className = cls; }
+    if (text !== undefined && text !== null) { e.textContent = String(text); }
+    return e;
+  };
+  g.table = function (title, rows) {
+    var div = g.el('div', 'geomap-info');
+    if (title !== undefined && title !== null && title !== '') {
+      div.appendChild(g.el('div', 'geomap-info-title', title));
+    }
+    var table = g.el('table');
+    for (var i = 0; i < rows.length; i++) {
+      var value = rows[i][1];
+      if (value === undefined || value === null || value === '') { continue; }
+      var tr = g.el('tr');
+      tr.appendChild(g.el('th', '', rows[i][0]));
+      tr.appendChild(g.el('td', '', value));
+      table.appendChild(tr);
+    }
+    div.appendChild(table);
+    return div;
+  };
+  g.featureInfo = function (spec) {
+    return function (feature, layer) {
+      var p = feature.properties || {};
+      layer.bindPopup(function () {
+        var rows = spec.fields.map(function (f) { return [f[1], p[f[0]]]; });
+        var title = spec.title ? p[spec.title] : spec.name;
+        if (spec.titlePrefix && title !== undefined && title !== null) {
+          title = spec.titlePrefix + String(title);
+        }
+        return g.table(title, rows);
+      }, {maxWidth: 380});
+      if (spec.tooltip) {
+        layer.bindTooltip(function () {
+          var t = p[spec.tooltip];
+          if (spec.titlePrefix && t !== undefined && t !== null) {
+            t = spec.titlePrefix + String(t);
+          }
+          return g.el('span', '', t === undefined || t === null ? spec.name : t);
+        }, {sticky: true});
+      }
+    };
+  };
+  g.styleBy = function (base, property, colors) {
+    return function (feature) {
+      var s = Object.assign({}, base);
+      if (property) {
+        var c = colors[String((feature.properties || {})[property])];
+        if (c) { s.color = base.color || c; s.fillColor = c; }
+      }
+      return s;
+    };
+  };
+  g.clusterIcon = function (color) {
+    return function (cluster) {
+      var n = cluster.getChildCount();
+      var size = n < 10 ? 26 : (n < 100 ? 32 : (n < 1000 ? 38 : 44));
+      var d = g.el('div', 'geomap-cluster', n);
+      d.style.background = color;
+      d.style.width = size + 'px';
+      d.style.height = size + 'px';
+      d.style.lineHeight = size + 'px';
+      return L.divIcon({html: d, className: 'geomap-cluster-icon', iconSize: [size, size]});
+    };
+  };
+})();
+"""
+
+
+class PageHelpers(MacroElement):
+    """Adds the geomap CSS and JavaScript helpers to the page header (once)."""
+
+    def render(self, **kwargs: Any) -> None:
+        """Add the helpers to the figure's header."""
+        figure = self.get_root()
+        if isinstance(figure, Figure):
+            figure.header.add_child(Element(f"<style>{HELPERS_CSS}</style>"), name="geomap_css")
+            figure.header.add_child(Element(f"<script>{HELPERS_JS}</script>"), name="geomap_js")
+        super().render(**kwargs)
+
+
+class GeoJsonOverlay(Layer):
+    """Vector features drawn with a fixed style (or a colour per class) and safe popups.
+
+    Parameters
+    ----------
+    data : dict
+        A GeoJSON FeatureCollection in lon/lat whose properties are display strings.
+    name : str
+        Layer name in the layer control.
+    style : mapping
+        Leaflet path options (``color``, ``weight``, ``fillOpacity``...).
+    popup_fields : sequence of (property, label)
+        Rows of the popup table.
+    title_field, tooltip_field : str, optional
+        Property used as popup title and hover text.
+    color_by : str, optional
+        Property whose value picks a colour from ``colors``.
+    colors : mapping, optional
+        Class value -> CSS colour.
+    show : bool
+        Shown when the page opens.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.geoJSON({{ this.data_json }}, {
+            style: geomap.styleBy({{ this.style_json }}, {{ this.color_by_json }},
+                                  {{ this.colors_json }}),
+            pointToLayer: function (feature, latlng) {
+                return L.circleMarker(latlng, {radius: 5});
+            },
+            onEachFeature: geomap.featureInfo({{ this.info_json }})
+        });
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        *,
+        name: str,
+        style: Mapping[str, Any],
+        popup_fields: Sequence[tuple[str, str]] = (),
+        title_field: str | None = None,
+        tooltip_field: str | None = None,
+        title_prefix: str | None = None,
+        color_by: str | None = None,
+        colors: Mapping[str, str] | None = None,
+        show: bool = True,
+    ) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "GeoJsonOverlay"
+        self.data_json = safe_json(data)
+        self.style_json = safe_json(dict(style))
+        self.color_by_json = safe_json(color_by)
+        self.colors_json = safe_json(dict(colors or {}))
+        self.info_json = safe_json(
+            {
+                "name": name,
+                "fields": [list(f) for f in popup_fields],
+                "title": title_field,
+                "tooltip": tooltip_field,
+                "titlePrefix": title_prefix,
+            }
+        )
+        self.nbytes = len(self.data_json)
+
+
+class OccurrenceClusters(JSCSSMixin, Layer):
+    """Mineral occurrences of one commodity group, clustered (Leaflet.markercluster).
+
+    Markers are created in one loop from column arrays and added with ``addLayers`` in
+    chunks, which keeps tens of thousands of points responsive; popups are built on
+    demand from the arrays with ``textContent``.
+
+    Parameters
+    ----------
+    columns : mapping
+        ``lat``, ``lon`` (floats) and display columns (lists of str or None) of equal length.
+    fields : sequence of (column, label)
+        Popup rows; the ``title`` column is the popup title.
+    color : str
+        Marker and cluster colour.
+    name : str
+        Layer name in the layer control.
+    show : bool
+        Shown when the page opens.
+    """
+
+    default_js = [("markercluster", MARKERCLUSTER_JS)]  # noqa: RUF012
+    default_css = [("markercluster_css", MARKERCLUSTER_CSS)]  # noqa: RUF012
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function () {
+            var d = {{ this.data_json }};
+            var fields = {{ this.fields_json }};
+            var color = {{ this.color_json }};
+            var group = L.markerClusterGroup({
+                chunkedLoading: true, maxClusterRadius: 45, showCoverageOnHover: false,
+                spiderfyOnMaxZoom: true, iconCreateFunction: geomap.clusterIcon(color)
+            });
+            var markers = new Array(d.lat.length);
+            for (var i = 0; i < d.lat.length; i++) {
+                var m = L.circleMarker([d.lat[i], d.lon[i]], {
+                    radius: 5, color: '#ffffff', weight: 1, fillColor: color, fillOpacity: 0.95
+                });
+                m.geomapIndex = i;
+                markers[i] = m;
+            }
+            group.bindPopup(function (layer) {
+                var i = layer.geomapIndex;
+                var rows = fields.map(function (f) { return [f[1], d[f[0]][i]]; });
+                return geomap.table(d.title[i], rows);
+            }, {maxWidth: 380});
+            group.bindTooltip(function (layer) {
+                return geomap.el('span', '', d.title[layer.geomapIndex]);
+            });
+            group.addLayers(markers);
+            return group;
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        columns: Mapping[str, Sequence[Any]],
+        *,
+        fields: Sequence[tuple[str, str]],
+        color: str,
+        name: str,
+        show: bool = True,
+    ) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "OccurrenceClusters"
+        self.data_json = safe_json({k: list(v) for k, v in columns.items()})
+        self.fields_json = safe_json([list(f) for f in fields])
+        self.color_json = safe_json(color)
+        self.nbytes = len(self.data_json)
+
+
+class GroupedLayers(JSCSSMixin, MacroElement):
+    """Layer control with base layers and named, non-exclusive overlay groups.
+
+    Parameters
+    ----------
+    base_layers : sequence of Layer
+        Radio-button base layers (the first is shown).
+    groups : mapping of str to sequence of Layer
+        Overlay groups in display order.
+    collapsed : bool
+        Collapse the control into an icon.
+    """
+
+    default_js = [("groupedlayercontrol", GROUPED_JS)]  # noqa: RUF012
+    default_css = [("groupedlayercontrol_css", GROUPED_CSS)]  # noqa: RUF012
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.control.groupedLayers(
+            {
+            {%- for label, var in this.base %}
+                {{ label|tojson }}: {{ var }},
+            {%- endfor %}
+            },
+            {
+            {%- for group, members in this.groups %}
+                {{ group|tojson }}: {
+                {%- for label, var in members %}
+                    {{ label|tojson }}: {{ var }},
+                {%- endfor %}
+                },
+            {%- endfor %}
+            },
+            {collapsed: {{ this.collapsed|tojson }}, groupCheckboxes: false}
+        ).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        base_layers: Sequence[Layer],
+        groups: Mapping[str, Sequence[Layer]],
+        *,
+        collapsed: bool = True,
+    ) -> None:
+        super().__init__()
+        self._name = "GroupedLayers"
+        # the control inserts labels as HTML: escape them here
+        self.base = [(escape(layer.layer_name), layer.get_name()) for layer in base_layers]
+        self.groups = [
+            (escape(group), [(escape(layer.layer_name), layer.get_name()) for layer in layers])
+            for group, layers in groups.items()
+            if layers
+        ]
+        self.collapsed = collapsed
+
+    def labels(self) -> list[str]:
+        """Return the (unescaped) text of every entry, base layers first."""
+        from html import unescape
+
+        out = [unescape(label) for label, _ in self.base]
+        for _group, members in self.groups:
+            out.extend(unescape(label) for label, _ in members)
+        return out
+
+
+class MapLegend(MacroElement):
+    """A legend control whose entries follow their layers' visibility.
+
+    Parameters
+    ----------
+    items : sequence of (layer, html)
+        Each layer's legend as static HTML (already escaped) shown while the layer is on.
+    position : str
+        Leaflet control corner.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var items = [
+            {%- for var, html in this.items %}
+                [{{ var }}, {{ html|tojson }}],
+            {%- endfor %}
+            ];
+            var control = L.control({position: {{ this.position|tojson }}});
+            control.onAdd = function () {
+                var div = L.DomUtil.create('div', 'geomap-panel geomap-legend');
+                L.DomEvent.disableClickPropagation(div);
+                L.DomEvent.disableScrollPropagation(div);
+                items.forEach(function (item) {
+                    var entry = L.DomUtil.create('div', 'geomap-legend-item', div);
+                    entry.innerHTML = item[1];
+                    item.push(entry);
+                });
+                return div;
+            };
+            control.addTo(map);
+            function refresh() {
+                var any = false;
+                items.forEach(function (item) {
+                    var on = map.hasLayer(item[0]);
+                    item[2].style.display = on ? '' : 'none';
+                    any = any || on;
+                });
+                control.getContainer().style.display = any ? '' : 'none';
+            }
+            map.on('overlayadd overlayremove layeradd layerremove', refresh);
+            refresh();
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, items: Sequence[tuple[Layer, str]], *, position: str = "bottomright"):
+        super().__init__()
+        self._name = "MapLegend"
+        self.items = [(layer.get_name(), html) for layer, html in items]
+        self.position = position
+
+
+class HtmlPanel(MacroElement):
+    """A static panel (already-escaped HTML) in a map corner.
+
+    Parameters
+    ----------
+    html : str
+        The panel content; callers escape every value.
+    position : str
+        Leaflet control corner.
+    css_class : str
+        Extra CSS class.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var control = L.control({position: {{ this.position|tojson }}});
+            control.onAdd = function () {
+                var div = L.DomUtil.create('div', {{ this.css_class|tojson }});
+                div.innerHTML = {{ this.html|tojson }};
+                L.DomEvent.disableClickPropagation(div);
+                L.DomEvent.disableScrollPropagation(div);
+                return div;
+            };
+            control.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, html: str, *, position: str = "bottomleft", css_class: str = "") -> None:
+        super().__init__()
+        self._name = "HtmlPanel"
+        self.html = html
+        self.position = position
+        self.css_class = f"geomap-panel {css_class}".strip()
+
+
+class VectorMiniMap(JSCSSMixin, MacroElement):
+    """An overview map drawn from embedded vectors (no tiles, so it works offline)."""
+
+    default_js = [("Control_MiniMap_js", MINIMAP_JS)]  # noqa: RUF012
+    default_css = [("Control_MiniMap_css", MINIMAP_CSS)]  # noqa: RUF012
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var layer = L.geoJSON({{ this.data_json }}, {
+                style: {color: '#666', weight: 0.6, fillColor: '#e8e4d8', fillOpacity: 1}
+            });
+            new L.Control.MiniMap(layer, {
+                position: 'bottomright', toggleDisplay: true, zoomLevelOffset: -5,
+                width: 160, height: 120, minimized: false
+            }).addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        super().__init__()
+        self._name = "VectorMiniMap"
+        self.data_json = safe_json(data)
+        self.nbytes = len(self.data_json)
+
+
+class AttributionLine(MacroElement):
+    """Adds a credit line (escaped text) to Leaflet's attribution control."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.html|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._name = "AttributionLine"
+        self.html = escape(text)
+
+
+class ZoomToButtons(MacroElement):
+    """Buttons that fit the map to named extents (one per region)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var targets = {{ this.targets_json }};
+            var control = L.control({position: 'topleft'});
+            control.onAdd = function () {
+                var div = L.DomUtil.create('div', 'geomap-panel geomap-zoom-to');
+                L.DomEvent.disableClickPropagation(div);
+                targets.forEach(function (t) {
+                    var b = geomap.el('button', '', t[0]);
+                    b.type = 'button';
+                    b.onclick = function () { map.fitBounds(t[1]); };
+                    div.appendChild(b);
+                });
+                return div;
+            };
+            control.addTo(map);
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, targets: Sequence[tuple[str, Sequence[Sequence[float]]]]) -> None:
+        super().__init__()
+        self._name = "ZoomToButtons"
+        self.targets_json = safe_json([[label, [list(p) for p in b]] for label, b in targets])
+
+
+def svg_colorbar(colors: Sequence[str], vmin: float, vmax: float, *, width: int = 200) -> str:
+    """Return an SVG colour bar with its range labels (numbers only; no user text)."""
+    stops = "".join(
+        f'<stop offset="{i / max(1, len(colors) - 1):.4f}" stop-color="{escape(c)}"/>'
+        for i, c in enumerate(colors)
+    )
+    digest = hashlib.sha1(repr((tuple(colors), vmin, vmax)).encode()).hexdigest()[:10]
+    uid = f"geomap-grad-{digest}"
+    return (
+        f'<svg width="{width}" height="30" xmlns="http://www.w3.org/2000/svg">'
+        f'<defs><linearGradient id="{uid}">{stops}</linearGradient></defs>'
+        f'<rect x="0" y="0" width="{width}" height="12" fill="url(#{uid})" stroke="#999"/>'
+        f'<text x="0" y="26" font-size="11">{_fmt(vmin)}</text>'
+        f'<text x="{width}" y="26" font-size="11" text-anchor="end">{_fmt(vmax)}</text>'
+        "</svg>"
+    )
+
+
+def _fmt(value: float) -> str:
+    if not math.isfinite(value):
+        return "n/a"
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    if magnitude >= 1000 or magnitude < 0.01:
+        return f"{value:.3g}"
+    return f"{value:.3f}".rstrip("0").rstrip(".")
