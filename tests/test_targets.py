@@ -1,0 +1,146 @@
+"""Survey-planning targets from a prospectivity surface."""
+
+from __future__ import annotations
+
+import dask.array as da
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+import xarray as xr
+
+from geomap.errors import CRSError, DataError, GridMismatchError, ParameterError
+from geomap.targets import TARGET_COLUMNS, select_targets
+
+CELL = 1000.0  # metres
+
+
+def _surface(
+    values: np.ndarray, *, crs: str = "EPSG:5070", x0: float = -1_800_000.0, y0: float = 1_900_000.0
+) -> xr.DataArray:
+    ny, nx = values.shape
+    x = x0 + CELL * (np.arange(nx) + 0.5)
+    y = y0 - CELL * (np.arange(ny) + 0.5)
+    return xr.DataArray(
+        values.astype("float32"), dims=("y", "x"), coords={"y": y, "x": x}
+    ).rio.write_crs(crs)
+
+
+def _blocks() -> np.ndarray:
+    """Three blobs: a 2x2 block (0.9), a diagonal pair (0.8, 8-connected) and one cell (0.7)."""
+    values = np.full((10, 10), 0.1)
+    values[1:3, 1:3] = 0.9
+    values[6, 6] = values[7, 7] = 0.8
+    values[2, 8] = 0.7
+    values[9, 0] = np.nan
+    return values
+
+
+def test_threshold_merges_touching_cells_and_ranks_by_mean():
+    targets = select_targets(_surface(_blocks()), threshold=0.5)
+    assert list(targets.columns) == [*TARGET_COLUMNS, "geometry"]
+    assert targets["rank"].tolist() == [1, 2, 3]
+    assert targets["area_km2"].tolist() == [4.0, 2.0, 1.0]  # the diagonal pair is one target
+    assert targets["mean_prospectivity"].tolist() == pytest.approx([0.9, 0.8, 0.7])
+    assert targets.geometry.area.tolist() == pytest.approx([4e6, 2e6, 1e6])
+    assert targets.attrs["geomap_targets"]["candidates"] == 3
+
+
+def test_top_percent_selects_that_share_of_the_area_with_data():
+    rng = np.random.default_rng(0)
+    values = rng.random((40, 50))
+    values[:5] = np.nan
+    targets = select_targets(_surface(values), top_percent=10)
+    valid = np.isfinite(values).sum()
+    assert targets["area_km2"].sum() == pytest.approx(0.10 * valid, abs=1.0)
+    cutoff = targets.attrs["geomap_targets"]["cutoff"]
+    assert (targets["max_prospectivity"] >= cutoff).all()
+
+
+def test_min_area_drops_and_counts_small_targets():
+    targets = select_targets(_surface(_blocks()), threshold=0.5, min_area_km2=1.5)
+    assert targets["area_km2"].tolist() == [4.0, 2.0]
+    assert targets.attrs["geomap_targets"]["dropped_below_min_area"] == 1
+
+
+def test_uncertainty_and_coverage_statistics():
+    surface = _surface(_blocks())
+    uncertainty = surface.copy(data=np.full(surface.shape, 0.2, dtype="float32"))
+    coverage = surface.copy(data=np.full(surface.shape, 3.0, dtype="float32"))
+    coverage.values[1, 1] = 1.0
+    coverage.attrs["n_layers"] = 4
+    targets = select_targets(surface, threshold=0.5, uncertainty=uncertainty, coverage=coverage)
+    first = targets.iloc[0]
+    assert first["mean_uncertainty"] == pytest.approx(0.2)
+    assert first["mean_coverage"] == pytest.approx((1 + 3 + 3 + 3) / 4)
+    assert first["coverage_fraction"] == pytest.approx(2.5 / 4)
+
+
+def test_occurrences_inside_nearest_and_supply_chains():
+    surface = _surface(_blocks())
+    x0, y0 = -1_800_000.0, 1_900_000.0
+    occurrences = gpd.GeoDataFrame(
+        {"name": ["Inside A", "Inside B", "Far away"], "commodities": ["Nd;Pr", "Ce", "Li"]},
+        geometry=[
+            shapely.Point(x0 + 1500, y0 - 1500),
+            shapely.Point(x0 + 2500, y0 - 2500),
+            shapely.Point(x0 + 8500, y0 - 6500),  # 3.5 km south of the single-cell target
+        ],
+        crs="EPSG:5070",
+    ).to_crs("EPSG:4326")  # any CRS is accepted
+    targets = select_targets(surface, threshold=0.5, occurrences=occurrences, commodities=["La"])
+    first, _, single = (targets.iloc[i] for i in range(3))
+    assert first["n_occurrences"] == 2
+    assert first["occurrences"] == "Inside A; Inside B"
+    assert first["nearest_occurrence_km"] == pytest.approx(0.0)
+    assert first["commodities"] == "Ce;La;Nd;Pr"
+    assert "magnets" in first["supply_chains"]
+    assert single["n_occurrences"] == 0
+    assert single["nearest_occurrence"] == "Far away"
+    assert single["nearest_occurrence_km"] == pytest.approx(3.5)
+    assert single["commodities"] == "La"
+
+
+def test_country_and_state_from_real_natural_earth(data_root):
+    states = gpd.read_file(data_root / "natural-earth" / "ne_50m_admin_1_states_provinces.json")
+    admin = states.rename(columns={"admin": "country", "name": "state"})[
+        ["country", "state", "geometry"]
+    ]
+    # a surface around Mountain Pass, California (-115.53, 35.48) in Conus Albers
+    centre = gpd.GeoSeries([shapely.Point(-115.53, 35.48)], crs="EPSG:4326").to_crs("EPSG:5070")[0]
+    values = np.zeros((20, 20))
+    values[8:12, 8:12] = 1.0
+    surface = _surface(values, x0=centre.x - 10 * CELL, y0=centre.y + 10 * CELL)
+    targets = select_targets(surface, threshold=0.5, admin_areas=admin)
+    assert targets.loc[0, ["country", "state"]].tolist() == [
+        "United States of America",
+        "California",
+    ]
+
+
+def test_dask_backed_surface_gives_the_same_targets():
+    surface = _surface(_blocks())
+    lazy = surface.copy(data=da.from_array(surface.values, chunks=(4, 4)))
+    eager = select_targets(surface, threshold=0.5)
+    chunked = select_targets(lazy, threshold=0.5)
+    assert eager.drop(columns="geometry").equals(chunked.drop(columns="geometry"))
+    assert eager.geometry.geom_equals(chunked.geometry).all()
+
+
+def test_bad_inputs_are_refused_clearly():
+    surface = _surface(_blocks())
+    with pytest.raises(CRSError, match="no CRS"):
+        select_targets(xr.DataArray(_blocks(), dims=("y", "x")))
+    with pytest.raises(CRSError, match="projected"):
+        select_targets(surface.rio.write_crs("EPSG:4326", inplace=False))
+    with pytest.raises(ParameterError, match="exactly one"):
+        select_targets(surface, top_percent=5, threshold=0.5)
+    with pytest.raises(ParameterError, match="top_percent=0"):
+        select_targets(surface, top_percent=0)
+    with pytest.raises(ParameterError, match="min_area_km2=-1"):
+        select_targets(surface, threshold=0.5, min_area_km2=-1)
+    with pytest.raises(DataError, match="no cells with data"):
+        select_targets(surface * np.nan)
+    other = _surface(_blocks(), x0=-1_700_000.0)
+    with pytest.raises(GridMismatchError):
+        select_targets(surface, threshold=0.5, uncertainty=other)
