@@ -23,7 +23,7 @@ Examples
 ... ).rio.write_crs("EPSG:5070")
 >>> targets = select_targets(surface, threshold=0.5)
 >>> targets[["rank", "area_km2", "max_prospectivity"]].values.tolist()
-[[1, 2.0, 0.9], [2, 1.0, 0.7]]
+[[1.0, 2.0, 0.9], [2.0, 1.0, 0.7]]
 """
 
 from __future__ import annotations
