@@ -23,6 +23,7 @@ _LAZY = {
     "GeomapError": "geomap.errors",
     "read": "geomap.io",
     "read_occurrences": "geomap.io.occurrences",
+    "select_targets": "geomap.targets",
 }
 
 __all__ = sorted(_LAZY)
@@ -33,6 +34,7 @@ if TYPE_CHECKING:  # re-exports for type checkers; resolved lazily at run time
     from geomap.fetching import fetch, verify  # noqa: F401
     from geomap.io import read  # noqa: F401
     from geomap.io.occurrences import read_occurrences  # noqa: F401
+    from geomap.targets import select_targets  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:
