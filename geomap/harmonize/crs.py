@@ -1,0 +1,973 @@
+"""CRS rules: one analysis CRS per region, checked coordinates, recorded operations.
+
+:func:`to_region` is the one door into a region's analysis CRS (the catalog's
+``Region.crs``) for vectors and rasters alike:
+
+* a missing CRS is an error (no CRS is ever assumed), and so are GeoDataFrames
+  whose geometry columns disagree (:func:`require_same_crs` checks layers);
+* coordinates are checked against the source CRS before anything is moved
+  (:func:`check_coordinates`): values outside the valid range, swapped
+  latitude/longitude and points outside the CRS's area of use raise
+  :class:`~geomap.errors.CRSError` naming the records; so do infinities after
+  the transformation;
+* the transformation is chosen with ``always_xy`` axis order among the
+  operations PROJ knows for the region's area; the one used and its accuracy
+  are recorded in ``attrs["geomap_crs_operation"]``.  When only a less
+  accurate one is available (a grid is missing, a "ballpark" offset, or a known
+  accuracy worse than ``max_error_m``) a :class:`CRSAccuracyWarning` is issued,
+  or a :class:`~geomap.errors.CRSError` in strict mode (``strict=True`` or the
+  environment variable ``GEOMAP_STRICT_CRS=1``);
+* data are clipped to the region's bounding box in a longitude frame centred
+  on the region, so boxes and geometries that cross the antimeridian (Alaska,
+  the Pacific) stay continuous instead of spanning the globe.
+
+Examples
+--------
+>>> import geopandas as gpd
+>>> from shapely.geometry import Point
+>>> from geomap.harmonize import to_region
+>>> tokyo = gpd.GeoDataFrame(geometry=[Point(139.69, 35.69)], crs="EPSG:4326")
+>>> out = to_region(tokyo, "japan")
+>>> out.crs.is_projected, out.attrs["geomap_crs_operation"]["best_available"]
+(True, True)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyproj
+import shapely
+from pyproj.transformer import AreaOfInterest, TransformerGroup
+
+from geomap.errors import CRSError, DataError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import xarray as xr
+
+    from geomap.catalog import Region
+
+__all__ = [
+    "STRICT_ENV",
+    "CRSAccuracyWarning",
+    "OperationInfo",
+    "check_coordinates",
+    "describe_operation",
+    "region_polygon",
+    "require_crs",
+    "require_same_crs",
+    "to_region",
+    "transformer_for",
+]
+
+STRICT_ENV = "GEOMAP_STRICT_CRS"
+"""Environment variable that turns accuracy warnings into errors (``1``/``true``/``yes``)."""
+
+_MAX_NAMED = 10
+
+
+class CRSAccuracyWarning(UserWarning):
+    """Only a less accurate coordinate operation than the best known one is available."""
+
+
+@dataclass(frozen=True)
+class OperationInfo:
+    """The coordinate operation used between two CRSs, and how good it is.
+
+    Attributes
+    ----------
+    source_crs, target_crs : str
+        The CRSs (``EPSG:xxxx`` where one exists, else the PROJ string or name).
+    operation : str
+        PROJ's description of the operation used.
+    accuracy_m : float or None
+        PROJ's accuracy estimate in metres; ``None`` when unknown.
+    best_available : bool
+        False when a more accurate operation exists but needs a grid that is
+        not installed (named in ``missing_grids``).
+    ballpark : bool
+        True when PROJ could only use a "ballpark" offset (datum shift unknown).
+    missing_grids : tuple of str
+        Grids that the better operations need.
+    proj_pipeline : str
+        The PROJ pipeline, for reproduction.
+    """
+
+    source_crs: str
+    target_crs: str
+    operation: str
+    accuracy_m: float | None
+    best_available: bool
+    ballpark: bool
+    missing_grids: tuple[str, ...] = field(default_factory=tuple)
+    proj_pipeline: str = ""
+
+    @property
+    def degraded(self) -> bool:
+        """Whether the operation is a fallback (missing grid or ballpark)."""
+        return self.ballpark or not self.best_available
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict."""
+        out = asdict(self)
+        out["missing_grids"] = list(self.missing_grids)
+        return out
+
+
+def _crs_label(crs: pyproj.CRS) -> str:
+    code = crs.to_authority(min_confidence=90)
+    if code is not None:
+        return f"{code[0]}:{code[1]}"
+    srs = crs.srs or ""
+    return srs if srs and len(srs) <= 120 else crs.name
+
+
+def _strict_default(strict: bool | None) -> bool:
+    if strict is not None:
+        return strict
+    return os.environ.get(STRICT_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _area(bbox: Sequence[float] | None) -> AreaOfInterest | None:
+    if bbox is None:
+        return None
+    west, south, east, north = bbox
+    return AreaOfInterest(west, south, east, north)
+
+
+def _zero_towgs84_hub(crs: pyproj.CRS) -> pyproj.CRS | None:
+    """Return the WGS 84 hub of a BoundCRS whose datum shift is explicitly zero, else None.
+
+    The Japan region CRS is GRS80 with ``+towgs84=0,0,0,0,0,0,0``: the datum is
+    *declared* identical to WGS 84, but PROJ reports the accuracy of that step
+    as unknown.  Accuracy is then judged on the way to the hub.
+    """
+    if not crs.is_bound or crs.coordinate_operation is None:
+        return None
+    if any(abs(p.value) > 0 for p in crs.coordinate_operation.params):
+        return None
+    return crs.target_crs
+
+
+def describe_operation(
+    source: Any, target: Any, *, area: Sequence[float] | None = None
+) -> tuple[pyproj.Transformer, OperationInfo]:
+    """Pick the best available operation from ``source`` to ``target`` and describe it.
+
+    Parameters
+    ----------
+    source, target : CRS-like
+        Anything :meth:`pyproj.CRS.from_user_input` accepts.
+    area : (west, south, east, north), optional
+        Area of interest in degrees; operations valid there are preferred.
+
+    Returns
+    -------
+    (pyproj.Transformer, OperationInfo)
+        The transformer (``always_xy=True``) and its description.
+    """
+    src = pyproj.CRS.from_user_input(source)
+    dst = pyproj.CRS.from_user_input(target)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # pyproj warns on missing grids; we report
+        group = TransformerGroup(src, dst, always_xy=True, area_of_interest=_area(area))
+    if not group.transformers:
+        raise CRSError(
+            f"PROJ knows no coordinate operation from {_crs_label(src)} to {_crs_label(dst)}; "
+            "check both CRS definitions"
+        )
+    transformer = group.transformers[0]
+    accuracy: float | None = transformer.accuracy if transformer.accuracy >= 0 else None
+    best_available = bool(group.best_available)
+    description = transformer.description or ""
+    ballpark = "ballpark" in description.lower()
+    missing = {
+        grid.short_name
+        for op in group.unavailable_operations
+        for grid in op.grids
+        if not grid.available
+    }
+    src_hub, dst_hub = _zero_towgs84_hub(src), _zero_towgs84_hub(dst)
+    if accuracy is None and not ballpark and (src_hub is not None or dst_hub is not None):
+        # judge the accuracy on the way to/from the declared-identical WGS 84 hub
+        _, hub_info = describe_operation(
+            src_hub if src_hub is not None else src,
+            dst_hub if dst_hub is not None else dst,
+            area=area,
+        )
+        accuracy, ballpark = hub_info.accuracy_m, hub_info.ballpark
+        best_available = best_available and hub_info.best_available
+        missing |= set(hub_info.missing_grids)
+    if src == dst:
+        accuracy, ballpark, best_available = 0.0, False, True
+    info = OperationInfo(
+        source_crs=_crs_label(src),
+        target_crs=_crs_label(dst),
+        operation=description,
+        accuracy_m=accuracy,
+        best_available=best_available,
+        ballpark=ballpark,
+        missing_grids=tuple(sorted(missing)) if not best_available else (),
+        proj_pipeline=transformer.definition,
+    )
+    return transformer, info
+
+
+def transformer_for(
+    source: Any,
+    target: Any,
+    *,
+    area: Sequence[float] | None = None,
+    strict: bool | None = None,
+    max_error_m: float = 5.0,
+) -> tuple[pyproj.Transformer, OperationInfo]:
+    """Like :func:`describe_operation`, warning (or raising) on a degraded operation.
+
+    Parameters
+    ----------
+    strict : bool, optional
+        Raise instead of warning; defaults to ``$GEOMAP_STRICT_CRS``.
+    max_error_m : float, default 5.0
+        A known accuracy worse than this also counts as degraded (e.g. the
+        Tokyo datum to WGS 84 Helmert shift, 9 m).
+
+    Raises
+    ------
+    CRSError
+        In strict mode, when the operation is degraded.
+    """
+    transformer, info = describe_operation(source, target, area=area)
+    problems = []
+    if not info.best_available:
+        grids = ", ".join(info.missing_grids) or "a grid"
+        problems.append(f"the best operation needs {grids}, which is not installed")
+    if info.ballpark:
+        problems.append("only a ballpark offset is available (datum shift unknown, errors ~100 m)")
+    if info.accuracy_m is not None and info.accuracy_m > max_error_m:
+        problems.append(f"its accuracy is {info.accuracy_m:g} m (> {max_error_m:g} m)")
+    if problems:
+        message = (
+            f"transforming {info.source_crs} -> {info.target_crs} with "
+            f"{info.operation!r}: {'; '.join(problems)}. Install the PROJ grids "
+            "(projsync --all, or PROJ_NETWORK=ON) or supply data in a modern datum"
+        )
+        if _strict_default(strict):
+            raise CRSError(f"strict CRS mode ({STRICT_ENV}=1): {message}")
+        warnings.warn(message, CRSAccuracyWarning, stacklevel=3)
+    return transformer, info
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking inputs
+
+
+def require_crs(obj: Any, what: str = "the input") -> pyproj.CRS:
+    """Return the CRS of a GeoDataFrame/GeoSeries/DataArray, or raise CRSError."""
+    crs = _crs_of(obj)
+    if crs is None:
+        raise CRSError(
+            f"{what} has no CRS; no CRS is ever assumed: set it with .set_crs('EPSG:xxxx') "
+            "(vectors) or .rio.write_crs('EPSG:xxxx') (rasters), or declare 'crs' in the catalog"
+        )
+    return pyproj.CRS.from_user_input(crs)
+
+
+def _crs_of(obj: Any) -> Any:
+    if hasattr(obj, "rio") and hasattr(obj, "dims"):
+        return obj.rio.crs
+    return getattr(obj, "crs", None)
+
+
+def require_same_crs(*layers: Any, names: Sequence[str] | None = None) -> pyproj.CRS:
+    """Check that every layer has a CRS and that they are all the same.
+
+    Parameters
+    ----------
+    *layers : GeoDataFrame, GeoSeries or DataArray
+    names : sequence of str, optional
+        Names for messages (default ``layer 0``, ``layer 1``, ...).
+
+    Returns
+    -------
+    pyproj.CRS
+        The common CRS.
+
+    Raises
+    ------
+    CRSError
+        A layer has no CRS, or two layers differ.
+    """
+    labels = list(names) if names is not None else [f"layer {i}" for i in range(len(layers))]
+    crss = [require_crs(layer, label) for layer, label in zip(layers, labels, strict=True)]
+    for crs, label in zip(crss[1:], labels[1:], strict=True):
+        if not crs.equals(crss[0], ignore_axis_order=True):
+            raise CRSError(
+                f"CRS mismatch: {labels[0]} is {_crs_label(crss[0])} but {label} is "
+                f"{_crs_label(crs)}; bring both into one CRS first (e.g. to_region(layer, region))"
+            )
+    return crss[0] if crss else pyproj.CRS("EPSG:4326")
+
+
+def _name_records(labels: Sequence[Any], bad: np.ndarray) -> str:
+    idx = np.flatnonzero(bad)
+    shown = ", ".join(repr(labels[i]) for i in idx[:_MAX_NAMED])
+    more = f" and {idx.size - _MAX_NAMED} more" if idx.size > _MAX_NAMED else ""
+    return f"{idx.size} record(s) [{shown}{more}]"
+
+
+def _in_lon_range(lon: np.ndarray, west: float, east: float, margin: float) -> np.ndarray:
+    """Whether longitudes fall in [west, east] (west > east crosses the antimeridian)."""
+    span = (east - west) % 360 or 360.0
+    rel = (lon - (west - margin)) % 360
+    return rel <= span + 2 * margin
+
+
+def check_coordinates(
+    x: np.ndarray,
+    y: np.ndarray,
+    crs: Any,
+    *,
+    labels: Sequence[Any] | None = None,
+    what: str = "the data",
+    margin_deg: float = 2.0,
+) -> None:
+    """Check coordinates against a CRS's valid range and area of use.
+
+    Parameters
+    ----------
+    x, y : array
+        Coordinates in ``crs`` axis order x/y (longitude/latitude for geographic CRSs).
+    crs : CRS-like
+    labels : sequence, optional
+        A label per coordinate (record id) used to name offenders.
+    what : str
+        Words for the message.
+    margin_deg : float, default 2.0
+        Tolerance around the CRS's area of use, in degrees.
+
+    Raises
+    ------
+    CRSError
+        Non-finite coordinates; latitudes beyond ±90 or longitudes beyond
+        [-180, 360]; coordinates that look like swapped latitude/longitude;
+        points outside the CRS's area of use.
+    """
+    crs = pyproj.CRS.from_user_input(crs)
+    x = np.asarray(x, dtype="float64")
+    y = np.asarray(y, dtype="float64")
+    names = list(labels) if labels is not None else list(range(x.size))
+    label = _crs_label(crs)
+    finite = np.isfinite(x) & np.isfinite(y)
+    if not finite.all():
+        raise CRSError(
+            f"{what}: {_name_records(names, ~finite)} have non-finite coordinates (NaN or "
+            "infinity); remove or correct them before reprojecting"
+        )
+    if crs.is_geographic:
+        lon, lat = x, y
+        bad = (np.abs(lat) > 90) | (lon < -180) | (lon > 360)
+        if bad.any():
+            swapped = bad & (np.abs(x) <= 90) & (np.abs(y) <= 180)
+            if swapped.sum() == bad.sum():
+                raise CRSError(
+                    f"{what}: {_name_records(names, bad)} have |latitude| > 90 while their "
+                    f"longitude is within ±90: latitude and longitude look swapped ({label} "
+                    "is x = longitude, y = latitude); swap the columns"
+                )
+            raise CRSError(
+                f"{what}: {_name_records(names, bad)} lie outside the valid range of {label} "
+                "(longitude -180..360, latitude -90..90); these are not degrees in this CRS: "
+                "declare the data's real CRS"
+            )
+    else:
+        geodetic = crs.geodetic_crs or pyproj.CRS("EPSG:4326")
+        to_geo = pyproj.Transformer.from_crs(crs, geodetic, always_xy=True)
+        lon, lat = to_geo.transform(x, y, errcheck=False)
+        lon, lat = np.asarray(lon, dtype="float64"), np.asarray(lat, dtype="float64")
+        bad = ~(np.isfinite(lon) & np.isfinite(lat))
+        if bad.any():
+            raise CRSError(
+                f"{what}: {_name_records(names, bad)} cannot be converted from {label} to "
+                "degrees (outside the projection's domain); check the declared CRS"
+            )
+    aou = crs.area_of_use
+    if aou is None:
+        return
+    west, south, east, north = aou.bounds
+    inside = (
+        _in_lon_range(lon, west, east, margin_deg)
+        & (lat >= south - margin_deg)
+        & (lat <= north + margin_deg)
+    )
+    if inside.all():
+        return
+    hint = ""
+    if not crs.is_geographic:
+        inside_if_swapped = _projected_swap_inside(x, y, crs, aou.bounds, margin_deg)
+        if inside_if_swapped[~inside].all():
+            hint = " (they would fall inside if x and y were swapped: swap the columns)"
+    else:
+        swapped_inside = _in_lon_range(lat, west, east, margin_deg) & (
+            (lon >= south - margin_deg) & (lon <= north + margin_deg)
+        )
+        if swapped_inside[~inside].all():
+            hint = " (they would fall inside if latitude and longitude were swapped)"
+    raise CRSError(
+        f"{what}: {_name_records(names, ~inside)} lie outside the area of use of {label} "
+        f"({aou.name}: {west:g}..{east:g}E, {south:g}..{north:g}N, ±{margin_deg:g}°){hint}; "
+        "declare the data's real CRS or fix the coordinates"
+    )
+
+
+def _projected_swap_inside(
+    x: np.ndarray, y: np.ndarray, crs: pyproj.CRS, bounds: Sequence[float], margin: float
+) -> np.ndarray:
+    geodetic = crs.geodetic_crs or pyproj.CRS("EPSG:4326")
+    to_geo = pyproj.Transformer.from_crs(crs, geodetic, always_xy=True)
+    lon, lat = to_geo.transform(y, x, errcheck=False)
+    lon, lat = np.asarray(lon), np.asarray(lat)
+    west, south, east, north = bounds
+    return (
+        np.isfinite(lon)
+        & _in_lon_range(lon, west, east, margin)
+        & (lat >= south - margin)
+        & (lat <= north + margin)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Regions and the antimeridian
+
+
+def _resolve_region(region: Region | str, catalog: Any = None) -> Region:
+    if isinstance(region, str):
+        from geomap.catalog import load_catalog
+
+        return (catalog or load_catalog()).region(region)
+    return region
+
+
+def _frame(region: Region) -> tuple[float, float, float, float, float]:
+    """Region box in a continuous longitude frame: (west, south, east, north, frame_west).
+
+    ``east`` may exceed 180 (Alaska: 172..231); ``frame_west`` is the start of the
+    360° window centred on the region, in which every longitude is expressed.
+    """
+    west, south, east, north = region.bbox
+    if east < west:
+        east += 360.0
+    centre = (west + east) / 2.0
+    return west, south, east, north, centre - 180.0
+
+
+def _wrap(lon: np.ndarray, frame_west: float) -> np.ndarray:
+    return (np.asarray(lon, dtype="float64") - frame_west) % 360.0 + frame_west
+
+
+def region_polygon(
+    region: Region | str, *, crs: Any = None, densify: int = 64, catalog: Any = None
+) -> shapely.Polygon:
+    """Return the region's bounding box as a densified polygon in ``crs`` (default: the region's).
+
+    Longitudes are continuous across the antimeridian, so the Alaska box is one
+    polygon (not two, not one around the world).
+    """
+    region = _resolve_region(region, catalog)
+    west, south, east, north, _ = _frame(region)
+    xs = np.concatenate(
+        [
+            np.linspace(west, east, densify),
+            np.full(densify, east),
+            np.linspace(east, west, densify),
+            np.full(densify, west),
+        ]
+    )
+    ys = np.concatenate(
+        [
+            np.full(densify, south),
+            np.linspace(south, north, densify),
+            np.full(densify, north),
+            np.linspace(north, south, densify),
+        ]
+    )
+    target = pyproj.CRS.from_user_input(crs) if crs is not None else region.pyproj_crs
+    if target.is_geographic:
+        return shapely.Polygon(np.column_stack([xs, ys]))
+    transformer = pyproj.Transformer.from_crs("EPSG:4326", target, always_xy=True)
+    px, py = transformer.transform(xs, ys)
+    return shapely.Polygon(np.column_stack([px, py]))
+
+
+def _unwrap_ring(coords: np.ndarray) -> np.ndarray | None:
+    """Make a ring's longitudes continuous; None if it encircles a pole (cannot be unwrapped)."""
+    lon = np.unwrap(coords[:, 0], period=360.0)
+    closed = coords.shape[0] > 1 and np.isclose(coords[0, 0], coords[-1, 0])
+    if closed and not np.isclose(lon[0], lon[-1]):
+        return None
+    out = coords.copy()
+    out[:, 0] = lon
+    return out
+
+
+def _shift_part(part: shapely.Geometry, frame_west: float, counts: dict[str, int]) -> Any:
+    """Unwrap a part that crosses the antimeridian, then shift it into the region's frame."""
+    xmin, _, xmax, _ = part.bounds
+    if xmax - xmin > 180.0:
+        geom_type = shapely.get_type_id(part)
+        if geom_type == 3:  # Polygon
+            rings = [part.exterior, *part.interiors]
+            unwrapped = [_unwrap_ring(np.asarray(r.coords)) for r in rings]
+            if any(u is None for u in unwrapped):
+                counts["polar geometries left as they are"] += 1
+            else:
+                part = shapely.Polygon(unwrapped[0], unwrapped[1:])
+                counts["antimeridian-crossing geometries made continuous"] += 1
+        elif geom_type == 1:  # LineString
+            coords = np.asarray(part.coords)
+            coords[:, 0] = np.unwrap(coords[:, 0], period=360.0)
+            part = shapely.LineString(coords)
+            counts["antimeridian-crossing geometries made continuous"] += 1
+        xmin, _, xmax, _ = part.bounds
+    mid = (xmin + xmax) / 2.0
+    shift = -360.0 * math.floor((mid - frame_west) / 360.0)
+    return shapely.transform(part, lambda xy: xy + np.array([shift, 0.0])) if shift else part
+
+
+def _into_frame(geoms: np.ndarray, frame_west: float, counts: dict[str, int]) -> np.ndarray:
+    """Express geographic geometries in the region's longitude frame, part by part."""
+    out = geoms.copy()
+    bounds = shapely.bounds(geoms)
+    valid = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+    points = valid & (shapely.get_type_id(geoms) == 0)
+    if points.any():
+        xy = shapely.get_coordinates(geoms[points])
+        xy[:, 0] = _wrap(xy[:, 0], frame_west)
+        out[points] = shapely.points(xy)
+    simple = (
+        valid
+        & ~points
+        & (bounds[:, 0] >= frame_west)
+        & (bounds[:, 2] < frame_west + 360.0)
+        & (bounds[:, 2] - bounds[:, 0] <= 180.0)
+    )
+    for i in np.flatnonzero(valid & ~points & ~simple):
+        geom = geoms[i]
+        parts = shapely.get_parts(geom)
+        shifted = [_shift_part(p, frame_west, counts) for p in parts]
+        if len(shifted) == 1 and shapely.get_type_id(geom) in (0, 1, 3):
+            out[i] = shifted[0]
+        else:
+            out[i] = (
+                type(geom)(shifted)
+                if shapely.get_type_id(geom) != 7
+                else (shapely.GeometryCollection(shifted))
+            )
+    return out
+
+
+def _keep_dimension(clipped: np.ndarray, dims: np.ndarray) -> np.ndarray:
+    """Drop lower-dimensional slivers (points/lines from clipping polygons at edges)."""
+    out = clipped.copy()
+    mixed = shapely.get_type_id(clipped) == 7
+    for i in np.flatnonzero(mixed):
+        parts = [p for p in shapely.get_parts(clipped[i]) if shapely.get_dimensions(p) == dims[i]]
+        out[i] = shapely.union_all(parts) if parts else shapely.Polygon()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# to_region
+
+
+def to_region(
+    obj: gpd.GeoDataFrame | xr.DataArray,
+    region: Region | str,
+    *,
+    clip: bool = True,
+    strict: bool | None = None,
+    max_error_m: float = 5.0,
+    resolution: float | None = None,
+    resampling: str | None = None,
+    geobox: Any = None,
+    margin_deg: float = 2.0,
+    catalog: Any = None,
+) -> Any:
+    """Reproject a vector or raster into a region's analysis CRS, clipped to its box.
+
+    Parameters
+    ----------
+    obj : GeoDataFrame or DataArray
+        Must carry a CRS.  DataArrays need dims ``("y", "x")`` (rioxarray).
+    region : Region or str
+        A catalog region or its id.
+    clip : bool, default True
+        Clip to the region's bounding box (records entirely outside are
+        dropped and counted in the report).
+    strict : bool, optional
+        Raise instead of warning when only a degraded coordinate operation is
+        available; default ``$GEOMAP_STRICT_CRS``.
+    max_error_m : float, default 5.0
+        Operations with a known accuracy worse than this count as degraded.
+    resolution : float, optional
+        Raster output cell size in metres (default: about the source's).
+    resampling : str, optional
+        Raster resampling: ``"nearest"`` for classes, ``"bilinear"`` for
+        continuous values; by default chosen from the dtype (integers and
+        booleans are classes).
+    geobox : odc.geo.geobox.GeoBox, optional
+        Reproject rasters onto exactly this grid (overrides ``resolution``).
+    margin_deg : float, default 2.0
+        Tolerance around the source CRS's area of use.
+    catalog : Catalog, optional
+        Used to resolve a region id.
+
+    Returns
+    -------
+    GeoDataFrame or DataArray
+        In the region's CRS, with ``attrs["geomap_crs_operation"]`` (the
+        operation and its accuracy), ``attrs["geomap_region"]`` and the
+        updated ``attrs["geomap_report"]``.
+
+    Raises
+    ------
+    CRSError
+        Missing or mixed CRS, coordinates outside the source CRS's valid range
+        or area of use (naming the records), swapped latitude/longitude,
+        infinities after the transformation, or (strict mode) a degraded
+        operation.
+    """
+    region = _resolve_region(region, catalog)
+    if hasattr(obj, "rio") and hasattr(obj, "dims"):
+        return _raster_to_region(
+            obj,
+            region,
+            strict=strict,
+            max_error_m=max_error_m,
+            resolution=resolution,
+            resampling=resampling,
+            geobox=geobox,
+            margin_deg=margin_deg,
+        )
+    return _vector_to_region(
+        obj, region, clip=clip, strict=strict, max_error_m=max_error_m, margin_deg=margin_deg
+    )
+
+
+def _report_dict(obj: Any) -> dict[str, Any]:
+    report = obj.attrs.get("geomap_report")
+    if isinstance(report, dict):
+        return json.loads(json.dumps(report))
+    return {
+        "dataset_id": "(unknown)",
+        "records_in": 0,
+        "records_out": 0,
+        "normalized": {},
+        "repaired": {},
+        "dropped": {},
+        "unmapped": {},
+        "notes": [],
+    }
+
+
+def _bump(section: dict[str, int], key: str, count: int) -> None:
+    if count:
+        section[key] = section.get(key, 0) + int(count)
+
+
+def _vector_to_region(
+    gdf: gpd.GeoDataFrame,
+    region: Region,
+    *,
+    clip: bool,
+    strict: bool | None,
+    max_error_m: float,
+    margin_deg: float,
+) -> gpd.GeoDataFrame:
+    import geopandas as gpd
+
+    source = require_crs(gdf, "the GeoDataFrame")
+    other = [
+        name
+        for name in gdf.columns
+        if name != gdf.geometry.name and isinstance(gdf[name], gpd.GeoSeries)
+    ]
+    if other:
+        require_same_crs(gdf.geometry, *(gdf[n] for n in other), names=[gdf.geometry.name, *other])
+    target = region.pyproj_crs
+    report = _report_dict(gdf)
+    counts: dict[str, int] = {
+        "antimeridian-crossing geometries made continuous": 0,
+        "polar geometries left as they are": 0,
+    }
+    geoms = np.asarray(gdf.geometry.array, dtype=object)
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if missing.any():
+        _bump(report["dropped"], "no geometry (null or empty)", int(missing.sum()))
+    keep = ~missing
+    labels = list(gdf.index)
+    xy, owner = shapely.get_coordinates(geoms[keep], return_index=True)
+    kept_labels = [labels[i] for i in np.flatnonzero(keep)]
+    check_coordinates(
+        xy[:, 0],
+        xy[:, 1],
+        source,
+        labels=[kept_labels[i] for i in owner],
+        what=f"to_region({region.id!r})",
+        margin_deg=margin_deg,
+    )
+    west, south, east, north, frame_west = _frame(region)
+    work = geoms.copy()
+    if source.is_geographic:
+        work[keep] = _into_frame(geoms[keep], frame_west, counts)
+        if clip:
+            box = shapely.box(west, south, east, north)
+            work = _clip(work, keep, box)
+    transformer, info = transformer_for(
+        source, target, area=region.bbox, strict=strict, max_error_m=max_error_m
+    )
+    alive = ~(shapely.is_missing(work) | shapely.is_empty(work))
+    if (keep & ~alive).any():
+        _bump(report["dropped"], f"outside region {region.id!r}", int((keep & ~alive).sum()))
+        _maybe_swapped(gdf, keep, alive, source, region)
+    moved = work.copy()
+    if alive.any():
+        moved[alive] = shapely.transform(
+            work[alive],
+            lambda pts: np.column_stack(transformer.transform(pts[:, 0], pts[:, 1])),
+        )
+        out_xy, out_owner = shapely.get_coordinates(moved[alive], return_index=True)
+        finite = np.isfinite(out_xy).all(axis=1)
+        if not finite.all():
+            alive_labels = [labels[i] for i in np.flatnonzero(alive)]
+            bad_rows = np.zeros(len(alive_labels), dtype=bool)
+            bad_rows[out_owner[~finite]] = True
+            raise CRSError(
+                f"to_region({region.id!r}): {_name_records(alive_labels, bad_rows)} became "
+                f"infinite when transformed {info.source_crs} -> {info.target_crs}; they lie "
+                "outside the projection's domain: fix their coordinates or their CRS"
+            )
+    if clip and not source.is_geographic and alive.any():
+        moved = _clip(moved, alive, region_polygon(region))
+        still = ~(shapely.is_missing(moved) | shapely.is_empty(moved))
+        _bump(report["dropped"], f"outside region {region.id!r}", int((alive & ~still).sum()))
+        alive = still
+    for key, count in counts.items():
+        _bump(report["normalized"], key, count)
+    out = gpd.GeoDataFrame(
+        gdf.drop(columns=[gdf.geometry.name]).loc[alive],
+        geometry=gpd.GeoSeries(moved[alive], index=gdf.index[alive], crs=target),
+        crs=target,
+    )
+    out = out.rename_geometry(gdf.geometry.name) if gdf.geometry.name != "geometry" else out
+    report["records_out"] = len(out)
+    report["notes"] = [
+        *report.get("notes", []),
+        f"reprojected to region {region.id!r} ({info.target_crs}) with {info.operation!r}"
+        + (f", accuracy {info.accuracy_m:g} m" if info.accuracy_m is not None else ""),
+    ]
+    out.attrs = {
+        **dict(gdf.attrs),
+        "geomap_report": report,
+        "geomap_crs_operation": info.to_dict(),
+        "geomap_region": region.id,
+    }
+    return out
+
+
+def _clip(geoms: np.ndarray, mask: np.ndarray, box: shapely.Geometry) -> np.ndarray:
+    out = geoms.copy()
+    selected = geoms[mask]
+    dims = shapely.get_dimensions(selected)
+    shapely.prepare(box)
+    inside = shapely.contains_properly(box, selected)
+    clipped = selected.copy()
+    cut = ~inside
+    if cut.any():
+        clipped[cut] = shapely.intersection(selected[cut], box)
+        clipped[cut] = _keep_dimension(clipped[cut], dims[cut])
+    out[mask] = clipped
+    return out
+
+
+def _maybe_swapped(
+    gdf: gpd.GeoDataFrame, keep: np.ndarray, alive: np.ndarray, source: pyproj.CRS, region: Region
+) -> None:
+    """Refuse points that fall outside the region only because lat/lon are swapped."""
+    if not source.is_geographic:
+        return
+    geoms = np.asarray(gdf.geometry.array, dtype=object)
+    is_point = shapely.get_type_id(geoms) == 0
+    lost = keep & ~alive & is_point
+    if lost.sum() < max(1, 0.5 * (keep & is_point).sum()):
+        return
+    xy = shapely.get_coordinates(geoms[lost])
+    west, south, east, north, frame_west = _frame(region)
+    lon_if_swapped = _wrap(xy[:, 1], frame_west)
+    inside = (
+        (lon_if_swapped >= west)
+        & (lon_if_swapped <= east)
+        & (xy[:, 0] >= south)
+        & (xy[:, 0] <= north)
+    )
+    if inside.mean() > 0.9:
+        raise CRSError(
+            f"to_region({region.id!r}): {_name_records(list(gdf.index[lost]), inside)} fall "
+            "outside the region but inside it with latitude and longitude swapped; swap the "
+            "coordinate columns (x = longitude, y = latitude)"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Rasters
+
+
+def _raster_to_region(
+    da: xr.DataArray,
+    region: Region,
+    *,
+    strict: bool | None,
+    max_error_m: float,
+    resolution: float | None,
+    resampling: str | None,
+    geobox: Any,
+    margin_deg: float,
+) -> xr.DataArray:
+    import xarray as xr
+    from odc.geo.geobox import GeoBox
+    from odc.geo.xr import xr_reproject
+
+    source = require_crs(da, "the raster")
+    if da.dims != ("y", "x"):
+        raise DataError(f"raster dims are {da.dims}; expected ('y', 'x') (use .transpose)")
+    target = region.pyproj_crs
+    report = _report_dict(da)
+    xs, ys = da["x"].to_numpy(), da["y"].to_numpy()
+    if xs.size < 2 or ys.size < 2:
+        raise DataError(f"raster of shape {da.shape} is too small to reproject (need 2 x 2)")
+    gx, gy = np.meshgrid(xs[[0, xs.size // 2, -1]], ys[[0, ys.size // 2, -1]])
+    check_coordinates(
+        gx.ravel(), gy.ravel(), source, what="raster corner/centre cells", margin_deg=1e9
+    )
+    west, south, east, north, frame_west = _frame(region)
+    if resampling is None:
+        resampling = "nearest" if da.dtype.kind in "iub" else "bilinear"
+    if da.dtype.kind in "iub":
+        nodata = da.rio.nodata if da.rio.nodata is not None else da.rio.encoded_nodata
+        if nodata is None:
+            raise DataError(
+                "integer raster without a declared nodata value; declare one with "
+                ".rio.write_nodata(value) so cells outside the data stay nodata"
+            )
+        dst_nodata: Any = nodata
+    else:
+        da = da.astype("float32") if da.dtype != np.float64 else da
+        nodata = da.rio.nodata
+        if nodata is not None and not np.isnan(nodata):
+            da = da.where(da != nodata)
+        da = da.rio.write_nodata(np.nan, encoded=False)
+        dst_nodata = np.nan
+    if source.is_geographic:
+        dx = float(abs(xs[1] - xs[0]))
+        dy = float(abs(ys[1] - ys[0]))
+        da = _geographic_window(
+            da, west - 2 * dx, east + 2 * dx, south - 2 * dy, north + 2 * dy, frame_west, source
+        )
+        native_res = 0.5 * (
+            dx * 111_320.0 * math.cos(math.radians((south + north) / 2)) + dy * 110_574.0
+        )
+    else:
+        native_res = float(np.mean(np.abs(da.rio.resolution())))
+        bounds = region_polygon(region, crs=source).bounds
+        pad = 2 * native_res
+        da = da.rio.clip_box(bounds[0] - pad, bounds[1] - pad, bounds[2] + pad, bounds[3] + pad)
+    transformer, info = transformer_for(
+        source, target, area=region.bbox, strict=strict, max_error_m=max_error_m
+    )
+    del transformer
+    if geobox is None:
+        res = float(resolution) if resolution is not None else _nice(native_res)
+        box = region_polygon(region).bounds
+        geobox = GeoBox.from_bbox(box, crs=target.to_wkt(), resolution=res)
+    attrs = dict(da.attrs)
+    out = xr_reproject(da, geobox, resampling=resampling, dst_nodata=dst_nodata)
+    if "spatial_ref" not in out.coords:
+        out = out.rio.write_crs(target)
+    out = out.rio.write_crs(target).rio.write_nodata(dst_nodata, encoded=False)
+    out = out.rio.write_transform(out.rio.transform(recalc=True))
+    total = int(np.prod(out.shape))
+    report["records_out"] = total
+    report["notes"] = [
+        *report.get("notes", []),
+        f"reprojected to region {region.id!r} ({info.target_crs}) on a "
+        f"{out.sizes['y']} x {out.sizes['x']} grid of {abs(out.rio.resolution()[0]):g} m "
+        f"with {resampling} resampling; operation {info.operation!r}",
+    ]
+    attrs.update(
+        geomap_report=report,
+        geomap_crs_operation=info.to_dict(),
+        geomap_region=region.id,
+        geomap_resampling=resampling,
+    )
+    out.attrs = attrs
+    out.name = da.name
+    if not isinstance(out, xr.DataArray):  # pragma: no cover - xr_reproject contract
+        raise DataError("reprojection did not return a DataArray")
+    return out
+
+
+def _nice(value: float) -> float:
+    """Round a cell size to two significant digits (14,837 m -> 15,000 m)."""
+    if value <= 0 or not math.isfinite(value):
+        raise DataError(f"cannot derive an output resolution from {value!r}; pass resolution=")
+    exponent = math.floor(math.log10(value)) - 1
+    return round(value / 10**exponent) * 10**exponent
+
+
+def _geographic_window(
+    da: xr.DataArray,
+    west: float,
+    east: float,
+    south: float,
+    north: float,
+    frame_west: float,
+    source: pyproj.CRS,
+) -> xr.DataArray:
+    """Cut the region's window from a geographic raster, continuous across the antimeridian."""
+    import xarray as xr
+
+    lon = _wrap(da["x"].to_numpy(), frame_west)
+    lat = da["y"].to_numpy()
+    cols = np.flatnonzero((lon >= west) & (lon <= east))
+    rows = np.flatnonzero((lat >= south) & (lat <= north))
+    if cols.size < 2 or rows.size < 2:
+        raise DataError(
+            f"the raster does not cover the region box {west:g}..{east:g}E, "
+            f"{south:g}..{north:g}N; choose a raster that covers the region"
+        )
+    order = cols[np.argsort(lon[cols], kind="stable")]
+    new_lon = lon[order]
+    keep = np.concatenate([[True], np.diff(new_lon) > 1e-9])  # duplicate seam column
+    order, new_lon = order[keep], new_lon[keep]
+    steps = np.diff(new_lon)
+    if steps.size and not np.allclose(steps, steps[0], rtol=1e-6, atol=1e-9):
+        raise DataError(
+            "the raster's longitudes are not regularly spaced inside the region window; "
+            "resample it to a regular grid first"
+        )
+    window = da.isel(x=xr.DataArray(order, dims="x"), y=rows).assign_coords(x=new_lon)
+    crs = source
+    if new_lon.min() < -180.0 or new_lon.max() > 180.0:
+        proj4 = source.to_proj4()
+        centre = frame_west + 180.0
+        crs = pyproj.CRS.from_proj4(f"{proj4} +lon_wrap={centre:g}")
+    window = window.rio.write_crs(crs.to_wkt() if crs is source else crs.to_proj4())
+    window = window.rio.write_transform(window.rio.transform(recalc=True))
+    return window

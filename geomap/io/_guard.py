@@ -1,0 +1,546 @@
+"""Guarded access to untrusted data files, shared by the readers.
+
+GDAL picks a driver from a file's *content*, not its name, and some drivers
+(VRT, OGR VRT, GTI, ...) make GDAL open other local files or the network
+(see GDAL's "Security considerations" page).  Every reader therefore
+
+1. checks the file before any library opens it (:func:`require_format`): it
+   exists, is not empty, and its first bytes are the format the reader expects
+   (a VRT renamed ``.tif`` or ``.shp`` is refused here); for formats with a
+   length in their header (shapefile, dBASE, GeoPackage) truncation is caught
+   too;
+2. opens it with GDAL under restrictive configuration options
+   (:func:`gdal_options`): no VRT raw-file or Python bands, no ``.aux.xml``
+   side files, no directory listing, and ``/vsicurl/`` limited to an extension
+   no file has; rasters are opened with an explicit list of allowed drivers
+   (:func:`open_raster`) and vectors are checked afterwards for the driver that
+   read them (:func:`read_ogr`);
+3. reads archive members into memory with a bound on the uncompressed size and
+   refuses absolute or ``..`` member names (:func:`read_zip_member`,
+   :func:`read_7z_member`).
+
+Errors are :class:`~geomap.errors.DataError` naming the file and the fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import struct
+import zipfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pyproj
+
+from geomap.errors import CRSError, DataError
+
+__all__ = [
+    "DEFAULT_MAX_UNCOMPRESSED",
+    "attach_report",
+    "declared",
+    "decode_text",
+    "gdal_options",
+    "local_file",
+    "open_raster",
+    "pick_layer",
+    "read_7z_member",
+    "read_ogr",
+    "read_zip_member",
+    "reject_unknown_options",
+    "require_format",
+    "resolve_crs",
+]
+
+DEFAULT_MAX_UNCOMPRESSED = 512 * 1024**2
+"""Largest archive member (bytes, uncompressed) a reader accepts unless told otherwise."""
+
+# GDAL configuration applied around every GDAL open (GDAL "Security considerations").
+_GDAL_SAFE_OPTIONS: dict[str, str] = {
+    "GDAL_VRT_ENABLE_PYTHON": "NO",  # no Python pixel functions embedded in VRTs
+    "GDAL_VRT_ENABLE_RAWRASTERBAND": "NO",  # a VRT may not read arbitrary raw files
+    "GDAL_PAM_ENABLED": "NO",  # never read or write .aux.xml side files
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",  # no directory listing, no sibling probing
+    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".geomap-no-network",  # /vsicurl/ matches nothing
+    "GDAL_HTTP_MAX_RETRY": "0",
+    "PROJ_NETWORK": "OFF",  # PROJ never downloads grids behind the user's back
+}
+
+# The first bytes of each format a reader may expect.
+_MAGIC: dict[str, tuple[bytes, ...]] = {
+    "shapefile": (b"\x00\x00\x27\x0a",),
+    "geopackage": (b"SQLite format 3\x00",),
+    "netcdf": (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n"),
+    "geotiff": (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"),
+    "zip": (b"PK\x03\x04", b"PK\x05\x06"),
+    "7z": (b"7z\xbc\xaf\x27\x1c",),
+    "xz": (b"\xfd7zXZ\x00",),
+}
+_DBF_VERSIONS = {0x02, 0x03, 0x04, 0x05, 0x30, 0x31, 0x32, 0x43, 0x63, 0x83, 0x8B, 0x8E, 0xCB, 0xF5}
+
+
+def _describe_content(head: bytes) -> str:
+    """Name what a file's first bytes look like, for error messages."""
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith(b"<"):
+        tag = stripped[:40].split(b">")[0].decode("ascii", "replace")
+        if b"VRT" in stripped[:200]:
+            return f"an XML/VRT document ({tag}...>)"
+        return f"an XML document ({tag}...>)"
+    for kind, signatures in _MAGIC.items():
+        if any(head.startswith(sig) for sig in signatures):
+            return f"a {kind} file"
+    if stripped[:1] in (b"{", b"["):
+        return "a JSON document"
+    return f"unrecognised bytes {head[:8]!r}"
+
+
+def require_format(path: Path, kind: str, *, what: str | None = None) -> None:
+    """Check that ``path`` exists, is not empty and holds the expected format.
+
+    Parameters
+    ----------
+    path : Path
+        The local file.
+    kind : str
+        One of ``"shapefile"`` (``.shp``/``.shx``), ``"dbf"``, ``"geopackage"``,
+        ``"netcdf"``, ``"geotiff"``, ``"zip"``, ``"7z"``, ``"xz"``, ``"json"``,
+        ``"text"``.
+    what : str, optional
+        Words for the message, e.g. ``"the GEM fault archive"``.
+
+    Raises
+    ------
+    DataError
+        Missing, zero-byte, truncated, or another format than ``kind``.
+    """
+    label = what or f"{kind} file"
+    if not path.is_file():
+        raise DataError(f"{label} {path} does not exist; run `geomap fetch` or check the path")
+    size = path.stat().st_size
+    if size == 0:
+        raise DataError(
+            f"{label} {path} is empty (0 bytes); delete it and fetch it again "
+            "(`geomap catalog verify` checks every file)"
+        )
+    with path.open("rb") as handle:
+        head = handle.read(512)
+    if kind in _MAGIC:
+        if not any(head.startswith(sig) for sig in _MAGIC[kind]):
+            raise DataError(
+                f"{label} {path} is not a {kind} file: its content is {_describe_content(head)}; "
+                "a renamed or corrupted file is refused (GDAL would pick a driver from the "
+                "content); replace it with the genuine file"
+            )
+    elif kind == "json":
+        stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        if stripped[:1] not in (b"{", b"["):
+            raise DataError(
+                f"{label} {path} is not JSON: its content is {_describe_content(head)}; "
+                "replace it with the genuine file"
+            )
+    elif kind == "dbf":
+        if head[:1] and head[0] not in _DBF_VERSIONS:
+            raise DataError(
+                f"{label} {path} is not a dBASE table (first byte {head[:1]!r}); "
+                "replace it with the genuine file"
+            )
+    elif kind == "text":
+        if b"\x00" in head:
+            raise DataError(
+                f"{label} {path} holds binary data (NUL bytes) where text was expected; "
+                "replace it with the genuine file"
+            )
+    else:
+        raise ValueError(f"unknown file kind {kind!r}")
+    _check_declared_length(path, kind, head, size, label)
+
+
+def _check_declared_length(path: Path, kind: str, head: bytes, size: int, label: str) -> None:
+    """Catch truncation for formats whose header records the file length."""
+    expected: int | None = None
+    if kind == "shapefile" and len(head) >= 28:
+        expected = struct.unpack(">i", head[24:28])[0] * 2  # length in 16-bit words
+    elif kind == "dbf" and len(head) >= 12:
+        records, header_len, record_len = struct.unpack("<IHH", head[4:12])
+        expected = header_len + records * record_len
+    elif kind == "geopackage" and len(head) >= 32:
+        page_size = struct.unpack(">H", head[16:18])[0]
+        page_size = 65536 if page_size == 1 else page_size
+        pages = struct.unpack(">I", head[28:32])[0]
+        expected = page_size * pages if pages else None
+    if expected is not None and size < expected:
+        raise DataError(
+            f"{label} {path} is truncated: {size} bytes where its header declares {expected}; "
+            "delete it and fetch it again"
+        )
+
+
+@contextlib.contextmanager
+def gdal_options(**extra: str) -> Iterator[dict[str, str]]:
+    """Apply the restrictive GDAL options to pyogrio's GDAL for the duration of a read.
+
+    The previous values are restored afterwards, so nothing leaks into the
+    rest of the process.  Rasterio reads use ``rasterio.Env(**options)`` with
+    the same dictionary (see :func:`open_raster`).
+    """
+    import pyogrio
+
+    options = {**_GDAL_SAFE_OPTIONS, **extra}
+    previous = {key: pyogrio.get_gdal_config_option(key) for key in options}
+    pyogrio.set_gdal_config_options(options)
+    try:
+        yield options
+    finally:
+        pyogrio.set_gdal_config_options(
+            {key: (None if value is None else str(value)) for key, value in previous.items()}
+        )
+
+
+def read_ogr(
+    source: Path | bytes,
+    *,
+    driver: str,
+    name: str,
+    layer: str | int | None = None,
+    encoding: str | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Read a vector source with pyogrio, checking the driver GDAL chose.
+
+    Parameters
+    ----------
+    source : Path or bytes
+        A local file already checked with :func:`require_format`, or the bytes
+        of an archive member.
+    driver : str
+        The only GDAL driver accepted (e.g. ``"ESRI Shapefile"``, ``"GeoJSON"``).
+    name : str
+        The file name for messages.
+    layer, encoding, **kwargs
+        Passed to :func:`pyogrio.read_dataframe`.
+
+    Returns
+    -------
+    GeoDataFrame
+    """
+    import pyogrio
+    from pyogrio.errors import DataLayerError, DataSourceError, FieldError, GeometryError
+
+    def _io(src: Path | bytes) -> Any:
+        return io.BytesIO(src) if isinstance(src, bytes) else src
+
+    try:
+        with gdal_options():
+            info = pyogrio.read_info(_io(source), layer=layer, encoding=encoding)
+            if info.get("driver") != driver:
+                raise DataError(
+                    f"{name} was recognised by GDAL as {info.get('driver')!r}, not {driver!r}; "
+                    "refusing to read it with another driver; replace it with the genuine file"
+                )
+            frame = pyogrio.read_dataframe(
+                _io(source), layer=layer, encoding=encoding, on_invalid="ignore", **kwargs
+            )
+    except (DataSourceError, DataLayerError, FieldError, GeometryError, RuntimeError) as exc:
+        raise DataError(
+            f"{name} could not be read ({exc}); the file is corrupted or truncated: "
+            "delete it and fetch it again"
+        ) from None
+    frame.attrs["geomap_driver"] = driver
+    return frame
+
+
+@contextlib.contextmanager
+def open_raster(path: Path, *, drivers: tuple[str, ...] = ("GTiff",)) -> Iterator[Any]:
+    """Open a raster with rasterio, allowing only ``drivers`` and the safe GDAL options.
+
+    Parameters
+    ----------
+    path : Path
+        A local file (checked with :func:`require_format` by the caller).
+    drivers : tuple of str
+        GDAL drivers allowed to open it; GDAL refuses the file if none of them
+        recognises it, so a VRT renamed ``.tif`` is never opened as a VRT.
+
+    Yields
+    ------
+    rasterio.io.DatasetReader
+    """
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
+    with rasterio.Env(**_GDAL_SAFE_OPTIONS):
+        try:
+            dataset = rasterio.open(path, driver=list(drivers))
+        except RasterioIOError as exc:
+            raise DataError(
+                f"{path} cannot be opened as {' or '.join(drivers)} ({exc}); "
+                "the file is corrupted, truncated or another format: replace it"
+            ) from None
+        try:
+            if dataset.driver not in drivers:
+                raise DataError(
+                    f"{path} was opened by GDAL driver {dataset.driver!r}, not one of {drivers}; "
+                    "refusing it"
+                )
+            yield dataset
+        finally:
+            dataset.close()
+
+
+class _BoundedWriter(io.RawIOBase):
+    """A writable buffer that raises once more than ``limit`` bytes arrive."""
+
+    def __init__(self, limit: int, name: str, archive: Path) -> None:
+        self.buffer = io.BytesIO()
+        self.limit = limit
+        self.name = name
+        self.archive = archive
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        if self.buffer.tell() + view.nbytes > self.limit:
+            raise DataError(_too_big(self.archive, self.name, self.limit))
+        return self.buffer.write(view)
+
+
+def _too_big(archive: Path, member: str, limit: int) -> str:
+    return (
+        f"{archive}: member {member!r} expands beyond {limit:,} bytes (a zip bomb or an "
+        "unexpectedly large file); refused. Raise the reader option "
+        "'max_uncompressed_bytes' only for a trusted archive"
+    )
+
+
+def _safe_member_name(archive: Path, name: str) -> None:
+    pure = PurePosixPath(name.replace("\\", "/"))
+    if pure.is_absolute() or ".." in pure.parts or (len(name) > 1 and name[1] == ":"):
+        raise DataError(
+            f"{archive}: member name {name!r} points outside the archive (absolute path or "
+            "'..'); the archive is refused. Re-create it with relative member names"
+        )
+
+
+def _pick_member(archive: Path, names: list[str], suffixes: tuple[str, ...]) -> str:
+    for name in names:
+        _safe_member_name(archive, name)
+    wanted = [n for n in names if n.lower().endswith(suffixes) and not n.endswith("/")]
+    if len(wanted) != 1:
+        raise DataError(
+            f"{archive}: expected exactly one member ending in {' or '.join(suffixes)}, "
+            f"found {len(wanted)} ({', '.join(wanted[:5]) or 'none'}); "
+            "check that this is the catalogued archive"
+        )
+    return wanted[0]
+
+
+def read_zip_member(
+    path: Path, *, suffixes: tuple[str, ...], max_bytes: int = DEFAULT_MAX_UNCOMPRESSED
+) -> tuple[str, bytes]:
+    """Return the name and bytes of the one member ending in ``suffixes``.
+
+    Member names are checked (no absolute paths, no ``..``) and the member is
+    decompressed in memory with a hard bound, whatever its header claims.
+
+    Raises
+    ------
+    DataError
+        Not a zip, truncated, unsafe names, several or no matching members,
+        or more than ``max_bytes`` uncompressed.
+    """
+    require_format(path, "zip")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            name = _pick_member(path, archive.namelist(), suffixes)
+            info = archive.getinfo(name)
+            if info.file_size > max_bytes:
+                raise DataError(_too_big(path, name, max_bytes))
+            out = _BoundedWriter(max_bytes, name, path)
+            with archive.open(info) as member:
+                for block in iter(lambda: member.read(1 << 20), b""):
+                    out.write(block)
+            return name, out.buffer.getvalue()
+    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
+        raise DataError(
+            f"{path} is not a readable zip archive ({exc}); it is truncated or corrupted: "
+            "delete it and fetch it again"
+        ) from None
+
+
+def read_7z_member(
+    path: Path, *, suffixes: tuple[str, ...], max_bytes: int = DEFAULT_MAX_UNCOMPRESSED
+) -> tuple[str, bytes]:
+    """Return the name and bytes of the one 7-Zip member ending in ``suffixes``.
+
+    Same guarantees as :func:`read_zip_member`: names checked, size bounded,
+    nothing written to disk.
+    """
+    import py7zr
+    from py7zr.io import Py7zIO, WriterFactory
+
+    require_format(path, "7z")
+
+    class _Member(Py7zIO):
+        def __init__(self, name: str) -> None:
+            self.writer = _BoundedWriter(max_bytes, name, path)
+
+        def write(self, s: bytes | bytearray) -> int:
+            return self.writer.write(s)
+
+        def read(self, size: int | None = None) -> bytes:
+            return self.writer.buffer.read(size)
+
+        def seek(self, offset: int, whence: int = 0) -> int:
+            return self.writer.buffer.seek(offset, whence)
+
+        def flush(self) -> None:
+            return None
+
+        def size(self) -> int:
+            return len(self.writer.buffer.getbuffer())
+
+    class _Factory(WriterFactory):
+        def __init__(self) -> None:
+            self.products: dict[str, _Member] = {}
+
+        def create(self, filename: str) -> Py7zIO:
+            _safe_member_name(path, filename)
+            self.products[filename] = _Member(filename)
+            return self.products[filename]
+
+    try:
+        with py7zr.SevenZipFile(path, mode="r") as archive:
+            entries = archive.list()
+            name = _pick_member(path, [e.filename for e in entries], suffixes)
+            declared = next(e.uncompressed for e in entries if e.filename == name)
+            if declared is not None and declared > max_bytes:
+                raise DataError(_too_big(path, name, max_bytes))
+            factory = _Factory()
+            archive.extract(targets=[name], factory=factory)
+    except DataError:
+        raise
+    except (py7zr.exceptions.ArchiveError, EOFError, OSError, ValueError) as exc:
+        raise DataError(
+            f"{path} is not a readable 7-Zip archive ({exc}); it is truncated or corrupted: "
+            "delete it and fetch it again"
+        ) from None
+    if name not in factory.products:
+        raise DataError(f"{path}: member {name!r} could not be extracted; fetch the file again")
+    return name, factory.products[name].writer.buffer.getvalue()
+
+
+def decode_text(data: bytes, encoding: str, *, source: str) -> str:
+    """Decode text, raising a clear error when the declared encoding is wrong.
+
+    Raises
+    ------
+    DataError
+        The bytes are not valid ``encoding``; the message shows the position and
+        suggests declaring the right ``encoding`` in the catalog.
+    """
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        snippet = data[max(0, exc.start - 20) : exc.end + 20]
+        raise DataError(
+            f"{source} is not valid {encoding} text: byte {data[exc.start : exc.end]!r} at "
+            f"offset {exc.start} (near {snippet!r}); declare the file's real encoding "
+            "(e.g. cp1252) in the catalog entry's 'encoding'"
+        ) from None
+
+
+def resolve_crs(found: Any, declared: str | None, *, source: str) -> pyproj.CRS:
+    """Choose a dataset's CRS: the file's own, else the catalog's declaration.
+
+    Parameters
+    ----------
+    found : CRS-like or None
+        The CRS the file carries (``None`` if it carries none).
+    declared : str or None
+        The catalog's ``crs`` for the file.
+    source : str
+        The file name for messages.
+
+    Raises
+    ------
+    CRSError
+        Neither is given (no CRS is ever assumed), or both are given and differ.
+    """
+    file_crs = pyproj.CRS.from_user_input(found) if found is not None else None
+    declared_crs = pyproj.CRS.from_user_input(declared) if declared is not None else None
+    if file_crs is None and declared_crs is None:
+        raise CRSError(
+            f"{source} carries no CRS and the catalog declares none; no CRS is assumed: "
+            "add 'crs: EPSG:xxxx' to the file's catalog entry"
+        )
+    if file_crs is not None and declared_crs is not None and not _same_crs(file_crs, declared_crs):
+        raise CRSError(
+            f"{source} declares CRS {file_crs.to_string()!r} but the catalog says "
+            f"{declared!r}; fix the catalog entry's 'crs' (or the file's .prj)"
+        )
+    return file_crs if file_crs is not None else declared_crs  # type: ignore[return-value]
+
+
+def _same_crs(a: pyproj.CRS, b: pyproj.CRS) -> bool:
+    """Whether two CRSs are the same up to axis order (CRS84 vs EPSG:4326) and naming (ESRI WKT)."""
+    if a == b or a.equals(b, ignore_axis_order=True):
+        return True
+    code_a, code_b = a.to_epsg(min_confidence=70), b.to_epsg(min_confidence=70)
+    return code_a is not None and code_a == code_b
+
+
+def attach_report(obj: Any, report: Any, **attrs: Any) -> Any:
+    """Attach ``report`` (an :class:`~geomap.io.report.IngestReport`) and extra attrs to ``obj``."""
+    obj.attrs["geomap_report"] = report.to_dict()
+    for key, value in attrs.items():
+        obj.attrs[key] = value
+    return obj
+
+
+def declared(dataset: Any, relpath: str) -> Mapping[str, Any]:
+    """Return the catalog's ``crs`` and ``encoding`` for one file of ``dataset``."""
+    entry = dataset.file(relpath)
+    return {"crs": entry.crs, "encoding": entry.encoding}
+
+
+def reject_unknown_options(
+    reader_name: str, options: Mapping[str, Any], accepted: list[str]
+) -> None:
+    """Raise a clear error for reader options the reader does not understand."""
+    if options:
+        from geomap.errors import UnknownNameError
+
+        raise UnknownNameError(
+            f"reader {reader_name!r} got unknown option(s) {sorted(options)}; "
+            f"it accepts {sorted(accepted)}"
+        )
+
+
+def pick_layer(dataset_id: str, layer: str | None, layers: Mapping[str, Any]) -> str:
+    """Resolve a layer name (``None`` = the first) against a dataset's layers."""
+    if not layers:
+        raise DataError(f"dataset {dataset_id!r} has no layers; check its catalog entry")
+    if layer is None:
+        return next(iter(layers))
+    if layer not in layers:
+        from geomap.errors import UnknownNameError
+
+        raise UnknownNameError(
+            f"dataset {dataset_id!r} has no layer {layer!r}; choose one of {list(layers)}"
+        )
+    return layer
+
+
+def local_file(dataset: Any, paths: Mapping[str, Path], name: str) -> tuple[str, Path]:
+    """Find the catalog entry of ``dataset`` whose file name is ``name``; return (relpath, path)."""
+    for relpath, path in paths.items():
+        if PurePosixPath(relpath).name == name or relpath == name or relpath.endswith("/" + name):
+            return relpath, path
+    raise DataError(
+        f"dataset {dataset.id!r} lists no file {name!r}; files: "
+        + ", ".join(PurePosixPath(p).name for p in paths)
+    )
