@@ -22,6 +22,7 @@ _LAZY = {
     "verify": "geomap.fetching",
     "GeomapError": "geomap.errors",
     "read": "geomap.io",
+    "to_region": "geomap.harmonize.crs",
     "read_occurrences": "geomap.io.occurrences",
     "select_targets": "geomap.targets",
 }
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # re-exports for type checkers; resolved lazily at run time
     from geomap.catalog import load_catalog  # noqa: F401
     from geomap.errors import GeomapError  # noqa: F401
     from geomap.fetching import fetch, verify  # noqa: F401
+    from geomap.harmonize.crs import to_region  # noqa: F401
     from geomap.io import read  # noqa: F401
     from geomap.io.occurrences import read_occurrences  # noqa: F401
     from geomap.targets import select_targets  # noqa: F401

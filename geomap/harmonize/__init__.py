@@ -11,6 +11,17 @@ from typing import Any
 # public name -> defining module (each module owns one concern)
 _LAZY: dict[str, str] = {
     "to_region": "geomap.harmonize.crs",
+    "require_crs": "geomap.harmonize.crs",
+    "require_same_crs": "geomap.harmonize.crs",
+    "check_coordinates": "geomap.harmonize.crs",
+    "region_polygon": "geomap.harmonize.crs",
+    "CRSAccuracyWarning": "geomap.harmonize.crs",
+    "clean_geometries": "geomap.harmonize.geometry",
+    "classify_text": "geomap.harmonize.lithology",
+    "lithology_classes": "geomap.harmonize.lithology",
+    "lithology_code": "geomap.harmonize.lithology",
+    "glim_to_lithology": "geomap.harmonize.lithology",
+    "normalize_faults": "geomap.harmonize.faults",
     "normalize_commodity": "geomap.harmonize.commodities",
     "expand_selector": "geomap.harmonize.commodities",
     "supply_chains": "geomap.harmonize.commodities",
