@@ -5,7 +5,8 @@ validates it and implements the matching rules documented at the top of that fil
 
 1. the whole name is looked up (case-insensitive; accents, punctuation and repeated blanks
    ignored), so ``"Gold"``, ``"AU"``, ``"WO3"``, ``"spodumene"`` and ``"Sand and Gravel"`` match;
-2. otherwise the name is split on ``; , / + & >`` and the word "and", and each part is looked up;
+2. otherwise the name is split on ``; , / + & >`` and the word "and", and each part is looked up,
+   then (when it has a parenthesis) the text outside and inside the parenthesis;
 3. a part still unknown is split on blanks and hyphens and is mapped only when *every* word is
    known (``"PB ZN AG"`` -> Pb, Zn, Ag), otherwise the part is reported as unmapped.
 
@@ -148,6 +149,12 @@ class CommodityVocabulary:
             if not _key(part):
                 continue
             found = self._lookup(part)
+            if found is None and "(" in part:
+                # "tungsten trioxide (WO3)": the parenthesis or the text around it may name it
+                pieces = [_PARENTHETICAL.sub(" ", part), *re.findall(r"\(([^)]*)\)", part)]
+                hits = [self._lookup(piece) for piece in pieces if _key(piece)]
+                if any(hit for hit in hits):
+                    found = frozenset().union(*(hit for hit in hits if hit))
             if found is None:
                 words = [w for w in _WORD_SPLIT.split(part.strip(" ()[]{}.")) if _key(w)]
                 per_word = [self._lookup(w) for w in words]

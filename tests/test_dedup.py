@@ -1,0 +1,142 @@
+"""Linking the same deposit across compilations, tested on real duplicates from the mirror."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+import geomap
+from geomap.errors import CRSError
+from geomap.harmonize.dedup import (
+    link_duplicates,
+    merge_duplicates,
+    name_similarity,
+    name_variants,
+)
+from geomap.harmonize.occurrences import make_occurrences
+
+
+@pytest.fixture(scope="module")
+def linked():
+    frames = [
+        geomap.read("minmod-usgs-mrdata"),
+        geomap.read("minmod-state-surveys", layer="usgs_mrds_california"),
+    ]
+    frame = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=4326)
+    frame["group"] = link_duplicates(frame)
+    return frame
+
+
+def _group_of(frame, source, record_id):
+    row = frame[(frame["source"] == source) & (frame["record_id"] == record_id)]
+    assert len(row) == 1, (source, record_id)
+    return row["group"].item()
+
+
+def _members(frame, source, record_id):
+    group = _group_of(frame, source, record_id)
+    rows = frame[frame["group"] == group]
+    return set(zip(rows["source"], rows["record_id"], strict=True))
+
+
+def test_name_variants_and_similarity():
+    assert name_variants("Kosaka (Motoyama)") == ("kosaka motoyama", "kosaka", "motoyama")
+    assert name_variants("Mountain Pass Mine and Mill") == ("mountain pass",)
+    assert name_variants("Otani; Ohtani") == ("otani ohtani", "otani", "ohtani")
+    assert name_variants("") == ()
+    assert name_similarity(name_variants("Kosaka"), name_variants("Kosaka (Motoyama)"))[0] == 1.0
+    s, _ = name_similarity(name_variants("Bear Lodge"), name_variants("Bear Lodge Mountains"))
+    assert s == 0.9
+    s, _ = name_similarity(name_variants("Mountain Pass"), name_variants("Ivanpah"))
+    assert s < 0.5
+
+
+def test_mountain_pass_is_one_site_across_five_compilations(linked):
+    members = _members(linked, "mrdata_carbonatite", "56")
+    assert members == {
+        ("mrdata_carbonatite", "56"),
+        ("mrdata_major_deposits", "641"),
+        ("mrdata_ree", "59"),
+        ("earth_mri_usa", "421"),
+        ("usgs_mrds_california", "30115"),  # "Mountain Pass Mine and Mill"
+    }
+    # an antimony prospect 1.3 km away, a district record (same source as the mine) and a gold
+    # prospect called "Mountain Pass" 450 km away stay separate sites
+    for record_id in ("37907", "42704", "25617"):
+        assert ("usgs_mrds_california", record_id) not in members
+
+
+def test_kuroko_deposits_link_major_deposits_and_vms(linked):
+    assert _members(linked, "mrdata_major_deposits", "316") == {
+        ("mrdata_major_deposits", "316"),  # Kosaka
+        ("mrdata_vms", "808"),  # Kosaka (Motoyama), 0.3 km
+    }
+    assert _members(linked, "mrdata_vms", "809") == {("mrdata_vms", "809")}  # Uchinotai
+    assert _members(linked, "mrdata_major_deposits", "312") == {
+        ("mrdata_major_deposits", "312"),  # Hanaoka-Matsumine
+        ("mrdata_vms", "748"),  # Hanaoka (Mats-Sha), not Doy-Tsut-Kam at the same distance
+    }
+    assert _members(linked, "mrdata_major_deposits", "317") == {("mrdata_major_deposits", "317")}
+
+
+def test_exact_names_link_despite_different_commodity_lists(linked):
+    assert _members(linked, "earth_mri_usa", "371") == {  # Magnet Cove: Ti vs REE-Nb lists
+        ("earth_mri_usa", "371"),
+        ("mrdata_carbonatite", "55"),
+        ("mrdata_ree", "128"),
+    }
+
+
+def test_records_of_one_source_are_never_linked(linked):
+    per_group = linked.groupby("group")["source"].agg(lambda s: s.duplicated().any())
+    assert not per_group.any()
+
+
+def test_merge_keeps_every_source(linked):
+    frame = linked.drop(columns="group")
+    merged = merge_duplicates(frame)
+    assert len(merged) == linked["group"].nunique()
+    assert merged["site_id"].is_unique
+    assert merged["n_sources"].sum() == len(frame)
+    site = merged[merged["sources"].str.contains("mrdata_carbonatite:56")].iloc[0]
+    assert site["n_sources"] == 5
+    assert site["sources"].count(";") == 4
+    assert site["source"] == "earth_mri_usa"  # representative by source priority
+    codes = set(site["commodities"].split(";"))
+    assert {"Nd", "Ba", "REE", "Nb"} <= codes  # union over the five records
+
+
+def _synthetic(records, crs="EPSG:4326"):
+    names, sources, x, y, commodities = zip(*records, strict=True)
+    columns = {
+        "name": names,
+        "dataset_id": ["t"] * len(names),
+        "source": sources,
+        "record_id": [str(i) for i in range(len(names))],
+        "commodities": commodities,
+    }
+    return make_occurrences(columns, x, y, crs=crs)
+
+
+def test_antimeridian_and_same_source_rules():
+    frame = _synthetic(
+        [
+            ("Chukotka Tin", "a", 179.99, 66.0, "Sn"),
+            ("Chukotka Tin", "b", -179.99, 66.0, "Sn"),  # 0.9 km across the antimeridian
+            ("Chukotka Tin", "a", 179.98, 66.0, "Sn"),  # same source as the first: separate
+            ("Chukotka Tin", "c", 179.0, 66.0, "Sn"),  # 45 km away: separate
+        ]
+    )
+    group = link_duplicates(frame)
+    assert group.iloc[0] == group.iloc[1]
+    assert group.iloc[2] != group.iloc[0] and group.iloc[3] != group.iloc[0]
+
+
+def test_projected_input_and_missing_crs():
+    frame = _synthetic(
+        [("Kings Mountain", "a", -81.3559, 35.2206, "Li"), ("Kings Mountain", "b", -81.35, 35.22, "Li")]
+    )
+    assert link_duplicates(frame.to_crs(5070)).nunique() == 1
+    with pytest.raises(CRSError, match="no CRS"):
+        link_duplicates(frame.set_crs(None, allow_override=True))
