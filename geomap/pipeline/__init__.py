@@ -1,0 +1,1 @@
+"""Running a recipe end to end: stages, product cache, provenance manifest, progress."""
