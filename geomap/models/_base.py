@@ -28,6 +28,7 @@ __all__ = [
     "check_sample_weight",
     "check_table",
     "is_categorical",
+    "table_coords",
 ]
 
 
@@ -176,6 +177,30 @@ def check_two_classes(labels: np.ndarray, weights: np.ndarray) -> None:
             "every cell holds a training occurrence (y has no negative cell); the model "
             "cannot contrast favourable and unfavourable ground — use a larger study area"
         )
+
+
+def table_coords(X: Any, coords: Any) -> np.ndarray:
+    """Cell-centre coordinates ``(n, 2)`` (x, y in metres) from ``coords`` or a (y, x) index."""
+    if coords is not None:
+        xy = np.asarray(coords, dtype="float64")
+    elif isinstance(X, pd.DataFrame) and list(X.index.names) == ["y", "x"]:
+        xy = np.column_stack(
+            [
+                X.index.get_level_values("x").to_numpy(dtype="float64"),
+                X.index.get_level_values("y").to_numpy(dtype="float64"),
+            ]
+        )
+    else:
+        raise ModelError(
+            "cell coordinates are needed: pass coords= (an (n, 2) array of x, y in metres) or "
+            "a table indexed by ('y', 'x') as made by geomap.models.cell_table"
+        )
+    n = len(X)
+    if xy.shape != (n, 2) or not np.isfinite(xy).all():
+        raise ModelError(
+            f"coords must be finite x, y in metres, one row per cell ({n}, 2), got {xy.shape}"
+        )
+    return xy
 
 
 class ProspectivityModel(ClassifierMixin, BaseEstimator):

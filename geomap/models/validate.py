@@ -53,7 +53,7 @@ import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
 
 from geomap.errors import ModelError
-from geomap.models._base import ModelWarning, check_table, is_categorical, warn
+from geomap.models._base import ModelWarning, check_table, is_categorical, table_coords, warn
 
 if TYPE_CHECKING:
     from geomap.models.raster import CellTable
@@ -517,23 +517,6 @@ def roc_table(
 # ----------------------------------------------------------------------------- spatial blocks
 
 
-def _coords_of(X: Any, coords: Any) -> np.ndarray:
-    if coords is not None:
-        xy = np.asarray(coords, dtype="float64")
-    elif isinstance(X, pd.DataFrame) and list(X.index.names) == ["y", "x"]:
-        xy = np.column_stack(
-            [X.index.get_level_values("x").to_numpy(float), X.index.get_level_values("y")]
-        ).astype("float64")
-    else:
-        raise ModelError(
-            "spatial cross-validation needs cell coordinates: pass coords= (an (n, 2) array of "
-            "x, y in metres) or a table indexed by ('y', 'x') as made by geomap.models.cell_table"
-        )
-    if xy.ndim != 2 or xy.shape[1] != 2 or not np.isfinite(xy).all():
-        raise ModelError(f"coords must be finite (n, 2) x, y in metres, got shape {xy.shape}")
-    return xy
-
-
 def block_labels(coords: Any, block_size_m: float) -> np.ndarray:
     """Label each cell with the square block (side ``block_size_m`` metres) it falls in.
 
@@ -663,7 +646,7 @@ class SpatialBlockKFold(BaseCrossValidator):
         coords : array-like of shape (n, 2), optional
             Cell x, y in metres (overrides the index).
         """
-        xy = _coords_of(X, coords)
+        xy = table_coords(X, coords)
         folds = self.assign_folds(xy, y)
         for f in range(int(folds.max()) + 1):
             test = np.flatnonzero(folds == f)
@@ -835,11 +818,22 @@ def _params(model: Any) -> dict[str, Any]:
     return params
 
 
-def _record_warnings(caught: list[warnings.WarningMessage], prefix: str, notes: list[str]) -> None:
+def _record_warnings(
+    caught: list[warnings.WarningMessage], where: str, seen: dict[str, tuple[str, list[str]]]
+) -> None:
+    """Collect warnings by kind (message with its numbers blanked): first text, where seen."""
+    import re
+
     for message in caught:
-        text = f"{prefix}: {message.message}"
-        if text not in notes:
-            notes.append(text)
+        text = str(message.message)
+        key = f"{message.category.__name__}:{re.sub(r'[0-9.]+', '#', text)}"
+        first, places = seen.setdefault(key, (text, []))
+        if where not in places:
+            places.append(where)
+
+
+def _warning_notes(seen: dict[str, tuple[str, list[str]]]) -> list[str]:
+    return [f"{', '.join(places)}: {text}" for text, places in seen.values()]
 
 
 def spatial_cross_validate(
@@ -894,15 +888,16 @@ def spatial_cross_validate(
             f"block_size_m={block_size_m:g} is smaller than a cell ({table.cell_size_m:g} m): "
             "the blocks are single cells and the CV is not spatial"
         )
+    seen: dict[str, tuple[str, list[str]]] = {}
     with warnings.catch_warnings(record=True) as split_warnings:
         warnings.simplefilter("always")
         splits = list(splitter.split(X, table.y, coords=table.coords))
-    _record_warnings(split_warnings, "folds", notes)
+    _record_warnings(split_warnings, "fold assignment", seen)
     for f, (train_rows, test_rows) in enumerate(splits):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             fold_model = _fit(model, table, train_rows, X)
-        _record_warnings(caught, f"fold {f}", notes)
+        _record_warnings(caught, f"fold {f}", seen)
         out_of_fold[test_rows] = _score(fold_model, X.iloc[test_rows])
         _, fold_auc = roc_table(
             table.y[test_rows], out_of_fold[test_rows], sample_weight=table.sample_weight[test_rows]
@@ -919,6 +914,7 @@ def spatial_cross_validate(
     folds = pd.DataFrame(
         fold_rows, columns=["fold", "n_train_cells", "n_test_cells", "n_test_positive_cells", "auc"]
     )
+    notes += _warning_notes(seen)
     settings = {
         "block_size_m": float(block_size_m),
         "n_splits": len(splits),

@@ -1,0 +1,987 @@
+"""Weights of evidence (Bonham-Carter, Agterberg & Wright 1989; Bonham-Carter 1994).
+
+For a binary pattern ``B`` and training cells ``D`` (cells holding a known occurrence), with
+areas counted in *unit cells*::
+
+    W+ = ln[ P(B | D) / P(B | ~D) ]        s²(W+) = 1/N(B∩D)  + 1/N(B∩~D)
+    W- = ln[ P(~B | D) / P(~B | ~D) ]      s²(W-) = 1/N(~B∩D) + 1/N(~B∩~D)
+    C  = W+ - W-                           s(C)   = sqrt(s²(W+) + s²(W-)),  studentized C = C / s(C)
+
+and the posterior logit of a cell is ``ln O(D) + Σ_j W_j`` (the prior log odds plus the
+weight of the class the cell falls in on each layer).
+
+**Evidence kinds.**  *Binary* layers (0/1) give W+ to 1 and W- to 0.  *Categorical* layers give
+each class the W+ of "this class versus the rest".  *Continuous* layers are turned into a
+binary pattern by a cumulative threshold: ascending (pattern = value <= t, e.g. distance to
+faults) or descending (pattern = value >= t, e.g. a geochemical anomaly), with ``t`` chosen
+among quantiles of the data as the one of **maximum studentized contrast**; ``"auto"`` tries
+both directions.
+
+**Missing data** (NaN) get weight 0 and add the missing-data variance of Agterberg &
+Bonham-Carter (1990) to the posterior: for each layer ``j`` missing at a cell,
+``Σ_k π_jk (P_jk - P)²`` where ``P_jk`` is the posterior had the cell been in class ``k`` and
+``π_jk`` the share of the layer's data area in class ``k``.  Weights of a layer are estimated
+inside the area where that layer has data.
+
+**Posterior uncertainty.**  ``s²(logit P) = 1/N(D) + 1/N(~D) + Σ_j s²(W_j)`` (the prior term is
+the binomial variance of the prior log odds), turned into the variance of ``P`` by the delta
+method, ``[P(1-P)]² s²(logit P)`` — Bonham-Carter's ``P² s²`` for small ``P`` — plus the
+missing-data variance.  ``predict_std`` is the square root of the sum.
+
+**Unit cell.**  Bonham-Carter counts areas in unit cells (e.g. 1 km²) and training points as
+one unit each; the weights' variances, the prior and the posterior depend on that unit.
+By default one grid cell is the unit (``unit_area_km2=None``: counts are cells).  With
+``unit_area_km2`` set, pass the grid's ``cell_area_km2`` to ``fit``; each row then stands for
+``cell_area_km2 / unit_area_km2`` units and the posterior is the probability that one *unit*
+area holds an occurrence.
+
+**Degenerate cases** never produce ``log(0)`` or NaN:
+
+* a contingency table with a zero count (e.g. a class without training cells, or a pattern
+  holding all of them) gets the Haldane–Anscombe correction — ``smoothing`` (default 0.5)
+  added to each of its four counts — and a :class:`DegenerateEvidenceWarning` naming the
+  layer and class; with ``smoothing=0`` it is a :class:`~geomap.errors.ModelError`;
+* a layer with no data, with one class only, or without any training cell where it has data is
+  dropped with a warning (listed in ``dropped_layers_``);
+* several training points in one cell count once (warning); no training cell is an error;
+* two layers that split the study area identically (perfect correlation) are an error: their
+  evidence would be counted twice;
+* conditional independence is checked after fitting (Bonham-Carter's omnibus ratio and the
+  Agterberg–Cheng 2002 test); a failure issues a :class:`ConditionalIndependenceWarning`
+  (or an error with ``on_dependence="raise"``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from geomap.errors import ModelError
+from geomap.models._base import (
+    ConditionalIndependenceWarning,
+    DegenerateEvidenceWarning,
+    ProspectivityModel,
+    check_labels,
+    check_sample_weight,
+    check_table,
+    check_two_classes,
+    is_categorical,
+    warn,
+)
+
+__all__ = ["WeightsOfEvidence", "contrast_statistics"]
+
+_KINDS = ("binary", "categorical", "continuous")
+# counts below this many unit cells, or this fraction of the table's total, are treated as
+# zero: they are rounding residue of subtracting areas (their reciprocal would blow up)
+_ZERO_COUNT = 1e-9
+_ZERO_RELATIVE = 1e-12
+_DIRECTIONS = ("ascending", "descending", "auto")
+_STAT_COLUMNS = [
+    "w_plus",
+    "s_w_plus",
+    "w_minus",
+    "s_w_minus",
+    "contrast",
+    "s_contrast",
+    "studentized_contrast",
+    "smoothed",
+]
+
+
+# ----------------------------------------------------------------------------- statistics
+
+
+def _tables(
+    pattern_deposits: np.ndarray,
+    pattern_area: np.ndarray,
+    total_deposits: np.ndarray,
+    total_area: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The four counts N(B∩D), N(B∩~D), N(~B∩D), N(~B∩~D)."""
+    n11 = pattern_deposits
+    n10 = pattern_area - pattern_deposits
+    n01 = total_deposits - pattern_deposits
+    n00 = total_area - pattern_area - n01
+    return n11, n10, n01, n00
+
+
+def _contrast(
+    n11: np.ndarray, n10: np.ndarray, n01: np.ndarray, n00: np.ndarray, smoothing: float
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """W+, W-, C and their standard deviations; rows with a zero count are smoothed.
+
+    Returns the statistics and the mask of rows that had a zero count.  With
+    ``smoothing == 0`` those rows are NaN (callers decide what that means).
+    """
+    counts = np.stack(np.broadcast_arrays(n11, n10, n01, n00)).astype("float64")
+    zero = np.maximum(_ZERO_COUNT, _ZERO_RELATIVE * counts.sum(axis=0))
+    degenerate = (counts < zero).any(axis=0)
+    if smoothing > 0:
+        counts = np.where(degenerate, counts + smoothing, counts)
+    a, b, c, d = counts
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w_plus = np.log(a / (a + c)) - np.log(b / (b + d))
+        w_minus = np.log(c / (a + c)) - np.log(d / (b + d))
+        var_plus = 1.0 / a + 1.0 / b
+        var_minus = 1.0 / c + 1.0 / d
+        contrast = w_plus - w_minus
+        s_contrast = np.sqrt(var_plus + var_minus)
+        stats = {
+            "w_plus": w_plus,
+            "s_w_plus": np.sqrt(var_plus),
+            "w_minus": w_minus,
+            "s_w_minus": np.sqrt(var_minus),
+            "contrast": contrast,
+            "s_contrast": s_contrast,
+            "studentized_contrast": contrast / s_contrast,
+        }
+    if smoothing <= 0:
+        for value in stats.values():
+            value[degenerate] = np.nan
+    return stats, degenerate
+
+
+def contrast_statistics(
+    pattern_deposits: Any,
+    pattern_area: Any,
+    total_deposits: Any,
+    total_area: Any,
+    *,
+    smoothing: float = 0.5,
+) -> pd.DataFrame:
+    """Weights of evidence of binary patterns from their counts (vectorised).
+
+    Parameters
+    ----------
+    pattern_deposits : array-like
+        N(B∩D): training occurrences (unit cells) inside the pattern.
+    pattern_area : array-like
+        N(B): area of the pattern, in unit cells.
+    total_deposits : array-like
+        N(D): training occurrences in the study area.
+    total_area : array-like
+        N(T): study area in unit cells.
+    smoothing : float, default 0.5
+        Pseudo-count added to all four counts of a table that has a zero count
+        (Haldane–Anscombe correction), with a :class:`DegenerateEvidenceWarning`.
+        0 makes such a table an error.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``w_plus``, ``s_w_plus``, ``w_minus``, ``s_w_minus``, ``contrast``, ``s_contrast``,
+        ``studentized_contrast`` and ``smoothed`` (whether the correction was applied), one
+        row per pattern.  Always finite.
+
+    Raises
+    ------
+    ModelError
+        Counts that cannot form a contingency table (negative, NaN, more occurrences than
+        area), or a zero count with ``smoothing=0``.
+
+    Examples
+    --------
+    A pattern covering 100 of 1000 unit cells holds 12 of 20 occurrences:
+
+    >>> row = contrast_statistics(12, 100, 20, 1000).iloc[0]
+    >>> round(row.w_plus, 4), round(row.w_minus, 4), round(row.contrast, 4)
+    (1.8994, -0.8222, 2.7216)
+    """
+    if not (smoothing >= 0 and math.isfinite(smoothing)):
+        raise ModelError(f"smoothing={smoothing!r} must be a finite pseudo-count >= 0")
+    arrays = [
+        np.atleast_1d(np.asarray(v, dtype="float64"))
+        for v in (pattern_deposits, pattern_area, total_deposits, total_area)
+    ]
+    n11, n10, n01, n00 = _tables(*np.broadcast_arrays(*arrays))
+    counts = np.stack([n11, n10, n01, n00])
+    if not np.isfinite(counts).all() or (counts < -1e-9 * np.abs(counts).max(initial=1)).any():
+        bad = np.flatnonzero(~(np.isfinite(counts) & (counts >= 0)).all(axis=0))[:3]
+        raise ModelError(
+            f"counts {counts[:, bad].T.tolist()} (N(B∩D), N(B∩~D), N(~B∩D), N(~B∩~D)) cannot "
+            "form a contingency table: each must be finite and >= 0 (occurrences <= area); "
+            "with large unit cells, use a smaller unit_area_km2"
+        )
+    counts = np.clip(counts, 0.0, None)
+    stats, degenerate = _contrast(*counts, smoothing=smoothing)
+    if degenerate.any():
+        rows = np.flatnonzero(degenerate)
+        if smoothing <= 0:
+            raise ModelError(
+                f"contingency table(s) {rows[:5].tolist()} have a zero count "
+                f"({counts[:, rows[0]].tolist()}); weights would be log(0) — set smoothing > 0 "
+                "(e.g. 0.5) or merge the empty class into a neighbour"
+            )
+        warn(
+            f"{rows.size} contingency table(s) (rows {rows[:5].tolist()}) have a zero count; "
+            f"added {smoothing} to each of their four counts (Haldane–Anscombe correction)",
+            DegenerateEvidenceWarning,
+        )
+    frame = pd.DataFrame(stats)
+    frame["smoothed"] = degenerate
+    return frame
+
+
+# ----------------------------------------------------------------------------- fitted layers
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """The fitted weights of one evidence layer."""
+
+    name: str
+    kind: str
+    classes: np.ndarray  # class values; binary/continuous: [0, 1] (1 = pattern present)
+    weights: np.ndarray  # weight per class
+    variances: np.ndarray  # variance of each weight
+    area_fraction: np.ndarray  # share of the layer's data area in each class
+    threshold: float | None = None
+    direction: str | None = None
+
+    def codes(self, column: pd.Series, *, fitting: bool = False) -> np.ndarray:
+        """Class index per row, -1 where the layer has no data."""
+        if self.kind == "categorical":
+            codes = _class_codes(column, self.classes)
+            unseen = int(((codes < 0) & column.notna().to_numpy()).sum())
+            if unseen and not fitting:
+                warn(
+                    f"{unseen} cells of layer {self.name!r} are in classes not seen when "
+                    "fitting; they are treated as missing data (weight 0, missing-data variance)",
+                    DegenerateEvidenceWarning,
+                )
+            return codes
+        values = column.to_numpy(dtype="float64", na_value=np.nan)
+        missing = np.isnan(values)
+        if self.kind == "binary":
+            bad = ~missing & (values != 0) & (values != 1)
+            if bad.any():
+                raise ModelError(
+                    f"binary layer {self.name!r} has {int(bad.sum())} values other than 0/1 "
+                    f"(e.g. {values[bad][:3].tolist()}); threshold it or declare it continuous"
+                )
+            present = values == 1
+        elif self.direction == "ascending":
+            present = values <= float(self.threshold)  # type: ignore[arg-type]
+        else:
+            present = values >= float(self.threshold)  # type: ignore[arg-type]
+        return np.where(missing, -1, present.astype(np.int64))
+
+    def rule(self, k: int) -> str:
+        """A readable description of class ``k``."""
+        if self.kind == "categorical":
+            return f"== {self.classes[k]!r}"
+        if self.kind == "binary":
+            return "== 1" if k == 1 else "== 0"
+        op = ("<=", ">") if self.direction == "ascending" else (">=", "<")
+        return f"{op[0] if k == 1 else op[1]} {self.threshold:.6g}"
+
+
+def _class_codes(column: pd.Series, classes: np.ndarray) -> np.ndarray:
+    """Index of each value in ``classes``; -1 for missing or unknown values."""
+    values = column.astype("object").where(column.notna(), None).to_numpy()
+    codes = pd.Index(classes, dtype=object).get_indexer(values).astype(np.int64)
+    codes[pd.isna(values)] = -1
+    return codes
+
+
+def _weighted_count(codes: np.ndarray, weights: np.ndarray, n_classes: int) -> np.ndarray:
+    ok = codes >= 0
+    return np.bincount(codes[ok], weights=weights[ok], minlength=n_classes)[:n_classes]
+
+
+def _candidate_thresholds(values: np.ndarray, n_thresholds: int) -> np.ndarray:
+    levels = np.linspace(0.0, 1.0, n_thresholds + 2)[1:-1]
+    cands = np.unique(np.quantile(values, levels, method="inverted_cdf"))
+    if cands.size < n_thresholds:
+        uniq = np.unique(values)
+        if uniq.size <= n_thresholds + 1:
+            cands = uniq
+    return cands
+
+
+def _threshold_curve(
+    values: np.ndarray,
+    area: np.ndarray,
+    deposits: np.ndarray,
+    direction: str,
+    candidates: np.ndarray,
+    smoothing: float,
+) -> pd.DataFrame:
+    """Contrast statistics of every candidate cumulative threshold in one direction."""
+    m = candidates.size
+    t_area, t_dep = area.sum(), deposits.sum()
+    if direction == "ascending":  # pattern: value <= t
+        idx = np.searchsorted(candidates, values, side="left")
+        b_area = np.cumsum(np.bincount(idx, weights=area, minlength=m + 1))[:m]
+        b_dep = np.cumsum(np.bincount(idx, weights=deposits, minlength=m + 1))[:m]
+    else:  # pattern: value >= t
+        idx = np.searchsorted(candidates, values, side="right")
+        b_area = t_area - np.cumsum(np.bincount(idx, weights=area, minlength=m + 1))[:m]
+        b_dep = t_dep - np.cumsum(np.bincount(idx, weights=deposits, minlength=m + 1))[:m]
+    b_area = np.clip(b_area, 0.0, None)
+    b_dep = np.clip(b_dep, 0.0, None)
+    tables = _tables(b_dep, b_area, np.full(m, t_dep), np.full(m, t_area))
+    stats, degenerate = _contrast(*[np.clip(t, 0.0, None) for t in tables], smoothing=smoothing)
+    frame = pd.DataFrame(
+        {
+            "direction": direction,
+            "threshold": candidates,
+            "pattern_area": b_area,
+            "pattern_deposits": b_dep,
+            **stats,
+        }
+    )
+    frame["smoothed"] = degenerate
+    return frame
+
+
+def _unique_conditions(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Unique-condition classes of a set of class-code columns (-1 = missing).
+
+    Returns the first row of each unique combination and the combination index per row.
+    """
+    radix = [int(c.max(initial=-1)) + 2 for c in columns]
+    if math.prod(radix) < 2**62:
+        key = np.zeros(columns[0].size, dtype=np.int64)
+        for c, r in zip(columns, radix, strict=True):
+            key = key * r + (c + 1)
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    else:
+        matrix = np.column_stack(columns)
+        _, first, inverse = np.unique(matrix, axis=0, return_index=True, return_inverse=True)
+    return first, inverse.reshape(-1)
+
+
+# ----------------------------------------------------------------------------- estimator
+
+
+class WeightsOfEvidence(ProspectivityModel):
+    """Weights-of-evidence prospectivity model (data-driven, Bayesian, log-linear).
+
+    See the module docstring for the formulas, the missing-data variance, the unit cell and
+    how degenerate cases are handled.
+
+    Parameters
+    ----------
+    kinds : mapping of str to {"binary", "categorical", "continuous"}, optional
+        Evidence kind per layer.  Unlisted layers: ``category``/string columns are
+        categorical, columns holding only 0 and 1 binary, the rest continuous.
+    directions : mapping of str to {"ascending", "descending", "auto"}, optional
+        Threshold direction per continuous layer (``default_direction`` otherwise).
+        Ascending: the pattern is ``value <= threshold`` (small is favourable, e.g. distance);
+        descending: ``value >= threshold``.
+    default_direction : {"auto", "ascending", "descending"}, default "auto"
+        ``"auto"`` keeps the direction with the larger maximum studentized contrast.
+    n_thresholds : int, default 40
+        Candidate thresholds per continuous layer (quantiles of its values).
+    smoothing : float, default 0.5
+        Pseudo-count for contingency tables with a zero count (see module docstring).
+    unit_area_km2 : float, optional
+        Area of one unit cell in km²; ``None`` counts grid cells.
+    ci_confidence : float, default 0.95
+        Confidence level of the Agterberg–Cheng conditional-independence test.
+    min_ci_ratio : float, default 0.85
+        Bonham-Carter's rule of thumb: an observed/predicted occurrence ratio below this
+        signals conditional dependence.
+    on_dependence : {"warn", "raise"}, default "warn"
+        What a failed conditional-independence test does.
+
+    Attributes
+    ----------
+    weights_ : pandas.DataFrame
+        One row per layer class: ``layer``, ``kind``, ``class``, ``rule``, ``area_cells``,
+        ``area_units``, ``area_km2``, ``deposits``, ``weight``, ``weight_std``, the pattern's
+        ``w_plus`` ... ``studentized_contrast`` and ``smoothed``.  A ``(no data)`` row per
+        layer shows the missing area (weight 0).
+    contrast_curves_ : dict of str to pandas.DataFrame
+        For continuous layers, the statistics of every candidate threshold.
+    prior_probability_ : float
+        N(D) / N(T) (per unit cell).
+    independence_ : dict
+        ``observed``, ``predicted`` (sum of posteriors), ``std_predicted``, ``ratio``
+        (observed / predicted), ``z``, ``p_dependent`` (Agterberg–Cheng one-tailed
+        probability that predicted exceeds observed by more than chance) and ``passed``.
+    pairwise_independence_ : pandas.DataFrame
+        Chi-square test of each pair of layers on the training cells (``layer_a``,
+        ``layer_b``, ``chi2``, ``dof``, ``p_value``, ``n``); a small ``p_value`` flags a pair
+        that is not conditionally independent.
+    dropped_layers_ : dict of str to str
+        Layers left out, with the reason.
+    n_deposits_, study_area_units_ : float
+        N(D) and N(T) in unit cells.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> X = pd.DataFrame({"near_fault": [1, 1, 0, 0, 0, 0, 1, 0]})
+    >>> y = np.array([1, 0, 0, 0, 1, 0, 1, 0])
+    >>> model = WeightsOfEvidence().fit(X, y)
+    >>> p = model.predict_proba(X)[:, 1]
+    >>> bool(p[0] > model.prior_probability_ > p[2])
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        kinds: Mapping[str, str] | None = None,
+        directions: Mapping[str, str] | None = None,
+        default_direction: str = "auto",
+        n_thresholds: int = 40,
+        smoothing: float = 0.5,
+        unit_area_km2: float | None = None,
+        ci_confidence: float = 0.95,
+        min_ci_ratio: float = 0.85,
+        on_dependence: str = "warn",
+    ) -> None:
+        self.kinds = kinds
+        self.directions = directions
+        self.default_direction = default_direction
+        self.n_thresholds = n_thresholds
+        self.smoothing = smoothing
+        self.unit_area_km2 = unit_area_km2
+        self.ci_confidence = ci_confidence
+        self.min_ci_ratio = min_ci_ratio
+        self.on_dependence = on_dependence
+
+    # -- parameters ----------------------------------------------------------------------
+
+    def _check_params(self, X: pd.DataFrame) -> None:
+        if self.default_direction not in _DIRECTIONS:
+            raise ModelError(
+                f"default_direction={self.default_direction!r}; choose one of {_DIRECTIONS}"
+            )
+        for name, value in (self.directions or {}).items():
+            if value not in _DIRECTIONS:
+                raise ModelError(f"directions[{name!r}]={value!r}; choose one of {_DIRECTIONS}")
+        for name, value in (self.kinds or {}).items():
+            if value not in _KINDS:
+                raise ModelError(f"kinds[{name!r}]={value!r}; choose one of {_KINDS}")
+        unknown = sorted((set(self.kinds or {}) | set(self.directions or {})) - set(X.columns))
+        if unknown:
+            raise ModelError(
+                f"kinds/directions name layers {unknown} that are not columns of X "
+                f"({list(X.columns)}); fix the names"
+            )
+        if int(self.n_thresholds) < 1:
+            raise ModelError(f"n_thresholds={self.n_thresholds} must be >= 1")
+        if not (self.smoothing >= 0 and math.isfinite(self.smoothing)):
+            raise ModelError(f"smoothing={self.smoothing!r} must be a finite pseudo-count >= 0")
+        if not 0 < self.ci_confidence < 1:
+            raise ModelError(f"ci_confidence={self.ci_confidence} must lie in (0, 1)")
+        if self.on_dependence not in ("warn", "raise"):
+            raise ModelError(f"on_dependence={self.on_dependence!r}; choose 'warn' or 'raise'")
+
+    def _units_per_row(self, cell_area_km2: float | None) -> float:
+        if self.unit_area_km2 is None:
+            return 1.0
+        if not (self.unit_area_km2 > 0 and math.isfinite(self.unit_area_km2)):
+            raise ModelError(f"unit_area_km2={self.unit_area_km2!r} must be a positive area")
+        if cell_area_km2 is None or not cell_area_km2 > 0:
+            raise ModelError(
+                f"unit_area_km2={self.unit_area_km2} needs the grid's cell area: call "
+                "fit(X, y, cell_area_km2=...) (CellTable.cell_area_km2), or set "
+                "unit_area_km2=None to count grid cells"
+            )
+        return float(cell_area_km2) / float(self.unit_area_km2)
+
+    def _kind_of(self, name: str, column: pd.Series) -> str:
+        declared = (self.kinds or {}).get(name)
+        if declared is not None:
+            if declared != "categorical" and is_categorical(column):
+                raise ModelError(
+                    f"layer {name!r} holds labels ({column.dtype}) but is declared {declared!r}; "
+                    "declare it 'categorical' or give numbers"
+                )
+            return declared
+        if is_categorical(column):
+            return "categorical"
+        values = column.to_numpy(dtype="float64", na_value=np.nan)
+        values = values[~np.isnan(values)]
+        if values.size and np.isin(values, (0.0, 1.0)).all():
+            return "binary"
+        return "continuous"
+
+    # -- fitting -------------------------------------------------------------------------
+
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        sample_weight: Any = None,
+        cell_area_km2: float | None = None,
+    ) -> WeightsOfEvidence:
+        """Estimate the weights of every layer and test conditional independence.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Table of cells, one column per evidence layer (NaN = no data).
+        y : array-like
+            1 where the cell holds a training occurrence (counts above 1 count once).
+        sample_weight : array-like, optional
+            Cells each row stands for (when negatives were sampled); 1 by default.
+        cell_area_km2 : float, optional
+            Area of one grid cell; needed with ``unit_area_km2``.
+
+        Returns
+        -------
+        WeightsOfEvidence
+            ``self``, fitted.
+        """
+        X = check_table(X)
+        self._check_params(X)
+        labels = check_labels(y, len(X))
+        weights = check_sample_weight(sample_weight, len(X))
+        check_two_classes(labels, weights)
+        units = self._units_per_row(cell_area_km2)
+        area = weights * units
+        deposits = weights * labels
+        total_area, total_deposits = float(area.sum()), float(deposits.sum())
+        if total_area - total_deposits <= 0:
+            raise ModelError(
+                f"{total_deposits:g} training cells in a study area of {total_area:g} unit cells "
+                "leaves no unit without an occurrence; use a smaller unit_area_km2"
+            )
+        layers: dict[str, _Layer] = {}
+        curves: dict[str, pd.DataFrame] = {}
+        dropped: dict[str, str] = {}
+        rows: list[dict[str, Any]] = []
+        for name in X.columns:
+            column = X[name]
+            kind = self._kind_of(name, column)
+            fitted = self._fit_layer(name, kind, column, area, deposits, dropped, curves)
+            if fitted is None:
+                continue
+            layer, stats = fitted
+            layers[name] = layer
+            rows += self._weight_rows(layer, stats, column, weights, area, deposits, cell_area_km2)
+        if not layers:
+            raise ModelError(
+                f"no usable evidence layer: {dropped}; check the evidence stack and the "
+                "training occurrences"
+            )
+        self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
+        self.n_features_in_ = len(X.columns)
+        self.classes_ = np.array([0, 1])
+        self.layers_ = layers
+        self.contrast_curves_ = curves
+        self.dropped_layers_ = dropped
+        self.weights_ = pd.DataFrame(rows)
+        self.n_deposits_ = total_deposits
+        self.study_area_units_ = total_area
+        self.prior_probability_ = total_deposits / total_area
+        self.prior_logit_ = math.log(total_deposits / (total_area - total_deposits))
+        self.prior_logit_variance_ = 1.0 / total_deposits + 1.0 / (total_area - total_deposits)
+        self.cell_area_km2_ = cell_area_km2
+        codes = {name: layer.codes(X[name], fitting=True) for name, layer in layers.items()}
+        self._check_perfect_correlation(codes, area)
+        self.pairwise_independence_ = self._pairwise_tests(codes, deposits)
+        self.independence_ = self._omnibus_test(codes, area, total_deposits)
+        return self
+
+    def _fit_layer(
+        self,
+        name: str,
+        kind: str,
+        column: pd.Series,
+        area: np.ndarray,
+        deposits: np.ndarray,
+        dropped: dict[str, str],
+        curves: dict[str, pd.DataFrame],
+    ) -> tuple[_Layer, dict[str, np.ndarray]] | None:
+        present = column.notna().to_numpy()
+
+        def drop(reason: str) -> None:
+            dropped[name] = reason
+            warn(f"evidence layer {name!r} is left out: {reason}", DegenerateEvidenceWarning)
+
+        if not present.any():
+            drop("it has no data in the study area")
+            return None
+        a, d = area[present], deposits[present]
+        if d.sum() <= 0:
+            drop("no training cell lies where it has data")
+            return None
+        if kind == "continuous":
+            return self._fit_continuous(name, column, present, a, d, drop, curves)
+        if kind == "binary":
+            classes = np.array([0.0, 1.0])
+            values = column.to_numpy(dtype="float64", na_value=np.nan)[present]
+            bad = (values != 0) & (values != 1)
+            if bad.any():
+                raise ModelError(
+                    f"binary layer {name!r} has values other than 0/1 "
+                    f"(e.g. {values[bad][:3].tolist()}); declare it continuous or threshold it"
+                )
+            codes = values.astype(np.int64)
+        else:
+            values_obj = column[present].astype("object")
+            classes = np.asarray(pd.unique(values_obj), dtype=object)
+            try:
+                classes = np.asarray(sorted(classes), dtype=object)
+            except TypeError:
+                classes = np.asarray(sorted(classes, key=str), dtype=object)
+            codes = _class_codes(values_obj, classes)
+        class_area = _weighted_count(codes, a, classes.size)
+        class_dep = _weighted_count(codes, d, classes.size)
+        if (class_area > 0).sum() < 2:
+            drop(f"it has one class only ({classes[class_area > 0].tolist()}) where it has data")
+            return None
+        if kind == "binary":
+            n11, n10, n01, n00 = _tables(class_dep[1:], class_area[1:], d.sum(), a.sum())
+        else:
+            n11, n10, n01, n00 = _tables(class_dep, class_area, d.sum(), a.sum())
+        stats, degenerate = self._stats(name, kind, classes, n11, n10, n01, n00)
+        if kind == "binary":
+            w = np.array([stats["w_minus"][0], stats["w_plus"][0]])
+            var = np.array([stats["s_w_minus"][0] ** 2, stats["s_w_plus"][0] ** 2])
+            stats = {k: np.repeat(v, 2) for k, v in stats.items()}
+            stats["smoothed"] = np.repeat(degenerate, 2)
+        else:
+            w, var = stats["w_plus"], stats["s_w_plus"] ** 2
+            stats["smoothed"] = degenerate
+        layer = _Layer(name, kind, classes, w, var, class_area / class_area.sum())
+        return layer, stats
+
+    def _stats(
+        self,
+        name: str,
+        kind: str,
+        classes: np.ndarray,
+        n11: np.ndarray,
+        n10: np.ndarray,
+        n01: np.ndarray,
+        n00: np.ndarray,
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        tables = [np.clip(np.atleast_1d(t), 0.0, None) for t in (n11, n10, n01, n00)]
+        stats, degenerate = _contrast(*tables, smoothing=float(self.smoothing))
+        if degenerate.any():
+            which = classes[degenerate].tolist() if kind == "categorical" else ["pattern"]
+            first = np.flatnonzero(degenerate)[0]
+            table = ", ".join(f"{t[first]:g}" for t in tables)
+            if self.smoothing <= 0:
+                raise ModelError(
+                    f"layer {name!r}: class(es) {which[:5]} give a contingency table with a zero "
+                    "count (e.g. no training cell in the class); set smoothing > 0 or merge "
+                    "the class into a neighbour"
+                )
+            warn(
+                f"layer {name!r}: class(es) {which[:5]}{' ...' if len(which) > 5 else ''} have a "
+                f"contingency table with a zero count (N(B∩D), N(B∩~D), N(~B∩D), N(~B∩~D) = "
+                f"{table}); added {self.smoothing} to each count (Haldane–Anscombe correction)",
+                DegenerateEvidenceWarning,
+            )
+        return stats, degenerate
+
+    def _fit_continuous(
+        self,
+        name: str,
+        column: pd.Series,
+        present: np.ndarray,
+        a: np.ndarray,
+        d: np.ndarray,
+        drop: Any,
+        curves: dict[str, pd.DataFrame],
+    ) -> tuple[_Layer, dict[str, np.ndarray]] | None:
+        values = column.to_numpy(dtype="float64", na_value=np.nan)[present]
+        if values.min() == values.max():
+            drop(f"it has one value only ({values[0]:g}) where it has data")
+            return None
+        candidates = _candidate_thresholds(values, int(self.n_thresholds))
+        direction = (self.directions or {}).get(name, self.default_direction)
+        directions = ["ascending", "descending"] if direction == "auto" else [direction]
+        curve = pd.concat(
+            [_threshold_curve(values, a, d, di, candidates, 0.0) for di in directions],
+            ignore_index=True,
+        )
+        usable = curve["studentized_contrast"].notna()
+        smoothed = False
+        if not usable.any():
+            if self.smoothing <= 0:
+                raise ModelError(
+                    f"layer {name!r}: every candidate threshold leaves a zero count in its "
+                    "contingency table; set smoothing > 0 or use fewer, coarser thresholds"
+                )
+            curve = pd.concat(
+                [
+                    _threshold_curve(values, a, d, di, candidates, float(self.smoothing))
+                    for di in directions
+                ],
+                ignore_index=True,
+            )
+            usable = (curve["pattern_area"] > 0) & (curve["pattern_area"] < a.sum())
+            smoothed = True
+            if not usable.any():
+                drop("no threshold splits the cells where it has data")
+                return None
+            warn(
+                f"layer {name!r}: every candidate threshold leaves a zero count; the threshold "
+                f"was chosen on smoothed counts (+{self.smoothing} each)",
+                DegenerateEvidenceWarning,
+            )
+        best = curve.loc[usable, "studentized_contrast"].idxmax()
+        if curve.loc[best, "contrast"] <= 0:
+            # only with a forced direction: keep the most significant (unfavourable) split
+            best = curve.loc[usable, "studentized_contrast"].abs().idxmax()
+            warn(
+                f"layer {name!r}: the {direction} pattern is unfavourable at every threshold "
+                "(contrast < 0); check the direction set for this layer",
+                DegenerateEvidenceWarning,
+            )
+        chosen = curve.loc[best]
+        curves[name] = curve
+        layer_dir = str(chosen["direction"])
+        threshold = float(chosen["threshold"])
+        in_pattern = values <= threshold if layer_dir == "ascending" else values >= threshold
+        codes = in_pattern.astype(np.int64)
+        class_area = _weighted_count(codes, a, 2)
+        class_dep = _weighted_count(codes, d, 2)
+        n11, n10, n01, n00 = _tables(class_dep[1:], class_area[1:], d.sum(), a.sum())
+        stats, degenerate = self._stats(name, "continuous", np.array([1]), n11, n10, n01, n00)
+        w = np.array([stats["w_minus"][0], stats["w_plus"][0]])
+        var = np.array([stats["s_w_minus"][0] ** 2, stats["s_w_plus"][0] ** 2])
+        stats = {k: np.repeat(v, 2) for k, v in stats.items()}
+        stats["smoothed"] = np.repeat(degenerate | smoothed, 2)
+        layer = _Layer(
+            name,
+            "continuous",
+            np.array([0.0, 1.0]),
+            w,
+            var,
+            class_area / class_area.sum(),
+            threshold=threshold,
+            direction=layer_dir,
+        )
+        return layer, stats
+
+    def _weight_rows(
+        self,
+        layer: _Layer,
+        stats: dict[str, np.ndarray],
+        column: pd.Series,
+        weights: np.ndarray,
+        area: np.ndarray,
+        deposits: np.ndarray,
+        cell_area_km2: float | None,
+    ) -> list[dict[str, Any]]:
+        codes = layer.codes(column, fitting=True)
+        n = layer.classes.size
+        cells = _weighted_count(codes, weights, n)
+        units = _weighted_count(codes, area, n)
+        deps = _weighted_count(codes, deposits, n)
+        missing = codes < 0
+        rows = []
+        for k in range(n):
+            row: dict[str, Any] = {
+                "layer": layer.name,
+                "kind": layer.kind,
+                "class": str(layer.classes[k]) if layer.kind == "categorical" else str(k),
+                "rule": layer.rule(k),
+                "area_cells": float(cells[k]),
+                "area_units": float(units[k]),
+                "area_km2": float(cells[k] * cell_area_km2) if cell_area_km2 else np.nan,
+                "deposits": float(deps[k]),
+                "weight": float(layer.weights[k]),
+                "weight_std": float(math.sqrt(layer.variances[k])),
+            }
+            row.update({c: stats[c][k] for c in _STAT_COLUMNS})
+            row["smoothed"] = bool(row["smoothed"])
+            rows.append(row)
+        rows.append(
+            {
+                "layer": layer.name,
+                "kind": layer.kind,
+                "class": "(no data)",
+                "rule": "missing",
+                "area_cells": float(weights[missing].sum()),
+                "area_units": float(area[missing].sum()),
+                "area_km2": float(weights[missing].sum() * cell_area_km2)
+                if cell_area_km2
+                else np.nan,
+                "deposits": float(deposits[missing].sum()),
+                "weight": 0.0,
+                "weight_std": 0.0,
+                **{c: np.nan for c in _STAT_COLUMNS if c != "smoothed"},
+                "smoothed": False,
+            }
+        )
+        return rows
+
+    # -- diagnostics ---------------------------------------------------------------------
+
+    def _check_perfect_correlation(self, codes: dict[str, np.ndarray], area: np.ndarray) -> None:
+        names = list(codes)
+        rng = np.random.default_rng(0)
+        n = area.size
+        probe = np.sort(rng.choice(n, size=min(n, 100_000), replace=False))
+        for i, a_name in enumerate(names):
+            for b_name in names[i + 1 :]:
+                if self._same_partition(codes[a_name][probe], codes[b_name][probe]) and (
+                    self._same_partition(codes[a_name], codes[b_name])
+                ):
+                    raise ModelError(
+                        f"layers {a_name!r} and {b_name!r} split the study area identically "
+                        "(perfectly correlated where both have data); weights of evidence would "
+                        "count the same evidence twice — remove one of them"
+                    )
+
+    @staticmethod
+    def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+        both = (a >= 0) & (b >= 0)
+        if both.sum() < 2:
+            return False
+        a, b = a[both], b[both]
+        n_a, n_b = int(a.max()) + 1, int(b.max()) + 1
+        joint = np.bincount(a * n_b + b, minlength=n_a * n_b)
+        used_a = np.unique(a).size
+        used_b = np.unique(b).size
+        return bool(used_a >= 2 and used_a == used_b == int((joint > 0).sum()))
+
+    def _pairwise_tests(self, codes: dict[str, np.ndarray], deposits: np.ndarray) -> pd.DataFrame:
+        from scipy.stats import chi2_contingency
+
+        names = list(codes)
+        rows = []
+        on = deposits > 0
+        for i, a_name in enumerate(names):
+            for b_name in names[i + 1 :]:
+                a, b, w = codes[a_name][on], codes[b_name][on], deposits[on]
+                both = (a >= 0) & (b >= 0)
+                a, b, w = a[both], b[both], w[both]
+                row: dict[str, Any] = {
+                    "layer_a": a_name,
+                    "layer_b": b_name,
+                    "chi2": np.nan,
+                    "dof": 0,
+                    "p_value": np.nan,
+                    "n": float(w.sum()),
+                }
+                if a.size:
+                    n_a, n_b = int(a.max()) + 1, int(b.max()) + 1
+                    table = np.bincount(a * n_b + b, weights=w, minlength=n_a * n_b)
+                    table = table.reshape(n_a, n_b)
+                    table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
+                    if min(table.shape) >= 2:
+                        result = chi2_contingency(table)
+                        row.update(
+                            chi2=float(result.statistic),
+                            dof=int(result.dof),
+                            p_value=float(result.pvalue),
+                        )
+                rows.append(row)
+        return pd.DataFrame(rows, columns=["layer_a", "layer_b", "chi2", "dof", "p_value", "n"])
+
+    def _omnibus_test(
+        self, codes: dict[str, np.ndarray], area: np.ndarray, observed: float
+    ) -> dict[str, Any]:
+        from scipy.stats import norm
+
+        first, inverse = _unique_conditions([codes[name] for name in self.layers_])
+        unique_area = np.bincount(inverse, weights=area)
+        p, std = self._posterior({n: c[first] for n, c in codes.items()}, with_std=True)
+        assert std is not None
+        predicted = float((unique_area * p).sum())
+        std_predicted = float(math.sqrt(((unique_area * std) ** 2).sum()))
+        z = (predicted - observed) / std_predicted if std_predicted > 0 else 0.0
+        p_dependent = float(norm.cdf(z))
+        ratio = observed / predicted if predicted > 0 else float("inf")
+        passed = p_dependent <= self.ci_confidence and ratio >= self.min_ci_ratio
+        result = {
+            "observed": observed,
+            "predicted": predicted,
+            "std_predicted": std_predicted,
+            "ratio": ratio,
+            "z": z,
+            "p_dependent": p_dependent,
+            "confidence": self.ci_confidence,
+            "passed": passed,
+        }
+        if not passed:
+            worst = self.pairwise_independence_.sort_values("p_value").head(3)
+            pairs = ", ".join(
+                f"{r.layer_a}/{r.layer_b} (p={r.p_value:.3g})"
+                for r in worst.itertuples()
+                if np.isfinite(r.p_value)
+            )
+            message = (
+                f"conditional independence is doubtful: the model predicts {predicted:.1f} "
+                f"training occurrences where {observed:g} are observed (ratio {ratio:.2f}; "
+                f"Agterberg–Cheng probability of dependence {p_dependent:.3f}); posterior "
+                "probabilities are inflated — merge or drop correlated layers"
+                + (f" (most dependent pairs: {pairs})" if pairs else "")
+            )
+            if self.on_dependence == "raise":
+                raise ModelError(message)
+            warn(message, ConditionalIndependenceWarning)
+        return result
+
+    # -- prediction ----------------------------------------------------------------------
+
+    def _logit(
+        self, codes: Mapping[str, np.ndarray], *, with_var: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        n = next(iter(codes.values())).size
+        logit = np.full(n, self.prior_logit_)
+        var_logit = np.full(n if with_var else 0, self.prior_logit_variance_)
+        for name, layer in self.layers_.items():
+            c = codes[name]
+            ok = c >= 0
+            safe = np.where(ok, c, 0)
+            logit += np.where(ok, layer.weights[safe], 0.0)
+            if with_var:
+                var_logit += np.where(ok, layer.variances[safe], 0.0)
+        return logit, var_logit
+
+    def _posterior(
+        self, codes: Mapping[str, np.ndarray], *, with_std: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        logit, var_logit = self._logit(codes, with_var=with_std)
+        p = expit(logit)
+        if not with_std:
+            return p, None
+        variance = (p * (1.0 - p)) ** 2 * var_logit
+        for name, layer in self.layers_.items():
+            missing = codes[name] < 0
+            if not missing.any():
+                continue
+            base = logit[missing]
+            p0 = p[missing]
+            extra = np.zeros(base.size)
+            for k in range(layer.classes.size):
+                extra += layer.area_fraction[k] * (expit(base + layer.weights[k]) - p0) ** 2
+            variance[missing] += extra
+        return p, np.sqrt(variance)
+
+    def _predict(self, X: Any, with_std: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        X = check_table(X, feature_names=list(self.feature_names_in_))
+        codes = {name: layer.codes(X[name]) for name, layer in self.layers_.items()}
+        return self._posterior(codes, with_std=with_std)
+
+    def _decision_threshold(self) -> float:
+        return float(self.prior_probability_)
+
+    def log_odds(self, X: Any) -> np.ndarray:
+        """Posterior logit (prior log odds plus the weights), the additive WofE score.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Table of cells.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
+        self._check_fitted()
+        X = check_table(X, feature_names=list(self.feature_names_in_))
+        codes = {name: layer.codes(X[name]) for name, layer in self.layers_.items()}
+        return self._logit(codes, with_var=False)[0]
