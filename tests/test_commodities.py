@@ -166,7 +166,9 @@ def test_no_frequent_raw_name_in_the_mirror_is_unmapped(data_root):
     """Every distinct commodity name in every MinMod folder; frequent ones must all map."""
     vocab = load_vocabulary()
     folders = sorted(
-        p for d in ("minmod-usgs-mrdata", "minmod-state-surveys") for p in (data_root / d).iterdir()
+        p
+        for d in ("minmod-usgs-mrdata", "minmod-state-surveys")
+        for p in (data_root / d).iterdir()
         if p.is_dir() and p.name != "entities"
     )
     assert len(folders) == 9

@@ -135,7 +135,10 @@ def test_antimeridian_and_same_source_rules():
 
 def test_projected_input_and_missing_crs():
     frame = _synthetic(
-        [("Kings Mountain", "a", -81.3559, 35.2206, "Li"), ("Kings Mountain", "b", -81.35, 35.22, "Li")]
+        [
+            ("Kings Mountain", "a", -81.3559, 35.2206, "Li"),
+            ("Kings Mountain", "b", -81.35, 35.22, "Li"),
+        ]
     )
     assert link_duplicates(frame.to_crs(5070)).nunique() == 1
     with pytest.raises(CRSError, match="no CRS"):

@@ -41,18 +41,20 @@ def test_state_surveys_summary_counts_unmapped_records():
     report = frame.attrs["geomap_report"]
     assert report["records_in"] == 42_744 + 7_793
     assert report["dropped"] == {"no location": 1}
-    assert "usgs_mrds_california: 42744 records, 42744 kept, 0 with unmapped commodity names" in (
-        report["notes"]
+    assert (
+        "usgs_mrds_california: 42744 records, 42744 kept, 0 with unmapped commodity names"
+        in (report["notes"])
     )
-    assert "utah_mineral_occurrence_system: 7793 records, 7792 kept, 0 with unmapped commodity names" in (
-        report["notes"]
+    assert (
+        "utah_mineral_occurrence_system: 7793 records, 7792 kept, 0 with unmapped commodity names"
+        in (report["notes"])
     )
     assert report["unmapped"] == {}
     # Utah records are UTM 12N metres in the source: converted, and inside Utah
     utah = frame[frame["source"] == "utah_mineral_occurrence_system"]
     assert (utah["source_crs"] == "EPSG:26912").all()
     west, south, east, north = utah.total_bounds
-    assert -114.1 < west and east < -109.0 and 36.9 < south and north < 42.1
+    assert west > -114.1 and east < -109.0 and south > 36.9 and north < 42.1
     assert (frame["state"].isin(["California", "Utah"])).mean() > 0.99
     summary = summarize_occurrences(frame)
     assert summary.table.loc[("minmod-state-surveys", "usgs_mrds_california"), "sites"] == 42_744
@@ -262,7 +264,9 @@ def test_wrong_text_encoding_is_named(tmp_path):
 
 
 def test_swapped_lat_lon_names_the_record(tmp_path):
-    sites = _json(_site("ok-1", "POINT (-115.53 35.48)"), _site("swapped-7", "POINT (35.48 -115.53)"))
+    sites = _json(
+        _site("ok-1", "POINT (-115.53 35.48)"), _site("swapped-7", "POINT (35.48 -115.53)")
+    )
     dataset, paths = _dataset(tmp_path, {"set/b000.json": sites})
     with pytest.raises(CRSError, match=r"record swapped-7 .*look swapped"):
         read_minmod(dataset, paths)

@@ -16,7 +16,9 @@ _TABLE_COLUMNS = ["site_id", "name", "country", "state", "commodities", "deposit
 def occurrences(
     commodity: Annotated[
         str | None,
-        typer.Option("--commodity", "-c", help="Code, name or group: REE, Li, tungsten, HREE, PGE."),
+        typer.Option(
+            "--commodity", "-c", help="Code, name or group: REE, Li, tungsten, HREE, PGE."
+        ),
     ] = None,
     end_use: Annotated[
         str | None, typer.Option("--end-use", help="Supply chain: magnets, batteries, catalysts...")
@@ -77,6 +79,4 @@ def occurrences(
             tmp.write_text(text, encoding="utf-8")
         typer.echo(f"{summary} written to {out}", err=True)
     if not len(frame):
-        typer.echo(
-            "no occurrences match; widen --region/--country or check --commodity", err=True
-        )
+        typer.echo("no occurrences match; widen --region/--country or check --commodity", err=True)

@@ -362,7 +362,9 @@ def _load_cached(path: Path, _mtime: int) -> CommodityVocabulary:
     return _build(load_yaml(path, CatalogError), path)
 
 
-def normalize_commodity(raw: object, *, vocabulary: CommodityVocabulary | None = None) -> frozenset[str]:
+def normalize_commodity(
+    raw: object, *, vocabulary: CommodityVocabulary | None = None
+) -> frozenset[str]:
     """Return the normalized commodity codes of a raw name (never raises).
 
     Parameters
@@ -381,7 +383,9 @@ def normalize_commodity(raw: object, *, vocabulary: CommodityVocabulary | None =
     return (vocabulary or load_vocabulary()).normalize(raw)
 
 
-def expand_selector(selector: str, *, vocabulary: CommodityVocabulary | None = None) -> frozenset[str]:
+def expand_selector(
+    selector: str, *, vocabulary: CommodityVocabulary | None = None
+) -> frozenset[str]:
     """Expand a code, name, group (``REE``, ``HREE``, ``PGE``) or end use (``magnets``) to codes.
 
     Several selectors may be given separated by commas (``"Li,Co"``).
@@ -394,7 +398,9 @@ def expand_selector(selector: str, *, vocabulary: CommodityVocabulary | None = N
     return (vocabulary or load_vocabulary()).expand(selector)
 
 
-def supply_chains(codes: Iterable[str], *, vocabulary: CommodityVocabulary | None = None) -> frozenset[str]:
+def supply_chains(
+    codes: Iterable[str], *, vocabulary: CommodityVocabulary | None = None
+) -> frozenset[str]:
     """Return the end uses (supply chains) fed by any of ``codes``."""
     return (vocabulary or load_vocabulary()).supply_chains(codes)
 

@@ -68,11 +68,12 @@ DEFAULT_SOURCE_PRIORITY: tuple[str, ...] = (
 """Which member represents a merged site: earlier sources first, then the rest by name."""
 
 _EARTH_RADIUS_KM = 6371.0088
-_GENERIC = frozenset(
+_GENERIC_WORDS = (
     "mine mines mining deposit deposits prospect prospects occurrence occurrences mill mills "
     "and the of property properties claim claims group project quarry quarries pit pits "
-    "workings area complex carbonatite operation operations lode lodes no nos".split()
+    "workings area complex carbonatite operation operations lode lodes no nos"
 )
+_GENERIC = frozenset(_GENERIC_WORDS.split(" "))
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _PAREN = re.compile(r"\(([^)]*)\)")
 
@@ -154,9 +155,7 @@ def _lonlat(frame: Any) -> tuple[np.ndarray, np.ndarray]:
     return shapely.get_x(values), shapely.get_y(values)
 
 
-def _candidate_pairs(
-    keys: np.ndarray, xyz: np.ndarray, radius_km: float
-) -> list[tuple[int, int]]:
+def _candidate_pairs(keys: np.ndarray, xyz: np.ndarray, radius_km: float) -> list[tuple[int, int]]:
     from scipy.spatial import cKDTree
 
     chord = 2 * math.sin(radius_km / (2 * _EARTH_RADIUS_KM))
@@ -293,8 +292,18 @@ def merge_duplicates(frame: Any, **options: Any) -> Any:
     counts = group.value_counts()
     shared = counts.index[counts > 1]
     if len(shared):
-        text_cols = ("commodities", "primary_commodities", "commodities_raw", "grades", "license",
-                     "deposit_type", "deposit_class", "country", "state", "name")
+        text_cols = (
+            "commodities",
+            "primary_commodities",
+            "commodities_raw",
+            "grades",
+            "license",
+            "deposit_type",
+            "deposit_class",
+            "country",
+            "state",
+            "name",
+        )
         values = {c: out[c].fillna("").astype(str).tolist() for c in text_cols}
         tonnage = out["ore_tonnage_mt"].to_numpy(dtype=float).copy()
         labels = label.tolist()

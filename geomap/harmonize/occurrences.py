@@ -339,7 +339,13 @@ class OccurrenceSummary:
     def _repr_html_(self) -> str:
         from html import escape
 
-        notes = "".join(f"<li>{escape(line)}</li>" for line in str(self).splitlines()[-len(self.reports) :]) if self.reports else ""
+        notes = (
+            "".join(
+                f"<li>{escape(line)}</li>" for line in str(self).splitlines()[-len(self.reports) :]
+            )
+            if self.reports
+            else ""
+        )
         return f"<b>occurrences</b>{self.table.to_html()}<ul>{notes}</ul>"
 
 

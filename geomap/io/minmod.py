@@ -104,7 +104,7 @@ class _FolderResult:
     normalized: Counter[str] = field(default_factory=Counter)
 
 
-_CACHE: dict[tuple[Any, ...], _FolderResult] = {}
+_CACHE: dict[tuple[Any, ...], tuple[_FolderResult, Any]] = {}
 _CACHE_MAX = 32
 
 
@@ -113,8 +113,9 @@ def _load_json(path: Path, entry: DataFile, dataset_id: str) -> list[dict[str, A
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise DataError(f"{path}: cannot be read ({exc.strerror}); re-fetch with "
-                        f"`geomap fetch {dataset_id}`") from exc
+        raise DataError(
+            f"{path}: cannot be read ({exc.strerror}); re-fetch with `geomap fetch {dataset_id}`"
+        ) from exc
     if not raw.strip():
         raise DataError(
             f"{path} is empty ({len(raw)} bytes): a MinMod JSON file must hold an array of "
@@ -296,7 +297,9 @@ def _read_folder(
                     if factor is None:
                         normalized[f"ore amount in {unit or 'no unit'} not converted"] += 1
                     elif not math.isnan(value):
-                        ore_mt = value * factor if math.isnan(ore_mt) else max(ore_mt, value * factor)
+                        ore_mt = (
+                            value * factor if math.isnan(ore_mt) else max(ore_mt, value * factor)
+                        )
             records_unmapped += record_has_unmapped
             if not codes and not raw_names and default_codes:
                 codes = set(default_codes)
@@ -325,7 +328,10 @@ def _read_folder(
         np.asarray(xs, dtype="float64"),
         np.asarray(ys, dtype="float64"),
         crs_list,
-        [f"{dataset.id}/{folder} record {rid} ({name!r})" for rid, name in zip(cols["record_id"], cols["name"], strict=True)],
+        [
+            f"{dataset.id}/{folder} record {rid} ({name!r})"
+            for rid, name in zip(cols["record_id"], cols["name"], strict=True)
+        ],
     )
     return _FolderResult(
         columns=dict(cols),
@@ -398,6 +404,7 @@ def _to_wgs84(
             gx = np.asarray(gx, dtype="float64")
             gy = np.asarray(gy, dtype="float64")
             area = crs.area_of_use
+            bounds = area.bounds if area is not None else None
             suspect = ~(np.isfinite(gx) & np.isfinite(gy))
             if area is not None:
                 suspect |= ~_inside(gx, gy, area.bounds, margin=1.0)
@@ -413,7 +420,7 @@ def _to_wgs84(
                 else:
                     problems.append(
                         f"{labels[i]} at ({x[i]:g}, {y[i]:g}) in {name}: lands at "
-                        f"({lon:.4f}, {lat:.4f}), outside the CRS's area of use {area.bounds} "
+                        f"({lon:.4f}, {lat:.4f}), outside the CRS's area of use {bounds} "
                         "(wrong CRS or swapped x/y)"
                     )
                     bad_mask[i] = True
@@ -509,13 +516,10 @@ def read_minmod(
 
     if options:
         raise TypeError(
-            f"read_minmod got unknown options {sorted(options)}; "
-            "use layer= or on_bad_coordinates="
+            f"read_minmod got unknown options {sorted(options)}; use layer= or on_bad_coordinates="
         )
     if on_bad_coordinates not in ("raise", "drop"):
-        raise ValueError(
-            f"on_bad_coordinates={on_bad_coordinates!r}; use 'raise' or 'drop'"
-        )
+        raise ValueError(f"on_bad_coordinates={on_bad_coordinates!r}; use 'raise' or 'drop'")
     vocab = load_vocabulary()
     folders = _folders(dataset)
     selected = _selected(folders, layer, dataset.id)
@@ -553,7 +557,9 @@ def read_minmod(
         report.unmapped.update(result.unmapped)
         report.normalized.update(result.normalized)
         converted = sum(1 for name in result.source_crs if name != "EPSG:4326")
-        report.normalize(f"{folder}: coordinates converted to EPSG:4326 from another CRS", converted)
+        report.normalize(
+            f"{folder}: coordinates converted to EPSG:4326 from another CRS", converted
+        )
         report.notes.append(
             f"{folder}: {result.records_in} records, {len(part)} kept, "
             f"{result.records_unmapped} with unmapped commodity names"

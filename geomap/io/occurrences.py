@@ -74,7 +74,8 @@ def read_occurrences(
     end_use : str, optional
         Keep sites feeding this supply chain (``"magnets"``, ``"batteries"``...).
     deduplicate : bool, default True
-        Merge the same deposit across compilations (:func:`geomap.harmonize.dedup.merge_duplicates`).
+        Merge the same deposit across compilations
+        (:func:`geomap.harmonize.dedup.merge_duplicates`).
     include_rock_occurrences : bool, default True
         Keep commodity-less rock occurrences (carbonatites, kimberlites) when no commodity or
         end-use filter is given.
@@ -109,8 +110,10 @@ def read_occurrences(
         report.records_in += int(sub.get("records_in", len(frame)))
         for key in ("dropped", "normalized", "repaired", "unmapped"):
             getattr(report, key).update(
-                {f"{dataset_id}: {k}" if key != "unmapped" else k: v
-                 for k, v in (sub.get(key) or {}).items()}
+                {
+                    f"{dataset_id}: {k}" if key != "unmapped" else k: v
+                    for k, v in (sub.get(key) or {}).items()
+                }
             )
         if frame.crs is None or frame.crs.to_epsg() != 4326:
             frame = frame.to_crs(4326)

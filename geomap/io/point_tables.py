@@ -165,9 +165,7 @@ def decode_text(path: Path, entry: DataFile, dataset_id: str, report: IngestRepo
     return text
 
 
-def _check_degrees(
-    lon: np.ndarray, lat: np.ndarray, labels: list[str], on_bad: str
-) -> np.ndarray:
+def _check_degrees(lon: np.ndarray, lat: np.ndarray, labels: list[str], on_bad: str) -> np.ndarray:
     bad = (np.abs(lat) > 90) | (np.abs(lon) > 180)
     if bad.any() and on_bad == "raise":
         shown = "; ".join(
@@ -199,7 +197,8 @@ def _read_carbonatites(
     header = [h.strip().lower() for h in rows[0]] if rows else []
     if header[:3] != ["longitude", "latitude", "age_info"]:
         raise DataError(
-            f"{path}: expected the header 'longitude,latitude,age_info', got {rows[0] if rows else []!r}"
+            f"{path}: expected the header 'longitude,latitude,age_info', "
+            f"got {rows[0] if rows else []!r}"
         )
     lons, lats, ages, texts, ids = [], [], [], [], []
     seen: Counter[str] = Counter()
@@ -223,9 +222,7 @@ def _read_carbonatites(
         texts.append(age_text)
         del line_no
     report.normalize("carbonatites: age parsed from numbers (Ma)", how_counts["number"])
-    report.normalize(
-        "carbonatites: age from a named interval (midpoint)", how_counts["interval"]
-    )
+    report.normalize("carbonatites: age from a named interval (midpoint)", how_counts["interval"])
     for reason in ("age text not parsed", "no age given"):
         if how_counts[reason]:
             report.notes.append(f"carbonatites: {how_counts[reason]} rows, {reason} (age_ma NaN)")
@@ -260,7 +257,9 @@ def _read_kimberlites(
 
     text = decode_text(path, entry, dataset.id, report)
     section = 1
-    cols: dict[str, list[Any]] = {k: [] for k in ("id", "name", "country", "lon", "lat", "method", "age")}
+    cols: dict[str, list[Any]] = {
+        k: [] for k in ("id", "name", "country", "lon", "lat", "method", "age")
+    }
     for line_no, row in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
         first = row[0].strip() if row else ""
         if not any(field.strip() for field in row):
@@ -310,8 +309,10 @@ def _read_kimberlites(
             report.unmapped[f"country: {name}"] += 1
         iso3.append(code or "")
     n = int(keep.sum())
-    rock = ["kimberlite" if not i.startswith("group") else "orangeite (Group-2 kimberlite)"
-            for i in kept(cols["id"])]
+    rock = [
+        "kimberlite" if not i.startswith("group") else "orangeite (Group-2 kimberlite)"
+        for i in kept(cols["id"])
+    ]
     columns = {
         "name": kept(cols["name"]),
         "dataset_id": [dataset.id] * n,
@@ -383,8 +384,12 @@ def read_point_tables(
             )
         read = _read_carbonatites if name == "carbonatites" else _read_kimberlites
         parts.append(read(dataset, entry, paths[entry.path], report, on_bad_coordinates))
-    frame = parts[0] if len(parts) == 1 else gpd.GeoDataFrame(
-        pd.concat(parts, ignore_index=True), geometry="geometry", crs=parts[0].crs
+    frame = (
+        parts[0]
+        if len(parts) == 1
+        else gpd.GeoDataFrame(
+            pd.concat(parts, ignore_index=True), geometry="geometry", crs=parts[0].crs
+        )
     )
     report.records_out = len(frame)
     frame.attrs["geomap_report"] = report.to_dict()

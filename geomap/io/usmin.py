@@ -43,8 +43,15 @@ _REQUIRED = {
     "Site.csv": ["Site_ID", "Site_Name", "Commodity", "Approx_Lon", "Approx_Lat"],
     "Loc_Pt.csv": ["Site_ID", "Lat_WGS84", "Long_WGS84", "State"],
     "Dep_Model.csv": ["Site_ID", "DpMd_NoNm"],
-    "Resources.csv": ["Site_ID", "Mat_Type", "MatAmntSI", "MatUnitsSI", "GradeSI", "GradUnitSI",
-                      "CntSICom"],
+    "Resources.csv": [
+        "Site_ID",
+        "Mat_Type",
+        "MatAmntSI",
+        "MatUnitsSI",
+        "GradeSI",
+        "GradUnitSI",
+        "CntSICom",
+    ],
     "GeolMinOcc.csv": ["Site_ID", "Host_Litho"],
 }
 _GRADE_UNITS = {
@@ -164,10 +171,23 @@ def read_usmin(
 
     pt_lon = points["Long_WGS84"].map(_coordinate)
     pt_lat = points["Lat_WGS84"].map(_coordinate)
-    pt_groups = {sid: idx for sid, idx in points.groupby("Site_ID").groups.items()}
-    cols: dict[str, list[Any]] = {k: [] for k in (
-        "record_id", "name", "state", "commodities", "primary_commodities", "commodities_raw",
-        "deposit_type", "deposit_class", "grades", "host_lithology", "n_features")}
+    pt_groups = dict(points.groupby("Site_ID").groups.items())
+    cols: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "record_id",
+            "name",
+            "state",
+            "commodities",
+            "primary_commodities",
+            "commodities_raw",
+            "deposit_type",
+            "deposit_class",
+            "grades",
+            "host_lithology",
+            "n_features",
+        )
+    }
     lons: list[float] = []
     lats: list[float] = []
     ore: list[float] = []
@@ -207,7 +227,8 @@ def read_usmin(
         for _, row in site_res.iterrows():
             amount = _usmin_number(row["MatAmntSI"], report, "Resources")
             if str(row["MatUnitsSI"]).strip() != "metric tons" or str(row["Mat_Type"]) not in (
-                "ore", "brine"
+                "ore",
+                "brine",
             ):
                 continue
             best_t = amount if math.isnan(best_t) else max(best_t, amount)
@@ -230,7 +251,9 @@ def read_usmin(
         cols["commodities_raw"].append("; ".join(raw))
         cols["deposit_type"].append("; ".join(site_models))
         cols["deposit_class"].append(deposit_class(site_models[0]) if site_models else "")
-        cols["grades"].append("; ".join(v for _, v in sorted(grade_by_code.values(), key=lambda t: t[1])))
+        cols["grades"].append(
+            "; ".join(v for _, v in sorted(grade_by_code.values(), key=lambda t: t[1]))
+        )
         cols["host_lithology"].append("; ".join(lithology))
         cols["n_features"].append(len(feature_idx))
     lon_a = np.asarray(lons, dtype=float)
@@ -238,11 +261,12 @@ def read_usmin(
     bad = (np.abs(lon_a) > 180) | (np.abs(lat_a) > 90)
     if bad.any() and on_bad_coordinates == "raise":
         shown = ", ".join(
-            f"site {cols['record_id'][i]} at ({lon_a[i]:g}, {lat_a[i]:g})" for i in np.flatnonzero(bad)[:5]
+            f"site {cols['record_id'][i]} at ({lon_a[i]:g}, {lat_a[i]:g})"
+            for i in np.flatnonzero(bad)[:5]
         )
         raise CRSError(
-            f"{dataset.id}: coordinates outside lon [-180, 180] / lat [-90, 90] (swapped?): {shown}; "
-            "fix Site.csv or pass on_bad_coordinates='drop'"
+            f"{dataset.id}: coordinates outside lon [-180, 180] / lat [-90, 90] (swapped?): "
+            f"{shown}; fix Site.csv or pass on_bad_coordinates='drop'"
         )
     report.drop("invalid coordinates (dropped on request)", int(bad.sum()))
     keep = ~bad
