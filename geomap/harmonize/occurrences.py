@@ -16,7 +16,7 @@ Examples
 --------
 >>> from geomap.harmonize.occurrences import make_site_ids
 >>> make_site_ids(["minmod-usgs-mrdata"], ["mrdata_vms"], ["808"])[0]
-'d5c0a06a8a0fb0d1'
+'bfc1c9feb4c2b613'
 """
 
 from __future__ import annotations
