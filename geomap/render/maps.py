@@ -16,9 +16,9 @@ Examples
 >>> da = da.rio.write_crs("EPSG:5070")
 >>> builder = MapBuilder(title="Synthetic", basemap=False)
 >>> builder = builder.add_raster(da, name="Prospectivity", kind="prospectivity")
->>> m = builder.to_map()
->>> type(m).__name__
-'Map'
+>>> import folium
+>>> isinstance(builder.to_map(), folium.Map)
+True
 """
 
 from __future__ import annotations
@@ -75,24 +75,6 @@ _NAME_COLUMNS = ("name", "site_name", "nam", "NAME", "name_en", "fz_name", "labe
 _CLASS_COLUMNS = ("lithology_class", "lithology", "litho_class", "class", "unit", "map_unit")
 _MAX_POPUP_FIELDS = 14
 _MAX_LEGEND_CLASSES = 24
-
-
-def _source_ids(obj: Any) -> list[str]:
-    """Dataset ids an object says it came from (attrs and a ``dataset_id`` column)."""
-    ids: list[str] = []
-    attrs = getattr(obj, "attrs", {}) or {}
-    source = attrs.get("geomap_source")
-    if isinstance(source, str):
-        ids.extend(s.strip() for s in source.replace(";", ",").split(",") if s.strip())
-    elif isinstance(source, Iterable):
-        ids.extend(str(s) for s in source)
-    report = attrs.get("geomap_report")
-    if isinstance(report, Mapping) and report.get("dataset_id"):
-        ids.append(str(report["dataset_id"]))
-    columns = getattr(obj, "columns", ())
-    if "dataset_id" in columns:
-        ids.extend(str(v) for v in obj["dataset_id"].dropna().unique())
-    return list(dict.fromkeys(ids))
 
 
 @dataclass
@@ -224,7 +206,9 @@ class MapBuilder:
         return self
 
     def _credit(self, obj: Any) -> None:
-        self.add_datasets(_source_ids(obj))
+        from geomap.io.provenance import source_ids
+
+        self.add_datasets(source_ids(obj))
 
     def add_region(self, region: Any, *, label: str | None = None) -> MapBuilder:
         """Draw a region's outline, fit the view to it and add a *zoom to* button.

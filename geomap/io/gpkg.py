@@ -1,0 +1,683 @@
+"""GeoPackage export: vector layers, raster tables, QGIS styles and provenance in one file.
+
+:func:`write_geopackage` writes, into a single ``.gpkg`` (atomically):
+
+* vector layers (occurrences, faults, geology, boundaries, targets...) with their own CRS and
+  ASCII snake_case names;
+* each raster twice: as float values through GDAL's *2D gridded coverage* extension (the
+  numbers, for analysis) and, optionally, as an RGBA-rendered PNG tile table ``<name>_rendered``
+  coloured like the HTML map (for viewing in any GeoPackage client);
+* a QGIS ``layer_styles`` table (QML and SLD per layer, default style) so layers open styled;
+* provenance (datasets with file hashes and licences, parameters, the attribution block) in
+  the GeoPackage metadata tables ``gpkg_metadata`` / ``gpkg_metadata_reference``, for the whole
+  package and per table.
+
+:func:`export_geopackage` names the layers of one prospectivity run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from geomap.errors import CRSError, DataError, ExportError, OutputExistsError
+
+__all__ = [
+    "LAYER_NAME_PATTERN",
+    "PROVENANCE_STANDARD_URI",
+    "export_geopackage",
+    "read_provenance",
+    "write_geopackage",
+]
+
+LAYER_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+PROVENANCE_STANDARD_URI = "https://geomap.dev/provenance/v1"
+GPKG_VERSION = "1.2"  # the most widely read version (GDAL >= 2.2, QGIS 3)
+_ROWS_PER_BLOCK = 1024  # raster rows written per step (Dask-backed rasters are read in blocks)
+
+# layer-name prefix -> style kind
+_KIND_BY_NAME = (
+    ("occurrence", "occurrence"),
+    ("fault", "fault"),
+    ("geolog", "geology"),
+    ("litholog", "geology"),
+    ("target", "target"),
+    ("boundar", "boundary"),
+    ("region", "region"),
+    ("coast", "coastline"),
+    ("countr", "country"),
+    ("state", "boundary"),
+    ("prefecture", "boundary"),
+)
+# raster-name fragment -> branca colormap (same as the HTML map)
+_RASTER_COLORMAPS = (
+    ("uncertainty", "Purples_09"),
+    ("coverage", "YlGnBu_09"),
+    ("prospectivity", "viridis"),
+)
+
+
+def snake_case(name: str) -> str:
+    """Suggest an ASCII snake_case layer name for ``name``.
+
+    Examples
+    --------
+    >>> snake_case("Japan: Targets (VMS)")
+    'japan_targets_vms'
+    """
+    import unicodedata
+
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    text = re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")
+    if not text or not text[0].isalpha():
+        text = "layer_" + text
+    return text[:63]
+
+
+def _check_name(name: str, seen: set[str]) -> None:
+    if not LAYER_NAME_PATTERN.match(name):
+        raise DataError(
+            f"GeoPackage layer name {name!r} is not ASCII snake_case (lower-case letters, digits "
+            f"and _, starting with a letter, at most 63 characters); use {snake_case(name)!r}"
+        )
+    if name in seen or name.startswith(("gpkg_", "rtree_", "sqlite_")) or name == "layer_styles":
+        raise DataError(
+            f"GeoPackage layer name {name!r} is used twice or reserved; choose another name"
+        )
+    seen.add(name)
+
+
+def _kind(name: str) -> str:
+    for fragment, kind in _KIND_BY_NAME:
+        if fragment in name:
+            return kind
+    return "boundary"
+
+
+def _raster_colormap(name: str) -> str:
+    for fragment, cmap in _RASTER_COLORMAPS:
+        if fragment in name:
+            return cmap
+    return "plasma"
+
+
+def _scalar(value: Any) -> Any:
+    """Return a value GDAL can store in a column (lists and dicts become text)."""
+    if isinstance(value, list | tuple | set | frozenset | np.ndarray):
+        return "; ".join(str(v) for v in value)
+    if isinstance(value, Mapping):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return value
+
+
+def _prepare_vector(frame: Any, name: str) -> Any:
+    import pandas as pd
+
+    if not hasattr(frame, "geometry"):
+        raise DataError(f"layer {name!r} must be a GeoDataFrame, not {type(frame).__name__}")
+    if frame.crs is None:
+        raise CRSError(
+            f"layer {name!r} has no CRS; set it with .set_crs() (geomap never assumes EPSG:4326)"
+        )
+    out = frame.copy()
+    out.attrs = {}
+    geometry_name = out.geometry.name
+    for column in out.columns:
+        if column == geometry_name:
+            continue
+        if out[column].dtype == object:
+            out[column] = out[column].map(_scalar)
+        elif isinstance(out[column].dtype, pd.CategoricalDtype):
+            out[column] = out[column].astype("string")
+    if name.startswith("occurrence") or "occurrence" in name:
+        from geomap.render.styles import commodity_group
+
+        if "commodities" in out.columns and "commodity_group" not in out.columns:
+            out["commodity_group"] = [commodity_group(v) for v in out["commodities"].tolist()]
+    return out
+
+
+def _geometry_type(frame: Any) -> str:
+    types = set(frame.geometry.geom_type.dropna().unique())
+    if not types:
+        return "Unknown"
+    base = {t.replace("Multi", "") for t in types}
+    if len(base) == 1:
+        kind = base.pop()
+        return f"Multi{kind}" if any(t.startswith("Multi") for t in types) else kind
+    return "Unknown"
+
+
+def _write_vector(path: Path, name: str, frame: Any, *, first: bool) -> tuple[str, str]:
+    import pyogrio
+
+    geometry_type = _geometry_type(frame)
+    kwargs: dict[str, Any] = {
+        "layer": name,
+        "driver": "GPKG",
+        "append": not first,
+        "promote_to_multi": geometry_type.startswith("Multi"),
+        "layer_options": {"SPATIAL_INDEX": "YES", "GEOMETRY_NAME": "geom"},
+    }
+    if first:
+        kwargs["dataset_options"] = {"VERSION": GPKG_VERSION}
+    if not len(frame):
+        kwargs["geometry_type"] = "Unknown"
+    if geometry_type == "Unknown" and len(frame):
+        kwargs["geometry_type"] = "Unknown"
+    pyogrio.write_dataframe(frame, path, **kwargs)
+    return "geom", geometry_type
+
+
+def _raster_blocks(data: Any) -> Iterable[tuple[int, np.ndarray]]:
+    rows = int(data.sizes["y"])
+    for start in range(0, rows, _ROWS_PER_BLOCK):
+        block = data.isel(y=slice(start, start + _ROWS_PER_BLOCK))
+        yield start, np.asarray(block.values, dtype="float32")
+
+
+def _check_raster(data: Any, name: str) -> Any:
+    if getattr(data, "dims", None) != ("y", "x"):
+        raise DataError(
+            f"raster {name!r} has dims {getattr(data, 'dims', None)}; give dims ('y', 'x')"
+        )
+    if data.rio.crs is None:
+        raise CRSError(f"raster {name!r} has no CRS; set one with .rio.write_crs()")
+    return data
+
+
+def _write_raster(path: Path, name: str, data: Any, *, first: bool) -> dict[str, float]:
+    """Write float values (gridded coverage, TIFF tiles); return the finite value range."""
+    import rasterio
+    from rasterio.windows import Window
+
+    transform = data.rio.transform(recalc=True)
+    nodata = data.rio.nodata
+    options = {
+        "RASTER_TABLE": name,
+        # gpkg_contents.identifier is UNIQUE: the table name is; the long name describes it
+        "RASTER_IDENTIFIER": name,
+        "RASTER_DESCRIPTION": str(
+            data.attrs.get("long_name") or data.attrs.get("description") or ""
+        ),
+        "TILE_FORMAT": "TIFF",
+        "FIELD_NAME": name[:60],
+        "QUANTITY_DEFINITION": str(data.attrs.get("long_name") or name),
+        "GRID_CELL_ENCODING": "grid-value-is-area",
+    }
+    if data.attrs.get("units"):
+        options["UOM"] = str(data.attrs["units"])
+    if first:
+        options["VERSION"] = GPKG_VERSION
+    else:
+        options["APPEND_SUBDATASET"] = "YES"
+    lo, hi = math.inf, -math.inf
+    with rasterio.open(
+        path,
+        "w",
+        driver="GPKG",
+        width=int(data.sizes["x"]),
+        height=int(data.sizes["y"]),
+        count=1,
+        dtype="float32",
+        crs=data.rio.crs,
+        transform=transform,
+        nodata=float("nan"),
+        **options,
+    ) as dst:
+        for start, block in _raster_blocks(data):
+            if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
+                block = np.where(block == nodata, np.nan, block)
+            finite = block[np.isfinite(block)]
+            if finite.size:
+                lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
+            dst.write(block, 1, window=Window(0, start, block.shape[1], block.shape[0]))
+        dst.update_tags(**_raster_tags(data))
+    return {"min": lo, "max": hi}
+
+
+def _raster_tags(data: Any) -> dict[str, str]:
+    tags = {}
+    for key in ("long_name", "units", "geomap_source", "geomap_params", "geomap_role"):
+        value = data.attrs.get(key)
+        if value is not None:
+            tags[key.upper()] = value if isinstance(value, str) else json.dumps(value, default=str)
+    return tags
+
+
+def _write_rendered(
+    path: Path, name: str, data: Any, colors: Sequence[tuple[int, int, int]], lo: float, hi: float
+) -> None:
+    """Write an RGBA PNG tile table coloured like the HTML map (no data = transparent)."""
+    import rasterio
+    from rasterio.windows import Window
+
+    n = len(colors)
+    lut = np.array([(*c, 255) for c in colors], dtype=np.uint8)
+    span = hi - lo if hi > lo else 1.0
+    with rasterio.open(
+        path,
+        "w",
+        driver="GPKG",
+        width=int(data.sizes["x"]),
+        height=int(data.sizes["y"]),
+        count=4,
+        dtype="uint8",
+        crs=data.rio.crs,
+        transform=data.rio.transform(recalc=True),
+        RASTER_TABLE=name,
+        RASTER_IDENTIFIER=name,
+        RASTER_DESCRIPTION=f"{data.attrs.get('long_name') or name}, rendered as RGBA",
+        TILE_FORMAT="PNG",
+        APPEND_SUBDATASET="YES",
+    ) as dst:
+        nodata = data.rio.nodata
+        for start, block in _raster_blocks(data):
+            valid = np.isfinite(block)
+            if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
+                valid &= block != nodata
+            idx = np.clip(((np.where(valid, block, lo) - lo) / span * n).astype(int), 0, n - 1)
+            rgba = lut[idx]
+            rgba[~valid] = 0
+            window = Window(0, start, block.shape[1], block.shape[0])
+            dst.write(np.moveaxis(rgba, -1, 0), window=window)
+
+
+def _ensure_metadata_tables(con: sqlite3.Connection) -> None:
+    con.execute(
+        """CREATE TABLE IF NOT EXISTS gpkg_metadata (
+            id INTEGER CONSTRAINT m_pk PRIMARY KEY ASC NOT NULL,
+            md_scope TEXT NOT NULL DEFAULT 'dataset',
+            md_standard_uri TEXT NOT NULL,
+            mime_type TEXT NOT NULL DEFAULT 'text/xml',
+            metadata TEXT NOT NULL DEFAULT '')"""
+    )
+    con.execute(
+        """CREATE TABLE IF NOT EXISTS gpkg_metadata_reference (
+            reference_scope TEXT NOT NULL,
+            table_name TEXT,
+            column_name TEXT,
+            row_id_value INTEGER,
+            timestamp DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+            md_file_id INTEGER NOT NULL,
+            md_parent_id INTEGER,
+            CONSTRAINT crmr_mfi_fk FOREIGN KEY (md_file_id) REFERENCES gpkg_metadata(id),
+            CONSTRAINT crmr_mpi_fk FOREIGN KEY (md_parent_id) REFERENCES gpkg_metadata(id))"""
+    )
+    for table in ("gpkg_metadata", "gpkg_metadata_reference"):
+        exists = con.execute(
+            "SELECT 1 FROM gpkg_extensions WHERE table_name = ? AND extension_name = ?",
+            (table, "gpkg_metadata"),
+        ).fetchone()
+        if not exists:
+            con.execute(
+                "INSERT INTO gpkg_extensions (table_name, column_name, extension_name, definition,"
+                " scope) VALUES (?, NULL, 'gpkg_metadata', "
+                "'http://www.geopackage.org/spec120/#extension_metadata', 'read-write')",
+                (table,),
+            )
+
+
+def _write_metadata(
+    con: sqlite3.Connection, package: Mapping[str, Any], tables: Mapping[str, Mapping[str, Any]]
+) -> None:
+    _ensure_metadata_tables(con)
+    text = json.dumps(package, ensure_ascii=False, indent=1, sort_keys=True, default=str)
+    cur = con.execute(
+        "INSERT INTO gpkg_metadata (md_scope, md_standard_uri, mime_type, metadata) "
+        "VALUES ('dataset', ?, 'application/json', ?)",
+        (PROVENANCE_STANDARD_URI, text),
+    )
+    parent = cur.lastrowid
+    con.execute(
+        "INSERT INTO gpkg_metadata_reference (reference_scope, table_name, column_name, "
+        "row_id_value, md_file_id, md_parent_id) VALUES ('geopackage', NULL, NULL, NULL, ?, NULL)",
+        (parent,),
+    )
+    for table, record in tables.items():
+        cur = con.execute(
+            "INSERT INTO gpkg_metadata (md_scope, md_standard_uri, mime_type, metadata) "
+            "VALUES ('dataset', ?, 'application/json', ?)",
+            (
+                PROVENANCE_STANDARD_URI,
+                json.dumps(record, ensure_ascii=False, indent=1, sort_keys=True, default=str),
+            ),
+        )
+        con.execute(
+            "INSERT INTO gpkg_metadata_reference (reference_scope, table_name, column_name, "
+            "row_id_value, md_file_id, md_parent_id) VALUES ('table', ?, NULL, NULL, ?, ?)",
+            (table, cur.lastrowid, parent),
+        )
+
+
+def _write_layer_styles(con: sqlite3.Connection, rows: Sequence[Any]) -> None:
+    """Write the table QGIS reads styles from (its own schema), registered as attributes."""
+    con.execute(
+        """CREATE TABLE IF NOT EXISTS layer_styles (
+            id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+            f_table_catalog TEXT(256),
+            f_table_schema TEXT(256),
+            f_table_name TEXT(256),
+            f_geometry_column TEXT(256),
+            styleName TEXT(30),
+            styleQML TEXT,
+            styleSLD TEXT,
+            useAsDefault BOOLEAN,
+            description TEXT,
+            owner TEXT(30),
+            ui TEXT(30),
+            update_time DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))"""
+    )
+    exists = con.execute("SELECT 1 FROM gpkg_contents WHERE table_name = 'layer_styles'").fetchone()
+    if not exists:
+        con.execute(
+            "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, "
+            "last_change) VALUES ('layer_styles', 'attributes', 'layer_styles', "
+            "'QGIS layer styles', strftime('%Y-%m-%dT%H:%M:%fZ','now'))"
+        )
+    for row in rows:
+        con.execute(
+            "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
+            "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, owner)"
+            " VALUES ('', '', ?, ?, ?, ?, ?, 1, ?, 'geomap')",
+            (row.table, row.geometry_column, row.name, row.qml, row.sld, row.description),
+        )
+
+
+@contextlib.contextmanager
+def _gpkg_work_file(part: Path) -> Iterator[Path]:
+    """Yield a ``.gpkg``-named work file beside ``part`` (GDAL wants the extension)."""
+    work = part.with_name(part.name + ".gpkg")
+    try:
+        yield work
+        os.replace(work, part)
+    finally:
+        for leftover in (work, work.with_name(work.name + "-journal")):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+
+
+def write_geopackage(
+    path: str | os.PathLike[str],
+    *,
+    vectors: Mapping[str, Any] | None = None,
+    rasters: Mapping[str, Any] | None = None,
+    rendered: bool = True,
+    class_columns: Mapping[str, str] | None = None,
+    datasets: Iterable[str] = (),
+    parameters: Mapping[str, Any] | None = None,
+    catalog: Any = None,
+    overwrite: bool = True,
+) -> Path:
+    """Write vector layers, raster tables, QGIS styles and provenance to one GeoPackage.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.gpkg`` file; it appears only when complete.
+    vectors : mapping of str to GeoDataFrame
+        Layer name (ASCII snake_case) -> layer, each with a CRS (kept as is).  Names
+        containing ``occurrence``, ``fault``, ``geolog``, ``target``, ``boundar``... choose the
+        style; an occurrence layer gains a ``commodity_group`` column (the map's colours).
+    rasters : mapping of str to DataArray
+        Table name -> raster (dims ``("y", "x")``, a CRS, NumPy or Dask: written in row
+        blocks).  Float values go to a gridded-coverage table.
+    rendered : bool, default True
+        Also write each raster as an RGBA PNG table ``<name>_rendered``.
+    class_columns : mapping of str to str, optional
+        Layer -> column to colour by (default: ``lithology_class``/``lithology``/``class``
+        for geology, ``commodity_group`` for occurrences).
+    datasets : iterable of str
+        Catalog ids to record (besides those named by the layers' ``attrs`` / ``dataset_id``).
+    parameters : mapping, optional
+        Run parameters to record (recipe, model, resolution, seeds...).
+    catalog : Catalog, optional
+        For licences, citations and file hashes; defaults to the project catalog.
+    overwrite : bool, default True
+        Replace an existing file.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    DataError
+        A layer name is not ASCII snake_case (the message suggests one), is reserved or
+        repeated, or a layer is not a GeoDataFrame / 2-D raster.
+    CRSError
+        A layer has no CRS.
+    ExportError
+        The file cannot be written (nothing is left under ``path``).
+    """
+    from geomap.io._gpkg_styles import raster_style, vector_style
+    from geomap.io.atomic import atomic_path
+    from geomap.io.provenance import dataset_records, source_ids
+    from geomap.render import styles
+
+    final = Path(path)
+    if final.suffix.lower() != ".gpkg":
+        raise ExportError(f"GeoPackage path {final} must end in .gpkg; e.g. {final.stem}.gpkg")
+    if final.exists() and not overwrite:
+        raise OutputExistsError(f"{final} already exists; pass overwrite=True to replace it")
+    vectors = dict(vectors or {})
+    rasters = dict(rasters or {})
+    if not vectors and not rasters:
+        raise DataError("write_geopackage needs at least one vector layer or raster")
+    seen: set[str] = set()
+    for name in [*vectors, *rasters]:
+        _check_name(name, seen)
+    if rendered:
+        for name in rasters:
+            _check_name(f"{name}_rendered", seen)
+    prepared = {name: _prepare_vector(frame, name) for name, frame in vectors.items()}
+    for name, data in rasters.items():
+        _check_raster(data, name)
+    if catalog is None:
+        from geomap.catalog import load_catalog
+
+        catalog = load_catalog()
+    class_columns = dict(class_columns or {})
+    dataset_ids = list(dict.fromkeys(datasets))
+    table_records: dict[str, dict[str, Any]] = {}
+    style_rows = []
+    with atomic_path(final) as part, _gpkg_work_file(part) as tmp:
+        first = True
+        # rasters first: rasterio's GDAL then registers custom CRSs before pyogrio's does
+        for name, data in rasters.items():
+            value_range = _write_raster(tmp, name, data, first=first)
+            first = False
+            lo, hi = value_range["min"], value_range["max"]
+            if not math.isfinite(lo):
+                lo, hi = 0.0, 1.0
+            cmap = _raster_colormap(name)
+            hexes = ["#{:02x}{:02x}{:02x}".format(*c) for c in styles.colormap_stops(cmap, 9)]
+            style_rows.append(raster_style(name, hexes, lo, hi))
+            if rendered:
+                _write_rendered(
+                    tmp, f"{name}_rendered", data, styles.colormap_stops(cmap, 255), lo, hi
+                )
+            sources = source_ids(data)
+            dataset_ids.extend(s for s in sources if s not in dataset_ids)
+            record = {
+                "table": name,
+                "kind": "raster",
+                "shape": [int(data.sizes["y"]), int(data.sizes["x"])],
+                "crs": data.rio.crs.to_wkt(),
+                "transform": list(data.rio.transform(recalc=True))[:6],
+                "value_range": [lo, hi],
+                "sources": sources,
+                "attrs": _raster_tags(data),
+            }
+            table_records[name] = record
+            if rendered:
+                table_records[f"{name}_rendered"] = {**record, "rendered_from": name}
+        for name, frame in prepared.items():
+            geometry_column, geometry_type = _write_vector(tmp, name, frame, first=first)
+            first = False
+            kind = _kind(name)
+            sources = source_ids(vectors[name])
+            dataset_ids.extend(s for s in sources if s not in dataset_ids)
+            column = class_columns.get(name)
+            if column is None and kind == "geology":
+                column = next(
+                    (
+                        c
+                        for c in ("lithology_class", "lithology", "litho_class", "class", "unit")
+                        if c in frame.columns
+                    ),
+                    None,
+                )
+            if column is None and kind == "occurrence" and "commodity_group" in frame.columns:
+                column = "commodity_group"
+            if column is not None and column not in frame.columns:
+                raise DataError(
+                    f"class column {column!r} is not in layer {name!r}; "
+                    f"its columns are {list(frame.columns)}"
+                )
+            classes = None
+            if column is not None:
+                values = sorted({str(v) for v in frame[column].dropna().tolist()})
+                if kind == "occurrence":
+                    classes = [(v, styles.commodity_group_color(v)) for v in values]
+                else:
+                    palette = styles.categorical_colors(values)
+                    classes = [(v, palette[v]) for v in values]
+            label = "rank" if kind == "target" and "rank" in frame.columns else None
+            style_rows.append(
+                vector_style(
+                    name,
+                    geometry_column,
+                    geometry_type,
+                    kind,
+                    classes=classes,
+                    class_column=column,
+                    label_column=label,
+                )
+            )
+            table_records[name] = {
+                "table": name,
+                "kind": kind,
+                "features": len(frame),
+                "crs": frame.crs.to_wkt(),
+                "sources": sources,
+                "attrs": {
+                    k: v for k, v in vectors[name].attrs.items() if isinstance(v, str | int | float)
+                },
+            }
+        from geomap import __version__
+
+        package = {
+            "generator": f"geomap {__version__}",
+            "datasets": dataset_records(dataset_ids, catalog),
+            "attribution": _attribution(dataset_ids, catalog),
+            "parameters": dict(parameters or {}),
+            "tables": sorted(table_records),
+        }
+        con = sqlite3.connect(tmp)
+        try:
+            with con:
+                _write_layer_styles(con, style_rows)
+                _write_metadata(con, package, table_records)
+        finally:
+            con.close()
+    return final
+
+
+def _attribution(dataset_ids: Sequence[str], catalog: Any) -> str:
+    known = []
+    for dataset_id in dataset_ids:
+        try:
+            catalog.dataset(dataset_id)
+        except KeyError:
+            continue
+        known.append(dataset_id)
+    return str(catalog.attribution(known)) if known else ""
+
+
+def export_geopackage(
+    path: str | os.PathLike[str],
+    *,
+    occurrences: Any = None,
+    faults: Any = None,
+    geology: Any = None,
+    boundaries: Any = None,
+    targets: Any = None,
+    prospectivity: Any = None,
+    uncertainty: Any = None,
+    coverage: Any = None,
+    evidence: Mapping[str, Any] | None = None,
+    prefix: str = "",
+    datasets: Iterable[str] = (),
+    parameters: Mapping[str, Any] | None = None,
+    catalog: Any = None,
+    overwrite: bool = True,
+) -> Path:
+    """Write one prospectivity run's layers to a GeoPackage with conventional names.
+
+    Layers: ``occurrences``, ``faults``, ``geology``, ``boundaries`` (or ``boundaries_<name>``
+    for a mapping), ``targets``; rasters ``prospectivity``, ``uncertainty``, ``coverage`` and
+    ``evidence_<name>``, each with ``prefix`` (e.g. ``"japan_"``) in front.  See
+    :func:`write_geopackage` for everything else.
+    """
+    vectors: dict[str, Any] = {}
+    for name, frame in (
+        ("occurrences", occurrences),
+        ("faults", faults),
+        ("geology", geology),
+        ("targets", targets),
+    ):
+        if frame is not None:
+            vectors[f"{prefix}{name}"] = frame
+    if isinstance(boundaries, Mapping):
+        for name, frame in boundaries.items():
+            vectors[f"{prefix}boundaries_{snake_case(str(name))}"] = frame
+    elif boundaries is not None:
+        vectors[f"{prefix}boundaries"] = boundaries
+    rasters: dict[str, Any] = {}
+    for name, data in (
+        ("prospectivity", prospectivity),
+        ("uncertainty", uncertainty),
+        ("coverage", coverage),
+    ):
+        if data is not None:
+            rasters[f"{prefix}{name}"] = data
+    for name, data in (evidence or {}).items():
+        rasters[f"{prefix}evidence_{snake_case(str(name))}"] = data
+    return write_geopackage(
+        path,
+        vectors=vectors,
+        rasters=rasters,
+        datasets=datasets,
+        parameters=parameters,
+        catalog=catalog,
+        overwrite=overwrite,
+    )
+
+
+def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read the package-level provenance record written by :func:`write_geopackage`."""
+    con = sqlite3.connect(f"file:{os.fspath(path)}?mode=ro", uri=True)
+    try:
+        row = con.execute(
+            "SELECT m.metadata FROM gpkg_metadata m JOIN gpkg_metadata_reference r "
+            "ON r.md_file_id = m.id WHERE r.reference_scope = 'geopackage' "
+            "AND m.md_standard_uri = ?",
+            (PROVENANCE_STANDARD_URI,),
+        ).fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise DataError(f"{path} is not a GeoPackage with geomap provenance ({exc})") from exc
+    finally:
+        con.close()
+    if row is None:
+        raise DataError(f"{path} has no geomap provenance record; was it written by geomap?")
+    return dict(json.loads(row[0]))
