@@ -83,7 +83,7 @@ def test_schema_written_atomically(tmp_path):
     assert result.exit_code == 0
     schema = json.loads(out.read_text())
     assert "datasets" in schema["properties"]
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+    assert [p.name for p in tmp_path.iterdir()] == ["catalog.schema.json"]
 
 
 def test_fetch_prints_local_paths(data_root):

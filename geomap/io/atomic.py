@@ -50,7 +50,10 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
     """
     final = Path(final)
     _check_writable(final.parent)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+    # keep the extension last: GDAL picks its driver from it
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{final.stem}.", suffix=f".part{final.suffix}", dir=final.parent
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     tmp.unlink()
