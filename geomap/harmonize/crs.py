@@ -726,7 +726,15 @@ def _vector_to_region(
     west, south, east, north, frame_west = _frame(region)
     work = geoms.copy()
     if source.is_geographic:
-        work[keep] = _into_frame(geoms[keep], frame_west, counts)
+        if clip:  # geometries outside the region's latitude band need no longitude work
+            lat_bounds = shapely.bounds(geoms)
+            band = (lat_bounds[:, 3] >= south) & (lat_bounds[:, 1] <= north)
+            outside_band = keep & ~band
+            work[outside_band] = None
+            keep_frame = keep & band
+        else:
+            keep_frame = keep
+        work[keep_frame] = _into_frame(geoms[keep_frame], frame_west, counts)
         if clip:
             box = shapely.box(west, south, east, north)
             work = _clip(work, keep, box)
@@ -963,11 +971,13 @@ def _geographic_window(
             "resample it to a regular grid first"
         )
     window = da.isel(x=xr.DataArray(order, dims="x"), y=rows).assign_coords(x=new_lon)
-    crs = source
+    crs_text = source.to_wkt()
     if new_lon.min() < -180.0 or new_lon.max() > 180.0:
-        proj4 = source.to_proj4()
-        centre = frame_west + 180.0
-        crs = pyproj.CRS.from_proj4(f"{proj4} +lon_wrap={centre:g}")
-    window = window.rio.write_crs(crs.to_wkt() if crs is source else crs.to_proj4())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # geographic CRS: PROJ string is exact
+            proj4 = source.to_proj4()
+        # PROJ's lon_wrap keeps longitudes continuous around the region's centre meridian
+        crs_text = f"{proj4} +lon_wrap={frame_west + 180.0:g}"
+    window = window.rio.write_crs(crs_text)
     window = window.rio.write_transform(window.rio.transform(recalc=True))
     return window

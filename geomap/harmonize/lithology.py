@@ -227,6 +227,7 @@ def glim_to_lithology(glim: xr.DataArray) -> xr.DataArray:
     DataError
         A code that the vocabulary does not know.
     """
+    import rioxarray  # noqa: F401  (registers the .rio accessor)
     import xarray as xr
 
     vocab = load_lithology_vocabulary()

@@ -247,6 +247,11 @@ def read_ogr(
             f"{name} could not be read ({exc}); the file is corrupted or truncated: "
             "delete it and fetch it again"
         ) from None
+    if len(frame) == 0:
+        raise DataError(
+            f"{name} holds no features (an empty layer); nothing can be ingested from it: "
+            "check that this is the catalogued file and layer"
+        )
     frame.attrs["geomap_driver"] = driver
     return frame
 
