@@ -38,6 +38,7 @@ READER_MODULES: dict[str, str] = {
     "netcdf-grid": "geomap.io.grids",
     "glim-grid": "geomap.io.grids",
     "gmt-grid": "geomap.io.grids",
+    "geotiff": "geomap.io.grids",
     "line-survey": "geomap.io.lines",
     "capricorn-geochem": "geomap.io.geochem",
     "lapland-till-geochem": "geomap.io.geochem",
