@@ -195,7 +195,7 @@ def table_coords(X: Any, coords: Any) -> np.ndarray:
             "cell coordinates are needed: pass coords= (an (n, 2) array of x, y in metres) or "
             "a table indexed by ('y', 'x') as made by geomap.models.cell_table"
         )
-    n = len(X)
+    n = len(X) if X is not None else len(xy)
     if xy.shape != (n, 2) or not np.isfinite(xy).all():
         raise ModelError(
             f"coords must be finite x, y in metres, one row per cell ({n}, 2), got {xy.shape}"

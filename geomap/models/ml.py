@@ -59,6 +59,8 @@ from geomap.models._base import (
     warn,
 )
 
+_SMALL_TABLE = 50_000
+
 __all__ = [
     "GradientBoostingProspectivity",
     "LogisticProspectivity",
@@ -139,6 +141,17 @@ def sample_background(
             ModelWarning,
         )
     return np.sort(np.concatenate([positives, background]))
+
+
+def _few_threads(n_rows: int) -> Any:
+    """One OpenMP thread for small tables: thread start-up costs more than it saves there."""
+    import contextlib
+
+    from threadpoolctl import threadpool_limits
+
+    if n_rows < _SMALL_TABLE:
+        return threadpool_limits(limits=1, user_api="openmp")
+    return contextlib.nullcontext()
 
 
 class _TableEncoder:
@@ -509,7 +522,7 @@ class GradientBoostingProspectivity(_SklearnModel):
     n_ensemble : int, default 5
         Members fitted on stratified bootstrap resamples (>= 2); prediction = their mean,
         uncertainty = their spread.
-    max_iter : int, default 200
+    max_iter : int, default 100
         Boosting iterations per member.
     learning_rate : float, default 0.1
     max_leaf_nodes : int, default 31
@@ -533,7 +546,7 @@ class GradientBoostingProspectivity(_SklearnModel):
         self,
         *,
         n_ensemble: int = 5,
-        max_iter: int = 200,
+        max_iter: int = 100,
         learning_rate: float = 0.1,
         max_leaf_nodes: int = 31,
         max_depth: int | None = None,
@@ -585,11 +598,13 @@ class GradientBoostingProspectivity(_SklearnModel):
                 early_stopping=False,
                 random_state=None if self.random_state is None else int(self.random_state) + i,
             )
-            member.fit(Z[rows], y[rows], sample_weight=w[rows])
+            with _few_threads(rows.size):
+                member.fit(Z[rows], y[rows], sample_weight=w[rows])
             self.members_.append(member)
 
     def _proba(self, Z: np.ndarray, with_std: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        stack = np.stack([m.predict_proba(Z)[:, 1] for m in self.members_])
+        with _few_threads(len(Z)):
+            stack = np.stack([m.predict_proba(Z)[:, 1] for m in self.members_])
         return stack.mean(axis=0), stack.std(axis=0) if with_std else None
 
     def _importances(self, Z: np.ndarray, y: np.ndarray) -> pd.DataFrame:
