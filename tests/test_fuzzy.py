@@ -1,3 +1,4 @@
+# ruff: noqa: N806  (scikit-learn naming: X is a table)
 """Fuzzy overlay operators, inference networks, weighted index overlay, uncertainty."""
 
 from __future__ import annotations

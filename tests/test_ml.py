@@ -1,3 +1,4 @@
+# ruff: noqa: N806  (scikit-learn naming: X is a table)
 """Logistic regression, random forest, gradient boosting: presence-only sampling, NaN and
 categorical layers, bounded trees, importances, uncertainty, the scikit-learn contract."""
 
@@ -14,8 +15,8 @@ from geomap.errors import ModelError
 from geomap.models import (
     DegenerateEvidenceWarning,
     GradientBoostingProspectivity,
-    ModelWarning,
     LogisticProspectivity,
+    ModelWarning,
     RandomForestProspectivity,
     make_model,
     sample_background,
@@ -35,9 +36,7 @@ def synthetic(n_side: int = 60, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray
     index = pd.MultiIndex.from_arrays(
         [1000.0 * yy.ravel() + 500, 1000.0 * xx.ravel() + 500], names=["y", "x"]
     )
-    X = pd.DataFrame(
-        {"signal": signal, "noise": noise, "lith": pd.Categorical(lith)}, index=index
-    )
+    X = pd.DataFrame({"signal": signal, "noise": noise, "lith": pd.Categorical(lith)}, index=index)
     return X, y
 
 

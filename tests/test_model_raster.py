@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import geopandas as gpd
@@ -53,7 +54,9 @@ def make_stack(ny: int = 60, nx: int = 80, seed: int = 0) -> tuple[xr.Dataset, g
                 {
                     **evidence,
                     "geomap_kind": "categorical",
-                    "geomap_classes": '{"0": "granite", "1": "basalt", "2": "shale", "3": "gneiss"}',
+                    "geomap_classes": json.dumps(
+                        {"0": "granite", "1": "basalt", "2": "shale", "3": "gneiss"}
+                    ),
                 },
             ),
         },
@@ -196,8 +199,10 @@ def test_dask_and_numpy_predictions_are_equal(model):
 
 def test_knowledge_driven_model_on_a_stack():
     stack, _ = make_stack()
-    stack["near"] = (1 - stack["distance"] / 300_000).clip(0, 1).assign_attrs(
-        geomap_role="evidence", geomap_kind="continuous"
+    stack["near"] = (
+        (1 - stack["distance"] / 300_000)
+        .clip(0, 1)
+        .assign_attrs(geomap_role="evidence", geomap_kind="continuous")
     )
     labels = xr.zeros_like(stack["distance"], dtype="int32")
     table = cell_table(stack, labels=labels, layers=["near", "lith"])

@@ -1,3 +1,4 @@
+# ruff: noqa: N806  (scikit-learn naming: X is a table)
 """Spatial block CV, region hold-out, curves, capture table and the validation report."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sklearn.model_selection import KFold
 from geomap.errors import ModelError
 from geomap.models import (
     CellTable,
+    DegenerateEvidenceWarning,
     LogisticProspectivity,
     ModelWarning,
     RandomForestProspectivity,
@@ -202,9 +204,9 @@ def test_spatial_cv_exposes_a_model_that_memorises_location():
     )
     random_oof = np.zeros(len(X))
     for train, test in KFold(5, shuffle=True, random_state=0).split(X):
-        random_oof[test] = clone(model).fit(X.iloc[train], table.y[train]).predict_proba(
-            X.iloc[test]
-        )[:, 1]
+        random_oof[test] = (
+            clone(model).fit(X.iloc[train], table.y[train]).predict_proba(X.iloc[test])[:, 1]
+        )
     _, random_auc = roc_table(table.y, random_oof)
     located = CellTable(**{**table.__dict__, "X": X})
     report = spatial_cross_validate(model, located, block_size_m=20_000, n_splits=5)
@@ -285,6 +287,6 @@ def test_region_held_out_reports_each_pair():
 def test_fold_warnings_are_recorded_in_notes():
     table = clustered_table()
     data = CellTable(**{**table.__dict__, "X": table.X.assign(flat=1.0)[["signal", "flat"]]})
-    with pytest.warns(Warning):  # the full fit warns once, to the user
+    with pytest.warns(DegenerateEvidenceWarning, match="flat"):  # the full fit warns the user
         report = spatial_cross_validate(WeightsOfEvidence(), data, block_size_m=20_000)
     assert any("'flat'" in note and "fold 0" in note for note in report.notes)

@@ -327,7 +327,8 @@ class _KnowledgeModel(ProspectivityModel):
             low = {k: np.where(np.isnan(v), 0.0, v) for k, v in raw.items()}
             high = {k: np.where(np.isnan(v), 1.0, v) for k, v in raw.items()}
             f0, f1 = self._combine(low, None), self._combine(high, None)
-            assert f0 is not None and f1 is not None
+            assert f0 is not None
+            assert f1 is not None
             variance = variance + np.where(any_missing, (f1 - f0) ** 2 / 12.0, 0.0)
         return result, np.sqrt(variance)
 

@@ -112,7 +112,7 @@ def sample_background(
         raise ModelError(f"background_ratio={ratio!r} must be a positive number")
     positives = np.flatnonzero(labels)
     candidates = np.flatnonzero(~labels)
-    wanted = int(math.ceil(ratio * positives.size))
+    wanted = math.ceil(ratio * positives.size)
     rng = np.random.default_rng(random_state)
     rng.shuffle(candidates)
     tree = cKDTree(xy[positives]) if positives.size else None

@@ -58,6 +58,4 @@ def make_model(name: str, params: Mapping[str, Any] | None = None) -> Any:
         return cls(**dict(params or {}))
     except TypeError as exc:
         accepted = sorted(cls().get_params(deep=False))
-        raise ModelError(
-            f"model {name!r}: {exc}; its parameters are {accepted}"
-        ) from exc
+        raise ModelError(f"model {name!r}: {exc}; its parameters are {accepted}") from exc

@@ -158,7 +158,7 @@ class ValidationReport:
 
     @property
     def curves(self) -> dict[str, pd.DataFrame]:
-        """The four curve tables by kind (``roc``, ``success_rate``, ``prediction_rate``, ``pa``)."""
+        """Return the curve tables by kind: roc, success_rate, prediction_rate, pa."""
         return {
             "roc": self.roc,
             "success_rate": self.success_rate,
@@ -167,7 +167,7 @@ class ValidationReport:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: tables as ``{"columns": [...], "data": [[...], ...]}``, NaN as null."""
+        """Return a JSON-ready dict (tables as ``{"columns", "data"}``, NaN as null)."""
         out: dict[str, Any] = {
             "model": self.model,
             "method": self.method,
@@ -184,7 +184,7 @@ class ValidationReport:
         return _jsonable(out)
 
     def metrics(self) -> dict[str, Any]:
-        """The headline numbers only (AUCs, capture table, P–A point, counts, notes)."""
+        """Return the headline numbers only (AUCs, capture table, P–A point, counts, notes)."""
         capture = {
             f"top_{row.top_area_pct:g}pct": {
                 "training_pct": row.training_pct,
@@ -237,7 +237,7 @@ class ValidationReport:
         )
 
     def summary(self) -> str:
-        """A few lines of text: AUCs, capture table, P–A point, notes."""
+        """Return a few lines of text: AUCs, capture table, P–A point, notes."""
 
         def fmt(value: float | None) -> str:
             return "n/a" if value is None else f"{value:.3f}"
@@ -264,14 +264,16 @@ class ValidationReport:
             ),
             "  capture (% of occurrences in top % of area): "
             + ", ".join(
-                f"top {r.top_area_pct:g}%: {r.training_pct:.1f} train / {r.held_out_pct:.1f} held-out"
+                f"top {r.top_area_pct:g}%: {r.training_pct:.1f} train / "
+                f"{r.held_out_pct:.1f} held-out"
                 for r in self.capture.itertuples(index=False)
             ),
         ]
         pa = self.pa_intersection
-        if pa.get("prediction_rate") is not None:
+        rate = pa.get("prediction_rate")
+        if rate is not None:
             lines.append(
-                f"  P–A point: {100 * pa['prediction_rate']:.1f}% of held-out occurrences in "
+                f"  P–A point: {100 * rate:.1f}% of held-out occurrences in "
                 f"{100 * (pa['selected_area_fraction'] or 0):.1f}% of the area"
             )
         lines += [f"  note: {n}" for n in self.notes]
@@ -581,7 +583,7 @@ class SpatialBlockKFold(BaseCrossValidator):
         self.random_state = random_state
 
     def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
-        """The requested number of folds."""
+        """Return the requested number of folds."""
         return int(self.n_splits)
 
     def assign_folds(self, coords: Any, y: Any = None) -> np.ndarray:
@@ -631,7 +633,7 @@ class SpatialBlockKFold(BaseCrossValidator):
             fold_cells[f] += cells[b]
         return fold_of_block[blocks]
 
-    def split(  # type: ignore[override]
+    def split(
         self, X: Any, y: Any = None, groups: Any = None, *, coords: Any = None
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield ``(train_index, test_index)`` per fold.
@@ -779,14 +781,14 @@ def _assemble(
             "(well covered); that AUC is undefined"
         )
     counts = {
-        "n_cells": int(round(float(tw.sum()))),
+        "n_cells": round(float(tw.sum())),
         "n_positive_cells": int(train.y.sum()),
         "n_occurrences": int(train.occurrences.sum()),
         "n_layers": int(n_layers),
-        "test_n_cells": int(round(float(sw.sum()))),
+        "test_n_cells": round(float(sw.sum())),
         "test_n_positive_cells": n_test_pos,
         "test_n_occurrences": int(test.occurrences.sum()),
-        "test_n_well_covered_cells": int(round(float(sw[covered].sum()))),
+        "test_n_well_covered_cells": round(float(sw[covered].sum())),
     }
     settings = {**settings, "well_covered_min_layers": cover_min, "model_params": _params(model)}
     return ValidationReport(
@@ -827,7 +829,7 @@ def _record_warnings(
     for message in caught:
         text = str(message.message)
         key = f"{message.category.__name__}:{re.sub(r'[0-9.]+', '#', text)}"
-        first, places = seen.setdefault(key, (text, []))
+        _, places = seen.setdefault(key, (text, []))
         if where not in places:
             places.append(where)
 
@@ -961,7 +963,7 @@ def _normalize(X: pd.DataFrame, weights: np.ndarray, how: str) -> pd.DataFrame:
             ranks = np.empty_like(v)
             ranks[order] = centred
             # equal values share the mean rank
-            uniq, inv = np.unique(v, return_inverse=True)
+            _, inv = np.unique(v, return_inverse=True)
             mean_rank = np.bincount(inv, weights=ranks * w) / np.bincount(inv, weights=w)
             values = values.copy()
             values[ok] = mean_rank[inv]

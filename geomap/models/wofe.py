@@ -104,7 +104,7 @@ def _tables(
     total_deposits: np.ndarray,
     total_area: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The four counts N(B∩D), N(B∩~D), N(~B∩D), N(~B∩~D)."""
+    """Return the four counts N(B∩D), N(B∩~D), N(~B∩D), N(~B∩~D)."""
     n11 = pattern_deposits
     n10 = pattern_area - pattern_deposits
     n01 = total_deposits - pattern_deposits
@@ -191,8 +191,8 @@ def contrast_statistics(
     A pattern covering 100 of 1000 unit cells holds 12 of 20 occurrences:
 
     >>> row = contrast_statistics(12, 100, 20, 1000).iloc[0]
-    >>> round(row.w_plus, 4), round(row.w_minus, 4), round(row.contrast, 4)
-    (1.8994, -0.8222, 2.7216)
+    >>> [round(float(row[k]), 4) for k in ("w_plus", "w_minus", "contrast")]
+    [1.8994, -0.8222, 2.7216]
     """
     if not (smoothing >= 0 and math.isfinite(smoothing)):
         raise ModelError(f"smoothing={smoothing!r} must be a finite pseudo-count >= 0")
@@ -210,7 +210,7 @@ def contrast_statistics(
             "with large unit cells, use a smaller unit_area_km2"
         )
     counts = np.clip(counts, 0.0, None)
-    stats, degenerate = _contrast(*counts, smoothing=smoothing)
+    stats, degenerate = _contrast(counts[0], counts[1], counts[2], counts[3], smoothing)
     if degenerate.any():
         rows = np.flatnonzero(degenerate)
         if smoothing <= 0:
@@ -274,7 +274,7 @@ class _Layer:
         return np.where(missing, -1, present.astype(np.int64))
 
     def rule(self, k: int) -> str:
-        """A readable description of class ``k``."""
+        """Describe class ``k`` in words (e.g. ``<= 1500``)."""
         if self.kind == "categorical":
             return f"== {self.classes[k]!r}"
         if self.kind == "binary":
@@ -328,7 +328,8 @@ def _threshold_curve(
     b_area = np.clip(b_area, 0.0, None)
     b_dep = np.clip(b_dep, 0.0, None)
     tables = _tables(b_dep, b_area, np.full(m, t_dep), np.full(m, t_area))
-    stats, degenerate = _contrast(*[np.clip(t, 0.0, None) for t in tables], smoothing=smoothing)
+    n11, n10, n01, n00 = (np.clip(t, 0.0, None) for t in tables)
+    stats, degenerate = _contrast(n11, n10, n01, n00, smoothing)
     frame = pd.DataFrame(
         {
             "direction": direction,
@@ -663,7 +664,9 @@ class WeightsOfEvidence(ProspectivityModel):
         n00: np.ndarray,
     ) -> tuple[dict[str, np.ndarray], np.ndarray]:
         tables = [np.clip(np.atleast_1d(t), 0.0, None) for t in (n11, n10, n01, n00)]
-        stats, degenerate = _contrast(*tables, smoothing=float(self.smoothing))
+        stats, degenerate = _contrast(
+            tables[0], tables[1], tables[2], tables[3], float(self.smoothing)
+        )
         if degenerate.any():
             which = classes[degenerate].tolist() if kind == "categorical" else ["pattern"]
             first = np.flatnonzero(degenerate)[0]
@@ -728,16 +731,18 @@ class WeightsOfEvidence(ProspectivityModel):
                 f"was chosen on smoothed counts (+{self.smoothing} each)",
                 DegenerateEvidenceWarning,
             )
-        best = curve.loc[usable, "studentized_contrast"].idxmax()
-        if curve.loc[best, "contrast"] <= 0:
+        studentized = curve["studentized_contrast"].to_numpy(dtype="float64")
+        candidates_idx = np.flatnonzero(usable.to_numpy())
+        best = int(candidates_idx[np.argmax(studentized[candidates_idx])])
+        if curve["contrast"].iloc[best] <= 0:
             # only with a forced direction: keep the most significant (unfavourable) split
-            best = curve.loc[usable, "studentized_contrast"].abs().idxmax()
+            best = int(candidates_idx[np.argmax(np.abs(studentized[candidates_idx]))])
             warn(
                 f"layer {name!r}: the {direction} pattern is unfavourable at every threshold "
                 "(contrast < 0); check the direction set for this layer",
                 DegenerateEvidenceWarning,
             )
-        chosen = curve.loc[best]
+        chosen = curve.iloc[best]
         curves[name] = curve
         layer_dir = str(chosen["direction"])
         threshold = float(chosen["threshold"])
@@ -908,9 +913,11 @@ class WeightsOfEvidence(ProspectivityModel):
         if not passed:
             worst = self.pairwise_independence_.sort_values("p_value").head(3)
             pairs = ", ".join(
-                f"{r.layer_a}/{r.layer_b} (p={r.p_value:.3g})"
-                for r in worst.itertuples()
-                if np.isfinite(r.p_value)
+                f"{a}/{b} (p={p:.3g})"
+                for a, b, p in zip(
+                    worst["layer_a"], worst["layer_b"], worst["p_value"], strict=True
+                )
+                if np.isfinite(p)
             )
             message = (
                 f"conditional independence is doubtful: the model predicts {predicted:.1f} "
