@@ -25,6 +25,18 @@ _LAZY = {
     "to_region": "geomap.harmonize.crs",
     "read_occurrences": "geomap.io.occurrences",
     "select_targets": "geomap.targets",
+    "WeightsOfEvidence": "geomap.models.wofe",
+    "FuzzyOverlay": "geomap.models.fuzzy",
+    "WeightedIndexOverlay": "geomap.models.fuzzy",
+    "LogisticProspectivity": "geomap.models.ml",
+    "RandomForestProspectivity": "geomap.models.ml",
+    "GradientBoostingProspectivity": "geomap.models.ml",
+    "cell_table": "geomap.models.raster",
+    "predict_raster": "geomap.models.raster",
+    "make_model": "geomap.models.registry",
+    "spatial_cross_validate": "geomap.models.validate",
+    "region_held_out": "geomap.models.validate",
+    "ValidationReport": "geomap.models.validate",
 }
 
 __all__ = sorted(_LAZY)
@@ -36,6 +48,20 @@ if TYPE_CHECKING:  # re-exports for type checkers; resolved lazily at run time
     from geomap.harmonize.crs import to_region  # noqa: F401
     from geomap.io import read  # noqa: F401
     from geomap.io.occurrences import read_occurrences  # noqa: F401
+    from geomap.models.fuzzy import FuzzyOverlay, WeightedIndexOverlay  # noqa: F401
+    from geomap.models.ml import (  # noqa: F401
+        GradientBoostingProspectivity,
+        LogisticProspectivity,
+        RandomForestProspectivity,
+    )
+    from geomap.models.raster import cell_table, predict_raster  # noqa: F401
+    from geomap.models.registry import make_model  # noqa: F401
+    from geomap.models.validate import (  # noqa: F401
+        ValidationReport,
+        region_held_out,
+        spatial_cross_validate,
+    )
+    from geomap.models.wofe import WeightsOfEvidence  # noqa: F401
     from geomap.targets import select_targets  # noqa: F401
 
 
