@@ -21,6 +21,7 @@ longitude (grids that cross the antimeridian, e.g. Alaska, are sampled across it
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -327,8 +328,20 @@ def _source_positions(plan: _Plan, vs: np.ndarray, us: np.ndarray) -> tuple[np.n
     return col, row
 
 
+_LOCAL = threading.local()
+
+
 def _transformer(src: str, dst: str) -> pyproj.Transformer:
-    return pyproj.Transformer.from_crs(src, dst, always_xy=True)
+    """Return a cached transformer per thread and CRS pair (building one costs milliseconds)."""
+    cache = getattr(_LOCAL, "transformers", None)
+    if cache is None:
+        cache = _LOCAL.transformers = {}
+    key = (src, dst)
+    if key not in cache:
+        if len(cache) > 16:
+            cache.clear()
+        cache[key] = pyproj.Transformer.from_crs(src, dst, always_xy=True)
+    return cache[key]
 
 
 def _sample(
