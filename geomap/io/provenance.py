@@ -32,8 +32,16 @@ def source_ids(obj: Any) -> list[str]:
     elif isinstance(source, Iterable):
         ids.extend(str(s) for s in source)
     report = attrs.get("geomap_report")
-    if isinstance(report, Mapping) and report.get("dataset_id"):
-        ids.append(str(report["dataset_id"]))
+    if isinstance(report, Mapping):
+        parts = report.get("datasets")
+        if isinstance(parts, list) and parts:  # a combined report: the parts name the datasets
+            ids.extend(
+                str(part["dataset_id"])
+                for part in parts
+                if isinstance(part, Mapping) and part.get("dataset_id")
+            )
+        elif report.get("dataset_id"):
+            ids.append(str(report["dataset_id"]))
     columns = getattr(obj, "columns", ())
     if "dataset_id" in columns:
         ids.extend(str(v) for v in obj["dataset_id"].dropna().unique())

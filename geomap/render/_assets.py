@@ -39,23 +39,40 @@ def _packaged_assets() -> dict[str, str]:
     return {str(url): str(text) for url, text in assets.items()}
 
 
-def _version_free(url: str) -> str:
-    """``https://cdn/x/leaflet@1.9.4/dist/leaflet.js`` -> ``x/leaflet/dist/leaflet.js``."""
+def _version_free_keys(url: str) -> list[str]:
+    """Keys naming the same file in any version on any CDN, most specific first.
+
+    ``https://unpkg.com/leaflet@1.9.9/dist/leaflet.js`` and
+    ``https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js`` share ``leaflet/leaflet.js``.
+    """
     path = url.split("://", 1)[-1].split("?", 1)[0]
-    parts = path.split("/")[1:]  # drop the host: the same file may come from another CDN
-    kept = []
-    for part in parts:
-        name = part.split("@", 1)[0]
-        if name and not _VERSION_SEGMENT.match(name):
-            kept.append(name.lower())
-    return "/".join(kept)
+    parts = [p for p in path.split("/")[1:] if p]  # drop the host
+    if not parts:
+        return []
+    filename = parts[-1].lower()
+    package = None
+    for i, part in enumerate(parts[:-1]):
+        if "@" in part:
+            package = part.split("@", 1)[0] or part  # "@scope/name@1" keeps the scope
+            break
+        if _VERSION_SEGMENT.match(part) and i > 0:
+            package = parts[i - 1]
+            break
+    keys = [f"{package.lower()}/{filename}"] if package else []
+    keys.append(filename)
+    return keys
 
 
 @functools.cache
-def _version_free_index() -> dict[str, str]:
-    index: dict[str, str] = {}
+def _version_free_index() -> dict[str, str | None]:
+    index: dict[str, str | None] = {}
     for url in sorted(_packaged_assets()):
-        index.setdefault(_version_free(url), url)
+        for key in _version_free_keys(url):
+            # a key shared by different files is ambiguous: never guess between them
+            if key in index and index[key] != url:
+                index[key] = None
+            else:
+                index.setdefault(key, url)
     return index
 
 
@@ -75,9 +92,11 @@ def asset_text(url: str) -> str:
         url = "https:" + url
     if url in assets:
         return assets[url]
-    alias = _version_free_index().get(_version_free(url))
-    if alias is not None:
-        return assets[alias]
+    index = _version_free_index()
+    for key in _version_free_keys(url):
+        alias = index.get(key)
+        if alias is not None:
+            return assets[alias]
     raise ExportError(
         f"the map needs the web asset {url!r}, which the installed 'folium-offline' package "
         "does not ship; remove the element that needs it or save with offline=False"

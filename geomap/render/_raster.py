@@ -145,13 +145,11 @@ def prepare_display_raster(data: Any, *, max_pixels: int, what: str) -> DisplayR
     crosses = west > east
     dst_crs = WEB_MERCATOR_OVER if crosses else WEB_MERCATOR
     height, width = src_values.shape
-    transform, dst_width, dst_height = calculate_default_transform(
-        source.rio.crs, dst_crs, width, height, *source.rio.bounds()
-    )
-    if crosses and transform.c < -_HALF_WORLD / 2:
-        raise CRSError(
-            f"the {what} raster crosses the antimeridian but did not project continuously; "
-            "reproject it to a CRS centred on the Pacific first"
+    if crosses:
+        transform, dst_width, dst_height = _continuous_mercator_grid(source)
+    else:
+        transform, dst_width, dst_height = calculate_default_transform(
+            source.rio.crs, dst_crs, width, height, *source.rio.bounds()
         )
     scale = max(1.0, math.sqrt(dst_width * dst_height / max_pixels))
     if scale > 1.0:
@@ -176,15 +174,43 @@ def prepare_display_raster(data: Any, *, max_pixels: int, what: str) -> DisplayR
     return DisplayRaster(destination, transform, dst_crs, bounds, step)
 
 
+def _native_resolution_m(data: Any) -> float:
+    import pyproj
+
+    crs = pyproj.CRS.from_user_input(data.rio.crs)
+    res = abs(float(data.rio.transform(recalc=True).a))
+    if crs.is_geographic:
+        return res * 111_320.0
+    return res * float(crs.axis_info[0].unit_conversion_factor or 1.0)
+
+
+def _continuous_mercator_grid(data: Any) -> tuple[Any, int, int]:
+    """Return a Web Mercator (``+over``) grid for a raster across the antimeridian."""
+    from affine import Affine
+
+    west, south, east, north = source_lonlat_bounds(data)
+    if east < west:
+        east += 360.0
+    lat = math.radians((south + north) / 2)
+    res = _native_resolution_m(data) / max(math.cos(lat), 0.05)
+    x0, y1 = _lonlat_to_mercator(west, north)
+    x1, y0 = _lonlat_to_mercator(east, south)
+    width = max(1, math.ceil((x1 - x0) / res))
+    height = max(1, math.ceil((y1 - y0) / res))
+    return Affine(res, 0, x0, 0, -res, y1), width, height
+
+
 def display_size(data: Any) -> int:
     """Return how many Web Mercator cells the raster needs at native resolution (reads no data)."""
     from rasterio.warp import calculate_default_transform
 
     west, _south, east, _north = source_lonlat_bounds(data)
-    dst_crs = WEB_MERCATOR_OVER if west > east else WEB_MERCATOR
-    _transform, width, height = calculate_default_transform(
-        data.rio.crs, dst_crs, data.sizes["x"], data.sizes["y"], *data.rio.bounds()
-    )
+    if west > east:
+        _transform, width, height = _continuous_mercator_grid(data)
+    else:
+        _transform, width, height = calculate_default_transform(
+            data.rio.crs, WEB_MERCATOR, data.sizes["x"], data.sizes["y"], *data.rio.bounds()
+        )
     return int(width) * int(height)
 
 

@@ -200,7 +200,7 @@ def _draw_rate_curve(ax: Any, kind: str, frame: pd.DataFrame) -> None:
     ax.legend(loc="lower right", fontsize="small", frameon=False)
 
 
-def _draw_pa(ax: Any, frame: pd.DataFrame) -> None:
+def _draw_pa(ax: Any, frame: pd.DataFrame, point: Mapping[str, Any] | None = None) -> None:
     title, xs, ys, xlabel, ylabel = CURVE_KINDS["pa"]
     xcol = _column(frame, "pa", xs, "threshold")
     ycol = _column(frame, "pa", ys, "prediction-rate")
@@ -209,6 +209,16 @@ def _draw_pa(ax: Any, frame: pd.DataFrame) -> None:
     x = frame[xcol].to_numpy(float)[order]
     ax.plot(x, frame[ycol].to_numpy(float)[order], lw=1.6, label="occurrences predicted")
     ax.plot(x, frame[acol].to_numpy(float)[order], lw=1.6, label="area occupied")
+    if point and point.get("threshold") is not None and point.get("prediction_rate") is not None:
+        px, py = float(point["threshold"]), float(point["prediction_rate"])
+        ax.plot([px], [py], "o", color="black", ms=5, zorder=3)
+        ax.annotate(
+            f"{py:.0%} of occurrences in {1 - py:.0%} of area",
+            (px, py),
+            textcoords="offset points",
+            xytext=(6, 6),
+            fontsize="x-small",
+        )
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title, ylim=(0, 1))
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small", frameon=False)
@@ -236,7 +246,9 @@ def plot_validation_curves(
         * ``pa``: ``threshold``, ``prediction_rate``, ``area_fraction``.
 
         A ``fold`` (or ``model``, ``region``, ``label``) column draws one line per group; an
-        AUC in ``df.attrs["auc"]`` or an ``auc`` column is shown in the legend.
+        AUC in ``df.attrs["auc"]`` or an ``auc`` column is shown in the legend.  A
+        :class:`geomap.models.validate.ValidationReport` works as is (its ``curves``, its
+        P–A intersection point and, without ``title``, its model and method).
     path : path-like, optional
         Write a PNG here (atomically).
     title : str, optional
@@ -262,12 +274,19 @@ def plot_validation_curves(
     ['ROC']
     """
     tables = {kind: _as_frame(kind, table) for kind, table in _curves_mapping(curves).items()}
+    point = getattr(curves, "pa_intersection", None)
+    if title is None and hasattr(curves, "model") and hasattr(curves, "method"):
+        regions = [r for r in (getattr(curves, "train_region", None),) if r]
+        test = getattr(curves, "test_region", None)
+        if test and test not in regions:
+            regions.append(f"tested on {test}")
+        title = " — ".join([str(curves.model), str(curves.method).replace("_", " "), *regions])
     kinds = [k for k in CURVE_KINDS if k in tables]
     fig = _new_figure(3.4 * len(kinds), 3.6)
     axes = fig.subplots(1, len(kinds), squeeze=False)[0]
     for ax, kind in zip(axes, kinds, strict=True):
         if kind == "pa":
-            _draw_pa(ax, tables[kind])
+            _draw_pa(ax, tables[kind], point if isinstance(point, Mapping) else None)
         else:
             _draw_rate_curve(ax, kind, tables[kind])
     if title:
@@ -384,7 +403,7 @@ def plot_prospectivity(
     ax.set(xlim=(left, right), ylim=(bottom, top))
     ax.xaxis.set_major_formatter(_km_formatter())
     ax.yaxis.set_major_formatter(_km_formatter())
-    ax.set_xlabel(f"Easting (km), {crs.to_string() if crs.to_epsg() else crs.name}")
+    ax.set_xlabel(f"Easting (km), {_pyproj_crs(crs).name}")
     ax.set_ylabel("Northing (km)")
     ax.tick_params(labelsize="small")
     ax.set_title(title or label)

@@ -71,6 +71,20 @@ _OCCURRENCE_FIELDS = (
     ("site_id", "Site id"),
     ("location", "Location"),
 )
+_FAULT_FIELDS = (
+    "name",
+    "fz_name",
+    "slip_type",
+    "slip_class",
+    "average_dip",
+    "average_rake",
+    "net_slip_rate",
+    "activity_confidence",
+    "catalog_name",
+    "reference",
+    "dataset_id",
+    "record_id",
+)
 _NAME_COLUMNS = ("name", "site_name", "nam", "NAME", "name_en", "fz_name", "label", "title")
 _CLASS_COLUMNS = ("lithology_class", "lithology", "litho_class", "class", "unit", "map_unit")
 _MAX_POPUP_FIELDS = 14
@@ -396,13 +410,15 @@ class MapBuilder:
     def add_faults(
         self, faults: Any, *, name: str = "Faults", group: str | None = None, show: bool = True
     ) -> MapBuilder:
-        """Add fault traces."""
+        """Add fault traces (popup: name, slip type, dip, rake, slip rate, source...)."""
+        fields = [c for c in _FAULT_FIELDS if c in faults.columns] or None
         return self.add_vectors(
             faults,
             name=name,
             kind="fault",
             group=group,
             show=show,
+            fields=fields,
             title_field=_first_column(faults, _NAME_COLUMNS),
         )
 
@@ -457,9 +473,10 @@ class MapBuilder:
     def add_targets(
         self, targets: Any, *, name: str = "Targets", group: str | None = None, show: bool = True
     ) -> MapBuilder:
-        """Add ranked target polygons (popup: rank, area, prospectivity, ...)."""
+        """Add ranked target polygons (popup: every column: rank, area, prospectivity...)."""
         return self.add_vectors(
             targets,
+            fields=[c for c in targets.columns if c != targets.geometry.name],
             name=name,
             kind="target",
             group=group,
