@@ -152,7 +152,7 @@ def _zero_towgs84_hub(crs: pyproj.CRS) -> pyproj.CRS | None:
     """
     if not crs.is_bound or crs.coordinate_operation is None:
         return None
-    if any(abs(p.value) > 0 for p in crs.coordinate_operation.params):
+    if any(abs(float(p.value)) > 0 for p in crs.coordinate_operation.params):
         return None
     return crs.target_crs
 
@@ -767,6 +767,23 @@ def _vector_to_region(
         still = ~(shapely.is_missing(moved) | shapely.is_empty(moved))
         _bump(report["dropped"], f"outside region {region.id!r}", int((alive & ~still).sum()))
         alive = still
+    invalid = alive & ~shapely.is_valid(moved)
+    if invalid.any():
+        from geomap.harmonize.geometry import repair_invalid
+
+        fixed, collapsed = repair_invalid(moved[invalid])
+        moved[invalid] = fixed
+        _bump(
+            report["repaired"],
+            "geometry invalid after reprojection/clipping made valid",
+            int((~collapsed).sum()),
+        )
+        _bump(
+            report["dropped"],
+            "geometry collapsed when reprojected/clipped (slivers)",
+            int(collapsed.sum()),
+        )
+        alive[np.flatnonzero(invalid)[collapsed]] = False
     for key, count in counts.items():
         _bump(report["normalized"], key, count)
     out = gpd.GeoDataFrame(

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from geomap.io.report import IngestReport
 
-__all__ = ["FAMILIES", "clean_geometries", "geometry_family"]
+__all__ = ["FAMILIES", "clean_geometries", "geometry_family", "repair_invalid"]
 
 FAMILIES = {0: "point", 1: "line", 2: "polygon"}
 """Geometry families by topological dimension."""
@@ -70,6 +70,33 @@ def _drop_lower_dimensions(geom: shapely.Geometry, dim: int) -> shapely.Geometry
         if dim == 1
         else (shapely.multipoints(parts))
     )
+
+
+def repair_invalid(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Repair invalid geometries with :func:`shapely.make_valid`, keeping their dimension.
+
+    Parameters
+    ----------
+    geoms : array of shapely geometries
+        Geometries known to be invalid.
+
+    Returns
+    -------
+    (fixed, collapsed)
+        The repaired geometries, and a mask of those that collapsed to a lower
+        dimension (e.g. a zero-area polygon that became a line) or to nothing.
+    """
+    original_dims = shapely.get_dimensions(geoms)
+    repaired = shapely.make_valid(geoms)
+    fixed = np.array(
+        [
+            _drop_lower_dimensions(g, d) if shapely.get_type_id(g) == 7 else g
+            for g, d in zip(repaired, original_dims, strict=True)
+        ],
+        dtype=object,
+    )
+    collapsed = shapely.is_empty(fixed) | (shapely.get_dimensions(fixed) < original_dims)
+    return fixed, collapsed
 
 
 def clean_geometries(
@@ -115,16 +142,7 @@ def clean_geometries(
 
     invalid = keep & ~shapely.is_valid(geoms)
     if invalid.any():
-        original_dims = shapely.get_dimensions(geoms[invalid])
-        repaired = shapely.make_valid(geoms[invalid])
-        fixed = np.array(
-            [
-                _drop_lower_dimensions(g, d) if shapely.get_type_id(g) == 7 else g
-                for g, d in zip(repaired, original_dims, strict=True)
-            ],
-            dtype=object,
-        )
-        collapsed = shapely.is_empty(fixed) | (shapely.get_dimensions(fixed) < original_dims)
+        fixed, collapsed = repair_invalid(geoms[invalid])
         geoms[invalid] = fixed
         report.repair("invalid geometry made valid (make_valid)", int((~collapsed).sum()))
         report.drop(

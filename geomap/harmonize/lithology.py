@@ -129,8 +129,8 @@ def _validate(raw: Any, path: Path) -> LithologyVocabulary:
             raise fail(f"class entry {entry!r} is malformed ({exc})") from None
     codes = [c.code for c in classes]
     ids = [c.id for c in classes]
-    for label, values in (("code", codes), ("id", ids)):
-        dupes = sorted({str(v) for v in values if values.count(v) > 1})
+    for label, values in (("code", [str(c) for c in codes]), ("id", ids)):
+        dupes = sorted({v for v in values if values.count(v) > 1})
         if dupes:
             raise fail(f"class {label} {dupes[0]} is used twice; each must be unique")
     if not all(0 <= c < LITHOLOGY_NODATA for c in codes):

@@ -276,13 +276,19 @@ def open_raster(path: Path, *, drivers: tuple[str, ...] = ("GTiff",)) -> Iterato
     from rasterio.errors import RasterioIOError
 
     with rasterio.Env(**_GDAL_SAFE_OPTIONS):
-        try:
-            dataset = rasterio.open(path, driver=list(drivers))
-        except RasterioIOError as exc:
+        dataset = None
+        errors = []
+        for driver in drivers:  # rasterio passes one driver as GDAL's allowed-driver list
+            try:
+                dataset = rasterio.open(path, driver=driver)
+                break
+            except RasterioIOError as exc:
+                errors.append(f"{driver}: {exc}")
+        if dataset is None:
             raise DataError(
-                f"{path} cannot be opened as {' or '.join(drivers)} ({exc}); "
+                f"{path} cannot be opened as {' or '.join(drivers)} ({'; '.join(errors)}); "
                 "the file is corrupted, truncated or another format: replace it"
-            ) from None
+            )
         try:
             if dataset.driver not in drivers:
                 raise DataError(

@@ -57,11 +57,12 @@ __all__ = [
     "repair_mojibake",
 ]
 
-ELEMENTS = frozenset(
+_SYMBOLS = (
     "H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As "
     "Se Br Kr Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu "
-    "Gd Tb Dy Ho Er Tm Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U".split()
+    "Gd Tb Dy Ho Er Tm Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U"
 )
+ELEMENTS = frozenset(_SYMBOLS.split())
 """Chemical element symbols (H–U)."""
 
 _UNIT_FACTORS = {"ppm": 1.0, "ppb": 1e-3, "pct": 1e4, "wt": 1e4, "percent": 1e4, "gt": 1.0}
@@ -69,16 +70,20 @@ _ELEMENT_COLUMN = re.compile(
     r"^(?P<el>[A-Z][a-z]?)_(?P<unit>ppm|ppb|pct|wt|percent|gt)(?:_[A-Za-z0-9]*)?$"
 )
 
-SIZE_FRACTIONS = {"<75µm": "<75µm", "75-250µm": "75-250µm", "250-2000µm": "250-2000µm",
-                  ">2000µm": ">2000µm"}
+SIZE_FRACTIONS = {
+    "<75µm": "<75µm",
+    "75-250µm": "75-250µm",
+    "250-2000µm": "250-2000µm",
+    ">2000µm": ">2000µm",
+}
 """Capricorn size fractions after normalization (the values of ``size_fraction``)."""
 
 
 def element_columns(columns: list[str]) -> dict[str, tuple[str, float]]:
     """Map element columns to (element symbol, factor to ppm) from their names.
 
-    >>> element_columns(["La_ppm", "Au_ppb", "Fe_pct", "Easting", "Co_ppm_511"])
-    {'La_ppm': ('La', 1.0), 'Au_ppb': ('Au', 0.001), 'Fe_pct': ('Fe', 10000.0), 'Co_ppm_511': ('Co', 1.0)}
+    >>> element_columns(["La_ppm", "Au_ppb", "Fe_pct", "Easting"])
+    {'La_ppm': ('La', 1.0), 'Au_ppb': ('Au', 0.001), 'Fe_pct': ('Fe', 10000.0)}
     """
     out = {}
     for column in columns:
@@ -213,8 +218,9 @@ def read_capricorn_geochem(
     if wanted != "all":
         for fraction, count in frame["size_fraction"].value_counts(dropna=False).items():
             if fraction != wanted:
-                report.drop(f"size fraction {fraction} not selected (size_fraction={wanted!r})",
-                            int(count))
+                report.drop(
+                    f"size fraction {fraction} not selected (size_fraction={wanted!r})", int(count)
+                )
         selected = (frame["size_fraction"] == wanted).fillna(False).to_numpy(dtype=bool)
         frame = frame.loc[selected]
         values = {k: v[selected] for k, v in values.items()}
@@ -227,11 +233,22 @@ def read_capricorn_geochem(
             f"({sorted(frame.loc[duplicated, 'Sample_num'].astype(str).unique())[:5]}); kept"
         )
     table = _censored_frame(
-        frame.rename(columns={"Sample_num": "sample_id", "Observatio": "site_id",
-                              "Type": "sample_type"}),
-        elements, values, censored, limits,
-        keep=["sample_id", "site_id", "sample_type", "size_fraction", "regolith", "Landform",
-              "Elevation"],
+        frame.rename(
+            columns={"Sample_num": "sample_id", "Observatio": "site_id", "Type": "sample_type"}
+        ),
+        elements,
+        values,
+        censored,
+        limits,
+        keep=[
+            "sample_id",
+            "site_id",
+            "sample_type",
+            "size_fraction",
+            "regolith",
+            "Landform",
+            "Elevation",
+        ],
     )
     out = gpd.GeoDataFrame(table, geometry=frame.geometry.to_numpy(), crs=frame.crs)
     report.records_out = len(out)
@@ -265,13 +282,19 @@ def read_lapland_till_geochem(
     entry = next(f for f in dataset.files if f.format == "geopackage")
     report = IngestReport(dataset.id)
     frame = read_vector_path(
-        paths[entry.path], file_format="geopackage", declared_crs=entry.crs, report=report,
+        paths[entry.path],
+        file_format="geopackage",
+        declared_crs=entry.crs,
+        report=report,
         layer=layer,
     )
     elements = element_columns(list(frame.columns))
     if not elements:
         raise DataError(f"{paths[entry.path]} has no element columns; check the file")
-    values, censored, limits, flags = {}, {}, {}, {}
+    values: dict[str, np.ndarray] = {}
+    censored: dict[str, np.ndarray] = {}
+    limits: dict[str, np.ndarray] = {}
+    flags: dict[str, list[str | None]] = {}
     flagged_lt = zero_unflagged = kept_bang = 0
     for column, (element, factor) in elements.items():
         flag_column = f"{element}_511P_T"
@@ -288,15 +311,18 @@ def read_lapland_till_geochem(
         values[column] = np.where(below | ~np.isfinite(v), np.nan, v * factor)
         censored[column] = below
         limits[column] = np.full(len(frame), np.nan)
-        flags[element] = np.where(flag == "", None, flag)
+        flags[element] = [None if f == "" else str(f) for f in flag]
     report.normalize("values flagged '<' kept as censored (below detection)", flagged_lt)
     report.normalize("zero values without a '<' flag treated as below detection", zero_unflagged)
     report.notes.append(
         f"{kept_bang} values flagged '!' kept as measured; the flag is in <El>_flag "
         "(its exact meaning is not documented in the mirror)"
     )
-    keep = [c for c in ("OBJECTID", "Observatio", "Year", "Material", "Fraction", "Analysis_d")
-            if c in frame.columns]
+    keep = [
+        c
+        for c in ("OBJECTID", "Observatio", "Year", "Material", "Fraction", "Analysis_d")
+        if c in frame.columns
+    ]
     table = _censored_frame(frame, elements, values, censored, limits, keep=keep)
     for element, flag in flags.items():
         table[f"{element}_flag"] = pd.array(flag, dtype="string")
@@ -304,6 +330,8 @@ def read_lapland_till_geochem(
     out = gpd.GeoDataFrame(table, geometry=frame.geometry.to_numpy(), crs=frame.crs)
     report.records_out = len(out)
     return attach_report(
-        out, report, geomap_source=dataset.id,
+        out,
+        report,
+        geomap_source=dataset.id,
         geomap_elements=[e for e, _ in elements.values()],
     )

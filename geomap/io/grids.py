@@ -132,9 +132,7 @@ def _is_lon(name: str, attrs: dict[str, Any]) -> bool:
 
 def _pick_variable(ds: Any, variable: str | None, path: Path) -> Any:
     candidates = [
-        name
-        for name, var in ds.data_vars.items()
-        if var.ndim == 2 and var.dtype.kind in "iuf"
+        name for name, var in ds.data_vars.items() if var.ndim == 2 and var.dtype.kind in "iuf"
     ]
     if variable is not None:
         if variable not in ds.data_vars:
@@ -149,7 +147,7 @@ def _pick_variable(ds: Any, variable: str | None, path: Path) -> Any:
 
 
 def _file_crs(ds: Any, var: Any) -> Any:
-    """The CRS a CF file declares: grid_mapping WKT, else a 'crs' attribute, else None."""
+    """Return the CRS a CF file declares: grid_mapping WKT, else a 'crs' attribute, else None."""
     mapping = var.attrs.get("grid_mapping") or var.encoding.get("grid_mapping")
     if mapping and mapping in ds.variables:
         attrs = ds[mapping].attrs
@@ -171,9 +169,7 @@ def _file_crs(ds: Any, var: Any) -> Any:
     return None
 
 
-def _check_undeclared(
-    values: Any, nodata: Any, *, name: str, report: IngestReport
-) -> None:
+def _check_undeclared(values: Any, nodata: Any, *, name: str, report: IngestReport) -> None:
     """Refuse sentinel values that were not declared as nodata (see module docstring)."""
     if isinstance(nodata, str) and nodata.lower() == "none":
         report.notes.append("nodata='none': sentinel-looking values kept as data")
@@ -181,7 +177,7 @@ def _check_undeclared(
     data = values.data if hasattr(values, "data") else values
     lib: Any = np
     if hasattr(data, "compute"):
-        import dask.array as lib  # type: ignore[no-redef]
+        import dask.array as lib
     sentinels = np.asarray(SENTINELS, dtype=data.dtype if data.dtype.kind == "f" else "float64")
     hits = lib.isin(data, sentinels)
     count = int(hits.sum().compute() if hasattr(hits, "compute") else hits.sum())
@@ -237,8 +233,8 @@ def _north_up(
         steps = np.diff(values)
         if steps.size and not np.allclose(steps, steps[0], rtol=1e-6, atol=1e-9):
             raise DataError(
-                f"grid {axis} coordinates are not evenly spaced (steps {steps.min():g}..{steps.max():g}); "
-                "a regular grid is required"
+                f"grid {axis} coordinates are not evenly spaced "
+                f"(steps {steps.min():g}..{steps.max():g}); a regular grid is required"
             )
     if drop_seam and x.size > 2 and np.isclose(x[-1] - x[0], 360.0):
         first, last = da.isel(x=0), da.isel(x=-1)
@@ -272,6 +268,13 @@ def _finish(
     da = da.rio.write_nodata(nodata, encoded=False)
     da = da.rio.write_transform(da.rio.transform(recalc=True))
     da.attrs.update({k: v for k, v in attrs.items() if v is not None})
+    if not hasattr(da.data, "dask"):
+        valid = np.isfinite(da.values) if da.dtype.kind == "f" else da.values != nodata
+        if not valid.any():
+            raise DataError(
+                f"{name}: every cell is nodata ({nodata}); the grid holds no data: check the "
+                "file and its nodata declaration"
+            )
     report.records_out = int(np.prod(da.shape))
     extra = {"geomap_layer": layer} if layer is not None else {}
     return attach_report(da, report, geomap_source=dataset_id, **extra)
@@ -476,7 +479,8 @@ def read_gmt_grid(
         needed = {"x_range", "y_range", "spacing", "dimension", "z"}
         if needed - set(ds.variables):
             raise DataError(
-                f"{path} is not an old-style GMT grid (missing {sorted(needed - set(ds.variables))})"
+                f"{path} is not an old-style GMT grid "
+                f"(missing {sorted(needed - set(ds.variables))})"
             )
         x_range = np.asarray(ds["x_range"].values, dtype="float64")
         y_range = np.asarray(ds["y_range"].values, dtype="float64")
@@ -501,9 +505,7 @@ def read_gmt_grid(
     da = da.where(np.isfinite(da))
     da = _to_float(da, nodata, report)
     da = _mask_range(da, valid_range, report)
-    da = _north_up(
-        da, lat_name="lat", lon_name="lon", report=report, drop_seam=registration == 0
-    )
+    da = _north_up(da, lat_name="lat", lon_name="lon", report=report, drop_seam=registration == 0)
     if nodata is _UNSET or isinstance(nodata, str):
         _check_undeclared(da, nodata, name=str(path), report=report)
     crs = resolve_crs(None, entry.crs, source=str(path))
@@ -575,8 +577,14 @@ def read_geotiff_path(
         fill = file_nodata if nodata is _UNSET or isinstance(nodata, str) else nodata
         da = _north_up(da, lat_name="lat", lon_name="lon", report=report, drop_seam=False)
         return _finish(
-            da, crs=crs, nodata=fill, name=path.stem, attrs={}, report=report,
-            dataset_id=dataset_id, layer=None,
+            da,
+            crs=crs,
+            nodata=fill,
+            name=path.stem,
+            attrs={},
+            report=report,
+            dataset_id=dataset_id,
+            layer=None,
         )
     if file_nodata is not None and np.isfinite(file_nodata):
         da = da.where(da != file_nodata)
@@ -585,8 +593,14 @@ def read_geotiff_path(
         _check_undeclared(da, nodata, name=str(path), report=report)
     da = _north_up(da, lat_name="lat", lon_name="lon", report=report, drop_seam=False)
     return _finish(
-        da, crs=crs, nodata=np.nan, name=path.stem, attrs={}, report=report,
-        dataset_id=dataset_id, layer=None,
+        da,
+        crs=crs,
+        nodata=np.nan,
+        name=path.stem,
+        attrs={},
+        report=report,
+        dataset_id=dataset_id,
+        layer=None,
     )
 
 

@@ -109,8 +109,20 @@ def read_line_survey(
     reject_unknown_options(
         "line-survey",
         options,
-        ["x", "y", "value", "line", "units", "nodata", "bbox", "stride", "grid",
-         "resolution", "max_distance", "neighbours"],
+        [
+            "x",
+            "y",
+            "value",
+            "line",
+            "units",
+            "nodata",
+            "bbox",
+            "stride",
+            "grid",
+            "resolution",
+            "max_distance",
+            "neighbours",
+        ],
     )
     pick_layer(dataset.id, layer, {"readings": None})
     entry = next(f for f in dataset.files if f.format in ("csv", "csv-xz"))
@@ -187,9 +199,9 @@ def read_line_survey(
         crs=crs,
     )
     report.records_out = len(frame)
-    return attach_report(frame, report, geomap_source=dataset.id, **{
-        k: v for k, v in attrs.items() if v is not None
-    })
+    return attach_report(
+        frame, report, geomap_source=dataset.id, **{k: v for k, v in attrs.items() if v is not None}
+    )
 
 
 def _utm_for(lon: np.ndarray, lat: np.ndarray, crs: pyproj.CRS) -> pyproj.CRS:

@@ -63,13 +63,15 @@ def _read_table(dataset: Dataset, paths: dict[str, Path], name: str, report: Ing
     needed = {"LONGITUDE", "LATITUDE", *_ZERO_FILLED, "geol"}
     if needed - set(table.columns):
         raise DataError(
-            f"{path} lacks column(s) {sorted(needed - set(table.columns))}; fetch the catalogued file"
+            f"{path} lacks column(s) {sorted(needed - set(table.columns))}; "
+            "fetch the catalogued file"
         )
     report.records_in += len(table)
     filled = (table[list(_ZERO_FILLED)] == 0).all(axis=1)
     table.loc[filled, list(_ZERO_FILLED)] = np.nan
-    report.normalize("dem, mag and grav all exactly 0 (outside the source grids) set to NaN",
-                     int(filled.sum()))
+    report.normalize(
+        "dem, mag and grav all exactly 0 (outside the source grids) set to NaN", int(filled.sum())
+    )
     geol = table["geol"].astype("string")
     missing_geol = geol.isin(["-9999", "-9999.0"])
     table["geol"] = geol.mask(missing_geol)
@@ -78,8 +80,11 @@ def _read_table(dataset: Dataset, paths: dict[str, Path], name: str, report: Ing
     from geomap.harmonize.crs import check_coordinates
 
     check_coordinates(
-        table["LONGITUDE"].to_numpy(), table["LATITUDE"].to_numpy(), crs,
-        labels=list(table.index), what=str(path),
+        table["LONGITUDE"].to_numpy(),
+        table["LATITUDE"].to_numpy(),
+        crs,
+        labels=list(table.index),
+        what=str(path),
     )
     return table.rename(columns={"LONGITUDE": "longitude", "LATITUDE": "latitude"}), crs
 
@@ -136,7 +141,9 @@ def read_sarig_gawler(
     return _as_grid(table, variable, crs, report, dataset.id)
 
 
-def _as_grid(table: pd.DataFrame, variable: str, crs: Any, report: IngestReport, source: str) -> Any:
+def _as_grid(
+    table: pd.DataFrame, variable: str, crs: Any, report: IngestReport, source: str
+) -> Any:
     import rioxarray  # noqa: F401  (registers the .rio accessor)
     import xarray as xr
 
@@ -166,5 +173,7 @@ def _as_grid(table: pd.DataFrame, variable: str, crs: Any, report: IngestReport,
     da = da.rio.write_transform(da.rio.transform(recalc=True))
     da.attrs.update(long_name=f"SARIG Gawler training grid: {variable}", units="undocumented")
     report.records_out = int(np.isfinite(da.values).sum())
-    report.notes.append(f"gridded column {variable!r}: node-registered {da.shape[0]} x {da.shape[1]}")
+    report.notes.append(
+        f"gridded column {variable!r}: node-registered {da.shape[0]} x {da.shape[1]}"
+    )
     return attach_report(da, report, geomap_source=source, geomap_layer="grid")
