@@ -334,6 +334,32 @@ def test_file_crs_contradicting_the_catalog(tmp_path):
         call_reader(*_shapefile_dataset(shp, crs="EPSG:3857"))
 
 
+def test_geojson_with_a_linked_crs_is_refused(tmp_path):
+    path = tmp_path / "linked.geojson"
+    path.write_text(
+        '{"type": "FeatureCollection", "crs": {"type": "link", "properties": '
+        '{"href": "http://127.0.0.1:9/crs.wkt", "type": "ogcwkt"}}, "features": '
+        '[{"type": "Feature", "properties": {}, '
+        '"geometry": {"type": "Point", "coordinates": [0, 0]}}]}'
+    )
+    dataset, paths = fake_dataset(
+        [{"path": path, "format": "geojson", "crs": "EPSG:4326"}], reader="vector-file"
+    )
+    with pytest.raises(DataError, match="only named CRSs"):
+        call_reader(dataset, paths)
+
+
+def test_truncated_geojson(tmp_path):
+    source = next(p for p in geomap.fetch("natural-earth") if p.name == "ne_110m_coastline.json")
+    path = tmp_path / "ne_110m_coastline.json"
+    path.write_bytes(source.read_bytes()[:30_000])
+    dataset, paths = fake_dataset(
+        [{"path": path, "format": "geojson", "crs": "OGC:CRS84"}], reader="natural-earth"
+    )
+    with pytest.raises(DataError, match="truncated"):
+        call_reader(dataset, paths)
+
+
 def test_empty_layer_is_an_error(tmp_path):
     path = tmp_path / "empty.geojson"
     path.write_text('{"type": "FeatureCollection", "features": []}')

@@ -198,6 +198,39 @@ def gdal_options(**extra: str) -> Iterator[dict[str, str]]:
         )
 
 
+def _refuse_remote_crs(data: bytes, name: str) -> None:
+    """Refuse (Geo/Topo)JSON whose ``crs`` member links to a URL or file (GDAL would fetch it).
+
+    Parsing the document here also catches truncated JSON before GDAL sees it.
+    """
+    import json
+
+    try:
+        doc = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(
+            f"{name} is not valid JSON ({exc}); it is truncated or corrupted: fetch it again"
+        ) from None
+    if not isinstance(doc, dict):
+        raise DataError(f"{name} is JSON but not a GeoJSON/TopoJSON object; check the file")
+    members = [doc.get("crs")]
+    objects = doc.get("objects")
+    if isinstance(objects, dict):
+        members += [o.get("crs") for o in objects.values() if isinstance(o, dict)]
+    for crs in members:
+        if crs is None:
+            continue
+        kind = crs.get("type") if isinstance(crs, dict) else None
+        props = crs.get("properties") if isinstance(crs, dict) else None
+        text = json.dumps(props or {}).lower()
+        if kind != "name" or any(s in text for s in ("://", "href", "file:")):
+            raise DataError(
+                f"{name} declares its CRS as {json.dumps(crs)[:120]}; only named CRSs are read "
+                "(a link to a URL or file would make GDAL fetch it): replace the 'crs' member "
+                "with a name such as EPSG:4326, or remove it"
+            )
+
+
 def read_ogr(
     source: Path | bytes,
     *,
@@ -230,6 +263,9 @@ def read_ogr(
 
     def _io(src: Path | bytes) -> Any:
         return io.BytesIO(src) if isinstance(src, bytes) else src
+
+    if driver in ("GeoJSON", "TopoJSON"):
+        _refuse_remote_crs(source if isinstance(source, bytes) else source.read_bytes(), name)
 
     try:
         with gdal_options():

@@ -26,6 +26,7 @@ from geomap.catalog import Dataset
 from geomap.errors import DataError
 from geomap.harmonize.crs import check_coordinates
 from geomap.io._guard import (
+    DEFAULT_MAX_UNCOMPRESSED,
     attach_report,
     decode_text,
     pick_layer,
@@ -38,7 +39,7 @@ from geomap.io.report import IngestReport
 
 __all__ = ["grid_lines", "read_line_survey"]
 
-_MAX_XZ_BYTES = 2 * 1024**3
+_MAX_XZ_BYTES = DEFAULT_MAX_UNCOMPRESSED
 
 
 def _read_text(path: Path, file_format: str, encoding: str) -> str:
