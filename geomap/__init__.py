@@ -37,6 +37,13 @@ _LAZY = {
     "spatial_cross_validate": "geomap.models.validate",
     "region_held_out": "geomap.models.validate",
     "ValidationReport": "geomap.models.validate",
+    "region_grid": "geomap.grid",
+    "rasterize": "geomap.grid",
+    "reproject_to": "geomap.grid",
+    "check_same_grid": "geomap.grid",
+    "load_recipe": "geomap.recipes",
+    "build_evidence": "geomap.recipes",
+    "training_occurrences": "geomap.recipes",
 }
 
 __all__ = sorted(_LAZY)
@@ -56,6 +63,13 @@ if TYPE_CHECKING:  # re-exports for type checkers; resolved lazily at run time
     )
     from geomap.models.raster import cell_table, predict_raster  # noqa: F401
     from geomap.models.registry import make_model  # noqa: F401
+    from geomap.grid import (  # noqa: F401
+        check_same_grid,
+        rasterize,
+        region_grid,
+        reproject_to,
+    )
+    from geomap.recipes import build_evidence, load_recipe, training_occurrences  # noqa: F401
     from geomap.models.validate import (  # noqa: F401
         ValidationReport,
         region_held_out,

@@ -8,7 +8,7 @@ data) with its provenance in ``attrs``: ``geomap_role`` (``"evidence"``),
 Dask-backed layer block by block; raster-based ones keep Dask inputs Dask-backed.
 NumPy and Dask give the same values.
 
-Families: distances (:func:`distance_to`), densities (:func:`point_density`),
+Families: distances (:func:`distance_to`, :func:`distance_to_cells`), densities (:func:`point_density`),
 classes (:func:`class_layer`, :func:`one_hot`, :func:`class_scores`), continuous
 grids (:func:`continuous`, :func:`geochem_surface`), derived layers
 (:func:`gravity_disturbance`, :func:`horizontal_gradient`, :func:`tilt_derivative`,
@@ -33,7 +33,7 @@ from geomap.evidence.derived import (
     tilt_derivative,
     vertical_derivative,
 )
-from geomap.evidence.distance import distance_to
+from geomap.evidence.distance import distance_to, distance_to_cells
 from geomap.evidence.transforms import (
     FUZZY_FUNCTIONS,
     fuzzy,
@@ -59,6 +59,7 @@ __all__ = [
     "coverage",
     "density_kernel",
     "distance_to",
+    "distance_to_cells",
     "fuzzy",
     "fuzzy_gaussian",
     "fuzzy_large",

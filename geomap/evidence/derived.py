@@ -198,7 +198,8 @@ def gravity_disturbance(
     ----------
     total_gravity : xarray.DataArray
         Magnitude of gravity in mGal, with a CRS.  Its computation height is
-        taken from a ``height`` coordinate (m above the ellipsoid) when present.
+        taken from ``attrs["geomap_height"]`` or a ``height`` coordinate (m above
+        the ellipsoid) when present.
     grid : GeoBox
         The analysis grid.
     height_m : float, optional
@@ -255,7 +256,9 @@ def _gravity_height(total_gravity: xr.DataArray, height_m: float | None) -> Any:
             "in mGal (about 978,000-983,000); pass the total-gravity grid, not an anomaly"
         )
     data_height = None
-    if "height" in total_gravity.coords:
+    if "geomap_height" in total_gravity.attrs:  # set by geomap's netCDF grid reader
+        data_height = float(total_gravity.attrs["geomap_height"])
+    elif "height" in total_gravity.coords:
         h = np.asarray(total_gravity.coords["height"].values, dtype="float64")
         data_height = float(h.flat[0]) if np.allclose(h, h.flat[0]) else h
     if data_height is None and height_m is None:

@@ -19,7 +19,7 @@ from geomap.grid.rasterize import features_in_grid_crs
 if TYPE_CHECKING:
     import geopandas as gpd
 
-__all__ = ["distance_to"]
+__all__ = ["distance_to", "distance_to_cells"]
 
 _POINT_TYPES = ("Point", "MultiPoint")
 _STRIP_CELLS = 2**22
@@ -291,3 +291,92 @@ def _kdtree_distance(mask: Any, grid: GeoBox, block: tuple[int, int], name: str)
     xy = np.column_stack([a.c + (cols + 0.5) * a.a, a.f + (rows + 0.5) * a.e])
     # interior feature cells are not in the tree: they are at distance 0
     return dsa.where(mask, np.float32(0), _tree_blocks(cKDTree(xy), grid, block, None))
+
+
+def distance_to_cells(
+    mask: xr.DataArray,
+    *,
+    cap_m: float | None = None,
+    name: str | None = None,
+) -> xr.DataArray:
+    """Euclidean distance in metres from each cell centre to the nearest marked cell.
+
+    For features that are already on the grid, e.g. the cells of a lithology
+    class (``layer == code``): marked cells (non-zero, not NaN) are at distance
+    0; the exact distance transform between cell centres gives the rest.
+
+    Parameters
+    ----------
+    mask : xarray.DataArray
+        A layer on the analysis grid; cells with a non-zero value are features.
+        NumPy- or Dask-backed (the result follows).
+    cap_m : float, optional
+        Distances beyond ``cap_m`` are set to ``cap_m`` (on Dask, the halo of each
+        block).  Without it, Dask blocks query a k-d tree of the marked cells.
+    name : str, optional
+        Layer name (default: ``distance_to_<mask name>``).
+
+    Raises
+    ------
+    DataError
+        No cell is marked and ``cap_m`` is not given.
+
+    Warns
+    -----
+    UserWarning
+        No cell is marked (the layer is all at ``cap_m``).
+    """
+    from geomap.evidence._common import is_dask
+    from geomap.grid import grid_of
+
+    cap = positive_length("cap_m", cap_m) if cap_m is not None else None
+    grid = grid_of(mask)
+    label = name or f"distance_to_{mask.name}"
+    data = mask.data
+    marked = (data != 0) & ~np.isnan(data) if np.issubdtype(data.dtype, np.floating) else data != 0
+    res_y, res_x = abs(grid.affine.e), abs(grid.affine.a)
+    if not is_dask(marked):
+        marked = np.asarray(marked)
+        if not marked.any():
+            warnings.warn(
+                f"distance_to_cells {label!r}: no cell is marked; the layer is all at the cap",
+                UserWarning,
+                stacklevel=2,
+            )
+            values: Any = _no_features(grid, cap, label)
+        else:
+            values = _edt_block(marked, (res_y, res_x), cap)
+    elif cap is not None:
+        depth = math.ceil(cap / min(res_x, res_y)) + 1
+        values = marked.map_overlap(
+            _edt_block,
+            depth=depth,
+            boundary="none",
+            trim=True,
+            dtype="float32",
+            sampling=(res_y, res_x),
+            cap=cap,
+        )
+    else:
+        block = (marked.chunksize[0], marked.chunksize[1])
+        values = _kdtree_distance(marked.rechunk(block), grid, block, label)
+    return finish(
+        values,
+        grid,
+        name=label,
+        kind="continuous",
+        function="distance",
+        params={"cap_m": cap, **_mask_params(mask)},
+        source=str(mask.attrs.get("geomap_source", "")),
+        units="m",
+        long_name=f"distance to {mask.attrs.get('long_name', mask.name)}",
+    )
+
+
+def _mask_params(mask: xr.DataArray) -> dict[str, Any]:
+    import json
+
+    try:
+        return {"of": json.loads(mask.attrs.get("geomap_params", "{}"))}
+    except ValueError:
+        return {}

@@ -90,7 +90,7 @@ def fuzzy_linear(layer: xr.DataArray, *, low: float, high: float) -> xr.DataArra
     lo, hi = _number("low", low), _number("high", high)
     if lo == hi:
         raise ParameterError(f"low and high are both {lo}; they must differ")
-    mu = ((layer - lo) / (hi - lo)).clip(0.0, 1.0)
+    mu = ((layer - lo) / (hi - lo)).clip(0.0, 1.0) + 0.0  # no -0.0
     step = {"transform": "fuzzy", "function": "linear", "low": lo, "high": hi}
     return _transformed(layer, _keep_nan(layer, mu), step, units="membership")
 

@@ -32,6 +32,7 @@ from geomap.grid._core import (
     region_grid,
     resolve_chunks,
     sub_grid,
+    transform_of,
 )
 from geomap.grid.rasterize import rasterize
 from geomap.grid.reproject import RESAMPLING, reproject_to
@@ -51,4 +52,5 @@ __all__ = [
     "reproject_to",
     "resolve_chunks",
     "sub_grid",
+    "transform_of",
 ]

@@ -30,6 +30,7 @@ __all__ = [
     "region_grid",
     "resolve_chunks",
     "sub_grid",
+    "transform_of",
 ]
 
 Chunks = int | tuple[int, int] | Literal["auto"] | None
@@ -174,7 +175,22 @@ def grid_of(data: xr.DataArray | xr.Dataset) -> GeoBox:
             "(geomap never assumes EPSG:4326)"
         )
     ny, nx = data.rio.height, data.rio.width
-    return GeoBox((ny, nx), data.rio.transform(recalc=True), crs.to_wkt())
+    return GeoBox((ny, nx), transform_of(data), crs.to_wkt())
+
+
+def transform_of(data: xr.DataArray | xr.Dataset) -> Affine:
+    """Return the affine transform of a raster from its cell-centre coordinates.
+
+    Falls back on rioxarray (the stored GeoTransform) for rasters one cell wide.
+    """
+    xdim, ydim = data.rio.x_dim, data.rio.y_dim
+    x = np.asarray(data[xdim].values, dtype="float64")
+    y = np.asarray(data[ydim].values, dtype="float64")
+    if len(x) < 2 or len(y) < 2:
+        return data.rio.transform(recalc=True)
+    dx = (x[-1] - x[0]) / (len(x) - 1)
+    dy = (y[-1] - y[0]) / (len(y) - 1)
+    return Affine(dx, 0.0, x[0] - dx / 2, 0.0, dy, y[0] - dy / 2)
 
 
 def resolve_chunks(chunks: Chunks, shape: Sequence[int]) -> tuple[int, int] | None:

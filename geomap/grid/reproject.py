@@ -32,7 +32,14 @@ from affine import Affine
 from odc.geo.geobox import GeoBox
 
 from geomap.errors import CRSError, DataError, ParameterError
-from geomap.grid._core import Chunks, block_slices, grid_crs, grid_to_dataarray, resolve_chunks
+from geomap.grid._core import (
+    Chunks,
+    block_slices,
+    grid_crs,
+    grid_to_dataarray,
+    resolve_chunks,
+    transform_of,
+)
 
 __all__ = ["RESAMPLING", "reproject_to"]
 
@@ -137,7 +144,7 @@ def reproject_to(
             "(geomap never assumes EPSG:4326)"
         )
     source = _north_up(source)
-    src_transform = source.rio.transform(recalc=True)
+    src_transform = transform_of(source)
     if src_transform.b != 0 or src_transform.d != 0:
         raise DataError(
             f"raster {source.name!r} has a rotated transform {tuple(src_transform)[:6]}; "

@@ -1,0 +1,844 @@
+"""Mineral-system recipes (``layers/*.yaml``) and evidence-stack building.
+
+A recipe names a mineral system, its commodities, the regions it supports, the
+datasets it uses, its evidence layers (an evidence function, the data it reads and
+its parameters, optionally followed by transforms), the training occurrences and
+the default model.  :func:`load_recipe` validates a recipe completely (unknown keys,
+datasets, regions, functions, parameters, commodities and deposit classes are
+errors that name the file and the key); :func:`build_evidence` turns it into the
+evidence stack of one region at one resolution: an ``xarray.Dataset`` with one
+variable per evidence layer plus ``coverage``.
+
+>>> from geomap.recipes import load_recipe, recipe_names
+>>> "carbonatite-ree" in recipe_names()
+True
+>>> load_recipe("carbonatite-ree").model.name
+'wofe'
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import json
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from geomap.errors import GeomapError, RecipeError, UnknownNameError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import xarray as xr
+
+    from geomap.catalog import Catalog
+    from geomap.grid import Chunks
+
+__all__ = [
+    "MODEL_NAMES",
+    "LayerSpec",
+    "ModelSpec",
+    "Recipe",
+    "SourceSpec",
+    "TrainingSpec",
+    "TransformSpec",
+    "build_evidence",
+    "evidence_functions",
+    "load_recipe",
+    "recipe_names",
+    "training_occurrences",
+]
+
+MODEL_NAMES = ("wofe", "fuzzy", "weighted", "logistic", "rf", "gbm")
+"""Model names a recipe may choose (the models live in :mod:`geomap.models`)."""
+
+_NAME = r"^[a-z][a-z0-9_]*$"
+_ID = r"^[a-z0-9][a-z0-9-]*$"
+
+WhereValue = str | int | float | bool | list[str | int | float | bool] | dict[str, Any]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceSpec(_Strict):
+    """The data an evidence layer reads and how its features are selected."""
+
+    dataset: str | list[str] = Field(description="Catalog dataset id(s)")
+    layer: str | None = Field(default=None, description="Reader layer, for multi-layer datasets")
+    where: dict[str, WhereValue] = Field(
+        default_factory=dict,
+        description=(
+            "Column filters: a value or list of values (case-insensitive for text), "
+            "{contains: text}, or {min: x, max: y}"
+        ),
+    )
+    commodities: list[str] | None = Field(
+        default=None, description="Occurrences with any of these commodities (codes, names, groups)"
+    )
+    exclude_commodities: list[str] | None = Field(
+        default=None, description="Drop occurrences with any of these commodities"
+    )
+    deposit_classes: list[str] | None = Field(
+        default=None, description="Occurrences of these normalized deposit classes"
+    )
+    exclude_deposit_classes: list[str] | None = None
+    vocabulary: Literal["lithology"] | None = Field(
+        default=None, description="Recode a GLiM raster into the shared lithology vocabulary"
+    )
+    geometry: Literal["as_is", "boundary", "centroid"] = Field(
+        default="as_is", description="Use polygon boundaries or feature centroids instead"
+    )
+    options: dict[str, Any] = Field(default_factory=dict, description="Reader options")
+
+    @property
+    def datasets(self) -> list[str]:
+        """The dataset ids as a list."""
+        return [self.dataset] if isinstance(self.dataset, str) else list(self.dataset)
+
+
+class TransformSpec(_Strict):
+    """A transform applied to a layer after the evidence function."""
+
+    function: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class LayerSpec(_Strict):
+    """One evidence layer (``one_hot`` makes one layer per class)."""
+
+    name: str = Field(pattern=_NAME)
+    function: str
+    source: SourceSpec
+    params: dict[str, Any] = Field(default_factory=dict)
+    transforms: list[TransformSpec] = Field(default_factory=list)
+    regions: list[str] | None = Field(
+        default=None, description="Build this layer only for these regions (default: all)"
+    )
+    description: str = ""
+
+
+class TrainingSpec(_Strict):
+    """Which occurrences are the known deposits (training and validation points)."""
+
+    datasets: list[str] | None = Field(
+        default=None, description="Occurrence datasets (default: every mirrored one)"
+    )
+    commodities: list[str] | None = None
+    exclude_commodities: list[str] | None = None
+    deposit_classes: list[str] | None = None
+    exclude_deposit_classes: list[str] | None = None
+    where: dict[str, WhereValue] = Field(default_factory=dict)
+
+
+class ModelSpec(_Strict):
+    """The default model: a name from :data:`MODEL_NAMES` and its parameters."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        if value not in MODEL_NAMES:
+            raise ValueError(f"unknown model {value!r}; use one of {', '.join(MODEL_NAMES)}")
+        return value
+
+
+class Recipe(_Strict):
+    """A validated mineral-system recipe."""
+
+    id: str = Field(pattern=_ID)
+    name: str
+    mineral_system: str
+    commodities: list[str]
+    regions: list[str] = Field(min_length=1)
+    datasets: list[str] = Field(min_length=1)
+    rationale: str
+    references: list[str] = Field(min_length=1)
+    evidence: list[LayerSpec] = Field(min_length=1)
+    training: TrainingSpec
+    model: ModelSpec
+    path: str = Field(default="", description="Where the recipe was loaded from (set on load)")
+
+    def layers_for(self, region: str) -> list[LayerSpec]:
+        """The evidence layers built for ``region``."""
+        return [s for s in self.evidence if s.regions is None or region in s.regions]
+
+
+# --------------------------------------------------------------------------- the functions
+
+
+@dataclass(frozen=True)
+class _Function:
+    """How a recipe function maps onto the evidence API."""
+
+    build: Callable[..., list[xr.DataArray]]
+    inputs: tuple[str, ...]  # "vector", "points", "raster"
+    params: dict[str, bool]  # parameter name -> required
+
+
+def _keyword_params(func: Callable[..., Any], skip: tuple[str, ...] = ()) -> dict[str, bool]:
+    out = {}
+    for p in inspect.signature(func).parameters.values():
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in (
+            "chunks",
+            "name",
+            "source",
+            "source_ids",
+            *skip,
+        ):
+            out[p.name] = p.default is inspect.Parameter.empty
+    return out
+
+
+def _functions() -> dict[str, _Function]:
+    from geomap import evidence as ev
+
+    def single(func: Callable[..., xr.DataArray]) -> Callable[..., list[xr.DataArray]]:
+        def build(data: Any, grid: Any, *, name: str, chunks: Any, **params: Any) -> list[Any]:
+            return [func(data, grid, name=name, chunks=chunks, **params)]
+
+        return build
+
+    def classes(data: Any, grid: Any, *, name: str, chunks: Any, **params: Any) -> list[Any]:
+        return [ev.class_layer(data, grid, name=name, chunks=chunks, **params)]
+
+    def one_hot(
+        data: Any, grid: Any, *, name: str, chunks: Any, classes: Any = None, **params: Any
+    ) -> list[Any]:
+        layer = ev.class_layer(data, grid, name=name, chunks=chunks, **params)
+        return ev.one_hot(layer, classes=classes, prefix=name)
+
+    def class_scores(
+        data: Any,
+        grid: Any,
+        *,
+        name: str,
+        chunks: Any,
+        scores: Any,
+        default: Any = 0.0,
+        **params: Any,
+    ) -> list[Any]:
+        layer = ev.class_layer(data, grid, name=name, chunks=chunks, **params)
+        return [ev.class_scores(layer, scores=scores, default=default, name=name)]
+
+    def distance_to_class(
+        data: Any,
+        grid: Any,
+        *,
+        name: str,
+        chunks: Any,
+        classes: Any,
+        cap_m: Any = None,
+        **params: Any,
+    ) -> list[Any]:
+        layer = ev.class_layer(data, grid, name=name, chunks=chunks, **params)
+        marks = ev.one_hot(layer, classes=classes, prefix=name)
+        mask = marks[0]
+        for extra in marks[1:]:
+            mask = mask.fillna(0) + extra.fillna(0)
+        mask = mask.rename(name)
+        return [ev.distance_to_cells(mask, cap_m=cap_m, name=name)]
+
+    def gravity_gradient(
+        data: Any,
+        grid: Any,
+        *,
+        name: str,
+        chunks: Any,
+        height_m: Any = None,
+        at_resolution_m: Any = None,
+    ) -> list[Any]:
+        work = grid if at_resolution_m is None else ev.coarse_grid(grid, at_resolution_m)
+        disturbance = ev.gravity_disturbance(data, work, height_m=height_m)
+        return [
+            ev.horizontal_gradient(
+                disturbance, grid, at_resolution_m=at_resolution_m, chunks=chunks, name=name
+            )
+        ]
+
+    class_params = {"column": False, "resampling": False}
+    return {
+        "distance": _Function(
+            single(ev.distance_to), ("vector", "points"), _keyword_params(ev.distance_to)
+        ),
+        "density": _Function(
+            single(ev.point_density), ("points",), _keyword_params(ev.point_density)
+        ),
+        "classes": _Function(classes, ("raster", "vector"), class_params),
+        "one_hot": _Function(one_hot, ("raster", "vector"), {**class_params, "classes": False}),
+        "class_scores": _Function(
+            class_scores, ("raster", "vector"), {**class_params, "scores": True, "default": False}
+        ),
+        "distance_to_class": _Function(
+            distance_to_class,
+            ("raster", "vector"),
+            {**class_params, "classes": True, "cap_m": False},
+        ),
+        "continuous": _Function(
+            single(ev.continuous), ("raster",), _keyword_params(ev.continuous, ("units",))
+        ),
+        "geochem": _Function(
+            single(ev.geochem_surface), ("points",), _keyword_params(ev.geochem_surface)
+        ),
+        "gravity_disturbance": _Function(
+            single(ev.gravity_disturbance), ("raster",), _keyword_params(ev.gravity_disturbance)
+        ),
+        "horizontal_gradient": _Function(
+            single(ev.horizontal_gradient), ("raster",), _keyword_params(ev.horizontal_gradient)
+        ),
+        "tilt_derivative": _Function(
+            single(ev.tilt_derivative), ("raster",), _keyword_params(ev.tilt_derivative)
+        ),
+        "gravity_gradient": _Function(
+            gravity_gradient, ("raster",), {"height_m": False, "at_resolution_m": False}
+        ),
+        "slope": _Function(single(ev.slope), ("raster",), _keyword_params(ev.slope)),
+        "relief": _Function(single(ev.relief), ("raster",), _keyword_params(ev.relief)),
+    }
+
+
+def _transforms() -> dict[str, tuple[Callable[..., xr.DataArray], dict[str, bool]]]:
+    from geomap import evidence as ev
+
+    funcs: dict[str, Callable[..., xr.DataArray]] = {
+        "fuzzy_linear": ev.fuzzy_linear,
+        "fuzzy_small": ev.fuzzy_small,
+        "fuzzy_large": ev.fuzzy_large,
+        "fuzzy_gaussian": ev.fuzzy_gaussian,
+        "fuzzy_near": ev.fuzzy_near,
+        "zscore": ev.zscore,
+        "percentile": ev.percentile_rank,
+        "log10": ev.log_transform,
+        "threshold": ev.threshold,
+    }
+    return {name: (f, _keyword_params(f)) for name, f in funcs.items()}
+
+
+def evidence_functions() -> dict[str, dict[str, Any]]:
+    """Describe the functions and transforms a recipe may use, with their parameters.
+
+    Returns
+    -------
+    dict
+        ``{"functions": {name: {"inputs": [...], "params": {param: required}}},
+        "transforms": {name: {"params": {param: required}}}}``
+    """
+    return {
+        "functions": {
+            k: {"inputs": list(f.inputs), "params": dict(f.params)} for k, f in _functions().items()
+        },
+        "transforms": {k: {"params": dict(p)} for k, (_, p) in _transforms().items()},
+    }
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def recipe_names() -> list[str]:
+    """Names of the recipes shipped in ``layers/``."""
+    from geomap._paths import layers_dir
+
+    folder = layers_dir()
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def _resolve_path(name_or_path: str | Path) -> Path:
+    from geomap._paths import layers_dir
+
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.exists():
+            raise RecipeError(f"recipe file {path} not found; check the path")
+        return path
+    candidate = layers_dir() / f"{name_or_path}.yaml"
+    if candidate.exists():
+        return candidate
+    known = recipe_names()
+    close = difflib.get_close_matches(str(name_or_path), known, n=3)
+    hint = f"did you mean {', '.join(map(repr, close))}?" if close else f"known: {', '.join(known)}"
+    raise UnknownNameError(f"unknown recipe {str(name_or_path)!r}; {hint}")
+
+
+def _loc(parts: tuple[Any, ...]) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _format_validation(path: Path, exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        where = _loc(err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            problems.append(f"{where}: unknown key; remove it or check its spelling")
+        elif err["type"] == "missing":
+            problems.append(f"{where}: required key is missing")
+        else:
+            problems.append(f"{where}: {err['msg']}")
+    return f"recipe {path}: " + "; ".join(problems)
+
+
+def load_recipe(name_or_path: str | Path, *, catalog: Catalog | None = None) -> Recipe:
+    """Load and validate a recipe.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        A recipe name from ``layers/`` (e.g. ``"kuroko-vms"``) or a YAML file.
+    catalog : Catalog, optional
+        Defaults to the project catalog.
+
+    Returns
+    -------
+    Recipe
+
+    Raises
+    ------
+    RecipeError
+        Malformed YAML, unknown keys, or a recipe naming an unknown dataset,
+        region, function, parameter, transform, commodity, deposit class or
+        model; the message names the file and the key.
+    UnknownNameError
+        No recipe of that name.
+    """
+    from geomap._yaml import load_yaml
+    from geomap.catalog import load_catalog
+
+    path = _resolve_path(name_or_path)
+    raw = load_yaml(path, RecipeError)
+    if not isinstance(raw, dict):
+        raise RecipeError(f"recipe {path}: expected a mapping of keys, got {type(raw).__name__}")
+    if "path" in raw:
+        raise RecipeError(f"recipe {path}: path: unknown key; remove it")
+    try:
+        recipe = Recipe.model_validate({**raw, "path": str(path)})
+    except ValidationError as exc:
+        raise RecipeError(_format_validation(path, exc)) from None
+    _check(recipe, catalog or load_catalog())
+    return recipe
+
+
+class _Problems:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.items: list[str] = []
+
+    def add(self, key: str, message: str) -> None:
+        self.items.append(f"{key}: {message}")
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise RecipeError(f"recipe {self.path}: " + "; ".join(self.items))
+
+
+def _unknown(kind: str, name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=3)
+    hint = f"did you mean {', '.join(map(repr, close))}?" if close else f"known: {', '.join(known)}"
+    return f"unknown {kind} {name!r}; {hint}"
+
+
+def _check_commodities(problems: _Problems, key: str, values: list[str] | None) -> None:
+    from geomap.harmonize.commodities import expand_selector
+
+    for value in values or []:
+        try:
+            expand_selector(value)
+        except GeomapError as exc:
+            problems.add(key, str(exc))
+
+
+def _deposit_classes() -> list[str]:
+    from geomap._yaml import load_yaml
+
+    path = Path(__file__).resolve().parent / "data" / "deposit_classes.yaml"
+    raw = load_yaml(path, RecipeError)
+    return sorted({rule["class"] for rule in raw["rules"]})
+
+
+def _check_params(
+    problems: _Problems, key: str, given: Mapping[str, Any], accepted: Mapping[str, bool]
+) -> None:
+    for param in given:
+        if param not in accepted:
+            problems.add(f"{key}.{param}", _unknown("parameter", param, sorted(accepted)))
+    for param, required in accepted.items():
+        if required and param not in given:
+            problems.add(f"{key}.{param}", "required parameter is missing")
+
+
+def _check(recipe: Recipe, catalog: Catalog) -> None:
+    problems = _Problems(recipe.path)
+    dataset_ids = [d.id for d in catalog.datasets]
+    region_ids = [r.id for r in catalog.regions]
+    for i, region in enumerate(recipe.regions):
+        if region not in region_ids:
+            problems.add(f"regions[{i}]", _unknown("region", region, region_ids))
+    for i, dataset in enumerate(recipe.datasets):
+        if dataset not in dataset_ids:
+            problems.add(f"datasets[{i}]", _unknown("dataset", dataset, dataset_ids))
+    _check_commodities(problems, "commodities", recipe.commodities)
+    classes = _deposit_classes()
+    functions, transforms = _functions(), _transforms()
+    names: set[str] = set()
+    for i, spec in enumerate(recipe.evidence):
+        key = f"evidence[{i}] ({spec.name})"
+        if spec.name in names or spec.name == "coverage":
+            problems.add(f"{key}.name", f"layer name {spec.name!r} is used twice or reserved")
+        names.add(spec.name)
+        for region in spec.regions or []:
+            if region not in recipe.regions:
+                problems.add(f"{key}.regions", f"{region!r} is not one of the recipe's regions")
+        _check_source(
+            problems, f"{key}.source", spec.source, recipe, catalog, classes, spec.regions
+        )
+        func = functions.get(spec.function)
+        if func is None:
+            problems.add(
+                f"{key}.function", _unknown("evidence function", spec.function, sorted(functions))
+            )
+        else:
+            _check_params(problems, f"{key}.params", spec.params, func.params)
+        for j, step in enumerate(spec.transforms):
+            tkey = f"{key}.transforms[{j}]"
+            if step.function not in transforms:
+                problems.add(
+                    f"{tkey}.function", _unknown("transform", step.function, sorted(transforms))
+                )
+            else:
+                _check_params(problems, f"{tkey}.params", step.params, transforms[step.function][1])
+    training = recipe.training
+    for i, dataset in enumerate(training.datasets or []):
+        if dataset not in recipe.datasets:
+            problems.add(f"training.datasets[{i}]", f"{dataset!r} is not listed under 'datasets'")
+        elif dataset in dataset_ids and catalog.dataset(dataset).kind != "occurrences":
+            problems.add(f"training.datasets[{i}]", f"{dataset!r} is not an occurrence dataset")
+    _check_commodities(problems, "training.commodities", training.commodities)
+    _check_commodities(problems, "training.exclude_commodities", training.exclude_commodities)
+    for field in ("deposit_classes", "exclude_deposit_classes"):
+        for value in getattr(training, field) or []:
+            if value not in classes:
+                problems.add(f"training.{field}", _unknown("deposit class", value, classes))
+    problems.raise_if_any()
+
+
+def _check_source(
+    problems: _Problems,
+    key: str,
+    source: SourceSpec,
+    recipe: Recipe,
+    catalog: Catalog,
+    classes: list[str],
+    layer_regions: list[str] | None,
+) -> None:
+    known = [d.id for d in catalog.datasets]
+    for dataset in source.datasets:
+        if dataset not in known:
+            problems.add(f"{key}.dataset", _unknown("dataset", dataset, known))
+            continue
+        if dataset not in recipe.datasets:
+            problems.add(f"{key}.dataset", f"{dataset!r} is not listed under 'datasets'")
+        entry = catalog.dataset(dataset)
+        if entry.online_only:
+            problems.add(f"{key}.dataset", f"{dataset!r} is online-only (not mirrored)")
+        for region in layer_regions or recipe.regions:
+            if region in [r.id for r in catalog.regions] and region not in entry.regions:
+                problems.add(
+                    f"{key}.dataset",
+                    f"{dataset!r} does not cover region {region!r} (it covers "
+                    f"{', '.join(entry.regions)}); restrict the layer with 'regions:'",
+                )
+    _check_commodities(problems, f"{key}.commodities", source.commodities)
+    _check_commodities(problems, f"{key}.exclude_commodities", source.exclude_commodities)
+    for field in ("deposit_classes", "exclude_deposit_classes"):
+        for value in getattr(source, field) or []:
+            if value not in classes:
+                problems.add(f"{key}.{field}", _unknown("deposit class", value, classes))
+    for column, condition in source.where.items():
+        if isinstance(condition, dict) and not set(condition) <= {"contains", "min", "max"}:
+            problems.add(
+                f"{key}.where.{column}",
+                f"unknown condition {sorted(set(condition) - {'contains', 'min', 'max'})}; "
+                "use a value, a list, {contains: text} or {min: x, max: y}",
+            )
+
+
+# --------------------------------------------------------------------------- building
+
+
+class _Reader:
+    """Reads each (dataset, layer, region) once per build."""
+
+    def __init__(self, recipe: Recipe, region: str, catalog: Catalog) -> None:
+        self.recipe, self.region, self.catalog = recipe, region, catalog
+        self.cache: dict[Any, Any] = {}
+
+    def kind(self, source: SourceSpec) -> str:
+        kinds = {self.catalog.dataset(d).kind for d in source.datasets}
+        if kinds == {"occurrences"}:
+            return "occurrences"
+        if len(kinds) > 1:
+            raise RecipeError(f"datasets {source.datasets} mix kinds {sorted(kinds)}")
+        return kinds.pop()
+
+    def read(self, source: SourceSpec) -> Any:
+        import geomap
+
+        kind = self.kind(source)
+        key = (tuple(source.datasets), source.layer, json.dumps(source.options, sort_keys=True))
+        if key not in self.cache:
+            if kind == "occurrences":
+                from geomap.io.occurrences import read_occurrences
+
+                if source.layer is not None:
+                    raise RecipeError("occurrence datasets have no 'layer'; select with 'where'")
+                data = read_occurrences(source.datasets, region=self.region, catalog=self.catalog)
+            elif len(source.datasets) > 1:
+                raise RecipeError("only occurrence datasets can be combined in one source")
+            elif kind == "raster":
+                data = geomap.read(
+                    source.datasets[0], layer=source.layer, catalog=self.catalog, **source.options
+                )
+            else:
+                data = geomap.read(
+                    source.datasets[0],
+                    region=self.region,
+                    layer=source.layer,
+                    catalog=self.catalog,
+                    **source.options,
+                )
+            self.cache[key] = data
+        return self.cache[key]
+
+
+def _text(series: Any) -> Any:
+    return series.astype("string").str.strip().str.lower()
+
+
+def _apply_where(frame: Any, where: Mapping[str, Any], key: str) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    mask = pd.Series(True, index=frame.index)
+    for column, condition in where.items():
+        if column not in frame.columns:
+            known = [c for c in frame.columns if c != "geometry"]
+            raise RecipeError(f"{key}.where.{column}: {_unknown('column', column, known)}")
+        values = frame[column]
+        if isinstance(condition, dict):
+            if "contains" in condition:
+                mask &= (
+                    _text(values)
+                    .str.contains(str(condition["contains"]).lower(), regex=False)
+                    .fillna(False)
+                )
+            numbers = pd.to_numeric(values, errors="coerce")
+            if "min" in condition:
+                mask &= (numbers >= float(condition["min"])).fillna(False)
+            if "max" in condition:
+                mask &= (numbers <= float(condition["max"])).fillna(False)
+            continue
+        wanted = condition if isinstance(condition, list) else [condition]
+        if all(isinstance(w, str) for w in wanted):
+            mask &= _text(values).isin([w.lower() for w in wanted]).fillna(False)
+        else:
+            mask &= values.isin(wanted).fillna(False)
+    return frame.loc[np.asarray(mask, dtype=bool)]
+
+
+def _select_occurrences(frame: Any, spec: SourceSpec | TrainingSpec, key: str) -> Any:
+    import numpy as np
+
+    from geomap.harmonize.occurrences import select_commodities
+
+    if spec.commodities:
+        frame = frame.loc[np.asarray(select_commodities(frame, spec.commodities), dtype=bool)]
+    if spec.exclude_commodities:
+        drop = np.asarray(select_commodities(frame, spec.exclude_commodities), dtype=bool)
+        frame = frame.loc[~drop]
+    if spec.deposit_classes:
+        frame = frame.loc[_text(frame["deposit_class"]).isin(spec.deposit_classes).to_numpy()]
+    if spec.exclude_deposit_classes:
+        frame = frame.loc[
+            ~_text(frame["deposit_class"]).isin(spec.exclude_deposit_classes).to_numpy()
+        ]
+    return _apply_where(frame, spec.where, key)
+
+
+def _prepare(data: Any, source: SourceSpec, kind: str, key: str) -> Any:
+    import xarray as xr
+
+    if isinstance(data, xr.DataArray):
+        if source.where or source.commodities or source.deposit_classes:
+            raise RecipeError(f"{key}: a raster source takes no 'where'/'commodities' selection")
+        if source.vocabulary == "lithology":
+            from geomap.harmonize.lithology import glim_to_lithology
+
+            data = glim_to_lithology(data)
+        return data
+    if source.vocabulary is not None:
+        raise RecipeError(f"{key}.vocabulary: only applies to a GLiM raster")
+    if kind == "occurrences":
+        data = _select_occurrences(data, source, key)
+    else:
+        if source.commodities or source.deposit_classes:
+            raise RecipeError(f"{key}: 'commodities'/'deposit_classes' select occurrence datasets")
+        data = _apply_where(data, source.where, key)
+    if source.geometry == "boundary":
+        data = data.set_geometry(data.geometry.boundary)
+    elif source.geometry == "centroid":
+        data = data.set_geometry(data.geometry.centroid)
+    data.attrs["geomap_source"] = ",".join(source.datasets)
+    return data
+
+
+def _input_kind(data: Any) -> str:
+    import xarray as xr
+
+    if isinstance(data, xr.DataArray):
+        return "raster"
+    types = set(data.geom_type.dropna())
+    return "points" if types and types <= {"Point", "MultiPoint"} else "vector"
+
+
+def build_evidence(
+    recipe: Recipe | str | Path,
+    region: str,
+    resolution_m: float,
+    *,
+    chunks: Chunks = None,
+    catalog: Catalog | None = None,
+) -> xr.Dataset:
+    """Build a recipe's evidence stack for one region at one resolution.
+
+    Parameters
+    ----------
+    recipe : Recipe, str or Path
+        A loaded recipe, a recipe name from ``layers/`` or a YAML path.
+    region : str
+        A region the recipe supports.
+    resolution_m : float
+        Cell size in metres.
+    chunks : None, "auto", int or (int, int)
+        Build Dask-backed layers block by block (values equal the in-memory build).
+    catalog : Catalog, optional
+        Defaults to the project catalog.
+
+    Returns
+    -------
+    xarray.Dataset
+        One variable per evidence layer (float32, NaN = no data, provenance in
+        its attrs) plus ``coverage`` (int16 count of layers with data per cell),
+        all on ``region_grid(region, resolution_m)``.  ``attrs`` carry the recipe
+        id, region, resolution, default model (JSON) and training selector (JSON).
+
+    Raises
+    ------
+    RecipeError
+        The region is not supported, or a layer cannot be built (unknown column or
+        class, empty selection, ...); the message names the recipe file and key.
+    ParameterError
+        ``resolution_m`` zero or negative.
+    """
+    import xarray as xr
+
+    from geomap import evidence as ev
+    from geomap.catalog import load_catalog
+    from geomap.grid import region_grid
+
+    cat = catalog or load_catalog()
+    if not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe, catalog=cat)
+    if region not in recipe.regions:
+        raise RecipeError(
+            f"recipe {recipe.path}: region {region!r} is not supported; this recipe supports "
+            f"{', '.join(recipe.regions)} (see its 'regions' key)"
+        )
+    grid = region_grid(region, resolution_m, catalog=cat)
+    reader = _Reader(recipe, region, cat)
+    functions, transforms = _functions(), _transforms()
+    layers: list[xr.DataArray] = []
+    for i, spec in enumerate(recipe.evidence):
+        if spec.regions is not None and region not in spec.regions:
+            continue
+        key = f"recipe {recipe.path}: evidence[{i}] ({spec.name})"
+        func = functions[spec.function]
+        try:
+            data = reader.read(spec.source)
+            data = _prepare(data, spec.source, reader.kind(spec.source), f"{key}.source")
+            kind = _input_kind(data)
+            if kind not in func.inputs and not (kind == "points" and "vector" in func.inputs):
+                raise RecipeError(
+                    f"{key}.function: {spec.function!r} needs {' or '.join(func.inputs)} input, "
+                    f"but {spec.source.datasets} gives {kind}"
+                )
+            built = func.build(data, grid, name=spec.name, chunks=chunks, **spec.params)
+            for step in spec.transforms:
+                tfunc = transforms[step.function][0]
+                built = [tfunc(layer, **step.params) for layer in built]
+        except RecipeError as exc:
+            message = str(exc)
+            raise RecipeError(
+                message if message.startswith("recipe ") else f"{key}: {message}"
+            ) from None
+        except GeomapError as exc:
+            raise RecipeError(f"{key}: {exc}") from exc
+        for layer in built:
+            layer.attrs["description"] = spec.description
+            layers.append(layer)
+    names = [str(layer.name) for layer in layers]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise RecipeError(f"recipe {recipe.path}: layers {duplicates} are built twice; rename them")
+    stack = xr.Dataset({str(layer.name): layer for layer in layers})
+    stack["coverage"] = ev.coverage(layers)
+    stack.attrs.update(
+        {
+            "geomap_recipe": recipe.id,
+            "geomap_recipe_name": recipe.name,
+            "geomap_region": region,
+            "geomap_resolution_m": float(grid.resolution.x),
+            "geomap_model": json.dumps(recipe.model.model_dump()),
+            "geomap_training": json.dumps(recipe.training.model_dump(exclude_none=True)),
+            "title": f"{recipe.name}: evidence for {region} at {grid.resolution.x:g} m",
+        }
+    )
+    return stack
+
+
+def training_occurrences(
+    recipe: Recipe | str | Path, region: str, *, catalog: Catalog | None = None
+) -> gpd.GeoDataFrame:
+    """The recipe's training occurrences in a region, in the region's analysis CRS.
+
+    Raises
+    ------
+    RecipeError
+        The region is not supported or a ``where`` column is unknown.
+    """
+    from geomap.catalog import load_catalog
+    from geomap.io.occurrences import read_occurrences
+
+    cat = catalog or load_catalog()
+    if not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe, catalog=cat)
+    if region not in recipe.regions:
+        raise RecipeError(
+            f"recipe {recipe.path}: region {region!r} is not supported; use one of "
+            f"{', '.join(recipe.regions)}"
+        )
+    spec = recipe.training
+    datasets = spec.datasets or [d for d in recipe.datasets if cat.dataset(d).kind == "occurrences"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        frame = read_occurrences(datasets, region=region, catalog=cat)
+    out = _select_occurrences(frame, spec, f"recipe {recipe.path}: training")
+    out.attrs = dict(frame.attrs)
+    return out
