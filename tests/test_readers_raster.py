@@ -60,7 +60,7 @@ def test_fatiando_netcdf_layers(layer, units, low, high):
 
 
 def test_default_layer_and_dask_chunks():
-    lazy = geomap.read("fatiando-earth-grids-10arcmin", chunks={"latitude": 512, "longitude": 512})
+    lazy = geomap.read("fatiando-earth-grids-10arcmin", chunks={})  # the file's own chunks
     assert lazy.attrs["geomap_layer"] == "topography"
     assert hasattr(lazy.data, "dask")
     eager = geomap.read("fatiando-earth-grids-10arcmin")
