@@ -258,14 +258,19 @@ def test_several_points_in_one_cell_count_once():
     pd.testing.assert_frame_equal(model.weights_, reference.weights_)
 
 
-def test_perfectly_correlated_layers_are_an_error():
+def test_perfectly_correlated_layers_are_dropped_or_an_error():
     X, y = textbook_table()
     X["same"] = X["B"]
-    with pytest.raises(ModelError, match="'B' and 'same'.*identically"):
-        WeightsOfEvidence().fit(X, y)
+    with pytest.warns(DegenerateEvidenceWarning, match="'B' and 'same'.*identically"):
+        model = WeightsOfEvidence().fit(X, y)
+    assert list(model.layers_) == ["B"] and "same" in model.dropped_layers_
+    assert set(model.weights_["layer"]) == {"B"}
+    # the result is the one-layer model: nothing counted twice
+    single = WeightsOfEvidence().fit(X[["B"]], y)
+    np.testing.assert_allclose(model.predict_proba(X), single.predict_proba(X[["B"]]))
     X["same"] = 1 - X["B"]  # complementary patterns are the same partition
     with pytest.raises(ModelError, match="identically"):
-        WeightsOfEvidence().fit(X, y)
+        WeightsOfEvidence(on_dependence="raise").fit(X, y)
 
 
 def test_conditional_dependence_warns_or_raises():

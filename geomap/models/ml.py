@@ -175,6 +175,8 @@ class _TableEncoder:
         self.names = names
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
+        if not self.categories:  # numbers only: one copy
+            return X[self.columns].to_numpy(dtype="float64", na_value=np.nan)
         parts = []
         for name in self.columns:
             column = X[name]
@@ -375,18 +377,21 @@ class LogisticProspectivity(_SklearnModel):
         hessian[1:, 1:] += np.eye(scaled.shape[1]) / self.C
         self.covariance_ = np.linalg.pinv(hessian)
 
-    def _design(self, Z: np.ndarray) -> np.ndarray:
-        scaled = self.scaler_.transform(self.imputer_.transform(Z))
-        return np.column_stack([np.ones(len(scaled)), scaled])
-
     def _proba(self, Z: np.ndarray, with_std: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        design = self._design(Z)
-        coef = np.concatenate([self.estimator_.intercept_, self.estimator_.coef_[0]])
-        eta = design @ coef
-        p = 1.0 / (1.0 + np.exp(-eta))
+        from scipy.special import expit
+
+        scaled = self.scaler_.transform(self.imputer_.transform(Z))
+        eta = scaled @ self.estimator_.coef_[0] + self.estimator_.intercept_[0]
+        p = expit(eta)
         if not with_std:
             return p, None
-        var_eta = np.einsum("ij,jk,ik->i", design, self.covariance_, design)
+        # zᵀ Σ z with z = (1, scaled): intercept block, cross terms, coefficient block
+        cov = self.covariance_
+        var_eta = (
+            cov[0, 0]
+            + 2.0 * scaled @ cov[0, 1:]
+            + np.einsum("ij,jk,ik->i", scaled, cov[1:, 1:], scaled)
+        )
         return p, p * (1 - p) * np.sqrt(np.clip(var_eta, 0.0, None))
 
     def _importances(self, Z: np.ndarray, y: np.ndarray) -> pd.DataFrame:

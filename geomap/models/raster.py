@@ -35,7 +35,14 @@ import xarray as xr
 from geomap.errors import CRSError, DataError, GridMismatchError, ModelError
 from geomap.models._base import ModelWarning, warn
 
-__all__ = ["CellTable", "cell_table", "evidence_layers", "predict_raster", "study_area_mask"]
+__all__ = [
+    "CellTable",
+    "cell_table",
+    "country_mask",
+    "evidence_layers",
+    "predict_raster",
+    "study_area_mask",
+]
 
 _PREDICT_BLOCK_CELLS = 1_000_000
 
@@ -203,13 +210,18 @@ def study_area_mask(
     layers : list of str, optional
         Layers counted when the stack has no ``coverage`` variable.
     study_area : xarray.DataArray, optional
-        Explicit mask on the same grid (true / non-zero inside).
+        Mask on the same grid (true / non-zero inside), e.g. :func:`country_mask`; cells
+        without any evidence are left out of it too.
 
     Returns
     -------
     numpy.ndarray of bool
     """
     shape = (stack.sizes["y"], stack.sizes["x"])
+    if "coverage" in stack.data_vars:
+        has_evidence = np.asarray(stack["coverage"].values) > 0
+    else:
+        has_evidence = _coverage(stack, layers or evidence_layers(stack)) > 0
     if study_area is not None:
         if not isinstance(study_area, xr.DataArray) or study_area.shape != shape:
             raise GridMismatchError(
@@ -218,14 +230,10 @@ def study_area_mask(
             )
         _same_grid(stack, study_area, "study_area")
         values = np.asarray(study_area.values)
-        return (
-            np.where(np.isnan(values), False, values != 0)
-            if values.dtype.kind == "f"
-            else (values != 0)
-        )
-    if "coverage" in stack.data_vars:
-        return np.asarray(stack["coverage"].values) > 0
-    return _coverage(stack, layers or evidence_layers(stack)) > 0
+        if values.dtype.kind == "f":
+            values = np.where(np.isnan(values), 0, values)
+        return (values != 0) & has_evidence
+    return has_evidence
 
 
 def _same_grid(stack: xr.Dataset, other: xr.DataArray, what: str) -> None:
@@ -236,6 +244,53 @@ def _same_grid(stack: xr.Dataset, other: xr.DataArray, what: str) -> None:
                 f"{what} is not on the evidence grid (its {axis} coordinates differ); "
                 "reproject it onto the stack's grid first"
             )
+
+
+def country_mask(
+    stack: xr.Dataset,
+    countries: list[str],
+    *,
+    catalog: Any = None,
+    all_touched: bool = True,
+) -> xr.DataArray:
+    """Cells of the stack's grid inside the given countries (Natural Earth 1:50m).
+
+    A region's bounding box holds sea and neighbouring countries; counting their cells as
+    study area would make every model look better than it is (open sea is easy to rank
+    low).  Use the result as ``study_area`` of :func:`cell_table` and
+    :func:`predict_raster`.
+
+    Parameters
+    ----------
+    stack : xarray.Dataset
+        The evidence stack (its grid and CRS are used).
+    countries : list of str
+        ISO 3166 alpha-3 codes (``ADM0_A3`` of Natural Earth), e.g. a region's ``countries``.
+    catalog : Catalog, optional
+        Defaults to the project catalog.
+    all_touched : bool, default True
+        Keep every cell a country polygon touches (coastal cells stay in).
+
+    Returns
+    -------
+    xarray.DataArray
+        uint8, 1 inside, on the stack's grid.
+    """
+    import geomap
+    from geomap.grid import grid_of, rasterize
+
+    frame = geomap.read("natural-earth", layer="50m_admin_0_countries", catalog=catalog)
+    codes = frame["ADM0_A3"].astype(str).str.upper()
+    wanted = [c.upper() for c in countries]
+    chosen = frame[codes.isin(wanted)]
+    missing = sorted(set(wanted) - set(codes[codes.isin(wanted)]))
+    if missing:
+        raise DataError(
+            f"countries {missing} are not in Natural Earth's ADM0_A3 codes; use ISO alpha-3 "
+            "codes such as 'USA' or 'JPN'"
+        )
+    mask = rasterize(chosen, grid_of(stack), all_touched=all_touched, name="study_area")
+    return mask.assign_coords(y=stack["y"], x=stack["x"])
 
 
 # ----------------------------------------------------------------------------- occurrences
@@ -277,7 +332,8 @@ def _points_to_cells(
         warn(f"{n_empty} occurrences have no geometry and are left out", ModelWarning)
     points = geoms[~empty]
     xs, ys = points.x.to_numpy(dtype="float64"), points.y.to_numpy(dtype="float64")
-    cols_f, rows_f = ~transform * (xs, ys)
+    cols_f = (xs - transform.c) / transform.a  # north-up grid (checked): no rotation terms
+    rows_f = (ys - transform.f) / transform.e
     cols, rows = np.floor(cols_f).astype(np.int64), np.floor(rows_f).astype(np.int64)
     ny, nx = stack.sizes["y"], stack.sizes["x"]
     inside = (rows >= 0) & (rows < ny) & (cols >= 0) & (cols < nx) & np.isfinite(cols_f)
@@ -469,8 +525,8 @@ def cell_table(
     n_off = int(counts[~inside].sum())
     if n_off:
         warn(
-            f"{n_off} occurrences fall in cells outside the study area (no evidence layer has "
-            "data there) and are left out",
+            f"{n_off} occurrences fall in cells outside the study area (outside the study-area "
+            "mask, or no evidence layer has data there) and are left out",
             ModelWarning,
         )
     counts = np.where(inside, counts, 0)

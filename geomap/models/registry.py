@@ -14,13 +14,14 @@ __all__ = ["MODEL_NAMES", "make_model"]
 _MODELS: dict[str, tuple[str, str, str]] = {
     "wofe": ("geomap.models.wofe", "WeightsOfEvidence", "data-driven (Bayesian)"),
     "fuzzy": ("geomap.models.fuzzy", "FuzzyOverlay", "knowledge-driven"),
-    "index": ("geomap.models.fuzzy", "WeightedIndexOverlay", "knowledge-driven"),
+    "weighted": ("geomap.models.fuzzy", "WeightedIndexOverlay", "knowledge-driven"),
     "logistic": ("geomap.models.ml", "LogisticProspectivity", "data-driven"),
     "rf": ("geomap.models.ml", "RandomForestProspectivity", "data-driven"),
     "gbm": ("geomap.models.ml", "GradientBoostingProspectivity", "data-driven"),
 }
 
 MODEL_NAMES: tuple[str, ...] = tuple(_MODELS)
+_ALIASES = {"index": "weighted"}
 
 
 def make_model(name: str, params: Mapping[str, Any] | None = None) -> Any:
@@ -28,7 +29,7 @@ def make_model(name: str, params: Mapping[str, Any] | None = None) -> Any:
 
     Parameters
     ----------
-    name : {"wofe", "fuzzy", "index", "logistic", "rf", "gbm"}
+    name : {"wofe", "fuzzy", "weighted", "logistic", "rf", "gbm"}
         Weights of evidence, fuzzy overlay, weighted index overlay, logistic regression,
         random forest, gradient boosting.
     params : mapping, optional
@@ -50,6 +51,7 @@ def make_model(name: str, params: Mapping[str, Any] | None = None) -> Any:
     >>> make_model("rf", {"n_estimators": 50}).n_estimators
     50
     """
+    name = _ALIASES.get(name, name)
     if name not in _MODELS:
         raise UnknownNameError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
     module, cls_name, _ = _MODELS[name]

@@ -118,6 +118,7 @@ class ValidationReport:
         ``training`` (ROC AUC of the model fitted on all cells, on those cells),
         ``held_out`` (ROC AUC of out-of-fold / other-region prospectivity),
         ``held_out_well_covered`` (the same inside well-covered cells),
+        ``held_out_se`` (Hanley–McNeil standard error of ``held_out``),
         ``held_out_fold_mean`` (mean of per-fold AUCs), ``success_rate`` and
         ``prediction_rate`` (areas under those curves).  ``None`` where undefined.
     roc, success_rate, prediction_rate, prediction_area, capture, folds, coverage : DataFrame
@@ -137,6 +138,8 @@ class ValidationReport:
     notes : list of str
         Caveats a reader must know (few occurrences, folds without occurrences, warnings
         raised while fitting folds, layers dropped...).
+    estimator : estimator or None
+        The model fitted on all training cells (not serialized).
     """
 
     model: str
@@ -155,6 +158,7 @@ class ValidationReport:
     counts: dict[str, int]
     settings: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    estimator: Any = field(default=None, repr=False, compare=False)
 
     @property
     def curves(self) -> dict[str, pd.DataFrame]:
@@ -720,6 +724,7 @@ def _coverage_frame(
 def _assemble(
     *,
     model: Any,
+    fitted: Any,
     method: str,
     train: CellTable,
     test: CellTable,
@@ -764,6 +769,7 @@ def _assemble(
     auc = {
         "training": auc_train,
         "held_out": auc_test,
+        "held_out_se": _auc_standard_error(auc_test, int(test.y.sum()), int((test.y == 0).sum())),
         "held_out_well_covered": auc_cov,
         "held_out_fold_mean": float(fold_aucs.mean()) if len(fold_aucs) else None,
         "success_rate": success.attrs["auc"],
@@ -808,7 +814,19 @@ def _assemble(
         counts=counts,
         settings=settings,
         notes=notes,
+        estimator=fitted,
     )
+
+
+def _auc_standard_error(auc: float | None, n_pos: int, n_neg: int) -> float | None:
+    """Hanley & McNeil (1982) standard error of an AUC from its class sizes."""
+    if auc is None or n_pos < 1 or n_neg < 1:
+        return None
+    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
+    var = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2)) / (
+        n_pos * n_neg
+    )
+    return math.sqrt(max(var, 0.0))
 
 
 def _params(model: Any) -> dict[str, Any]:
@@ -823,12 +841,10 @@ def _params(model: Any) -> dict[str, Any]:
 def _record_warnings(
     caught: list[warnings.WarningMessage], where: str, seen: dict[str, tuple[str, list[str]]]
 ) -> None:
-    """Collect warnings by kind (message with its numbers blanked): first text, where seen."""
-    import re
-
+    """Collect warnings by kind (category and opening words): first text, where seen."""
     for message in caught:
         text = str(message.message)
-        key = f"{message.category.__name__}:{re.sub(r'[0-9.]+', '#', text)}"
+        key = f"{message.category.__name__}:{' '.join(text.split()[:5])}"
         _, places = seen.setdefault(key, (text, []))
         if where not in places:
             places.append(where)
@@ -926,6 +942,7 @@ def spatial_cross_validate(
     }
     return _assemble(
         model=model,
+        fitted=fitted,
         method="spatial_block_cv",
         train=table,
         test=table,
@@ -1049,6 +1066,7 @@ def region_held_out(
         reports.append(
             _assemble(
                 model=model,
+                fitted=fitted,
                 method="region_held_out",
                 train=train,
                 test=test,

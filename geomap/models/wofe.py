@@ -44,8 +44,10 @@ area holds an occurrence.
 * a layer with no data, with one class only, or without any training cell where it has data is
   dropped with a warning (listed in ``dropped_layers_``);
 * several training points in one cell count once (warning); no training cell is an error;
-* two layers that split the study area identically (perfect correlation) are an error: their
-  evidence would be counted twice;
+* of two layers that split the study area identically (perfect correlation; e.g. a lithology
+  score and the distance to that lithology thresholded at 0) the one with the smaller
+  studentized contrast is dropped with a warning — their evidence would be counted twice —
+  or, with ``on_dependence="raise"``, it is an error;
 * conditional independence is checked after fitting (Bonham-Carter's omnibus ratio and the
   Agterberg–Cheng 2002 test); a failure issues a :class:`ConditionalIndependenceWarning`
   (or an error with ``on_dependence="raise"``).
@@ -271,7 +273,9 @@ class _Layer:
             present = values <= float(self.threshold)  # type: ignore[arg-type]
         else:
             present = values >= float(self.threshold)  # type: ignore[arg-type]
-        return np.where(missing, -1, present.astype(np.int64))
+        codes = present.astype(np.int64)
+        codes[missing] = -1
+        return codes
 
     def rule(self, k: int) -> str:
         """Describe class ``k`` in words (e.g. ``<= 1500``)."""
@@ -292,8 +296,9 @@ def _class_codes(column: pd.Series, classes: np.ndarray) -> np.ndarray:
 
 
 def _weighted_count(codes: np.ndarray, weights: np.ndarray, n_classes: int) -> np.ndarray:
-    ok = codes >= 0
-    return np.bincount(codes[ok], weights=weights[ok], minlength=n_classes)[:n_classes]
+    """Sum of ``weights`` per class (code -1, missing, is left out)."""
+    shifted = codes.astype(np.intp) + 1
+    return np.bincount(shifted, weights=weights, minlength=n_classes + 1)[1 : n_classes + 1]
 
 
 def _candidate_thresholds(values: np.ndarray, n_thresholds: int) -> np.ndarray:
@@ -392,7 +397,9 @@ class WeightsOfEvidence(ProspectivityModel):
         Bonham-Carter's rule of thumb: an observed/predicted occurrence ratio below this
         signals conditional dependence.
     on_dependence : {"warn", "raise"}, default "warn"
-        What a failed conditional-independence test does.
+        What a failed conditional-independence test does, and what two layers that split the
+        study area identically do (``"warn"``: the one with the smaller studentized contrast
+        is left out with a warning).
 
     Attributes
     ----------
@@ -584,7 +591,11 @@ class WeightsOfEvidence(ProspectivityModel):
         self.prior_logit_variance_ = 1.0 / total_deposits + 1.0 / (total_area - total_deposits)
         self.cell_area_km2_ = cell_area_km2
         codes = {name: layer.codes(X[name], fitting=True) for name, layer in layers.items()}
-        self._check_perfect_correlation(codes, area)
+        for name in self._duplicated_layers(codes, area):
+            del layers[name], codes[name]
+        self.weights_ = self.weights_[self.weights_["layer"].isin(list(layers))].reset_index(
+            drop=True
+        )
         self.pairwise_independence_ = self._pairwise_tests(codes, deposits)
         self.independence_ = self._omnibus_test(codes, area, total_deposits)
         return self
@@ -823,21 +834,41 @@ class WeightsOfEvidence(ProspectivityModel):
 
     # -- diagnostics ---------------------------------------------------------------------
 
-    def _check_perfect_correlation(self, codes: dict[str, np.ndarray], area: np.ndarray) -> None:
+    def _duplicated_layers(self, codes: dict[str, np.ndarray], area: np.ndarray) -> list[str]:
+        """Layers whose classes split the study area exactly like an earlier layer's.
+
+        Perfectly correlated evidence would be counted twice.  With ``on_dependence="raise"``
+        that is an error; otherwise the layer with the smaller studentized contrast is left
+        out with a warning (and listed in ``dropped_layers_``).
+        """
         names = list(codes)
-        rng = np.random.default_rng(0)
         n = area.size
-        probe = np.sort(rng.choice(n, size=min(n, 100_000), replace=False))
+        probe = np.sort(np.random.default_rng(0).choice(n, size=min(n, 100_000), replace=False))
+        stud = self.weights_.set_index("layer")["studentized_contrast"].abs()
+        strength = {name: float(np.nanmax(stud.loc[[name]])) for name in names}
+        dropped: list[str] = []
         for i, a_name in enumerate(names):
             for b_name in names[i + 1 :]:
-                if self._same_partition(codes[a_name][probe], codes[b_name][probe]) and (
-                    self._same_partition(codes[a_name], codes[b_name])
+                if a_name in dropped or b_name in dropped:
+                    continue
+                if not (
+                    self._same_partition(codes[a_name][probe], codes[b_name][probe])
+                    and self._same_partition(codes[a_name], codes[b_name])
                 ):
-                    raise ModelError(
-                        f"layers {a_name!r} and {b_name!r} split the study area identically "
-                        "(perfectly correlated where both have data); weights of evidence would "
-                        "count the same evidence twice — remove one of them"
-                    )
+                    continue
+                message = (
+                    f"layers {a_name!r} and {b_name!r} split the study area identically "
+                    "(perfectly correlated where both have data); weights of evidence would "
+                    "count the same evidence twice"
+                )
+                if self.on_dependence == "raise":
+                    raise ModelError(f"{message}; remove one of them")
+                weaker = b_name if strength[b_name] <= strength[a_name] else a_name
+                kept = a_name if weaker == b_name else b_name
+                dropped.append(weaker)
+                self.dropped_layers_[weaker] = f"it duplicates the pattern of {kept!r}"
+                warn(f"{message}; {weaker!r} is left out", DegenerateEvidenceWarning)
+        return dropped
 
     @staticmethod
     def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
@@ -940,12 +971,10 @@ class WeightsOfEvidence(ProspectivityModel):
         logit = np.full(n, self.prior_logit_)
         var_logit = np.full(n if with_var else 0, self.prior_logit_variance_)
         for name, layer in self.layers_.items():
-            c = codes[name]
-            ok = c >= 0
-            safe = np.where(ok, c, 0)
-            logit += np.where(ok, layer.weights[safe], 0.0)
+            c = codes[name]  # -1 (missing) picks the appended 0: weight 0, no variance
+            logit += np.append(layer.weights, 0.0)[c]
             if with_var:
-                var_logit += np.where(ok, layer.variances[safe], 0.0)
+                var_logit += np.append(layer.variances, 0.0)[c]
         return logit, var_logit
 
     def _posterior(

@@ -1,0 +1,385 @@
+"""One recipe, one region, one model: evidence -> table -> validation -> prospectivity rasters.
+
+:func:`model_region` is the model stage of the flow as a plain call (the ``geomap model``
+command and the pipeline write its result to files).  It
+
+1. builds the recipe's evidence stack for the region (:func:`geomap.recipes.build_evidence`),
+2. restricts the study area to the region's countries where the evidence has data
+   (:func:`~geomap.models.raster.country_mask`; open sea and neighbouring countries would make
+   any model look good),
+3. puts the recipe's training occurrences on the grid (:func:`~geomap.models.cell_table`;
+   a seeded sample of cells when the study area exceeds ``max_cells``),
+4. validates the model by spatial block cross-validation and, for each ``test_regions``
+   entry, by region hold-out in both directions,
+5. predicts prospectivity and uncertainty on the whole grid (chunk by chunk on Dask stacks).
+
+Its :class:`ModelResult` also carries the numbers needed to *explain* a weak result
+(:meth:`ModelResult.diagnostics`): how many occurrences, the standard error of the held-out
+AUC, the gap between training and held-out AUC, how much of the area is well covered, and how
+well each layer alone separates the training cells.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from geomap.errors import ModelError
+from geomap.models.raster import CellTable, cell_table, country_mask, predict_raster
+from geomap.models.registry import make_model
+from geomap.models.validate import ValidationReport, region_held_out, spatial_cross_validate
+
+__all__ = ["ModelResult", "default_block_size", "model_region"]
+
+
+def default_block_size(resolution_m: float) -> float:
+    """Spatial-CV block side used when none is given: ``max(50 km, 5 cells)``."""
+    return max(50_000.0, 5.0 * float(resolution_m))
+
+
+@dataclass
+class ModelResult:
+    """Everything the model stage produced for one region.
+
+    Attributes
+    ----------
+    recipe, region, model_name : str
+    estimator : fitted estimator
+        Fitted on every training cell of the region.
+    stack : xarray.Dataset
+        The evidence stack.
+    table : CellTable
+        The cells the model was fitted and validated on.
+    prediction : xarray.Dataset
+        ``prospectivity``, ``uncertainty`` and ``coverage`` on the grid (NaN outside the study
+        area).
+    validation : ValidationReport
+        Spatial block cross-validation.
+    transfer : list of ValidationReport
+        Region hold-out results (train here -> test there, and the reverse).
+    settings : dict
+        How it was run.
+    warnings : list of str
+        Warnings raised while building and fitting (also recorded, not only printed).
+    """
+
+    recipe: str
+    region: str
+    model_name: str
+    estimator: Any
+    stack: xr.Dataset
+    table: CellTable
+    prediction: xr.Dataset
+    validation: ValidationReport
+    transfer: list[ValidationReport] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def model_table(self) -> pd.DataFrame:
+        """Return the weights (weights of evidence) or importance table of the fitted model."""
+        for name in ("weights_", "importance_table_"):
+            table = getattr(self.estimator, name, None)
+            if isinstance(table, pd.DataFrame):
+                return table
+        return pd.DataFrame(
+            {
+                "layer": list(self.estimator.feature_names_in_),
+                "importance": getattr(self.estimator, "feature_importances_", np.nan),
+            }
+        )
+
+    def layer_auc(self) -> dict[str, float | None]:
+        """ROC AUC of each continuous layer alone (cells with data), oriented to be >= 0.5.
+
+        A layer near 0.5 does not separate training cells from the rest at all.
+        """
+        from sklearn.metrics import roc_auc_score
+
+        out: dict[str, float | None] = {}
+        for name in self.table.X.columns:
+            column = self.table.X[name]
+            if isinstance(column.dtype, pd.CategoricalDtype):
+                continue
+            values = column.to_numpy(dtype="float64", na_value=np.nan)
+            ok = np.isfinite(values)
+            y = self.table.y[ok]
+            if y.min(initial=0) == y.max(initial=0):
+                out[name] = None
+                continue
+            auc = float(roc_auc_score(y, values[ok], sample_weight=self.table.sample_weight[ok]))
+            out[name] = max(auc, 1.0 - auc)
+        return out
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Numbers that explain a weak (or suspiciously strong) validation result."""
+        report = self.validation
+        auc = report.auc
+        training, held_out = auc.get("training"), auc.get("held_out")
+        n_cells = max(report.counts.get("test_n_cells", 0), 1)
+        layer_auc = self.layer_auc()
+        best = max((v for v in layer_auc.values() if v is not None), default=None)
+        reasons: list[str] = []
+        n_pos = report.counts.get("n_positive_cells", 0)
+        if n_pos < 20:
+            reasons.append(
+                f"only {n_pos} cells hold training occurrences: the held-out AUC has a standard "
+                f"error of {auc.get('held_out_se') or float('nan'):.2f}"
+            )
+        if training is not None and held_out is not None and training - held_out > 0.1:
+            reasons.append(
+                f"training AUC {training:.2f} vs held-out {held_out:.2f}: the model fits the "
+                "training areas but does not transfer to unseen blocks (overfitting or "
+                "regionally varying controls)"
+            )
+        if best is not None and best < 0.65:
+            reasons.append(
+                f"no evidence layer alone separates training cells well (best single-layer AUC "
+                f"{best:.2f}): the layers are too coarse or do not capture the mineral system"
+            )
+        covered = report.counts.get("test_n_well_covered_cells", 0) / n_cells
+        if covered < 0.5:
+            reasons.append(
+                f"only {100 * covered:.0f}% of the area is well covered by evidence; where data "
+                "are missing the model cannot rank cells"
+            )
+        independence = getattr(self.estimator, "independence_", None)
+        if isinstance(independence, dict) and not independence.get("passed", True):
+            reasons.append(
+                "conditional independence failed (weights of evidence over-counts correlated "
+                f"layers; observed/predicted ratio {independence['ratio']:.2f})"
+            )
+        return {
+            "auc_training": training,
+            "auc_held_out": held_out,
+            "auc_held_out_se": auc.get("held_out_se"),
+            "auc_gap": None if training is None or held_out is None else training - held_out,
+            "n_positive_cells": n_pos,
+            "n_occurrences": report.counts.get("n_occurrences"),
+            "well_covered_fraction": covered,
+            "layer_auc": layer_auc,
+            "weak_result_reasons": reasons,
+        }
+
+    def metrics(self) -> dict[str, Any]:
+        """JSON-ready headline numbers: validation, transfer, diagnostics, settings."""
+        from geomap.models.validate import _jsonable
+
+        out: dict[str, Any] = {
+            "recipe": self.recipe,
+            "region": self.region,
+            "model": self.model_name,
+            "estimator": type(self.estimator).__name__,
+            "settings": self.settings,
+            "spatial_cv": self.validation.metrics(),
+            "region_held_out": [r.metrics() for r in self.transfer],
+            "diagnostics": self.diagnostics(),
+            "table": self.table.report,
+            "dropped_layers": getattr(self.estimator, "dropped_layers_", {}),
+            "warnings": self.warnings,
+        }
+        independence = getattr(self.estimator, "independence_", None)
+        if independence is not None:
+            out["conditional_independence"] = independence
+        return _jsonable(out)
+
+
+def _estimator(name: str, params: dict[str, Any], table: CellTable) -> Any:
+    estimator = make_model(name, params)
+    settable = estimator.get_params(deep=False)
+    if "kinds" in settable and settable["kinds"] is None:
+        estimator.set_params(kinds=dict(table.kinds))
+    return estimator
+
+
+def _region_table(
+    recipe: Any,
+    region: str,
+    resolution_m: float,
+    *,
+    chunks: Any,
+    max_cells: int | None,
+    random_state: int,
+    study_area: str,
+    catalog: Any,
+) -> tuple[xr.Dataset, CellTable, xr.DataArray | None]:
+    from geomap.recipes import build_evidence, training_occurrences
+
+    stack = build_evidence(recipe, region, resolution_m, chunks=chunks, catalog=catalog)
+    points = training_occurrences(recipe, region, catalog=catalog)
+    mask = None
+    if study_area == "country":
+        from geomap.catalog import load_catalog
+
+        countries = (catalog or load_catalog()).region(region).countries
+        mask = country_mask(stack, list(countries), catalog=catalog)
+    elif study_area != "coverage":
+        raise ModelError(f"study_area={study_area!r}; choose 'country' or 'coverage'")
+    table = cell_table(
+        stack,
+        points,
+        study_area=mask,
+        max_cells=max_cells,
+        random_state=random_state,
+        region=region,
+    )
+    return stack, table, mask
+
+
+def model_region(
+    recipe: Any,
+    region: str,
+    *,
+    model: str | None = None,
+    params: dict[str, Any] | None = None,
+    resolution_m: float = 10_000.0,
+    block_size_m: float | None = None,
+    n_splits: int = 5,
+    buffer_m: float = 0.0,
+    test_regions: list[str] | tuple[str, ...] = (),
+    normalize: str = "none",
+    max_cells: int | None = 2_000_000,
+    chunks: Any = None,
+    study_area: str = "country",
+    random_state: int = 0,
+    catalog: Any = None,
+) -> ModelResult:
+    """Fit, validate and map a recipe's prospectivity model in one region.
+
+    Parameters
+    ----------
+    recipe : Recipe or str
+        A loaded recipe or a recipe name / path.
+    region : str
+        A region the recipe supports.
+    model : str, optional
+        ``wofe``, ``fuzzy``, ``weighted``, ``logistic``, ``rf`` or ``gbm``; the recipe's
+        default model when not given.
+    params : dict, optional
+        Model parameters; the recipe's parameters when the model is the recipe's own.
+    resolution_m : float, default 10000
+        Cell size in metres.
+    block_size_m : float, optional
+        Spatial-CV block side; :func:`default_block_size` when not given.
+    n_splits : int, default 5
+        Spatial-CV folds.
+    buffer_m : float, default 0
+        Spatial-CV dead zone around test blocks.
+    test_regions : sequence of str
+        Regions for region hold-out (same recipe, same resolution, layers matched by name).
+    normalize : {"none", "zscore", "rank"}, default "none"
+        Per-region normalization for region hold-out.
+    max_cells : int or None, default 2,000,000
+        Above this many study-area cells the table keeps every positive cell and a seeded
+        sample of the rest (weighted).
+    chunks : None, "auto", int or (int, int)
+        Build the evidence (and predict) on Dask chunks.
+    study_area : {"country", "coverage"}, default "country"
+        ``"country"``: cells of the region's countries with evidence; ``"coverage"``: every
+        cell with evidence (including sea inside the bounding box).
+    random_state : int, default 0
+        Seed of the cell sample, the fold assignment and the models.
+    catalog : Catalog, optional
+
+    Returns
+    -------
+    ModelResult
+    """
+    from geomap.catalog import load_catalog
+    from geomap.recipes import load_recipe
+
+    cat = catalog or load_catalog()
+    loaded = load_recipe(recipe, catalog=cat) if not hasattr(recipe, "evidence") else recipe
+    name = model or loaded.model.name
+    if params is None:
+        params = dict(loaded.model.params) if name == loaded.model.name else {}
+    if "random_state" in make_model(name).get_params() and "random_state" not in params:
+        params = {**params, "random_state": random_state}
+    block = float(block_size_m) if block_size_m is not None else default_block_size(resolution_m)
+    caught_messages: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stack, table, mask = _region_table(
+            loaded,
+            region,
+            resolution_m,
+            chunks=chunks,
+            max_cells=max_cells,
+            random_state=random_state,
+            study_area=study_area,
+            catalog=cat,
+        )
+        estimator = _estimator(name, params, table)
+        validation = spatial_cross_validate(
+            estimator,
+            table,
+            block_size_m=block,
+            n_splits=n_splits,
+            buffer_m=buffer_m,
+            random_state=random_state,
+        )
+        fitted = validation.estimator
+        transfer: list[ValidationReport] = []
+        for other in test_regions:
+            _, other_table, _ = _region_table(
+                loaded,
+                other,
+                resolution_m,
+                chunks=chunks,
+                max_cells=max_cells,
+                random_state=random_state,
+                study_area=study_area,
+                catalog=cat,
+            )
+            transfer += region_held_out(
+                estimator, {region: table, other: other_table}, normalize=normalize
+            )
+        prediction = predict_raster(fitted, stack, study_area=mask)
+    for message in caught:
+        text = f"{message.category.__name__}: {message.message}"
+        if text not in caught_messages:
+            caught_messages.append(text)
+        warnings.warn_explicit(message.message, message.category, message.filename, message.lineno)
+    settings = {
+        "resolution_m": float(resolution_m),
+        "block_size_m": block,
+        "n_splits": n_splits,
+        "buffer_m": buffer_m,
+        "max_cells": max_cells,
+        "study_area": study_area,
+        "random_state": random_state,
+        "params": {k: v for k, v in params.items() if _plain(v)},
+        "test_regions": list(test_regions),
+        "normalize": normalize,
+        "cell_area_km2": table.cell_area_km2,
+    }
+    return ModelResult(
+        recipe=loaded.id,
+        region=region,
+        model_name=name,
+        estimator=fitted,
+        stack=stack,
+        table=table,
+        prediction=prediction,
+        validation=validation,
+        transfer=transfer,
+        settings=settings,
+        warnings=caught_messages,
+    )
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, str | int | bool | type(None)):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
