@@ -34,6 +34,7 @@ _LAZY = {
     "cell_table": "geomap.models.raster",
     "predict_raster": "geomap.models.raster",
     "make_model": "geomap.models.registry",
+    "model_region": "geomap.models.run",
     "spatial_cross_validate": "geomap.models.validate",
     "region_held_out": "geomap.models.validate",
     "ValidationReport": "geomap.models.validate",
@@ -52,6 +53,12 @@ if TYPE_CHECKING:  # re-exports for type checkers; resolved lazily at run time
     from geomap.catalog import load_catalog  # noqa: F401
     from geomap.errors import GeomapError  # noqa: F401
     from geomap.fetching import fetch, verify  # noqa: F401
+    from geomap.grid import (  # noqa: F401
+        check_same_grid,
+        rasterize,
+        region_grid,
+        reproject_to,
+    )
     from geomap.harmonize.crs import to_region  # noqa: F401
     from geomap.io import read  # noqa: F401
     from geomap.io.occurrences import read_occurrences  # noqa: F401
@@ -63,19 +70,14 @@ if TYPE_CHECKING:  # re-exports for type checkers; resolved lazily at run time
     )
     from geomap.models.raster import cell_table, predict_raster  # noqa: F401
     from geomap.models.registry import make_model  # noqa: F401
-    from geomap.grid import (  # noqa: F401
-        check_same_grid,
-        rasterize,
-        region_grid,
-        reproject_to,
-    )
-    from geomap.recipes import build_evidence, load_recipe, training_occurrences  # noqa: F401
+    from geomap.models.run import model_region  # noqa: F401
     from geomap.models.validate import (  # noqa: F401
         ValidationReport,
         region_held_out,
         spatial_cross_validate,
     )
     from geomap.models.wofe import WeightsOfEvidence  # noqa: F401
+    from geomap.recipes import build_evidence, load_recipe, training_occurrences  # noqa: F401
     from geomap.targets import select_targets  # noqa: F401
 
 

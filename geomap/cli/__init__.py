@@ -17,6 +17,7 @@ _COMMAND_MODULES = [
     "demo",
     "evidence",
     "ingest",
+    "model",
     "occurrences",
 ]
 
