@@ -167,7 +167,7 @@ class Recipe(_Strict):
     path: str = Field(default="", description="Where the recipe was loaded from (set on load)")
 
     def layers_for(self, region: str) -> list[LayerSpec]:
-        """The evidence layers built for ``region``."""
+        """Return the evidence layers built for ``region``."""
         return [s for s in self.evidence if s.regions is None or region in s.regions]
 
 
@@ -816,7 +816,7 @@ def build_evidence(
 def training_occurrences(
     recipe: Recipe | str | Path, region: str, *, catalog: Catalog | None = None
 ) -> gpd.GeoDataFrame:
-    """The recipe's training occurrences in a region, in the region's analysis CRS.
+    """Return the recipe's training occurrences in a region, in the region's analysis CRS.
 
     Raises
     ------

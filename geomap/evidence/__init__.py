@@ -8,9 +8,10 @@ data) with its provenance in ``attrs``: ``geomap_role`` (``"evidence"``),
 Dask-backed layer block by block; raster-based ones keep Dask inputs Dask-backed.
 NumPy and Dask give the same values.
 
-Families: distances (:func:`distance_to`, :func:`distance_to_cells`), densities (:func:`point_density`),
-classes (:func:`class_layer`, :func:`one_hot`, :func:`class_scores`), continuous
-grids (:func:`continuous`, :func:`geochem_surface`), derived layers
+Families: distances (:func:`distance_to`, :func:`distance_to_cells`), densities
+(:func:`point_density`), classes (:func:`class_layer`, :func:`one_hot`,
+:func:`class_scores`), continuous grids (:func:`continuous`, :func:`geochem_surface`),
+derived layers
 (:func:`gravity_disturbance`, :func:`horizontal_gradient`, :func:`tilt_derivative`,
 :func:`slope`, :func:`relief`), transforms (:func:`fuzzy`, :func:`zscore`,
 :func:`percentile_rank`, :func:`log_transform`, :func:`threshold`) and the data

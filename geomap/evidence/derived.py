@@ -32,6 +32,7 @@ from geomap.grid import (
     positive_length,
     reproject_to,
     resolve_chunks,
+    transformer,
 )
 
 __all__ = [
@@ -171,7 +172,7 @@ def _source_latitudes(source: xr.DataArray) -> Any:
     if pcrs.is_geographic:
         return xr.DataArray(y, dims=(ydim,), coords={ydim: y})
     xx, yy = np.meshgrid(x, y)
-    to_geo = pyproj.Transformer.from_crs(pcrs, pcrs.geodetic_crs, always_xy=True)
+    to_geo = transformer(pcrs, pcrs.geodetic_crs)
     _, lat = to_geo.transform(xx, yy)
     return xr.DataArray(lat, dims=(ydim, xdim), coords={ydim: y, xdim: x})
 
@@ -255,7 +256,7 @@ def _gravity_height(total_gravity: xr.DataArray, height_m: float | None) -> Any:
             f"gravity_disturbance: values have a median of {median:.1f}, not total gravity "
             "in mGal (about 978,000-983,000); pass the total-gravity grid, not an anomaly"
         )
-    data_height = None
+    data_height: Any = None
     if "geomap_height" in total_gravity.attrs:  # set by geomap's netCDF grid reader
         data_height = float(total_gravity.attrs["geomap_height"])
     elif "height" in total_gravity.coords:

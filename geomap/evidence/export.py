@@ -67,8 +67,7 @@ def _quicklook(layer: xr.DataArray, path: Path, title: str) -> None:
     y0, y1 = float(layer.y[-1]), float(layer.y[0])
     fig, ax = plt.subplots(figsize=(8, 8 * max(0.3, min(3.0, shown.shape[0] / shown.shape[1]))))
     try:
-        cmap = plt.get_cmap("viridis").copy()
-        cmap.set_bad("#dddddd")
+        cmap = plt.get_cmap("viridis").with_extremes(bad="#dddddd")
         image = ax.imshow(
             np.ma.masked_invalid(shown),
             extent=(x0 / 1000, x1 / 1000, y0 / 1000, y1 / 1000),

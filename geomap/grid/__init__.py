@@ -33,6 +33,7 @@ from geomap.grid._core import (
     resolve_chunks,
     sub_grid,
     transform_of,
+    transformer,
 )
 from geomap.grid.rasterize import rasterize
 from geomap.grid.reproject import RESAMPLING, reproject_to
@@ -53,4 +54,5 @@ __all__ = [
     "resolve_chunks",
     "sub_grid",
     "transform_of",
+    "transformer",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -31,6 +32,7 @@ __all__ = [
     "resolve_chunks",
     "sub_grid",
     "transform_of",
+    "transformer",
 ]
 
 Chunks = int | tuple[int, int] | Literal["auto"] | None
@@ -70,6 +72,21 @@ def positive_length(name: str, value: Any, *, allow_none: bool = False) -> float
             f"{name}={value!r} must be a finite length greater than zero (metres); e.g. {name}=1000"
         )
     return number
+
+
+@functools.lru_cache(maxsize=64)
+def _transformer(src: str, dst: str) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(src, dst, always_xy=True)
+
+
+def transformer(src: Any, dst: Any) -> pyproj.Transformer:
+    """Return an ``always_xy`` transformer between two CRSs, cached.
+
+    Building a transformer costs tens of milliseconds for a WKT CRS (more than
+    transforming a small block); pyproj transformers are thread-safe (pyproj >= 3.1),
+    so one cached instance serves every Dask thread.
+    """
+    return _transformer(_crs(src).to_wkt(), _crs(dst).to_wkt())
 
 
 def _crs(value: Any) -> pyproj.CRS:
@@ -135,7 +152,7 @@ def region_grid(
     if west > east:  # crosses the antimeridian: unwrap the east edge past 180°
         east += 360.0
     lon, lat = np.meshgrid(np.linspace(west, east, 181), np.linspace(south, north, 181))
-    to_grid = pyproj.Transformer.from_crs("EPSG:4326", region.pyproj_crs, always_xy=True)
+    to_grid = transformer("EPSG:4326", region.pyproj_crs)
     x, y = to_grid.transform(lon.ravel(), lat.ravel())
     ok = np.isfinite(x) & np.isfinite(y)
     if not ok.any():

@@ -21,7 +21,6 @@ longitude (grids that cross the antimeridian, e.g. Alaska, are sampled across it
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -39,6 +38,7 @@ from geomap.grid._core import (
     grid_to_dataarray,
     resolve_chunks,
     transform_of,
+    transformer,
 )
 
 __all__ = ["RESAMPLING", "reproject_to"]
@@ -241,7 +241,7 @@ def _supersampling(grid: GeoBox, src_transform: Affine, src_crs: pyproj.CRS) -> 
     """Sub-cell points per side so that a coarse cell averages the source cells it covers."""
     a = grid.affine
     cx, cy = a.c + a.a * grid.shape.x / 2, a.f + a.e * grid.shape.y / 2
-    to_geo = pyproj.Transformer.from_crs(grid_crs(grid), "EPSG:4326", always_xy=True)
+    to_geo = transformer(grid_crs(grid), "EPSG:4326")
     _, lat = to_geo.transform(cx, cy)
     src_m = _source_cell_m(src_transform, src_crs, lat if math.isfinite(lat) else 0.0)
     ratio = abs(a.a) / src_m if src_m > 0 else 1.0
@@ -267,7 +267,7 @@ def _plan(
     if geographic:
         a = grid.affine
         cx, cy = a.c + a.a * grid.shape.x / 2, a.f + a.e * grid.shape.y / 2
-        to_src = pyproj.Transformer.from_crs(grid_crs(grid), src_crs, always_xy=True)
+        to_src = transformer(grid_crs(grid), src_crs)
         lon_ref, _ = to_src.transform(cx, cy)
         lon_ref = float(lon_ref) if math.isfinite(lon_ref) else 0.0
     return _Plan(
@@ -335,20 +335,8 @@ def _source_positions(plan: _Plan, vs: np.ndarray, us: np.ndarray) -> tuple[np.n
     return col, row
 
 
-_LOCAL = threading.local()
-
-
 def _transformer(src: str, dst: str) -> pyproj.Transformer:
-    """Return a cached transformer per thread and CRS pair (building one costs milliseconds)."""
-    cache = getattr(_LOCAL, "transformers", None)
-    if cache is None:
-        cache = _LOCAL.transformers = {}
-    key = (src, dst)
-    if key not in cache:
-        if len(cache) > 16:
-            cache.clear()
-        cache[key] = pyproj.Transformer.from_crs(src, dst, always_xy=True)
-    return cache[key]
+    return transformer(src, dst)
 
 
 def _sample(
