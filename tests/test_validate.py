@@ -290,3 +290,23 @@ def test_fold_warnings_are_recorded_in_notes():
     with pytest.warns(DegenerateEvidenceWarning, match="flat"):  # the full fit warns the user
         report = spatial_cross_validate(WeightsOfEvidence(), data, block_size_m=20_000)
     assert any("'flat'" in note and "fold 0" in note for note in report.notes)
+
+
+def test_knowledge_driven_models_hold_out_every_occurrence():
+    from geomap.models import FuzzyOverlay
+
+    table = clustered_table()
+    signal = table.X["signal"]
+    membership = ((signal - signal.min()) / (signal.max() - signal.min())).to_frame("signal")
+    data = CellTable(**{**table.__dict__, "X": membership})
+    report = spatial_cross_validate(FuzzyOverlay(operator="or"), data, block_size_m=20_000)
+    assert report.folds.empty
+    assert report.auc["held_out"] == pytest.approx(report.auc["training"])
+    assert any("knowledge-driven" in note for note in report.notes)
+    # without any occurrence the report is still made, with undefined AUCs
+    empty = CellTable(
+        **{**data.__dict__, "y": np.zeros_like(data.y), "occurrences": 0 * data.occurrences}
+    )
+    report = spatial_cross_validate(FuzzyOverlay(operator="or"), empty, block_size_m=20_000)
+    assert report.auc["held_out"] is None
+    assert any("undefined" in note for note in report.notes)

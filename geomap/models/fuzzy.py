@@ -204,6 +204,11 @@ class _KnowledgeModel(ProspectivityModel):
     missing_value: float
     _class_table_name = "class_memberships"
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = False  # knowledge-driven: fit never looks at y
+        return tags
+
     def _class_tables(self) -> Mapping[str, Mapping[Any, float]]:
         raise NotImplementedError
 

@@ -31,6 +31,7 @@ import pandas as pd
 import xarray as xr
 
 from geomap.errors import ModelError
+from geomap.models._base import ModelWarning
 from geomap.models.raster import CellTable, cell_table, country_mask, predict_raster
 from geomap.models.registry import make_model
 from geomap.models.validate import ValidationReport, region_held_out, spatial_cross_validate
@@ -126,7 +127,12 @@ class ModelResult:
         best = max((v for v in layer_auc.values() if v is not None), default=None)
         reasons: list[str] = []
         n_pos = report.counts.get("n_positive_cells", 0)
-        if n_pos < 20:
+        if n_pos == 0:
+            reasons.append(
+                "no training occurrence lies in the study area: nothing to validate against "
+                "(the map rests on the knowledge-driven model alone)"
+            )
+        elif n_pos < 20:
             reasons.append(
                 f"only {n_pos} cells hold training occurrences: the held-out AUC has a standard "
                 f"error of {auc.get('held_out_se') or float('nan'):.2f}"
@@ -187,6 +193,27 @@ class ModelResult:
         if independence is not None:
             out["conditional_independence"] = independence
         return _jsonable(out)
+
+
+def _usable_block_size(table: CellTable, block: float) -> tuple[float, str | None]:
+    """Shrink the CV block until at least two blocks hold occurrences (never below 2 cells)."""
+    from geomap.models.validate import block_labels
+
+    positives = table.y > 0
+    if positives.sum() < 2:
+        return block, None
+    size = block
+    while size / 2 >= 2 * table.cell_size_m:
+        held = np.unique(block_labels(table.coords, size)[positives]).size
+        if held >= 2:
+            break
+        size /= 2
+    if size == block:
+        return block, None
+    return size, (
+        f"spatial-CV blocks reduced from {block / 1000:g} km to {size / 1000:g} km: with larger "
+        "blocks fewer than two blocks hold training occurrences"
+    )
 
 
 def _estimator(name: str, params: dict[str, Any], table: CellTable) -> Any:
@@ -315,6 +342,9 @@ def model_region(
             catalog=cat,
         )
         estimator = _estimator(name, params, table)
+        block, block_note = _usable_block_size(table, block)
+        if block_note:
+            warnings.warn(block_note, ModelWarning, stacklevel=2)
         validation = spatial_cross_validate(
             estimator,
             table,
@@ -345,6 +375,8 @@ def model_region(
         if text not in caught_messages:
             caught_messages.append(text)
         warnings.warn_explicit(message.message, message.category, message.filename, message.lineno)
+    if block_note:
+        validation.notes.insert(0, block_note)
     settings = {
         "resolution_m": float(resolution_m),
         "block_size_m": block,

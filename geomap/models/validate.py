@@ -674,6 +674,16 @@ class SpatialBlockKFold(BaseCrossValidator):
 # ----------------------------------------------------------------------------- running models
 
 
+def _learns_from_labels(model: Any) -> bool:
+    """Whether ``fit`` uses ``y`` (scikit-learn's ``target_tags.required``)."""
+    from sklearn.utils import get_tags
+
+    try:
+        return bool(get_tags(model).target_tags.required)
+    except (AttributeError, TypeError):  # an estimator without tags: assume it learns
+        return True
+
+
 def _fit_kwargs(model: Any, table: CellTable, rows: np.ndarray) -> dict[str, Any]:
     accepted = inspect.signature(model.fit).parameters
     kwargs: dict[str, Any] = {}
@@ -776,7 +786,12 @@ def _assemble(
         "prediction_rate": prediction.attrs["auc"],
     }
     n_test_pos = int(test.y.sum())
-    if n_test_pos < 10:
+    if n_test_pos == 0:
+        notes.append(
+            "no held-out cell holds an occurrence: AUCs, curves and the capture table are "
+            "undefined (reported as null / 0)"
+        )
+    elif n_test_pos < 10:
         notes.append(
             f"only {n_test_pos} held-out cells with occurrences: the held-out AUC is very "
             "uncertain (one occurrence moves it by several points)"
@@ -907,10 +922,19 @@ def spatial_cross_validate(
             "the blocks are single cells and the CV is not spatial"
         )
     seen: dict[str, tuple[str, list[str]]] = {}
-    with warnings.catch_warnings(record=True) as split_warnings:
-        warnings.simplefilter("always")
-        splits = list(splitter.split(X, table.y, coords=table.coords))
-    _record_warnings(split_warnings, "fold assignment", seen)
+    if not _learns_from_labels(model):
+        # knowledge-driven: the occurrences never reach the model, so every one is held out
+        out_of_fold = train_score.copy()
+        splits = []
+        notes.append(
+            f"{type(model).__name__} is knowledge-driven (fit ignores the occurrences): every "
+            "occurrence is held out and the held-out curves use all of them; no folds are needed"
+        )
+    else:
+        with warnings.catch_warnings(record=True) as split_warnings:
+            warnings.simplefilter("always")
+            splits = list(splitter.split(X, table.y, coords=table.coords))
+        _record_warnings(split_warnings, "fold assignment", seen)
     for f, (train_rows, test_rows) in enumerate(splits):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -934,7 +958,7 @@ def spatial_cross_validate(
     )
     notes += _warning_notes(seen)
     settings = {
-        "block_size_m": float(block_size_m),
+        "block_size_m": float(block_size_m) if splits else None,
         "n_splits": len(splits),
         "buffer_m": float(buffer_m),
         "random_state": random_state,
@@ -986,6 +1010,18 @@ def _normalize(X: pd.DataFrame, weights: np.ndarray, how: str) -> pd.DataFrame:
             values[ok] = mean_rank[inv]
         out[name] = values
     return out
+
+
+def _restricted(model: Any, layers: list[str], all_layers: list[str]) -> Any:
+    """A clone whose per-layer parameters (e.g. WofE ``kinds``) name only ``layers``."""
+    from sklearn.base import clone
+
+    estimator = clone(model)
+    updates = {}
+    for key, value in estimator.get_params(deep=False).items():
+        if isinstance(value, Mapping) and value and set(value) <= set(all_layers):
+            updates[key] = {k: v for k, v in value.items() if k in layers}
+    return estimator.set_params(**updates) if updates else estimator
 
 
 def region_held_out(
@@ -1047,7 +1083,12 @@ def region_held_out(
             notes.append(f"continuous layers normalised per region ({normalize})")
         X_train = _normalize(check_table(train.X[common]), train.sample_weight, normalize)
         X_test = _normalize(check_table(test.X[common]), test.sample_weight, normalize)
-        fitted = _fit(model, train, np.arange(len(X_train)), X_train)
+        fitted = _fit(
+            _restricted(model, common, [*train.X.columns, *test.X.columns]),
+            train,
+            np.arange(len(X_train)),
+            X_train,
+        )
         train_score = _score(fitted, X_train)
         test_score = _score(fitted, X_test)
         _, auc = roc_table(test.y, test_score, sample_weight=test.sample_weight)
