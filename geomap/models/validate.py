@@ -1013,7 +1013,7 @@ def _normalize(X: pd.DataFrame, weights: np.ndarray, how: str) -> pd.DataFrame:
 
 
 def _restricted(model: Any, layers: list[str], all_layers: list[str]) -> Any:
-    """A clone whose per-layer parameters (e.g. WofE ``kinds``) name only ``layers``."""
+    """Clone the model, keeping only ``layers`` in its per-layer parameters (WofE ``kinds``)."""
     from sklearn.base import clone
 
     estimator = clone(model)
