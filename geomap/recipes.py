@@ -704,8 +704,11 @@ def _input_kind(data: Any) -> str:
 
     if isinstance(data, xr.DataArray):
         return "raster"
-    types = set(data.geom_type.dropna())
-    return "points" if types and types <= {"Point", "MultiPoint"} else "vector"
+    import numpy as np
+    import shapely
+
+    types = set(np.unique(shapely.get_type_id(data.geometry.values)).tolist()) - {-1}
+    return "points" if types and types <= {0, 4} else "vector"
 
 
 def build_evidence(

@@ -144,13 +144,15 @@ def point_density(
             f"point_density {name!r}: no points (empty selection); check the commodity or "
             "deposit-type selector and the region"
         )
-    types = set(geoms.geom_type)
-    if not types <= {"Point", "MultiPoint"}:
+    import shapely
+
+    type_ids = np.unique(shapely.get_type_id(geoms.values))
+    if not set(type_ids.tolist()) <= {0, 4}:  # Point, MultiPoint
+        names = sorted({shapely.GeometryType(int(i)).name for i in type_ids})
         raise DataError(
-            f"point_density {name!r}: needs points, got {sorted(types)}; use "
+            f"point_density {name!r}: needs points, got {names}; use "
             "distance_to for lines and polygons or take centroids first"
         )
-    import shapely
 
     xy, index = shapely.get_coordinates(geoms.values, return_index=True)
     w = w[index]

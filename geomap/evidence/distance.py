@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["distance_to", "distance_to_cells"]
 
-_POINT_TYPES = ("Point", "MultiPoint")
+_POINT_TYPE_IDS = (0, 4)  # shapely type ids of Point and MultiPoint
 _STRIP_CELLS = 2**22
 
 
@@ -106,7 +106,9 @@ def distance_to(
             "check the dataset and the selection that produced it"
         )
     block = resolve_chunks(chunks, tuple(grid.shape))
-    is_point = geoms.geom_type.isin(_POINT_TYPES).to_numpy()
+    import shapely
+
+    is_point = np.isin(shapely.get_type_id(geoms.values), _POINT_TYPE_IDS)
     _warn_if_outside(geoms, grid, name)
     parts = []
     if is_point.any():

@@ -274,14 +274,27 @@ def grid_to_dataarray(
             "build the grid with region_grid()"
         )
     ys, xs = _cell_centres(grid)
-    da = xr.DataArray(
-        values, dims=("y", "x"), coords={"y": ys, "x": xs}, name=name, attrs=dict(attrs or {})
-    )
-    da = da.rio.write_crs(grid_crs(grid).to_wkt())
-    da = da.rio.write_transform(grid.affine)
-    if nodata is not None:
-        da = da.rio.write_nodata(nodata, encoded=False)
+    ref = _spatial_ref(grid_crs(grid).to_wkt(), tuple(grid.affine)[:6])
+    coords = {"y": ys, "x": xs, "spatial_ref": xr.Variable((), 0, attrs=dict(ref))}
+    all_attrs = dict(attrs or {})
+    if nodata is not None:  # as rio.write_nodata(encoded=False) would, in the array's dtype
+        numeric = np.issubdtype(values.dtype, np.number)
+        all_attrs["_FillValue"] = values.dtype.type(nodata) if numeric else nodata
+    da = xr.DataArray(values, dims=("y", "x"), coords=coords, name=name, attrs=all_attrs)
+    da.encoding["grid_mapping"] = "spatial_ref"
     return da
+
+
+@functools.lru_cache(maxsize=32)
+def _spatial_ref(crs_wkt: str, affine: tuple[float, ...]) -> tuple[tuple[str, Any], ...]:
+    """The attributes rioxarray writes on the ``spatial_ref`` coordinate (CRS and transform).
+
+    Computed once per grid: ``rio.write_crs`` realigns every coordinate of the array,
+    which costs more than the evidence computation itself on small grids.
+    """
+    template = xr.DataArray(np.zeros((1, 1), dtype="uint8"), dims=("y", "x"))
+    template = template.rio.write_crs(crs_wkt).rio.write_transform(Affine(*affine))
+    return tuple(template.coords["spatial_ref"].attrs.items())
 
 
 def _describe(grid: GeoBox) -> str:
