@@ -287,7 +287,7 @@ def grid_to_dataarray(
 
 @functools.lru_cache(maxsize=32)
 def _spatial_ref(crs_wkt: str, affine: tuple[float, ...]) -> tuple[tuple[str, Any], ...]:
-    """The attributes rioxarray writes on the ``spatial_ref`` coordinate (CRS and transform).
+    """Return the attributes rioxarray writes on ``spatial_ref`` (CRS and transform).
 
     Computed once per grid: ``rio.write_crs`` realigns every coordinate of the array,
     which costs more than the evidence computation itself on small grids.
