@@ -21,6 +21,7 @@ _LAZY: dict[str, str] = {
     "ConditionalIndependenceWarning": "geomap.models._base",
     "DegenerateEvidenceWarning": "geomap.models._base",
     "ModelWarning": "geomap.models._base",
+    "ModelNotFittedError": "geomap.models._base",
     "WeightsOfEvidence": "geomap.models.wofe",
     "contrast_statistics": "geomap.models.wofe",
     "FuzzyOverlay": "geomap.models.fuzzy",

@@ -16,12 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError
 
 from geomap.errors import ModelError
 
 __all__ = [
     "ConditionalIndependenceWarning",
     "DegenerateEvidenceWarning",
+    "ModelNotFittedError",
     "ModelWarning",
     "ProspectivityModel",
     "check_labels",
@@ -30,6 +32,10 @@ __all__ = [
     "is_categorical",
     "table_coords",
 ]
+
+
+class ModelNotFittedError(ModelError, NotFittedError):
+    """A model was asked to predict before ``fit`` (also scikit-learn's ``NotFittedError``)."""
 
 
 class ModelWarning(UserWarning):
@@ -69,14 +75,28 @@ def check_table(
     time) the columns are put in that order; a missing layer is an error.  Infinite values
     are an error (they are neither data nor "no data").
     """
+    import scipy.sparse
+
+    if scipy.sparse.issparse(X):
+        raise ModelError(
+            f"{what} is a sparse matrix; sparse input is not supported — pass a dense pandas "
+            "DataFrame of evidence layers"
+        )
     if isinstance(X, pd.DataFrame):
         frame = X
     else:
         array = np.asarray(X)
+        if np.iscomplexobj(array):
+            raise ModelError(f"{what} holds complex numbers; evidence values must be real")
         if array.ndim != 2:
             raise ModelError(
                 f"{what} must be a 2-D table of cells (rows) by evidence layers (columns), "
                 f"got an array of shape {array.shape}; pass a pandas DataFrame"
+            )
+        if feature_names is not None and array.shape[1] != len(feature_names):
+            raise ModelError(
+                f"{what} has {array.shape[1]} columns but the model was fitted on "
+                f"{len(feature_names)} layers {list(feature_names)}; pass a DataFrame with them"
             )
         frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
     if frame.shape[1] == 0:
@@ -215,7 +235,7 @@ class ProspectivityModel(ClassifierMixin, BaseEstimator):
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "feature_names_in_"):
-            raise ModelError(
+            raise ModelNotFittedError(
                 f"this {type(self).__name__} is not fitted yet; call fit(X, y) before predicting"
             )
 
