@@ -101,6 +101,7 @@ def atomic_dir(final: str | os.PathLike[str], *, overwrite: bool = False) -> Ite
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent))
     try:
         yield tmp
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it owner-only; finished folders follow umask
         if final.exists():
             old = final.with_name(f".{final.name}.old")
             _remove(old)
@@ -112,6 +113,12 @@ def atomic_dir(final: str | os.PathLike[str], *, overwrite: bool = False) -> Ite
     except BaseException:
         _remove(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _remove(path: Path) -> None:
