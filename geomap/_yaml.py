@@ -1,8 +1,10 @@
 """Safe YAML loading shared by the catalog and the recipes.
 
 Only plain YAML is accepted: Python object tags (``!!python/object``) are
-rejected by ``yaml.SafeLoader`` and never executed, and a key repeated in the
-same mapping is an error rather than a silent overwrite.
+rejected by ``yaml.SafeLoader`` and never executed, a key repeated in the
+same mapping is an error rather than a silent overwrite, and anchors/aliases
+(``&name`` / ``*name``) are refused, because nested aliases expand
+exponentially ("billion laughs") in whatever walks the document afterwards.
 """
 
 from __future__ import annotations
@@ -16,7 +18,18 @@ from geomap.errors import GeomapError
 
 
 class _StrictSafeLoader(yaml.SafeLoader):
-    """A ``SafeLoader`` that refuses duplicate mapping keys."""
+    """A ``SafeLoader`` that refuses duplicate mapping keys and aliases."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.events.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"found alias *{event.anchor}; YAML anchors and aliases are not allowed",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
 
 
 def _construct_mapping(loader: _StrictSafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
@@ -74,4 +87,9 @@ def load_yaml(path: Path, error: type[GeomapError]) -> Any:
         if "tag:yaml.org,2002:python/" in detail:
             detail = "Python object tags (!!python/...) are not allowed and were not executed"
             raise error(f"{path}: unsafe YAML{where}: {detail}; remove the tag") from None
+        if "anchors and aliases are not allowed" in detail:
+            raise error(
+                f"{path}: unsafe YAML{where}: {detail} (they can expand exponentially); "
+                "write the values out in full"
+            ) from None
         raise error(f"{path}: malformed YAML{where}: {detail}; fix the syntax there") from None

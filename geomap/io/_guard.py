@@ -170,11 +170,100 @@ def _check_declared_length(path: Path, kind: str, head: bytes, size: int, label:
         page_size = 65536 if page_size == 1 else page_size
         pages = struct.unpack(">I", head[28:32])[0]
         expected = page_size * pages if pages else None
+    elif kind == "netcdf" and head[:3] == b"CDF":
+        expected = _netcdf_classic_length(path)
     if expected is not None and size < expected:
         raise DataError(
             f"{label} {path} is truncated: {size} bytes where its header declares {expected}; "
             "delete it and fetch it again"
         )
+
+
+# netCDF classic/64-bit offset/CDF-5 external types: nc_type -> bytes per value
+_NC_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 4, 6: 8, 7: 1, 8: 2, 9: 4, 10: 8, 11: 8}
+_NC_HEADER_LIMIT = 64 * 1024**2
+
+
+def _netcdf_classic_length(path: Path) -> int | None:
+    """Return the file length a netCDF classic header declares (``None`` if unparseable).
+
+    The header lists every variable's offset (``begin``) and size (``vsize``), and
+    the number of records; a file shorter than the end of its last variable is
+    truncated.  netCDF-C itself reads such a file without complaint (the missing
+    cells come back as fill values), so the check is made here.
+    """
+    with path.open("rb") as handle:
+        data = handle.read(_NC_HEADER_LIMIT)
+    version = data[3]
+    wide = version == 5  # CDF-5: 64-bit counts
+    offset_size = 4 if version == 1 else 8
+    pos = 4
+
+    def take(n: int) -> bytes:
+        nonlocal pos
+        if pos + n > len(data):
+            raise IndexError
+        chunk = data[pos : pos + n]
+        pos += n
+        return chunk
+
+    def count() -> int:
+        return int.from_bytes(take(8 if wide else 4), "big")
+
+    def skip_name() -> None:
+        n = count()
+        take(n + (-n % 4))
+
+    def skip_attributes() -> None:
+        tag, n = int.from_bytes(take(4), "big"), count()
+        if tag not in (0, 0x0C):
+            raise ValueError
+        for _ in range(n):
+            skip_name()
+            nc_type = int.from_bytes(take(4), "big")
+            nbytes = count() * _NC_TYPE_SIZES[nc_type]
+            take(nbytes + (-nbytes % 4))
+
+    try:
+        numrecs = count()
+        if numrecs in (0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF):  # streaming: length not recorded
+            return None
+        tag, n_dims = int.from_bytes(take(4), "big"), count()
+        if tag not in (0, 0x0A):
+            return None
+        dim_lengths = []
+        for _ in range(n_dims):
+            skip_name()
+            dim_lengths.append(count())
+        skip_attributes()
+        tag, n_vars = int.from_bytes(take(4), "big"), count()
+        if tag not in (0, 0x0B):
+            return None
+        end = pos
+        records: list[tuple[int, int, int]] = []  # (begin, vsize, unpadded bytes per record)
+        for _ in range(n_vars):
+            skip_name()
+            dim_ids = [count() for _ in range(count())]
+            skip_attributes()
+            nc_type = int.from_bytes(take(4), "big")
+            vsize = count()
+            begin = int.from_bytes(take(offset_size), "big")
+            is_record = bool(dim_ids) and dim_lengths[dim_ids[0]] == 0
+            cells = 1
+            for dim in dim_ids[1:] if is_record else dim_ids:
+                cells *= dim_lengths[dim]
+            nbytes = cells * _NC_TYPE_SIZES[nc_type]
+            if is_record:
+                records.append((begin, vsize, nbytes))
+            else:
+                end = max(end, begin + nbytes)
+        if records and numrecs:
+            # one record variable is stored unpadded; several are padded to 4 bytes each
+            stride = records[0][2] if len(records) == 1 else sum(r[1] for r in records)
+            end = max(end, *(b + (numrecs - 1) * stride + n for b, _, n in records))
+        return end
+    except (IndexError, KeyError, ValueError):
+        return None
 
 
 @contextlib.contextmanager

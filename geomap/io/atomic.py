@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,30 @@ from pathlib import Path
 from geomap.errors import ExportError
 
 __all__ = ["atomic_dir", "atomic_path"]
+
+# What writers raise when the file system refuses a write (full disk, quota, read-only,
+# file-size limit): OSError from Python and rasterio, sqlite3 errors from GeoPackage
+# writes.  Other exceptions (bugs, bad values) pass through unchanged.
+_WRITE_ERRORS = (OSError, sqlite3.Error)
+
+
+def _causes(exc: BaseException) -> str:
+    """Join the messages along an exception's chain (innermost cause included)."""
+    seen: list[str] = []
+    current: BaseException | None = exc
+    while current is not None and len(seen) < 5:
+        text = str(current).strip()
+        if text and "previous exception" not in text and text not in seen:
+            seen.append(text)
+        current = current.__cause__ or current.__context__
+    return "; ".join(seen) or type(exc).__name__
+
+
+def _write_failed(final: Path, exc: BaseException) -> ExportError:
+    return ExportError(
+        f"writing {final} failed ({_causes(exc)}); free disk space, or choose another "
+        "(writable) folder; nothing was left under that name"
+    )
 
 
 def _check_writable(folder: Path) -> None:
@@ -51,9 +76,12 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
     final = Path(final)
     _check_writable(final.parent)
     # keep the extension last: GDAL picks its driver from it
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{final.stem}.", suffix=f".part{final.suffix}", dir=final.parent
-    )
+    try:
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{final.stem}.", suffix=f".part{final.suffix}", dir=final.parent
+        )
+    except OSError as exc:
+        raise _write_failed(final, exc) from exc
     os.close(fd)
     tmp = Path(tmp_name)
     tmp.unlink()
@@ -62,13 +90,12 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
         if not tmp.exists():
             raise ExportError(f"nothing was written for {final}; the writer produced no file")
         os.replace(tmp, final)
-    except OSError as exc:
+    except ExportError:
         _remove(tmp)
-        if isinstance(exc, ExportError):
-            raise
-        raise ExportError(
-            f"writing {final} failed ({exc}); free disk space or pick another folder"
-        ) from exc
+        raise
+    except _WRITE_ERRORS as exc:
+        _remove(tmp)
+        raise _write_failed(final, exc) from exc
     except BaseException:
         _remove(tmp)
         raise
@@ -98,7 +125,10 @@ def atomic_dir(final: str | os.PathLike[str], *, overwrite: bool = False) -> Ite
         raise OutputExistsError(
             f"{final} already exists; pass overwrite=True (--overwrite) to replace it"
         )
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent))
+    except OSError as exc:
+        raise _write_failed(final, exc) from exc
     try:
         yield tmp
         tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it owner-only; finished folders follow umask
@@ -110,6 +140,12 @@ def atomic_dir(final: str | os.PathLike[str], *, overwrite: bool = False) -> Ite
             _remove(old)
         else:
             os.replace(tmp, final)
+    except ExportError:
+        _remove(tmp)
+        raise
+    except _WRITE_ERRORS as exc:
+        _remove(tmp)
+        raise _write_failed(final, exc) from exc
     except BaseException:
         _remove(tmp)
         raise

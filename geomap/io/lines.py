@@ -42,18 +42,24 @@ __all__ = ["grid_lines", "read_line_survey"]
 _MAX_XZ_BYTES = DEFAULT_MAX_UNCOMPRESSED
 
 
-def _read_text(path: Path, file_format: str, encoding: str) -> str:
+def _read_text(
+    path: Path, file_format: str, encoding: str, *, max_bytes: int = _MAX_XZ_BYTES
+) -> str:
     if file_format == "csv-xz":
         require_format(path, "xz", what="xz-compressed CSV")
         try:
             with lzma.open(path) as handle:
-                data = handle.read(_MAX_XZ_BYTES + 1)
+                data = handle.read(max_bytes + 1)
         except (lzma.LZMAError, EOFError) as exc:
             raise DataError(
                 f"{path} is not a complete xz stream ({exc}); it is truncated: fetch it again"
             ) from None
-        if len(data) > _MAX_XZ_BYTES:
-            raise DataError(f"{path} expands beyond {_MAX_XZ_BYTES:,} bytes; refused")
+        if len(data) > max_bytes:
+            raise DataError(
+                f"{path} expands beyond {max_bytes:,} bytes (an xz bomb or an unexpectedly "
+                "large file); refused. Raise the reader option 'max_uncompressed_bytes' only "
+                "for a trusted file"
+            )
     else:
         require_format(path, "text", what="CSV")
         data = path.read_bytes()
@@ -78,6 +84,7 @@ def read_line_survey(
     resolution: float | None = None,
     max_distance: float | None = None,
     neighbours: int = 8,
+    max_uncompressed_bytes: int = _MAX_XZ_BYTES,
     **options: Any,
 ) -> Any:
     """Read line-survey readings as points, or grid them on request.
@@ -100,6 +107,8 @@ def read_line_survey(
         Return a gridded DataArray instead of points (see :func:`grid_lines`).
     resolution, max_distance, neighbours
         Passed to :func:`grid_lines`.
+    max_uncompressed_bytes : int
+        Bound on the decompressed size of an ``.xz`` file (512 MiB by default).
 
     Returns
     -------
@@ -123,12 +132,15 @@ def read_line_survey(
             "resolution",
             "max_distance",
             "neighbours",
+            "max_uncompressed_bytes",
         ],
     )
     pick_layer(dataset.id, layer, {"readings": None})
     entry = next(f for f in dataset.files if f.format in ("csv", "csv-xz"))
     path = paths[entry.path]
-    text = _read_text(path, entry.format, entry.encoding or "utf-8")
+    text = _read_text(
+        path, entry.format, entry.encoding or "utf-8", max_bytes=max_uncompressed_bytes
+    )
     try:
         import io
 

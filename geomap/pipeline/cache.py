@@ -30,6 +30,7 @@ import rioxarray  # noqa: F401 - .rio accessor on loaded products
 import xarray as xr
 from filelock import FileLock
 
+from geomap.errors import ExportError
 from geomap.io.atomic import atomic_dir
 
 __all__ = ["ProductCache", "canonical_json", "product_key"]
@@ -87,7 +88,15 @@ class ProductCache:
 
     def _lock(self, stage: str, key: str) -> FileLock:
         lock_dir = self.root / ".locks"
-        lock_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            lock_dir.mkdir(parents=True, exist_ok=True)
+            (self.root / stage).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ExportError(
+                f"product cache {self.root} cannot be written ({exc.strerror or exc}); "
+                "set GEOMAP_PRODUCT_CACHE to a writable folder with free space, or disable "
+                "the cache"
+            ) from exc
         return FileLock(str(lock_dir / f"{stage}-{key[:32]}.lock"))
 
     def get_or_compute(
@@ -123,12 +132,14 @@ class ProductCache:
             self.misses.append(f"{stage}/{key[:12]}")
             return compute(), key
         final = self.path(stage, key)
+        if final.is_dir():  # products appear whole (atomic rename): no lock needed to read
+            self.hits.append(f"{stage}/{key[:12]}")
+            return load(final), key
         with self._lock(stage, key):
-            if final.is_dir():
+            if final.is_dir():  # another build finished it while this one waited
                 self.hits.append(f"{stage}/{key[:12]}")
                 return load(final), key
             value = compute()
-            final.parent.mkdir(parents=True, exist_ok=True)
             with atomic_dir(final) as tmp:
                 save(value, tmp)
                 (tmp / "inputs.json").write_text(
@@ -155,7 +166,13 @@ def save_dataset(value: xr.Dataset | xr.DataArray, folder: Path) -> None:
     for name in ds.data_vars:
         ds[name].attrs = {k: _netcdf_attr(v) for k, v in ds[name].attrs.items()}
     ds.attrs = {k: _netcdf_attr(v) for k, v in ds.attrs.items()}
-    ds.to_netcdf(folder / "data.nc", engine="netcdf4")
+    try:
+        ds.to_netcdf(folder / "data.nc", engine="netcdf4")
+    except RuntimeError as exc:  # netCDF4/HDF5 report a full disk as "NetCDF: HDF error"
+        raise ExportError(
+            f"writing {folder / 'data.nc'} failed ({exc}); free disk space, or set "
+            "GEOMAP_PRODUCT_CACHE to another folder"
+        ) from exc
 
 
 def _netcdf_attr(value: Any) -> Any:
