@@ -80,7 +80,7 @@ def _rasterize_case(size: str) -> Case:
 
         return run, baseline
 
-    return Case("rasterize", size, _SIZES[size], "cells", setup, repeat=3 if size == "1M" else 2)
+    return Case("rasterize", size, _SIZES[size], "cells", setup, repeat=3)
 
 
 def _distance_case(size: str) -> Case:
@@ -113,7 +113,7 @@ def _distance_case(size: str) -> Case:
 
         return run, baseline
 
-    return Case("distance_to", size, _SIZES[size], "cells", setup, repeat=3 if size == "1M" else 2)
+    return Case("distance_to", size, _SIZES[size], "cells", setup, repeat=3)
 
 
 def _density_case(size: str) -> Case:
@@ -144,9 +144,7 @@ def _density_case(size: str) -> Case:
 
         return run, baseline
 
-    return Case(
-        "point_density", size, _SIZES[size], "cells", setup, repeat=3 if size == "1M" else 2
-    )
+    return Case("point_density", size, _SIZES[size], "cells", setup, repeat=3)
 
 
 def cases(quick: bool) -> list[Case]:

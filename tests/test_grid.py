@@ -275,3 +275,69 @@ def test_grid_to_dataarray_round_trips_through_rioxarray():
     da = grid_to_dataarray(np.ones(tuple(grid.shape), dtype="float32"), grid, name="x")
     assert da.rio.transform() == grid.affine
     assert shapely.box(*da.rio.bounds()).equals(shapely.box(*grid.extent.boundingbox[:4]))
+
+
+# --------------------------------------------------------------------------- properties
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    cells=st.lists(
+        st.tuples(
+            st.integers(0, 19), st.integers(0, 29), st.floats(0.05, 0.95), st.floats(0.05, 0.95)
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    res=st.sampled_from([250.0, 1000.0, 12_345.0]),
+)
+def test_points_rasterize_into_the_cells_that_contain_them(cells, res):
+    grid = _grid_sized(res, 20, 30)
+    a = grid.affine
+    pts = [Point(a.c + (c + fx) * res, a.f - (r + fy) * res) for r, c, fx, fy in cells]
+    out = rasterize(gpd.GeoSeries(pts, crs="EPSG:5070"), grid, merge="add", dtype="int32")
+    expected = np.zeros((20, 30), dtype="int32")
+    for r, c, _, _ in cells:
+        expected[r, c] += 1
+    np.testing.assert_array_equal(out.values, expected)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    region=st.sampled_from(["japan", "conus", "alaska", "capricorn-wa", "central-lapland"]),
+    res=st.sampled_from([20_000.0, 37_000.0, 80_000.0]),
+)
+def test_reprojected_coordinates_match_pyproj(region, res):
+    """A raster of longitudes and one of latitudes sample back the cells' own coordinates."""
+    lat = np.arange(89.875, -90, -0.25)
+    lon = np.arange(-179.875, 180, 0.25)
+    grid = region_grid(region, res)
+    ys = grid.affine.f + (np.arange(grid.shape.y) + 0.5) * grid.affine.e
+    xs = grid.affine.c + (np.arange(grid.shape.x) + 0.5) * grid.affine.a
+    xx, yy = np.meshgrid(xs, ys)
+    true_lon, true_lat = pyproj.Transformer.from_crs(
+        grid.crs.to_wkt(), "EPSG:4326", always_xy=True
+    ).transform(xx, yy)
+    lat_field = xr.DataArray(
+        np.repeat(lat[:, None], len(lon), axis=1), dims=("y", "x"), coords={"y": lat, "x": lon}
+    ).rio.write_crs("EPSG:4326")
+    out = reproject_to(lat_field, grid, resampling="bilinear")
+    np.testing.assert_allclose(out.values, true_lat, atol=2e-4)
+    # longitudes: compare as angles, so Alaska's cells either side of 180° agree
+    lon_field = xr.DataArray(
+        np.repeat(np.cos(np.radians(lon))[None, :], len(lat), axis=0),
+        dims=("y", "x"),
+        coords={"y": lat, "x": lon},
+    ).rio.write_crs("EPSG:4326")
+    out = reproject_to(lon_field, grid, resampling="bilinear")
+    np.testing.assert_allclose(out.values, np.cos(np.radians(true_lon)), atol=1e-4)
+
+
+def _grid_sized(res, ny, nx):
+    from affine import Affine
+    from odc.geo.geobox import GeoBox
+
+    return GeoBox((ny, nx), Affine(res, 0, 1000 * res, 0, -res, 2000 * res), "EPSG:5070")

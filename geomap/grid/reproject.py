@@ -298,10 +298,13 @@ def _source_positions(plan: _Plan, vs: np.ndarray, us: np.ndarray) -> tuple[np.n
     """
     s = plan.step
     a = plan.grid_affine
-    n0, n1 = (math.floor(vs.min() / s)), (math.floor(vs.max() / s)) + 1
-    m0, m1 = (math.floor(us.min() / s)), (math.floor(us.max() / s)) + 1
-    node_v = np.arange(n0, n1 + 1) * float(s)
-    node_u = np.arange(m0, m1 + 1) * float(s)
+    # lattice nodes sit on the centres of every s-th cell (q = v - 0.5 is the cell index), so
+    # with s = 1 every cell centre is a node and its position is exact
+    qv, qu = vs - 0.5, us - 0.5
+    n0, n1 = math.floor(qv.min() / s), math.floor(qv.max() / s) + 1
+    m0, m1 = math.floor(qu.min() / s), math.floor(qu.max() / s) + 1
+    node_v = np.arange(n0, n1 + 1) * float(s) + 0.5
+    node_u = np.arange(m0, m1 + 1) * float(s) + 0.5
     wx = a.c + node_u * a.a
     wy = a.f + node_v * a.e
     gx, gy = np.meshgrid(wx, wy)
@@ -313,8 +316,8 @@ def _source_positions(plan: _Plan, vs: np.ndarray, us: np.ndarray) -> tuple[np.n
         sx = plan.lon_ref + (sx - plan.lon_ref + 180.0) % 360.0 - 180.0
     sx[bad] = np.nan
     sy[bad] = np.nan
-    fv = vs / s - n0
-    fu = us / s - m0
+    fv = qv / s - n0
+    fu = qu / s - m0
     iv = np.minimum(np.floor(fv).astype(np.intp), len(node_v) - 2)
     iu = np.minimum(np.floor(fu).astype(np.intp), len(node_u) - 2)
     tv = (fv - iv)[:, None]
@@ -463,9 +466,11 @@ def _window(plan: _Plan, box: tuple[int, int, int, int]) -> tuple[slice, slice] 
     """Source rows/columns a grid block reads (padded); None when it reads none."""
     r0, r1, c0, c1 = box
     s = plan.step
-    # bilinear interpolation between lattice nodes peaks at the nodes or the block edges
-    vs = np.unique(np.concatenate([[r0, r1], np.arange(-(-r0 // s) * s, r1, s)]))
-    us = np.unique(np.concatenate([[c0, c1], np.arange(-(-c0 // s) * s, c1, s)]))
+    # bilinear interpolation between lattice nodes (cell centres of every s-th cell) peaks
+    # at the nodes or at the block edges
+    vs = np.unique(np.concatenate([[r0, r1], np.arange(-(-r0 // s) * s, r1, s) + 0.5]))
+    us = np.unique(np.concatenate([[c0, c1], np.arange(-(-c0 // s) * s, c1, s) + 0.5]))
+    vs, us = np.clip(vs, r0, r1), np.clip(us, c0, c1)
     col, row = _source_positions(plan, vs.astype("float64"), us.astype("float64"))
     ny, nx = plan.src_shape
     ok = np.isfinite(col) & np.isfinite(row)
