@@ -138,8 +138,8 @@ def _download(entry: DataFile, target: Path, *, progress: bool, timeout: float) 
             raise HashMismatchError(
                 f"downloaded {entry.path!r} from {entry.url}: sha256 mismatch: "
                 f"expected {expected}, got {actual}. The transfer was truncated or the server "
-                "holds other bytes; "
-                "nothing was kept in the cache"
+                "holds other bytes; nothing was kept in the cache: run the fetch again, and if "
+                "the publisher changed the file, check it and update the catalog's sha256"
             )
         os.replace(tmp, target)
         if expected is None:

@@ -130,7 +130,8 @@ def clean_geometries(
     Raises
     ------
     DataError
-        A layer with mixed geometry families and ``mixed="error"``.
+        A layer with mixed geometry families and ``mixed="error"``, or a layer
+        none of whose features has a usable geometry.
     """
     name = what or report.dataset_id
     geoms = np.asarray(gdf.geometry.array, dtype=object).copy()
@@ -171,6 +172,14 @@ def clean_geometries(
             raise ValueError(f"mixed={mixed!r}; use 'error', 'keep' or 'dominant'")
         else:
             report.notes.append(f"layer keeps mixed geometry families {counts}")
+
+    if len(gdf) and not keep.any():
+        lost = {**report.dropped}
+        raise DataError(
+            f"{name}: none of its {len(gdf)} features has a usable geometry ({lost}); "
+            "nothing is left to ingest: check that this is the catalogued file and layer, "
+            "or replace the file"
+        )
 
     import geopandas as gpd
 

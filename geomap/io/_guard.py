@@ -48,6 +48,7 @@ __all__ = [
     "read_7z_member",
     "read_ogr",
     "read_zip_member",
+    "refuse_duplicate_columns",
     "reject_unknown_options",
     "require_format",
     "resolve_crs",
@@ -364,6 +365,14 @@ def read_ogr(
                     f"{name} was recognised by GDAL as {info.get('driver')!r}, not {driver!r}; "
                     "refusing to read it with another driver; replace it with the genuine file"
                 )
+            fields = [str(f) for f in info.get("fields", [])]
+            repeated = sorted({f for f in fields if fields.count(f) > 1})
+            if repeated:
+                raise DataError(
+                    f"{name}: the attribute table repeats field(s) {repeated}; GDAL would "
+                    "return one value under both names: remove or rename the duplicate field "
+                    "in the file"
+                )
             frame = pyogrio.read_dataframe(
                 _io(source), layer=layer, encoding=encoding, on_invalid="ignore", **kwargs
             )
@@ -587,6 +596,30 @@ def decode_text(data: bytes, encoding: str, *, source: str) -> str:
             f"offset {exc.start} (near {snippet!r}); declare the file's real encoding "
             "(e.g. cp1252) in the catalog entry's 'encoding'"
         ) from None
+
+
+def refuse_duplicate_columns(text: str, *, source: str) -> None:
+    """Refuse a CSV whose header names a column twice.
+
+    pandas silently renames the second one (``RMF`` -> ``RMF.1``), so a reader
+    would pick one of the two without saying which.
+
+    Raises
+    ------
+    DataError
+        Naming the column, how often it appears, and the fix.
+    """
+    import csv
+
+    header = next(csv.reader(io.StringIO(text)), [])
+    names = [name.strip() for name in header]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        counts = ", ".join(f"{name!r} ({names.count(name)} times)" for name in repeated)
+        raise DataError(
+            f"{source}: the header repeats column(s) {counts}; a repeated column is ambiguous "
+            "(pandas would silently rename one): remove or rename the duplicate in the file"
+        )
 
 
 def resolve_crs(found: Any, declared: str | None, *, source: str) -> pyproj.CRS:

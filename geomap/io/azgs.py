@@ -55,6 +55,7 @@ from geomap.io._guard import (
     local_file,
     pick_layer,
     read_ogr,
+    refuse_duplicate_columns,
     reject_unknown_options,
     require_format,
     resolve_crs,
@@ -259,6 +260,7 @@ def _check_topology_order(topology: dict[str, Any], object_name: str, polygons: 
 def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
     require_format(path, "text")
     text = decode_text(path.read_bytes(), encoding or "utf-8", source=str(path))
+    refuse_duplicate_columns(text, source=str(path))
     try:
         return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:

@@ -29,6 +29,7 @@ from geomap.io._guard import (
     pick_layer,
     read_7z_member,
     read_ogr,
+    refuse_duplicate_columns,
     reject_unknown_options,
     require_format,
     resolve_crs,
@@ -72,6 +73,7 @@ def read_japan_prefectures(
     text = decode_text(
         table_path.read_bytes(), dataset.file(table_rel).encoding or "utf-8", source=str(table_path)
     )
+    refuse_duplicate_columns(text, source=str(table_path))
     table = pd.read_csv(io.StringIO(text), dtype={"id": "Int64"})
     missing = sorted({"id", "name-en", "name-ja", "regions"} - set(table.columns))
     if missing:

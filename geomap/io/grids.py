@@ -250,6 +250,7 @@ def _north_up(
 def _finish(
     da: Any,
     *,
+    source: str,
     crs: pyproj.CRS,
     nodata: Any,
     name: str,
@@ -272,8 +273,8 @@ def _finish(
         valid = np.isfinite(da.values) if da.dtype.kind == "f" else da.values != nodata
         if not valid.any():
             raise DataError(
-                f"{name}: every cell is nodata ({nodata}); the grid holds no data: check the "
-                "file and its nodata declaration"
+                f"{source} ({name}): every cell is nodata ({nodata}); the grid holds no data: "
+                "check the file, and remove a wrong nodata declaration from its catalog entry"
             )
     report.records_out = int(np.prod(da.shape))
     extra = {"geomap_layer": layer} if layer is not None else {}
@@ -361,6 +362,7 @@ def read_netcdf_grid(
         _check_undeclared(da, nodata, name=str(path), report=report)
     return _finish(
         da,
+        source=str(path),
         crs=crs,
         nodata=np.nan,
         name=var.name,
@@ -427,6 +429,7 @@ def read_glim_grid(
         raise DataError(f"{path}: class codes {bad} are not GLiM codes 1-16; check the file")
     return _finish(
         da,
+        source=str(path),
         crs=crs,
         nodata=int(fill),
         name="glim_class",
@@ -511,6 +514,7 @@ def read_gmt_grid(
     crs = resolve_crs(None, entry.crs, source=str(path))
     return _finish(
         da,
+        source=str(path),
         crs=crs,
         nodata=np.nan,
         name=name or "z",
@@ -578,6 +582,7 @@ def read_geotiff_path(
         da = _north_up(da, lat_name="lat", lon_name="lon", report=report, drop_seam=False)
         return _finish(
             da,
+            source=str(path),
             crs=crs,
             nodata=fill,
             name=path.stem,
@@ -594,6 +599,7 @@ def read_geotiff_path(
     da = _north_up(da, lat_name="lat", lon_name="lon", report=report, drop_seam=False)
     return _finish(
         da,
+        source=str(path),
         crs=crs,
         nodata=np.nan,
         name=path.stem,

@@ -30,6 +30,7 @@ from geomap.io._guard import (
     attach_report,
     decode_text,
     pick_layer,
+    refuse_duplicate_columns,
     reject_unknown_options,
     require_format,
     resolve_crs,
@@ -141,6 +142,7 @@ def read_line_survey(
     text = _read_text(
         path, entry.format, entry.encoding or "utf-8", max_bytes=max_uncompressed_bytes
     )
+    refuse_duplicate_columns(text, source=str(path))
     try:
         import io
 

@@ -198,7 +198,8 @@ def _read_carbonatites(
     if header[:3] != ["longitude", "latitude", "age_info"]:
         raise DataError(
             f"{path}: expected the header 'longitude,latitude,age_info', "
-            f"got {rows[0] if rows else []!r}"
+            f"got {rows[0] if rows else []!r}; replace it with the catalogued file "
+            "(`geomap fetch` checks its hash)"
         )
     lons, lats, ages, texts, ids = [], [], [], [], []
     seen: Counter[str] = Counter()

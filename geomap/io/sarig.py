@@ -36,6 +36,7 @@ from geomap.io._guard import (
     decode_text,
     local_file,
     pick_layer,
+    refuse_duplicate_columns,
     reject_unknown_options,
     require_format,
     resolve_crs,
@@ -56,6 +57,7 @@ def _read_table(dataset: Dataset, paths: dict[str, Path], name: str, report: Ing
     entry = dataset.file(relpath)
     require_format(path, "text")
     text = decode_text(path.read_bytes(), entry.encoding or "utf-8", source=str(path))
+    refuse_duplicate_columns(text, source=str(path))
     try:
         table = pd.read_csv(io.StringIO(text))
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:

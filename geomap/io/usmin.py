@@ -33,6 +33,7 @@ import numpy as np
 
 from geomap.catalog import Dataset
 from geomap.errors import CRSError, DataError, UnknownNameError
+from geomap.io._guard import refuse_duplicate_columns
 from geomap.io.point_tables import decode_text
 from geomap.io.registry import reader
 from geomap.io.report import IngestReport
@@ -71,6 +72,7 @@ def _table(dataset: Dataset, paths: dict[str, Path], name: str, report: IngestRe
         raise DataError(f"dataset {dataset.id!r} lists no table {name!r}; add it to the catalog")
     path = paths[entry.path]
     text = decode_text(path, entry, dataset.id, report)
+    refuse_duplicate_columns(text, source=str(path))
     try:
         frame = pd.read_csv(
             io.StringIO(text), dtype=str, keep_default_na=False, na_values=["<Null>"]
