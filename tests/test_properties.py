@@ -131,7 +131,8 @@ def test_points_reprojected_into_every_region_match_pyproj_and_round_trip(region
     tolerance = max(1e-6, 2 * (operation["accuracy_m"] or 0.0))
     assert abs(got.x - x) <= tolerance and abs(got.y - y) <= tolerance
     back_lon, back_lat = recorded.transform(got.x, got.y, direction="INVERSE")
-    assert abs(((back_lon - lon + 180) % 360) - 180) < 1e-9 and abs(back_lat - lat) < 1e-9
+    # 1e-8 degrees is about 1 mm (inverse projections are iterative)
+    assert abs(((back_lon - lon + 180) % 360) - 180) < 1e-8 and abs(back_lat - lat) < 1e-8
 
 
 @settings(max_examples=30, deadline=None)
