@@ -13,6 +13,7 @@ from geomap.cli._app import app
 __all__ = ["app", "main"]
 
 _COMMAND_MODULES = [
+    "build",
     "catalog",
     "demo",
     "evidence",

@@ -234,11 +234,15 @@ def _region_table(
     random_state: int,
     study_area: str,
     catalog: Any,
+    stack: xr.Dataset | None = None,
+    points: Any = None,
 ) -> tuple[xr.Dataset, CellTable, xr.DataArray | None]:
     from geomap.recipes import build_evidence, training_occurrences
 
-    stack = build_evidence(recipe, region, resolution_m, chunks=chunks, catalog=catalog)
-    points = training_occurrences(recipe, region, catalog=catalog)
+    if stack is None:
+        stack = build_evidence(recipe, region, resolution_m, chunks=chunks, catalog=catalog)
+    if points is None:
+        points = training_occurrences(recipe, region, catalog=catalog)
     mask = None
     if study_area == "country":
         from geomap.catalog import load_catalog
@@ -275,6 +279,8 @@ def model_region(
     study_area: str = "country",
     random_state: int = 0,
     catalog: Any = None,
+    stack: xr.Dataset | None = None,
+    training: Any = None,
 ) -> ModelResult:
     """Fit, validate and map a recipe's prospectivity model in one region.
 
@@ -312,6 +318,11 @@ def model_region(
     random_state : int, default 0
         Seed of the cell sample, the fold assignment and the models.
     catalog : Catalog, optional
+    stack : xarray.Dataset, optional
+        A prebuilt evidence stack of this recipe, region and resolution (e.g. from the
+        pipeline's cache); built when not given.
+    training : GeoDataFrame, optional
+        The training occurrences in the region CRS; read from the recipe when not given.
 
     Returns
     -------
@@ -340,6 +351,8 @@ def model_region(
             random_state=random_state,
             study_area=study_area,
             catalog=cat,
+            stack=stack,
+            points=training,
         )
         estimator = _estimator(name, params, table)
         block, block_note = _usable_block_size(table, block)
@@ -371,6 +384,8 @@ def model_region(
             )
         prediction = predict_raster(fitted, stack, study_area=mask)
     for message in caught:
+        if issubclass(message.category, DeprecationWarning | PendingDeprecationWarning):
+            continue  # library housekeeping, not about the model
         text = f"{message.category.__name__}: {message.message}"
         if text not in caught_messages:
             caught_messages.append(text)

@@ -1,0 +1,242 @@
+"""``geomap build``, ``targets``, ``map``, ``export`` and ``packet``: the end-to-end job."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from geomap.cli._app import app
+
+Recipe = Annotated[str, typer.Argument(help="Recipe name from layers/ or a YAML path.")]
+Region = Annotated[
+    str | None, typer.Option("--region", "-r", help="Region id (default: the recipe's first).")
+]
+Resolution = Annotated[
+    float | None, typer.Option("--resolution", help="Cell size in metres (default: ~150k cells).")
+]
+ModelName = Annotated[
+    str | None,
+    typer.Option(
+        "--model", "-m", help="wofe|fuzzy|weighted|logistic|rf|gbm (default: the recipe's)."
+    ),
+]
+Chunks = Annotated[
+    str | None, typer.Option("--chunks", help="Dask chunks: 'auto' or a block size in cells.")
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler", help="'local', 'local:N' (N worker processes) or a Dask scheduler address."
+    ),
+]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Recompute every product.")]
+TopPercent = Annotated[float, typer.Option("--top-percent", help="Targets: top X % of the area.")]
+MinArea = Annotated[
+    float | None, typer.Option("--min-area", help="Targets: drop targets smaller than this (km²).")
+]
+
+
+def _chunks(value: str | None) -> Any:
+    if value is None or value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"--chunks {value!r}: use 'auto' or a whole number of cells"
+        ) from None
+
+
+@app.command("build")
+def build(
+    recipe: Recipe,
+    region: Region = None,
+    resolution: Resolution = None,
+    model: ModelName = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output folder (default geomap-out/RECIPE-REGION)."),
+    ] = None,
+    overwrite: Overwrite = False,
+    top_percent: TopPercent = 2.0,
+    min_area: MinArea = None,
+    chunks: Chunks = None,
+    scheduler: Scheduler = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    no_cache: NoCache = False,
+) -> None:
+    """Run a recipe end to end: map.html, RECIPE.gpkg, COGs, figures, metrics.json, report.md."""
+    from geomap.pipeline.runner import build as run_build
+    from geomap.pipeline.runner import summary_lines
+
+    result = run_build(
+        recipe,
+        region=region,
+        resolution_m=resolution,
+        model=model,
+        out=out,
+        overwrite=overwrite,
+        top_percent=top_percent,
+        min_area_km2=min_area,
+        chunks=_chunks(chunks),
+        scheduler=scheduler,
+        random_state=seed,
+        use_cache=not no_cache,
+    )
+    typer.echo("\n".join(summary_lines(result)))
+
+
+@app.command("targets")
+def targets(
+    recipe: Recipe,
+    region: Region = None,
+    resolution: Resolution = None,
+    model: ModelName = None,
+    top_percent: TopPercent = 2.0,
+    min_area: MinArea = None,
+    output_format: Annotated[
+        str, typer.Option("--format", "-f", help="table, csv or geojson.")
+    ] = "table",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Rank survey-planning target areas for a recipe (from the build cache when possible)."""
+    from geomap.io.atomic import atomic_path
+    from geomap.pipeline.runner import run_stages
+
+    if output_format not in ("table", "csv", "geojson"):
+        raise typer.BadParameter(f"--format {output_format!r}: use table, csv or geojson")
+    state = run_stages(
+        recipe,
+        region=region,
+        resolution_m=resolution,
+        model=model,
+        top_percent=top_percent,
+        min_area_km2=min_area,
+    )
+    frame = state.layers.targets
+    if output_format == "geojson":
+        text = frame.to_crs("EPSG:4326").to_json(drop_id=True)
+    else:
+        plain = frame.drop(columns="geometry")
+        text = (
+            plain.to_csv(index=False, float_format="%.6g", lineterminator="\n")
+            if output_format == "csv"
+            else plain[
+                [
+                    "rank",
+                    "area_km2",
+                    "mean_prospectivity",
+                    "n_occurrences",
+                    "nearest_occurrence",
+                    "state",
+                ]
+            ].to_string(index=False)
+        )
+    if out is None:
+        typer.echo(text)
+        return
+    with atomic_path(out) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {len(frame)} targets to {out}")
+
+
+def _write_parts(
+    recipe: str,
+    region: str | None,
+    resolution: float | None,
+    model: str | None,
+    out: Path,
+    overwrite: bool,
+    parts: frozenset[str],
+) -> list[Path]:
+    from geomap.errors import OutputExistsError
+    from geomap.pipeline.runner import run_stages, write_outputs
+
+    state = run_stages(recipe, region=region, resolution_m=resolution, model=model)
+    out.mkdir(parents=True, exist_ok=True)
+    # written in a scratch folder inside `out`, then each file renamed into place
+    with tempfile.TemporaryDirectory(dir=out, prefix=".geomap-") as scratch:
+        files = write_outputs(state, Path(scratch), parts=parts)
+        moved = []
+        for path in files.values():
+            final = out / path.relative_to(scratch)
+            if final.exists() and not overwrite:
+                raise OutputExistsError(f"{final} already exists; pass --overwrite to replace it")
+        for path in files.values():
+            final = out / path.relative_to(scratch)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            path.replace(final)
+            moved.append(final)
+    return moved
+
+
+@app.command("map")
+def map_command(
+    recipe: Recipe,
+    region: Region = None,
+    resolution: Resolution = None,
+    model: ModelName = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for map.html.")] = Path("."),
+    overwrite: Overwrite = False,
+) -> None:
+    """Write the offline interactive map (map.html) of a recipe's results."""
+    for path in _write_parts(recipe, region, resolution, model, out, overwrite, frozenset({"map"})):
+        typer.echo(str(path))
+
+
+@app.command("export")
+def export(
+    recipe: Recipe,
+    region: Region = None,
+    output_format: Annotated[
+        list[str], typer.Option("--format", "-f", help="gpkg, cog, png or tables (repeatable).")
+    ] = ["gpkg"],  # noqa: B006 - typer needs a list default
+    resolution: Resolution = None,
+    model: ModelName = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("."),
+    overwrite: Overwrite = False,
+) -> None:
+    """Export a recipe's results as a styled GeoPackage, COGs, PNG figures or tables."""
+    allowed = {"gpkg", "cog", "png", "tables"}
+    unknown = set(output_format) - allowed
+    if unknown:
+        raise typer.BadParameter(f"--format {sorted(unknown)}: use {', '.join(sorted(allowed))}")
+    for path in _write_parts(
+        recipe, region, resolution, model, out, overwrite, frozenset(output_format)
+    ):
+        typer.echo(str(path))
+
+
+@app.command("packet")
+def packet(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
+        "geomap-packet"
+    ),
+    overwrite: Overwrite = False,
+    pair: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--build",
+            "-b",
+            help="RECIPE:REGION to include (repeatable; default US REE + Japan VMS).",
+        ),
+    ] = None,
+) -> None:
+    """Build the joint planning packet: one map and one GeoPackage, regions side by side."""
+    from geomap.pipeline.packet import DEFAULT_PACKET, build_packet
+
+    builds = DEFAULT_PACKET
+    if pair:
+        parsed = [tuple(p.split(":", 1)) for p in pair]
+        if any(len(p) != 2 for p in parsed):
+            raise typer.BadParameter("--build takes RECIPE:REGION, e.g. kuroko-vms:japan")
+        builds = tuple((str(r), str(g)) for r, g in parsed)
+    result = build_packet(builds, out=out, overwrite=overwrite)
+    typer.echo(result.summary.to_string(index=False))
+    typer.echo(f"\npacket written to {result.out}: " + ", ".join(sorted(result.files)))

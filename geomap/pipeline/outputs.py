@@ -1,0 +1,112 @@
+"""Writing one build's output folder: rasters, tables, figures, GeoPackage, map, report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import xarray as xr
+
+from geomap.io.atomic import atomic_path
+
+__all__ = ["BuildLayers", "file_hashes", "write_rasters", "write_tables"]
+
+
+@dataclass
+class BuildLayers:
+    """Everything a build shows and exports."""
+
+    stack: xr.Dataset
+    prediction: xr.Dataset
+    targets: gpd.GeoDataFrame
+    occurrences: gpd.GeoDataFrame
+    training: gpd.GeoDataFrame
+    faults: gpd.GeoDataFrame | None
+    geology: gpd.GeoDataFrame | None
+    boundaries: dict[str, gpd.GeoDataFrame]
+
+    def evidence(self) -> dict[str, xr.DataArray]:
+        """Return the evidence layers (without the coverage variable)."""
+        return {
+            str(name): layer
+            for name, layer in self.stack.data_vars.items()
+            if layer.attrs.get("geomap_role", "evidence") == "evidence"
+        }
+
+
+def write_rasters(folder: Path, layers: BuildLayers) -> dict[str, Path]:
+    """Write prospectivity, uncertainty, coverage and every evidence layer as COGs."""
+    from geomap.io.cog import write_cog
+
+    written: dict[str, Path] = {}
+    for name in ("prospectivity", "uncertainty", "coverage"):
+        if name in layers.prediction:
+            path = folder / f"{name}.tif"
+            write_cog(layers.prediction[name], path)
+            written[name] = path
+    (folder / "evidence").mkdir(exist_ok=True)
+    for name, layer in layers.evidence().items():
+        path = folder / "evidence" / f"{name}.tif"
+        write_cog(layer, path)
+        written[f"evidence/{name}"] = path
+    return written
+
+
+def _csv(frame: pd.DataFrame, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False, float_format="%.6g", lineterminator="\n")
+    return path
+
+
+def write_tables(
+    folder: Path,
+    *,
+    targets: gpd.GeoDataFrame,
+    model_table: pd.DataFrame,
+    model_name: str,
+    validation: Mapping[str, Any],
+    layer_table: pd.DataFrame,
+) -> dict[str, Path]:
+    """Write targets (CSV, GeoJSON in WGS84), the weights/importance table and validation JSON."""
+    written: dict[str, Path] = {}
+    plain = pd.DataFrame(targets.drop(columns="geometry"))
+    centroids = targets.geometry.centroid.to_crs("EPSG:4326") if len(targets) else None
+    if centroids is not None:
+        plain["centroid_lon"] = centroids.x.round(6)
+        plain["centroid_lat"] = centroids.y.round(6)
+    written["targets.csv"] = _csv(plain, folder / "targets.csv")
+    geojson = folder / "targets.geojson"
+    with atomic_path(geojson) as tmp:
+        tmp.write_text(targets.to_crs("EPSG:4326").to_json(drop_id=True), encoding="utf-8")
+    written["targets.geojson"] = geojson
+    table_name = "weights.csv" if model_name == "wofe" else "importance.csv"
+    written[table_name] = _csv(model_table, folder / table_name)
+    written["evidence_layers.csv"] = _csv(layer_table, folder / "evidence_layers.csv")
+    path = folder / "validation.json"
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(validation, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    written["validation.json"] = path
+    return written
+
+
+def write_json(path: Path, payload: Any) -> Path:
+    """Write indented, key-sorted JSON atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(
+            json.dumps(payload, indent=1, sort_keys=True, default=str) + "\n", encoding="utf-8"
+        )
+    return path
+
+
+def file_hashes(folder: Path) -> dict[str, str]:
+    """Return the sha256 of every file under ``folder`` (relative POSIX paths)."""
+    hashes = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        hashes[path.relative_to(folder).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashes

@@ -1,0 +1,229 @@
+"""``report.md``: what was run, on which data, how well it validates, and its caveats."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+__all__ = ["build_report", "layer_summary"]
+
+LOW_AUC = 0.7
+
+
+def layer_summary(stack: xr.Dataset) -> pd.DataFrame:
+    """Per evidence layer: kind, units, min, max and the share of cells with data."""
+    rows = []
+    for name, layer in stack.data_vars.items():
+        values = np.asarray(layer.values, dtype="float64")
+        finite = np.isfinite(values)
+        rows.append(
+            {
+                "layer": str(name),
+                "role": layer.attrs.get("geomap_role", ""),
+                "kind": layer.attrs.get("geomap_kind", ""),
+                "units": layer.attrs.get("units", ""),
+                "min": float(values[finite].min()) if finite.any() else math.nan,
+                "max": float(values[finite].max()) if finite.any() else math.nan,
+                "cells_with_data_pct": 100.0 * float(finite.mean()) if values.size else 0.0,
+                "description": layer.attrs.get("description", ""),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _table(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> str:
+    frame = frame[list(columns)] if columns is not None else frame
+    head = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = [
+        "| " + " | ".join(_fmt(v, 2).replace("|", "/").replace("\n", " ") for v in row) + " |"
+        for row in frame.itertuples(index=False)
+    ]
+    return "\n".join([head, rule, *body])
+
+
+def _coverage_caveat(coverage: xr.DataArray | None, n_layers: int) -> list[str]:
+    if coverage is None or n_layers == 0:
+        return []
+    values = np.asarray(coverage.values, dtype="float64")
+    inside = np.isfinite(values) & (values > 0)
+    if not inside.any():
+        return ["No cell has evidence data: the map is empty."]
+    full = float((values[inside] >= n_layers).mean())
+    half = float((values[inside] < n_layers / 2).mean())
+    notes = [
+        f"{100 * full:.0f}% of the cells with any evidence have all {n_layers} layers; "
+        f"{100 * half:.0f}% have fewer than half of them."
+    ]
+    if half > 0.2:
+        notes.append(
+            "Low data coverage: where layers are missing the model ranks cells on less evidence; "
+            "read the coverage layer with the prospectivity, and do not take 'no data' for "
+            "'no potential'."
+        )
+    return notes
+
+
+def build_report(
+    *,
+    recipe: Any,
+    region: Any,
+    resolution_m: float,
+    model_name: str,
+    metrics: Mapping[str, Any],
+    layers: pd.DataFrame,
+    targets: pd.DataFrame,
+    coverage: xr.DataArray | None,
+    datasets: list[dict[str, Any]],
+    attribution: str,
+    settings: Mapping[str, Any],
+) -> str:
+    """Write the Markdown report of one build.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        The recipe run.
+    region : Region
+        The catalog region.
+    resolution_m : float
+        Cell size.
+    model_name : str
+        The model fitted.
+    metrics : mapping
+        The model stage's metrics (spatial CV, diagnostics, warnings).
+    layers : DataFrame
+        :func:`layer_summary` of the evidence stack.
+    targets : DataFrame
+        The ranked targets.
+    coverage : DataArray, optional
+        The data-coverage layer.
+    datasets : list of dict
+        Provenance of every dataset used (from the manifest).
+    attribution : str
+        The attribution block.
+    settings : mapping
+        Build options (targets rule, seeds, chunks).
+
+    Returns
+    -------
+    str
+        Markdown text.
+    """
+    cv = metrics.get("spatial_cv", {})
+    auc = cv.get("auc", {}) if isinstance(cv, Mapping) else {}
+    diagnostics = metrics.get("diagnostics", {})
+    evidence = layers[layers["role"] == "evidence"] if "role" in layers else layers
+    lines = [
+        f"# {recipe.name} — {region.name}",
+        "",
+        f"Mineral system: {recipe.mineral_system.strip()}",
+        "",
+        "## What was run",
+        "",
+        f"- Recipe `{recipe.id}` ({recipe.path or 'built-in'}), region `{region.id}` in its "
+        f"equal-area analysis CRS, cells of {resolution_m / 1000:g} km.",
+        f"- Model: `{model_name}` (estimator {metrics.get('estimator', '?')}), random seed "
+        f"{settings.get('random_state', 0)}; spatial block cross-validation with "
+        f"{metrics.get('settings', {}).get('n_splits', '?')} folds of "
+        f"{_fmt(metrics.get('settings', {}).get('block_size_m', math.nan) / 1000, 0)} km blocks.",
+        f"- Targets: top {settings.get('top_percent')} % of the area with data, touching cells "
+        f"merged, targets under {_fmt(settings.get('min_area_km2'), 1)} km² dropped, ranked by "
+        "mean prospectivity.",
+        "",
+        "## Evidence layers",
+        "",
+        _table(evidence, ["layer", "kind", "units", "min", "max", "cells_with_data_pct"]),
+        "",
+        "## Validation",
+        "",
+        f"- Held-out (spatial CV) ROC AUC: **{_fmt(auc.get('held_out'))}** "
+        f"(± {_fmt(auc.get('held_out_se'))}); in well-covered cells: "
+        f"{_fmt(auc.get('held_out_well_covered'))}.",
+        f"- Training (success-rate) AUC: {_fmt(auc.get('training'))}; prediction-rate AUC: "
+        f"{_fmt(auc.get('prediction_rate'))}.",
+        f"- Training occurrences: {diagnostics.get('n_occurrences', 'n/a')} in "
+        f"{diagnostics.get('n_positive_cells', 'n/a')} cells.",
+    ]
+    capture = cv.get("capture") if isinstance(cv, Mapping) else None
+    if capture:
+        lines += ["", "Share of occurrences captured by the most prospective part of the area:", ""]
+        table = pd.DataFrame(capture).T.reset_index(names="most prospective area")
+        table["_order"] = (
+            table["most prospective area"].str.extract(r"(\d+(?:\.\d+)?)")[0].astype(float)
+        )
+        table = table.sort_values("_order").drop(columns="_order")
+        lines.append(_table(table))
+    held_out = auc.get("held_out")
+    reasons = diagnostics.get("weak_result_reasons") or []
+    if held_out is None or (isinstance(held_out, float) and held_out < LOW_AUC):
+        lines += [
+            "",
+            f"### Why the held-out AUC is {'undefined' if held_out is None else 'below 0.7'}",
+            "",
+        ]
+        lines += [f"- {reason}" for reason in reasons] or [
+            "- The evidence layers do not separate held-out occurrences from the rest of the area."
+        ]
+    for transfer in metrics.get("region_held_out", []) or []:
+        transfer_auc = (transfer.get("auc") or {}).get("held_out")
+        lines.append(
+            f"- Region hold-out: trained on `{transfer.get('train_region')}`, tested on "
+            f"`{transfer.get('test_region')}`: AUC {_fmt(transfer_auc)}."
+        )
+    lines += ["", "## Caveats", ""]
+    caveats = _coverage_caveat(coverage, len(evidence))
+    independence = metrics.get("conditional_independence")
+    if isinstance(independence, Mapping) and not independence.get("passed", True):
+        caveats.append(
+            "Conditional independence failed (observed/predicted occurrence ratio "
+            f"{_fmt(independence.get('ratio'), 2)}): weights-of-evidence probabilities are "
+            "inflated; use the ranking, not the absolute values."
+        )
+    caveats += [f"Model warning: {w}" for w in (metrics.get("warnings") or [])[:10]]
+    lines += [f"- {c}" for c in caveats] or ["- none recorded"]
+    lines += ["", "## Targets", ""]
+    if len(targets):
+        shown = targets.drop(columns="geometry", errors="ignore").head(10)
+        lines.append(
+            _table(
+                shown,
+                [
+                    c
+                    for c in (
+                        "rank",
+                        "area_km2",
+                        "mean_prospectivity",
+                        "mean_uncertainty",
+                        "coverage_fraction",
+                        "n_occurrences",
+                        "nearest_occurrence",
+                        "nearest_occurrence_km",
+                        "state",
+                    )
+                    if c in shown
+                ],
+            )
+        )
+        lines.append(
+            f"\n{len(targets)} targets in total (targets.csv, targets.geojson, the GeoPackage)."
+        )
+    else:
+        lines.append("No target passed the selection rule.")
+    lines += ["", "## Data", ""]
+    lines += [f"- `{d['id']}` — {d['title']} ({d['license']})" for d in datasets]
+    lines += ["", "## Attribution", "", attribution, ""]
+    return "\n".join(lines)

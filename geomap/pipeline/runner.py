@@ -1,0 +1,536 @@
+"""``geomap build``: a recipe end to end, from the catalog to the files a survey team shares.
+
+Stages: catalog -> fetch -> ingest -> evidence -> model (with spatial validation) ->
+targets -> outputs.  Every intermediate product is cached by the hash of its inputs
+(:mod:`geomap.pipeline.cache`), so a second run with one changed parameter recomputes
+only what depends on it, and an interrupted run resumes from the finished products.
+The output folder appears complete or not at all.
+
+Examples
+--------
+>>> from geomap.pipeline import build
+>>> result = build("kuroko-vms", region="japan", out="vms-japan")  # doctest: +SKIP
+>>> result.files["map.html"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+from tqdm.auto import tqdm
+
+from geomap.catalog import Catalog, load_catalog
+from geomap.errors import OutputExistsError, ParameterError, RecipeError
+from geomap.io.atomic import atomic_dir
+from geomap.pipeline import stages
+from geomap.pipeline.cache import ProductCache, cache_root
+from geomap.pipeline.outputs import (
+    BuildLayers,
+    file_hashes,
+    write_json,
+    write_rasters,
+    write_tables,
+)
+
+__all__ = ["STAGES", "BuildResult", "BuildState", "build", "run_stages", "write_outputs"]
+
+STAGES = ("catalog", "fetch", "ingest", "evidence", "model", "targets", "outputs")
+"""The stages, in order; progress is reported per stage."""
+
+
+@dataclass
+class BuildState:
+    """The products of every stage up to the targets (before anything is written)."""
+
+    context: stages.BuildContext
+    layers: BuildLayers
+    model: stages.ModelProducts
+    datasets: list[str]
+    settings: dict[str, Any]
+
+    @property
+    def recipe(self) -> Any:
+        """The recipe."""
+        return self.context.recipe
+
+    @property
+    def region(self) -> Any:
+        """The catalog region."""
+        return self.context.region
+
+
+@dataclass
+class BuildResult:
+    """What :func:`build` wrote, with the headline numbers."""
+
+    recipe: str
+    region: str
+    out: Path
+    files: dict[str, Path]
+    metrics: dict[str, Any]
+    targets: gpd.GeoDataFrame
+    cache_hits: list[str] = field(default_factory=list)
+    cache_misses: list[str] = field(default_factory=list)
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        auc = self.metrics.get("spatial_cv", {}).get("auc", {}).get("held_out")
+        rows = "".join(f"<li>{escape(name)}</li>" for name in sorted(self.files))
+        return (
+            f"<b>geomap build</b> {escape(self.recipe)} / {escape(self.region)} &rarr; "
+            f"<code>{escape(str(self.out))}</code><br>"
+            f"held-out AUC: {auc if auc is not None else 'n/a'}; "
+            f"{len(self.targets)} targets; cache: {len(self.cache_hits)} hits, "
+            f"{len(self.cache_misses)} computed<ul>{rows}</ul>"
+        )
+
+
+class _Progress:
+    """A progress bar over the stages (silent when disabled)."""
+
+    def __init__(self, label: str, enabled: bool) -> None:
+        self.bar = tqdm(
+            total=len(STAGES), desc=label, unit="stage", disable=not enabled, leave=True
+        )
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        self.bar.set_postfix_str(name)
+        yield
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _resolve(
+    recipe: Any, region: str | None, resolution_m: float | None, catalog: Catalog
+) -> tuple[Any, Any, float]:
+    from geomap.recipes import load_recipe
+
+    loaded = load_recipe(recipe, catalog=catalog) if not hasattr(recipe, "evidence") else recipe
+    region_id = region or loaded.regions[0]
+    if region_id not in loaded.regions:
+        catalog.region(region_id)  # unknown region: the catalog's error names the close ids
+        raise RecipeError(
+            f"recipe {loaded.id!r} does not support region {region_id!r}; "
+            f"choose one of {', '.join(loaded.regions)} (--region)"
+        )
+    region_obj = catalog.region(region_id)
+    resolution = (
+        stages.default_resolution(region_obj) if resolution_m is None else float(resolution_m)
+    )
+    if not resolution > 0:
+        raise ParameterError(f"resolution {resolution_m!r} must be a positive number of metres")
+    return loaded, region_obj, resolution
+
+
+def run_stages(
+    recipe: Any,
+    *,
+    region: str | None = None,
+    resolution_m: float | None = None,
+    model: str | None = None,
+    params: dict[str, Any] | None = None,
+    top_percent: float = 2.0,
+    min_area_km2: float | None = None,
+    n_splits: int = 5,
+    max_cells: int | None = 2_000_000,
+    chunks: Any = None,
+    random_state: int = 0,
+    use_cache: bool = True,
+    cache_dir: str | Path | None = None,
+    catalog: Catalog | None = None,
+    progress: _Progress | None = None,
+) -> BuildState:
+    """Run (or read from the cache) every stage up to the targets.
+
+    Parameters are those of :func:`build` (without the output options).
+
+    Returns
+    -------
+    BuildState
+    """
+    from geomap.fetching import fetch
+
+    progress = progress or _Progress("", enabled=False)
+    cat = catalog or load_catalog()
+    with progress.stage("catalog"):
+        loaded, region_obj, resolution = _resolve(recipe, region, resolution_m, cat)
+        cache = ProductCache(Path(cache_dir) if cache_dir else cache_root(), enabled=use_cache)
+        context = stages.BuildContext(
+            recipe=loaded,
+            region=region_obj,
+            resolution_m=resolution,
+            catalog=cat,
+            cache=cache,
+            chunks=chunks,
+            random_state=random_state,
+        )
+        context_ids = list(stages.CONTEXT_DATASETS.values())
+        training_ids = loaded.training.datasets or []
+        datasets = list(dict.fromkeys([*loaded.datasets, *training_ids, *context_ids]))
+    with progress.stage("fetch"):
+        for dataset_id in datasets:
+            fetch(dataset_id, catalog=cat)
+    with progress.stage("ingest"):
+        training = stages.training_stage(context)
+        occurrences = stages.occurrences_stage(context)
+        faults = stages.vector_stage(context, "faults", stages.CONTEXT_DATASETS["faults"])
+        geology = stages.vector_stage(
+            context, "geology", stages.CONTEXT_DATASETS["geology"], "provinces"
+        )
+        admin = stages.admin_areas(context)
+    with progress.stage("evidence"):
+        stack = stages.evidence_stage(context)
+    with progress.stage("model"):
+        products = stages.model_stage(
+            context,
+            stack,
+            training,
+            model=model,
+            params=params,
+            n_splits=n_splits,
+            max_cells=max_cells,
+        )
+    cell_km2 = resolution * resolution / 1e6
+    min_area = 2 * cell_km2 if min_area_km2 is None else float(min_area_km2)
+    with progress.stage("targets"):
+        targets = stages.targets_stage(
+            context,
+            products,
+            occurrences,
+            admin,
+            top_percent=top_percent,
+            min_area_km2=min_area,
+            n_layers=sum(
+                v.attrs.get("geomap_role") == "evidence" for v in stack.data_vars.values()
+            ),
+        )
+    settings = {
+        "recipe": loaded.id,
+        "region": region_obj.id,
+        "resolution_m": resolution,
+        "model": products.model_name,
+        "params": params,
+        "top_percent": top_percent,
+        "min_area_km2": min_area,
+        "n_splits": n_splits,
+        "max_cells": max_cells,
+        "chunks": chunks,
+        "random_state": random_state,
+    }
+    layers = BuildLayers(
+        stack=stack,
+        prediction=products.prediction,
+        targets=targets,
+        occurrences=occurrences,
+        training=training,
+        faults=faults,
+        geology=geology,
+        boundaries={"admin_areas": admin},
+    )
+    return BuildState(
+        context=context, layers=layers, model=products, datasets=datasets, settings=settings
+    )
+
+
+def _recipe_sha256(recipe: Any) -> str | None:
+    path = Path(recipe.path) if getattr(recipe, "path", "") else None
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path and path.is_file() else None
+
+
+def write_outputs(
+    state: BuildState, folder: Path, *, parts: frozenset[str] = frozenset({"all"})
+) -> dict[str, Path]:
+    """Write the requested outputs of a build into ``folder`` (which must exist).
+
+    ``parts`` names what to write: ``cog``, ``tables``, ``png``, ``gpkg``, ``map``, ``report``
+    (metrics, report and manifest), or ``all``.
+    """
+    from geomap.io.gpkg import export_geopackage
+    from geomap.models.validate import ValidationReport
+    from geomap.pipeline.manifest import dataset_provenance, software_versions
+    from geomap.pipeline.report import build_report, layer_summary
+    from geomap.render import figures
+    from geomap.render.maps import prospectivity_map
+
+    def wanted(part: str) -> bool:
+        return "all" in parts or part in parts
+
+    recipe, region, layers = state.recipe, state.region, state.layers
+    cat = state.context.catalog
+    files: dict[str, Path] = {}
+    layer_table = layer_summary(state.layers.stack)
+    title = f"{recipe.name} — {region.name}"
+    parameters = {**state.settings, "recipe_sha256": _recipe_sha256(recipe)}
+    if wanted("cog"):
+        files.update({f"{k}.tif": v for k, v in write_rasters(folder, layers).items()})
+    if wanted("tables"):
+        files.update(
+            write_tables(
+                folder,
+                targets=layers.targets,
+                model_table=state.model.model_table,
+                model_name=state.model.model_name,
+                validation=state.model.validation,
+                layer_table=layer_table,
+            )
+        )
+    if wanted("png"):
+        (folder / "figures").mkdir(exist_ok=True)
+        report = ValidationReport.from_dict(state.model.validation)
+        curves_png = folder / "figures" / "validation_curves.png"
+        figures.plot_validation_curves(report, curves_png, title=title)
+        files["figures/validation_curves.png"] = curves_png
+        figures.plot_prospectivity(
+            layers.prediction["prospectivity"],
+            folder / "figures" / "prospectivity.png",
+            occurrences=layers.training,
+            targets=layers.targets,
+            title=title,
+        )
+        files["figures/prospectivity.png"] = folder / "figures" / "prospectivity.png"
+    if wanted("gpkg"):
+        path = folder / f"{recipe.id}.gpkg"
+        export_geopackage(
+            path,
+            occurrences=layers.occurrences,
+            faults=layers.faults,
+            geology=layers.geology,
+            boundaries=layers.boundaries,
+            targets=layers.targets,
+            prospectivity=layers.prediction["prospectivity"],
+            uncertainty=layers.prediction.get("uncertainty"),
+            coverage=layers.prediction.get("coverage"),
+            evidence=layers.evidence(),
+            datasets=state.datasets,
+            parameters=parameters,
+            catalog=cat,
+        )
+        files[path.name] = path
+    if wanted("map"):
+        path = folder / "map.html"
+        prospectivity_map(
+            layers.prediction["prospectivity"],
+            uncertainty=layers.prediction.get("uncertainty"),
+            coverage=layers.prediction.get("coverage"),
+            occurrences=layers.occurrences,
+            faults=layers.faults,
+            geology=layers.geology,
+            targets=layers.targets,
+            region=region,
+            datasets=state.datasets,
+            title=title,
+            subtitle=(
+                f"model {state.model.model_name}, "
+                f"{state.settings['resolution_m'] / 1000:g} km cells"
+            ),
+            path=path,
+            catalog=cat,
+        )
+        files["map.html"] = path
+    if wanted("report"):
+        provenance = dataset_provenance(cat, state.datasets)
+        attribution = cat.attribution(state.datasets)
+        metrics = {**state.model.metrics, "targets": _targets_summary(layers.targets)}
+        files["metrics.json"] = write_json(folder / "metrics.json", metrics)
+        text = build_report(
+            recipe=recipe,
+            region=region,
+            resolution_m=state.settings["resolution_m"],
+            model_name=state.model.model_name,
+            metrics=state.model.metrics,
+            layers=layer_table,
+            targets=layers.targets,
+            coverage=layers.prediction.get("coverage"),
+            datasets=provenance,
+            attribution=attribution,
+            settings=state.settings,
+        )
+        report_path = folder / "report.md"
+        report_path.write_text(text, encoding="utf-8")
+        files["report.md"] = report_path
+        manifest = {
+            "geomap_manifest": 1,
+            "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "recipe": {"id": recipe.id, "path": recipe.path, "sha256": _recipe_sha256(recipe)},
+            "parameters": state.settings,
+            "random_seeds": {"model_and_sampling": state.settings["random_state"]},
+            "datasets": provenance,
+            "software": software_versions(),
+            "cache_keys": dict(state.context.keys),
+            "outputs": file_hashes(folder),
+        }
+        files["manifest.json"] = write_json(folder / "manifest.json", manifest)
+    return files
+
+
+def _targets_summary(targets: gpd.GeoDataFrame) -> dict[str, Any]:
+    return {
+        "count": len(targets),
+        "total_area_km2": float(targets["area_km2"].sum()) if len(targets) else 0.0,
+        "selection": targets.attrs.get("geomap_targets", {}),
+    }
+
+
+def default_out(recipe_id: str, region_id: str) -> Path:
+    """Where a build writes when no ``out`` is given: ``geomap-out/<recipe>-<region>``."""
+    return Path("geomap-out") / f"{recipe_id}-{region_id}"
+
+
+def build(
+    recipe: Any,
+    *,
+    region: str | None = None,
+    resolution_m: float | None = None,
+    model: str | None = None,
+    params: dict[str, Any] | None = None,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    top_percent: float = 2.0,
+    min_area_km2: float | None = None,
+    n_splits: int = 5,
+    max_cells: int | None = 2_000_000,
+    chunks: Any = None,
+    scheduler: str | None = None,
+    random_state: int = 0,
+    use_cache: bool = True,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+    catalog: Catalog | None = None,
+) -> BuildResult:
+    """Run a recipe end to end and write its output folder.
+
+    Parameters
+    ----------
+    recipe : str, Path or Recipe
+        A recipe name from ``layers/``, a path to a recipe file, or a loaded recipe.
+    region : str, optional
+        A region the recipe supports (default: its first).
+    resolution_m : float, optional
+        Cell size in metres (default: about 150,000 cells over the region, e.g. 10 km for
+        the conterminous US, 5 km for Japan).
+    model : str, optional
+        ``wofe``, ``fuzzy``, ``weighted``, ``logistic``, ``rf`` or ``gbm`` (default: the
+        recipe's model).
+    params : dict, optional
+        Model parameters (default: the recipe's, for its own model).
+    out : path-like, optional
+        Output folder (default ``geomap-out/<recipe>-<region>``).  It must not exist unless
+        ``overwrite`` is true; it appears only when complete.
+    overwrite : bool, default False
+        Replace an existing output folder (after the new one is complete).
+    top_percent : float, default 2
+        Targets are the top X % of the area with data.
+    min_area_km2 : float, optional
+        Drop smaller targets (default: two cells).
+    n_splits : int, default 5
+        Spatial cross-validation folds.
+    max_cells : int or None, default 2,000,000
+        Fit on all positive cells and a seeded sample of the others above this size.
+    chunks : None, "auto", int or (int, int)
+        Build evidence and predict on Dask chunks of this size.
+    scheduler : str, optional
+        ``"local"``, ``"local:N"`` (a LocalCluster of N worker processes) or a Dask scheduler
+        address; the threaded scheduler when not given.  Implies ``chunks="auto"``.
+    random_state : int, default 0
+        Seed of every random choice (background sample, CV folds, models).
+    use_cache : bool, default True
+        Reuse cached intermediate products.
+    cache_dir : path-like, optional
+        Product cache (default ``$GEOMAP_CACHE_DIR/products``).
+    progress : bool, default True
+        Show a progress bar per stage.
+    catalog : Catalog, optional
+        Defaults to the project catalog.
+
+    Returns
+    -------
+    BuildResult
+
+    Raises
+    ------
+    OutputExistsError
+        ``out`` exists and ``overwrite`` is false (checked before any work).
+    RecipeError
+        Unknown recipe, or a region the recipe does not support.
+    """
+    from geomap.pipeline.scheduler import dask_scheduler, parse_scheduler
+
+    cat = catalog or load_catalog()
+    loaded, region_obj, _ = _resolve(recipe, region, resolution_m, cat)
+    target = Path(out) if out is not None else default_out(loaded.id, region_obj.id)
+    if target.exists() and not overwrite:
+        raise OutputExistsError(
+            f"output folder {target} already exists; pass --overwrite to replace it"
+        )
+    if parse_scheduler(scheduler) is not None and chunks is None:
+        chunks = "auto"
+    bar = _Progress(f"{loaded.id}/{region_obj.id}", progress)
+    try:
+        with dask_scheduler(scheduler) as client, warnings.catch_warnings():
+            if client is not None and progress:
+                bar.bar.write(f"Dask dashboard: {client.dashboard_link}")
+            warnings.simplefilter("default")
+            warnings.filterwarnings("ignore", category=PendingDeprecationWarning)  # affine's `*`
+            state = run_stages(
+                loaded,
+                region=region_obj.id,
+                resolution_m=resolution_m,
+                model=model,
+                params=params,
+                top_percent=top_percent,
+                min_area_km2=min_area_km2,
+                n_splits=n_splits,
+                max_cells=max_cells,
+                chunks=chunks,
+                random_state=random_state,
+                use_cache=use_cache,
+                cache_dir=cache_dir,
+                catalog=cat,
+                progress=bar,
+            )
+            with bar.stage("outputs"), atomic_dir(target, overwrite=overwrite) as tmp:
+                written = write_outputs(state, tmp)
+    finally:
+        bar.close()
+    files = {name: target / path.relative_to(tmp) for name, path in written.items()}
+    metrics = json.loads((target / "metrics.json").read_text(encoding="utf-8"))
+    return BuildResult(
+        recipe=loaded.id,
+        region=region_obj.id,
+        out=target,
+        files=files,
+        metrics=metrics,
+        targets=state.layers.targets,
+        cache_hits=list(state.context.cache.hits),
+        cache_misses=list(state.context.cache.misses),
+    )
+
+
+def summary_lines(result: BuildResult) -> list[str]:
+    """Short text summary of a build (CLI and notebooks)."""
+    auc: Mapping[str, Any] = result.metrics.get("spatial_cv", {}).get("auc", {})
+    held_out = auc.get("held_out")
+    return [
+        f"{result.recipe} / {result.region} -> {result.out}",
+        f"  held-out AUC {held_out:.3f}" if isinstance(held_out, float) else "  held-out AUC n/a",
+        f"  {len(result.targets)} targets; cache {len(result.cache_hits)} hits, "
+        f"{len(result.cache_misses)} computed",
+        *(
+            f"  {name}"
+            for name in ("map.html", f"{result.recipe}.gpkg", "report.md")
+            if name in result.files
+        ),
+    ]

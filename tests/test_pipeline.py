@@ -1,0 +1,301 @@
+"""``geomap build`` end to end on the mirrored data: outputs, cache, determinism, bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+import rasterio
+from rio_cogeo.cogeo import cog_validate
+from typer.testing import CliRunner
+
+from geomap.cli import app
+from geomap.errors import OutputExistsError, RecipeError, UnknownNameError
+from geomap.pipeline import build, build_packet
+from geomap.pipeline import runner as runner_module
+
+RES = 25_000.0  # coarse cells keep the end-to-end tests fast
+
+
+@pytest.fixture(scope="module")
+def product_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("products")
+
+
+@pytest.fixture(scope="module")
+def first_build(tmp_path_factory, product_cache):
+    out = tmp_path_factory.mktemp("builds") / "vms"
+    result = build(
+        "kuroko-vms",
+        region="japan",
+        resolution_m=RES,
+        out=out,
+        cache_dir=product_cache,
+        progress=False,
+    )
+    return result
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_output_folder_has_every_product(first_build):
+    out = first_build.out
+    for name in (
+        "map.html",
+        "kuroko-vms.gpkg",
+        "prospectivity.tif",
+        "uncertainty.tif",
+        "coverage.tif",
+        "metrics.json",
+        "report.md",
+        "manifest.json",
+        "targets.csv",
+        "targets.geojson",
+        "weights.csv",
+        "validation.json",
+        "figures/validation_curves.png",
+        "figures/prospectivity.png",
+    ):
+        assert (out / name).is_file(), name
+    assert list(out.glob("evidence/*.tif"))
+    assert not [
+        p for p in out.parent.iterdir() if p.name.startswith(".")
+    ]  # no temporary folder left
+
+
+def test_rasters_are_valid_cogs_in_the_region_crs(first_build, catalog):
+    region_crs = catalog.region("japan").pyproj_crs
+    for path in [first_build.out / "prospectivity.tif", *first_build.out.glob("evidence/*.tif")]:
+        valid, errors, _ = cog_validate(str(path))
+        assert valid, (path, errors)
+        with rasterio.open(path) as src:
+            assert src.crs is not None
+            assert src.res == (RES, RES)
+            from pyproj import CRS
+
+            assert CRS.from_wkt(src.crs.to_wkt()).equals(region_crs, ignore_axis_order=True)
+
+
+def test_geopackage_reads_back_with_gdal(first_build):
+    path = first_build.out / "kuroko-vms.gpkg"
+    layers = {name for name, _ in pyogrio.list_layers(path)}
+    assert {"occurrences", "targets", "faults", "geology"} <= layers
+    targets = gpd.read_file(path, layer="targets")
+    assert len(targets) == len(first_build.targets)
+    with rasterio.open(path, table="prospectivity") as src:
+        assert src.count >= 1
+
+
+def test_metrics_report_and_manifest(first_build):
+    metrics = json.loads((first_build.out / "metrics.json").read_text())
+    assert metrics["spatial_cv"]["auc"]["held_out"] is not None
+    assert metrics["targets"]["count"] == len(first_build.targets)
+    report = (first_build.out / "report.md").read_text()
+    for section in (
+        "## What was run",
+        "## Validation",
+        "## Caveats",
+        "## Targets",
+        "## Attribution",
+    ):
+        assert section in report
+    assert "出典：地球地図日本" in report  # the Japanese boundary credit travels with the report
+    manifest = json.loads((first_build.out / "manifest.json").read_text())
+    ids = {d["id"] for d in manifest["datasets"]}
+    assert {"minmod-usgs-mrdata", "japan-prefectures-globalmap"} <= ids
+    files = {f["path"]: f["sha256"] for d in manifest["datasets"] for f in d["files"]}
+    assert files["japan-prefectures-globalmap/japan.topojson"].startswith("eca320674e2a")
+    assert manifest["software"]["gdal"]
+    assert manifest["random_seeds"]["model_and_sampling"] == 0
+    assert manifest["outputs"]["prospectivity.tif"] == _sha(first_build.out / "prospectivity.tif")
+
+
+def test_targets_table_carries_ranking_and_context(first_build):
+    table = pd.read_csv(first_build.out / "targets.csv")
+    assert table["rank"].tolist() == list(range(1, len(table) + 1))
+    assert (table["country"] == "Japan").all()
+    assert table["state"].notna().all()
+    assert "magnets" not in " ".join(table["supply_chains"].fillna(""))  # VMS feeds no magnet chain
+
+
+def test_second_build_is_served_from_cache_and_identical(first_build, product_cache, tmp_path):
+    again = build(
+        "kuroko-vms",
+        region="japan",
+        resolution_m=RES,
+        out=tmp_path / "again",
+        cache_dir=product_cache,
+        progress=False,
+    )
+    assert again.cache_misses == []
+    assert len(again.cache_hits) == len(first_build.cache_misses)
+    for name in (
+        "prospectivity.tif",
+        "uncertainty.tif",
+        "coverage.tif",
+        "targets.csv",
+        "weights.csv",
+        "metrics.json",
+    ):
+        assert _sha(again.out / name) == _sha(first_build.out / name), name
+    for layer in first_build.out.glob("evidence/*.tif"):
+        assert _sha(again.out / "evidence" / layer.name) == _sha(layer)
+
+
+def test_changing_one_parameter_recomputes_only_what_depends_on_it(
+    first_build, product_cache, tmp_path
+):
+    changed = build(
+        "kuroko-vms",
+        region="japan",
+        resolution_m=RES,
+        top_percent=10,
+        out=tmp_path / "top10",
+        cache_dir=product_cache,
+        progress=False,
+    )
+    assert [m.split("/")[0] for m in changed.cache_misses] == ["targets"]
+    assert changed.targets["area_km2"].sum() > first_build.targets["area_km2"].sum()
+
+
+def test_existing_output_is_refused_unless_overwrite(first_build, product_cache):
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        build(
+            "kuroko-vms",
+            region="japan",
+            resolution_m=RES,
+            out=first_build.out,
+            cache_dir=product_cache,
+        )
+    result = build(
+        "kuroko-vms",
+        region="japan",
+        resolution_m=RES,
+        out=first_build.out,
+        overwrite=True,
+        cache_dir=product_cache,
+        progress=False,
+    )
+    assert (result.out / "map.html").is_file()
+
+
+def test_bad_recipe_and_region(tmp_path):
+    with pytest.raises(RecipeError, match="does not support region 'conus'"):
+        build("kuroko-vms", region="conus", out=tmp_path / "x")
+    with pytest.raises(UnknownNameError, match="unknown region 'japn'"):
+        build("kuroko-vms", region="japn", out=tmp_path / "x")
+    with pytest.raises(
+        UnknownNameError, match="unknown recipe .no-such-recipe.; known: carbonatite-ree"
+    ):
+        build("no-such-recipe", out=tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_interrupted_output_stage_leaves_nothing_and_resumes(product_cache, tmp_path, monkeypatch):
+    real = runner_module.write_outputs
+
+    def dying(state, folder, **kwargs):
+        real(state, folder, parts=frozenset({"cog"}))
+        raise KeyboardInterrupt("killed while writing outputs")
+
+    monkeypatch.setattr(runner_module, "write_outputs", dying)
+    out = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt):
+        build(
+            "kuroko-vms",
+            region="japan",
+            resolution_m=RES,
+            out=out,
+            cache_dir=product_cache,
+            progress=False,
+        )
+    assert not out.exists()
+    assert not list(tmp_path.iterdir())  # no half-written folder under any name
+    monkeypatch.setattr(runner_module, "write_outputs", real)
+    result = build(
+        "kuroko-vms",
+        region="japan",
+        resolution_m=RES,
+        out=out,
+        cache_dir=product_cache,
+        progress=False,
+    )
+    assert result.cache_misses == []
+    assert (out / "report.md").is_file()
+
+
+def test_cli_build_targets_and_export(product_cache, tmp_path, monkeypatch):
+    monkeypatch.setenv("GEOMAP_PRODUCT_CACHE", str(product_cache))
+    runner = CliRunner()
+    out = tmp_path / "cli"
+    res = runner.invoke(
+        app, ["build", "kuroko-vms", "-r", "japan", "--resolution", str(RES), "-o", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "held-out AUC" in res.output
+    res = runner.invoke(
+        app, ["build", "kuroko-vms", "-r", "japan", "--resolution", str(RES), "-o", str(out)]
+    )
+    assert res.exit_code == 1
+    assert "already exists" in res.output
+    res = runner.invoke(
+        app, ["targets", "kuroko-vms", "-r", "japan", "--resolution", str(RES), "-f", "csv"]
+    )
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith("target_id,rank,")
+    export = tmp_path / "export"
+    res = runner.invoke(
+        app,
+        [
+            "export",
+            "kuroko-vms",
+            "-r",
+            "japan",
+            "--resolution",
+            str(RES),
+            "-f",
+            "gpkg",
+            "-f",
+            "png",
+            "-o",
+            str(export),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert (export / "kuroko-vms.gpkg").is_file()
+    assert (export / "figures" / "prospectivity.png").is_file()
+    res = runner.invoke(
+        app, ["map", "kuroko-vms", "-r", "japan", "--resolution", str(RES), "-o", str(export)]
+    )
+    assert res.exit_code == 0, res.output
+    assert (export / "map.html").is_file()
+    assert not [p for p in export.iterdir() if p.name.startswith(".")]
+
+
+def test_packet_puts_regions_side_by_side(product_cache, tmp_path):
+    result = build_packet(
+        (("carbonatite-ree", "conus"), ("kuroko-vms", "japan")),
+        out=tmp_path / "packet",
+        resolutions={"conus": 50_000.0, "japan": RES},
+        cache_dir=product_cache,
+        progress=False,
+    )
+    assert set(result.summary["region"]) == {"conus", "japan"}
+    layers = {name for name, _ in pyogrio.list_layers(result.files["packet.gpkg"])}
+    assert {"conus_targets", "japan_targets", "conus_occurrences", "japan_occurrences"} <= layers
+    conus = gpd.read_file(result.files["packet.gpkg"], layer="conus_targets")
+    japan = gpd.read_file(result.files["packet.gpkg"], layer="japan_targets")
+    assert conus.crs.to_epsg() == 5070  # each region in its own analysis CRS
+    assert "Albers" in japan.crs.to_wkt()
+    combined = gpd.read_file(result.files["targets.geojson"])
+    assert set(combined["region"]) == {"conus", "japan"}
+    html = result.files["packet.html"].read_text(encoding="utf-8")
+    assert "Conterminous United States" in html
+    assert "Japan" in html
