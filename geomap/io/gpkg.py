@@ -396,6 +396,9 @@ def _write_layer_styles(con: sqlite3.Connection, rows: Sequence[Any]) -> None:
 @contextlib.contextmanager
 def _gpkg_work_file(part: Path) -> Iterator[Path]:
     """Yield a ``.gpkg``-named work file beside ``part`` (GDAL wants the extension)."""
+    if part.suffix.lower() == ".gpkg":
+        yield part
+        return
     work = part.with_name(part.name + ".gpkg")
     try:
         yield work

@@ -1,0 +1,322 @@
+"""GeoPackage export read back by independent readers: pyogrio, rasterio, sqlite3 and GDAL's CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pyogrio
+import pytest
+import rasterio
+from _render_inputs import region_inputs
+
+from geomap.errors import CRSError, DataError, ExportError, OutputExistsError
+from geomap.io.gpkg import (
+    PROVENANCE_STANDARD_URI,
+    export_geopackage,
+    read_provenance,
+    snake_case,
+    write_geopackage,
+)
+
+RASTER_TABLES = ["prospectivity", "uncertainty", "coverage"]
+VECTOR_TABLES = ["occurrences", "faults", "targets", "boundaries_prefectures"]
+
+
+@pytest.fixture(scope="module")
+def japan():
+    return region_inputs("japan", 20_000)
+
+
+@pytest.fixture(scope="module")
+def package(japan, tmp_path_factory) -> Path:
+    from geomap.render.basemap import offline_basemap
+
+    prefectures = offline_basemap((122.5, 24.0, 146.5, 46.0))["japan_prefectures"]
+    prefectures = prefectures.to_crs(japan["grid"].crs.to_wkt())
+    path = tmp_path_factory.mktemp("gpkg") / "kuroko_vms.gpkg"
+    export_geopackage(
+        path,
+        occurrences=japan["occurrences"],
+        faults=japan["faults"],
+        targets=japan["targets"],
+        boundaries={"prefectures": prefectures},
+        prospectivity=japan["prospectivity"],
+        uncertainty=japan["uncertainty"],
+        coverage=japan["coverage"],
+        parameters={"recipe": "kuroko-vms", "region": "japan", "resolution_m": 20_000},
+    )
+    return path
+
+
+def test_vector_layers_read_back_with_pyogrio(package, japan):
+    layers = dict(pyogrio.list_layers(package))
+    for name in VECTOR_TABLES:
+        assert name in layers
+    for name, frame in (
+        ("occurrences", japan["occurrences"]),
+        ("faults", japan["faults"]),
+        ("targets", japan["targets"]),
+    ):
+        back = pyogrio.read_dataframe(package, layer=name)
+        assert len(back) == len(frame)
+        assert back.crs.equals(frame.crs)
+    occurrences = pyogrio.read_dataframe(package, layer="occurrences")
+    assert sorted(occurrences["site_id"]) == sorted(japan["occurrences"]["site_id"])
+    assert "commodity_group" in occurrences.columns
+    targets = pyogrio.read_dataframe(package, layer="targets")
+    assert list(targets["rank"]) == list(japan["targets"]["rank"])
+    assert np.allclose(targets["area_km2"], japan["targets"]["area_km2"])
+    # every name is ASCII snake_case
+    for name in layers:
+        assert name.isascii() and name == snake_case(name)
+
+
+def test_raster_tables_hold_the_float_values(package, japan):
+    for name in RASTER_TABLES:
+        with rasterio.open(f"GPKG:{package}:{name}") as src:
+            values = src.read(1)
+            source = japan[name]
+            assert src.crs == source.rio.crs
+            assert src.transform.almost_equals(source.rio.transform(recalc=True))
+            expected = np.asarray(source.values, dtype="float32")
+            if name == "coverage":
+                assert np.array_equal(values, expected)
+            else:
+                assert np.array_equal(np.isnan(values), np.isnan(expected))
+                assert np.allclose(values, expected, equal_nan=True)
+    con = sqlite3.connect(package)
+    coverage_tables = {
+        row[0]
+        for row in con.execute(
+            "SELECT tile_matrix_set_name FROM gpkg_2d_gridded_coverage_ancillary"
+        )
+    }
+    assert set(RASTER_TABLES) <= coverage_tables
+    kinds = dict(con.execute("SELECT table_name, data_type FROM gpkg_contents"))
+    con.close()
+    for name in RASTER_TABLES:
+        assert kinds[name] == "2d-gridded-coverage"
+        assert kinds[f"{name}_rendered"] == "tiles"
+
+
+def test_rendered_tables_are_rgba_with_transparent_nodata(package, japan):
+    with rasterio.open(f"GPKG:{package}:prospectivity_rendered") as src:
+        assert src.count == 4
+        rgba = src.read()
+    nodata = np.isnan(japan["prospectivity"].values)
+    assert (rgba[3][nodata] == 0).all()
+    assert (rgba[3][~nodata] == 255).all()
+    assert len(np.unique(rgba[0][~nodata])) > 10  # a colour ramp, not a flat colour
+
+
+def test_layer_styles_open_styled_in_qgis(package):
+    con = sqlite3.connect(package)
+    rows = con.execute(
+        "SELECT f_table_name, f_geometry_column, styleName, styleQML, styleSLD, useAsDefault "
+        "FROM layer_styles"
+    ).fetchall()
+    contents = dict(con.execute("SELECT table_name, data_type FROM gpkg_contents"))
+    geometry_columns = dict(
+        con.execute("SELECT table_name, column_name FROM gpkg_geometry_columns")
+    )
+    con.close()
+    assert contents["layer_styles"] == "attributes"
+    styled = {row[0]: row for row in rows}
+    for table in [*VECTOR_TABLES, *RASTER_TABLES]:
+        assert table in styled, f"no style for {table}"
+        _table, geometry_column, _name, qml, sld, default = styled[table]
+        assert default == 1
+        root = ET.fromstring(qml.split("\n", 1)[1])  # after the DOCTYPE line
+        assert root.tag == "qgis"
+        ET.fromstring(sld.split("\n", 1)[1])
+        if table in geometry_columns:
+            assert geometry_column == geometry_columns[table]
+            assert root.find("renderer-v2") is not None
+        else:
+            assert root.find("pipe/rasterrenderer").get("type") == "singlebandpseudocolor"
+    occurrences = ET.fromstring(styled["occurrences"][3].split("\n", 1)[1])
+    renderer = occurrences.find("renderer-v2")
+    assert renderer.get("type") == "categorizedSymbol"
+    assert renderer.get("attr") == "commodity_group"
+    targets = ET.fromstring(styled["targets"][3].split("\n", 1)[1])
+    assert targets.find("labeling/settings/text-style").get("fieldName") == "rank"
+
+
+def test_provenance_in_the_metadata_tables(package, catalog):
+    prov = read_provenance(package)
+    ids = [d["id"] for d in prov["datasets"]]
+    assert {"minmod-usgs-mrdata", "gem-global-active-faults-2017"} <= set(ids)
+    faults = next(d for d in prov["datasets"] if d["id"] == "gem-global-active-faults-2017")
+    expected = {f.path: f.sha256 for f in catalog.dataset(faults["id"]).files}
+    assert {f["path"]: f["sha256"] for f in faults["files"]} == expected
+    assert faults["license"]["spdx"] == "CC-BY-4.0"
+    assert "GEM" in prov["attribution"]
+    assert prov["parameters"]["recipe"] == "kuroko-vms"
+    con = sqlite3.connect(package)
+    scopes = con.execute(
+        "SELECT r.reference_scope, r.table_name FROM gpkg_metadata_reference r "
+        "JOIN gpkg_metadata m ON m.id = r.md_file_id WHERE m.md_standard_uri = ?",
+        (PROVENANCE_STANDARD_URI,),
+    ).fetchall()
+    extensions = {
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM gpkg_extensions WHERE extension_name = 'gpkg_metadata'"
+        )
+    }
+    table_record = json.loads(
+        con.execute(
+            "SELECT m.metadata FROM gpkg_metadata m JOIN gpkg_metadata_reference r "
+            "ON r.md_file_id = m.id WHERE r.table_name = 'faults'"
+        ).fetchone()[0]
+    )
+    con.close()
+    assert ("geopackage", None) in scopes
+    assert {t for s, t in scopes if s == "table"} >= {*VECTOR_TABLES, *RASTER_TABLES}
+    assert extensions == {"gpkg_metadata", "gpkg_metadata_reference"}
+    assert table_record["sources"] == ["gem-global-active-faults-2017"]
+
+
+def test_sqlite_integrity(package):
+    con = sqlite3.connect(package)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert con.execute("PRAGMA application_id").fetchone()[0] == 0x47504B47  # "GPKG"
+    con.close()
+
+
+@pytest.mark.skipif(
+    shutil.which("ogrinfo") is None,
+    reason="GDAL's command-line tools (gdal-bin) are missing; `python3 dev.py test` adds them",
+)
+def test_gdal_command_line_reads_everything(package):
+    env = {**os.environ, "CPL_DEBUG": "OFF"}
+    ogr = subprocess.run(
+        ["ogrinfo", "-ro", "-so", "-q", str(package)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    for name in [*VECTOR_TABLES, "layer_styles"]:
+        assert name in ogr.stdout
+    assert "error" not in ogr.stderr.lower()
+    detail = subprocess.run(
+        ["ogrinfo", "-ro", "-so", str(package), "targets"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
+    assert "Feature Count:" in detail and "rank:" in detail
+    for name in RASTER_TABLES:
+        info = subprocess.run(
+            ["gdalinfo", "-stats", f"GPKG:{package}:{name}"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        assert "Band 1" in info.stdout and "Type=Float32" in info.stdout
+        assert "STATISTICS_MAXIMUM" in info.stdout
+    md = subprocess.run(
+        ["gdalinfo", str(package)], capture_output=True, text=True, env=env, check=True
+    )
+    assert PROVENANCE_STANDARD_URI not in md.stderr
+    assert "gem-global-active-faults-2017" in md.stdout  # the provenance record, via GDAL
+
+
+def test_layer_names_must_be_ascii_snake_case(japan, tmp_path):
+    with pytest.raises(DataError, match="'japan_targets_vms'"):
+        write_geopackage(tmp_path / "x.gpkg", vectors={"Japan: Targets (VMS)": japan["targets"]})
+    with pytest.raises(DataError, match="reserved"):
+        write_geopackage(tmp_path / "x.gpkg", vectors={"gpkg_contents": japan["targets"]})
+    with pytest.raises(DataError, match="used twice"):
+        write_geopackage(
+            tmp_path / "x.gpkg",
+            vectors={"prospectivity": japan["targets"]},
+            rasters={"prospectivity": japan["prospectivity"]},
+        )
+    assert not (tmp_path / "x.gpkg").exists()
+
+
+def test_missing_crs_and_bad_paths_are_refused(japan, tmp_path):
+    frame = japan["targets"].set_crs(None, allow_override=True)
+    with pytest.raises(CRSError, match="no CRS"):
+        write_geopackage(tmp_path / "x.gpkg", vectors={"targets": frame})
+    with pytest.raises(ExportError, match=r"\.gpkg"):
+        write_geopackage(tmp_path / "x.sqlite", vectors={"targets": japan["targets"]})
+    existing = tmp_path / "old.gpkg"
+    existing.write_bytes(b"keep me")
+    with pytest.raises(OutputExistsError, match="overwrite"):
+        write_geopackage(existing, vectors={"targets": japan["targets"]}, overwrite=False)
+    assert existing.read_bytes() == b"keep me"
+
+
+def test_interrupted_export_leaves_nothing_under_the_final_name(japan, tmp_path, monkeypatch):
+    import geomap.io.gpkg as gpkg
+
+    final = tmp_path / "run.gpkg"
+    final.write_bytes(b"previous complete package")
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt  # e.g. Ctrl-C half-way through the export
+
+    monkeypatch.setattr(gpkg, "_write_layer_styles", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_geopackage(
+            final,
+            vectors={"targets": japan["targets"]},
+            rasters={"prospectivity": japan["prospectivity"]},
+        )
+    assert final.read_bytes() == b"previous complete package"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.gpkg"]
+
+
+def test_killed_export_never_appears_under_the_final_name(tmp_path):
+    """SIGKILL in the middle of writing (no cleanup possible): the final name never exists."""
+    script = f"""
+import os, signal, sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from _render_inputs import region_inputs
+import geomap.io.gpkg as gpkg
+data = region_inputs("japan", 50_000)
+def killed(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+gpkg._write_layer_styles = killed
+gpkg.write_geopackage({str(tmp_path / "killed.gpkg")!r}, vectors={{"targets": data["targets"]}},
+                      rasters={{"prospectivity": data["prospectivity"]}})
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
+    assert not (tmp_path / "killed.gpkg").exists()
+    leftovers = [p.name for p in tmp_path.iterdir()]
+    assert all(name.startswith(".killed.") for name in leftovers), leftovers
+
+
+def test_joint_package_with_two_analysis_crs(tmp_path):
+    us = region_inputs("conus", 50_000)
+    jp = region_inputs("japan", 20_000)
+    path = write_geopackage(
+        tmp_path / "packet.gpkg",
+        vectors={"us_targets": us["targets"], "japan_targets": jp["targets"]},
+        rasters={
+            "us_prospectivity": us["prospectivity"],
+            "japan_prospectivity": jp["prospectivity"],
+        },
+    )
+    with (
+        rasterio.open(f"GPKG:{path}:us_prospectivity") as a,
+        rasterio.open(f"GPKG:{path}:japan_prospectivity") as b,
+    ):
+        assert a.crs.to_epsg() == 5070
+        assert a.crs != b.crs
+    assert pyogrio.read_dataframe(path, layer="japan_targets").crs.equals(jp["targets"].crs)
