@@ -14,7 +14,11 @@ GDAL picks a driver from a file's *content*, not its name, and some drivers
    side files, no directory listing, and ``/vsicurl/`` limited to an extension
    no file has; rasters are opened with an explicit list of allowed drivers
    (:func:`open_raster`) and vectors are checked afterwards for the driver that
-   read them (:func:`read_ogr`);
+   read them (:func:`read_ogr`).  The options are defence in depth, not the
+   barrier: rasterio and pyogrio each bundle their own GDAL (3.10 and 3.12 at
+   the time of writing) and GDAL before 3.12 ignores
+   ``GDAL_VRT_ENABLE_RAWRASTERBAND``; what keeps VRTs out is step 1 plus the
+   single allowed raster driver (GTiff cannot reference other files);
 3. reads archive members into memory with a bound on the uncompressed size and
    refuses absolute or ``..`` member names (:func:`read_zip_member`,
    :func:`read_7z_member`).
@@ -65,6 +69,8 @@ _GDAL_SAFE_OPTIONS: dict[str, str] = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",  # no directory listing, no sibling probing
     "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".geomap-no-network",  # /vsicurl/ matches nothing
     "GDAL_HTTP_MAX_RETRY": "0",
+    "GDAL_HTTP_NETRC": "NO",  # never read ~/.netrc credentials
+    "CPL_VSIL_CURL_HEADER_FILE_KVP_ENABLED": "NO",  # no local header files (GDAL >= 3.12)
     "PROJ_NETWORK": "OFF",  # PROJ never downloads grids behind the user's back
 }
 
