@@ -194,13 +194,22 @@ def fetch_file(
     cache = _paths.cache_dir()
     target = cache / entry.path
     lock_dir = cache / ".locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
     lock_name = hashlib.sha256(entry.path.encode()).hexdigest()[:32] + ".lock"
-    with FileLock(str(lock_dir / lock_name)):
-        if target.is_file():  # another process finished the download while we waited
-            _check(target, entry, _expected_hash(entry))
-            return target
-        _download(entry, target, progress=progress, timeout=timeout)
+    try:
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(lock_dir / lock_name)):
+            if target.is_file():  # another process finished the download while we waited
+                _check(target, entry, _expected_hash(entry))
+                return target
+            _download(entry, target, progress=progress, timeout=timeout)
+    except FetchError:
+        raise
+    except OSError as exc:  # read-only or full cache folder
+        raise FetchError(
+            f"cannot write {entry.path!r} into the download cache {cache} "
+            f"({exc.strerror or exc}); free disk space there, or set GEOMAP_CACHE_DIR to a "
+            "writable folder; nothing was kept in the cache"
+        ) from exc
     return target
 
 

@@ -86,18 +86,24 @@ class ProductCache:
         """Return the folder of one product."""
         return self.root / stage / key
 
+    def _unwritable(self, exc: OSError) -> ExportError:
+        return ExportError(
+            f"product cache {self.root} cannot be written ({exc.strerror or exc}); "
+            "set GEOMAP_PRODUCT_CACHE to a writable folder with free space, or disable "
+            "the cache"
+        )
+
     def _lock(self, stage: str, key: str) -> FileLock:
+        """Create and acquire the lock of one product (ExportError if the cache is read-only)."""
         lock_dir = self.root / ".locks"
         try:
             lock_dir.mkdir(parents=True, exist_ok=True)
             (self.root / stage).mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(lock_dir / f"{stage}-{key[:32]}.lock"))
+            lock.acquire()
         except OSError as exc:
-            raise ExportError(
-                f"product cache {self.root} cannot be written ({exc.strerror or exc}); "
-                "set GEOMAP_PRODUCT_CACHE to a writable folder with free space, or disable "
-                "the cache"
-            ) from exc
-        return FileLock(str(lock_dir / f"{stage}-{key[:32]}.lock"))
+            raise self._unwritable(exc) from exc
+        return lock
 
     def get_or_compute(
         self,
@@ -135,7 +141,8 @@ class ProductCache:
         if final.is_dir():  # products appear whole (atomic rename): no lock needed to read
             self.hits.append(f"{stage}/{key[:12]}")
             return load(final), key
-        with self._lock(stage, key):
+        lock = self._lock(stage, key)
+        try:
             if final.is_dir():  # another build finished it while this one waited
                 self.hits.append(f"{stage}/{key[:12]}")
                 return load(final), key
@@ -148,6 +155,8 @@ class ProductCache:
                     ),
                     encoding="utf-8",
                 )
+        finally:
+            lock.release()
         self.misses.append(f"{stage}/{key[:12]}")
         return load(final), key
 
