@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any
 
 __all__ = ["IngestReport"]
@@ -60,6 +62,31 @@ class IngestReport:
             "notes": list(self.notes),
         }
 
+    @classmethod
+    def from_dict(cls, payload: Mapping[str, Any]) -> IngestReport:
+        """Rebuild a report from :meth:`to_dict` output (e.g. ``frame.attrs["geomap_report"]``).
+
+        Keys other than those written by :meth:`to_dict` (such as the per-dataset
+        ``datasets`` list of :func:`geomap.read_occurrences`) are not part of the report
+        and are ignored.
+
+        Examples
+        --------
+        >>> report = IngestReport("demo", records_in=3, records_out=2)
+        >>> report.drop("no coordinates")
+        >>> IngestReport.from_dict(report.to_dict()) == report
+        True
+        """
+        report = cls(
+            dataset_id=str(payload.get("dataset_id", "")),
+            records_in=int(payload.get("records_in") or 0),
+            records_out=int(payload.get("records_out") or 0),
+        )
+        for section in ("normalized", "repaired", "dropped", "unmapped"):
+            getattr(report, section).update(dict(payload.get(section) or {}))
+        report.notes.extend(str(note) for note in payload.get("notes") or [])
+        return report
+
     def summary(self) -> str:
         """Return a short human-readable summary (for the CLI and notebooks)."""
         lines = [f"{self.dataset_id}: {self.records_in} records read, {self.records_out} kept"]
@@ -81,3 +108,56 @@ class IngestReport:
 
     def __str__(self) -> str:
         return self.summary()
+
+    def __repr__(self) -> str:
+        changed = ", ".join(
+            f"{sum(counter.values())} {title}"
+            for title, counter in (
+                ("normalized", self.normalized),
+                ("repaired", self.repaired),
+                ("dropped", self.dropped),
+                ("unmapped names", self.unmapped),
+            )
+            if counter
+        )
+        return (
+            f"<IngestReport {self.dataset_id}: {self.records_in} read, {self.records_out} kept"
+            + (f"; {changed}" if changed else "")
+            + ">"
+        )
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{title}</td><td>{escape(str(reason))}</td>"
+            f"<td style='text-align:right'>{count}</td></tr>"
+            for title, counter in (
+                ("normalized", self.normalized),
+                ("repaired", self.repaired),
+                ("dropped", self.dropped),
+            )
+            for reason, count in counter.most_common()
+        )
+        table = (
+            "<table><tr><th></th><th>what</th><th>records</th></tr>" + rows + "</table>"
+            if rows
+            else "<p>nothing normalized, repaired or dropped</p>"
+        )
+        unmapped = ""
+        if self.unmapped:
+            top = ", ".join(
+                f"<code>{escape(str(name))}</code> &times;{count}"
+                for name, count in self.unmapped.most_common(10)
+            )
+            more = len(self.unmapped) - 10
+            unmapped = (
+                f"<p>unmapped names ({sum(self.unmapped.values())} occurrences of "
+                f"{len(self.unmapped)} names): {top}{f' and {more} more' if more > 0 else ''}</p>"
+            )
+        notes = "".join(f"<li>{escape(str(note))}</li>" for note in self.notes)
+        return (
+            f"<b>ingest report</b> <code>{escape(self.dataset_id)}</code>: "
+            f"{self.records_in} records read, {self.records_out} kept"
+            + table
+            + unmapped
+            + (f"<ul>{notes}</ul>" if notes else "")
+        )

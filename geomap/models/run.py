@@ -82,6 +82,62 @@ class ModelResult:
     settings: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        held_out, training = (
+            self.validation.auc.get("held_out"),
+            self.validation.auc.get("training"),
+        )
+        auc = (f"held-out AUC {held_out:.3f}" if held_out is not None else "held-out AUC n/a") + (
+            f" (training {training:.3f})" if training is not None else ""
+        )
+        transfer = "".join(
+            f"; {r.train_region} -> {r.test_region} AUC "
+            + ("n/a" if r.auc.get("held_out") is None else f"{r.auc['held_out']:.3f}")
+            for r in self.transfer
+        )
+        return (
+            f"<ModelResult {self.recipe} / {self.region}: {self.model_name} on "
+            f"{len(self.table)} cells x {self.table.n_layers} layers, "
+            f"{int(self.table.y.sum())} positive cells; {auc}{transfer}>"
+        )
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        def fmt(value: float | None) -> str:
+            return "n/a" if value is None else f"{value:.3f}"
+
+        rows = "".join(
+            f"<tr><td>{escape(label)}</td><td style='text-align:right'>"
+            f"{fmt(r.auc.get('training'))}</td><td style='text-align:right'>"
+            f"{fmt(r.auc.get('held_out'))}</td><td style='text-align:right'>"
+            f"{fmt(r.auc.get('held_out_se'))}</td></tr>"
+            for label, r in [
+                (f"spatial block CV in {self.region}", self.validation),
+                *(
+                    (f"trained in {r.train_region}, tested in {r.test_region}", r)
+                    for r in self.transfer
+                ),
+            ]
+        )
+        reasons = self.diagnostics()["weak_result_reasons"]
+        weak = "".join(f"<li>{escape(str(reason))}</li>" for reason in reasons)
+        return (
+            f"<b>model result</b> {escape(self.recipe)} / {escape(self.region)}: "
+            f"{escape(self.model_name)} ({escape(type(self.estimator).__name__)}), "
+            f"{len(self.table)} cells of {self.table.cell_size_m / 1000:g} km &times; "
+            f"{self.table.n_layers} layers, {int(self.table.y.sum())} cells with training "
+            "occurrences"
+            "<table><tr><th>validation</th><th>training AUC</th><th>held-out AUC</th>"
+            f"<th>&plusmn; s.e.</th></tr>{rows}</table>"
+            + (f"<p>what limits this result:</p><ul>{weak}</ul>" if weak else "")
+            + (
+                f"<p>{len(self.warnings)} warnings recorded in <code>.warnings</code>; "
+                "tables: <code>.model_table()</code>, <code>.validation</code>, "
+                "<code>.diagnostics()</code></p>"
+            )
+        )
+
     def model_table(self) -> pd.DataFrame:
         """Return the weights (weights of evidence) or importance table of the fitted model."""
         for name in ("weights_", "importance_table_"):

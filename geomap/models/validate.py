@@ -286,6 +286,64 @@ class ValidationReport:
     def __repr__(self) -> str:
         return f"<ValidationReport {self.summary().splitlines()[0]}>"
 
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        def fmt(value: float | None) -> str:
+            return "n/a" if value is None else f"{value:.3f}"
+
+        auc_rows = "".join(
+            f"<tr><td>{label}</td><td style='text-align:right'>{fmt(self.auc.get(key))}</td></tr>"
+            for key, label in (
+                ("training", "training (fitted on every cell)"),
+                ("held_out", "held out"),
+                ("held_out_se", "held out, standard error"),
+                ("held_out_well_covered", "held out, well-covered cells"),
+                ("held_out_fold_mean", "held out, mean of folds"),
+                ("success_rate", "success-rate curve"),
+                ("prediction_rate", "prediction-rate curve"),
+            )
+            if key in self.auc
+        )
+        capture = (
+            self.capture.rename(
+                columns={
+                    "top_area_pct": "top % of area",
+                    "training_pct": "% training",
+                    "held_out_pct": "% held out",
+                }
+            )[["top % of area", "% training", "% held out"]].to_html(
+                index=False, float_format=lambda v: f"{v:.1f}"
+            )
+            if {"top_area_pct", "training_pct", "held_out_pct"} <= set(self.capture.columns)
+            else ""
+        )
+        pa = self.pa_intersection
+        pa_line = (
+            f"<p>P&ndash;A point: {100 * pa['prediction_rate']:.1f}% of held-out occurrences in "
+            f"{100 * (pa.get('selected_area_fraction') or 0):.1f}% of the area</p>"
+            if pa.get("prediction_rate") is not None
+            else ""
+        )
+        shown = self.notes[:5]
+        notes = "".join(f"<li>{escape(str(note))}</li>" for note in shown)
+        if len(self.notes) > len(shown):
+            notes += f"<li>&hellip; {len(self.notes) - len(shown)} more in <code>.notes</code></li>"
+        where = (
+            escape(str(self.test_region))
+            if self.method == "spatial_block_cv"
+            else f"{escape(str(self.train_region))} &rarr; {escape(str(self.test_region))}"
+        )
+        return (
+            f"<b>validation</b> {escape(self.model)} on {where} ({escape(self.method)}): "
+            f"{self.counts.get('n_positive_cells', 0)} cells with training occurrences of "
+            f"{self.counts.get('n_cells', 0)}"
+            "<div style='display:flex;gap:2em;align-items:flex-start'>"
+            f"<table><tr><th>ROC AUC</th><th></th></tr>{auc_rows}</table>{capture}</div>"
+            + pa_line
+            + (f"<ul>{notes}</ul>" if notes else "")
+        )
+
 
 # ----------------------------------------------------------------------------- curves
 
