@@ -26,6 +26,7 @@ __all__ = [
     "GeoJsonOverlay",
     "GroupedLayers",
     "HtmlPanel",
+    "InitialView",
     "MapLegend",
     "OccurrenceClusters",
     "PageHelpers",
@@ -171,6 +172,15 @@ HELPERS_JS = """
       return s;
     };
   };
+  // columns arrive either as plain arrays or dictionary-encoded as {v: values, i: codes}
+  g.columns = function (data) {
+    var out = {};
+    Object.keys(data).forEach(function (key) {
+      var c = data[key];
+      out[key] = Array.isArray(c) ? c : c.i.map(function (k) { return k < 0 ? null : c.v[k]; });
+    });
+    return out;
+  };
   g.clusterIcon = function (color) {
     return function (cluster) {
       var n = cluster.getChildCount();
@@ -297,11 +307,12 @@ class OccurrenceClusters(JSCSSMixin, Layer):
         """
         {% macro script(this, kwargs) %}
         var {{ this.get_name() }} = (function () {
-            var d = {{ this.data_json }};
+            var d = geomap.columns({{ this.data_json }});
             var fields = {{ this.fields_json }};
             var color = {{ this.color_json }};
             var group = L.markerClusterGroup({
-                chunkedLoading: true, maxClusterRadius: 45, showCoverageOnHover: false,
+                // not chunked: chunked loading races with zooming (markercluster 1.1 bug)
+                chunkedLoading: false, maxClusterRadius: 45, showCoverageOnHover: false,
                 spiderfyOnMaxZoom: true, iconCreateFunction: geomap.clusterIcon(color)
             });
             var markers = new Array(d.lat.length);
@@ -338,10 +349,24 @@ class OccurrenceClusters(JSCSSMixin, Layer):
     ) -> None:
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "OccurrenceClusters"
-        self.data_json = safe_json({k: list(v) for k, v in columns.items()})
+        self.data_json = safe_json({k: _encode_column(list(v)) for k, v in columns.items()})
         self.fields_json = safe_json([list(f) for f in fields])
         self.color_json = safe_json(color)
         self.nbytes = len(self.data_json)
+
+
+def _encode_column(values: list[Any]) -> Any:
+    """Dictionary-encode a column of repeated strings (``{"v": values, "i": codes}``).
+
+    Numbers and columns of mostly distinct values stay plain arrays.
+    """
+    if not values or not all(v is None or isinstance(v, str) for v in values):
+        return values
+    distinct = list(dict.fromkeys(v for v in values if v is not None))
+    if len(distinct) > len(values) // 2:
+        return values
+    code = {v: i for i, v in enumerate(distinct)}
+    return {"v": distinct, "i": [-1 if v is None else code[v] for v in values]}
 
 
 class GroupedLayers(JSCSSMixin, MacroElement):
@@ -552,6 +577,23 @@ class AttributionLine(MacroElement):
         super().__init__()
         self._name = "AttributionLine"
         self.html = escape(text)
+
+
+class InitialView(MacroElement):
+    """Fits the map to ``bounds`` at once, before any layer is created (no animation)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.fitBounds({{ this.bounds_json }}, {animate: false});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, bounds: Sequence[Sequence[float]]) -> None:
+        super().__init__()
+        self._name = "InitialView"
+        self.bounds_json = safe_json([list(map(float, corner)) for corner in bounds])
 
 
 class ZoomToButtons(MacroElement):

@@ -68,7 +68,6 @@ _OCCURRENCE_FIELDS = (
     ("deposit_class", "Deposit class"),
     ("dataset_id", "Source dataset"),
     ("record_id", "Record id"),
-    ("site_id", "Site id"),
     ("location", "Location"),
 )
 _FAULT_FIELDS = (
@@ -692,6 +691,8 @@ class _BuildContext:
             minZoom=1,
         )
         el.PageHelpers().add_to(m)
+        if self.bounds is not None:  # the view first: layers then load at their final zoom
+            el.InitialView(_leaflet_bounds(self.bounds)).add_to(m)
         base_layers = [folium.FeatureGroup(name="No basemap (offline)", overlay=False)]
         base_layers[0].add_to(m)
         for label, provider in self._online_providers():
@@ -770,9 +771,8 @@ class _BuildContext:
         m.get_root().header.add_child(
             folium.Element(f"<title>{escape(b.title)}</title>"), name="geomap_title"
         )
-        extent = self.bounds or _union(self.extents)
-        if extent is not None:
-            m.fit_bounds(_leaflet_bounds(extent))
+        if self.bounds is None and self.extents:
+            m.fit_bounds(_leaflet_bounds(_union(self.extents)))  # type: ignore[arg-type]
         return m
 
     # -- pieces --------------------------------------------------------------------------
@@ -1049,7 +1049,6 @@ class _BuildContext:
             "deposit_class": column("deposit_class"),
             "dataset_id": column("dataset_id"),
             "record_id": column("record_id"),
-            "site_id": column("site_id"),
             "location": location,
         }
         raw = frame["commodities"].tolist() if "commodities" in columns else [None] * n
@@ -1186,11 +1185,15 @@ class _BuildContext:
                 publisher = b.catalog.dataset(dataset_id).publisher
             except (KeyError, UnknownNameError):
                 publisher = dataset_id
-            short = publisher if len(publisher) <= 60 else publisher[:57] + "…"
+            short = publisher if len(publisher) <= 40 else publisher[:39].rstrip(" ,;(") + "…"
             if short not in publishers:
                 publishers.append(short)
-        data = "; ".join(publishers) if publishers else "none credited"
-        return f"Data: {data} (licences: see Sources and licences) | geomap"
+        if not publishers:
+            return "Data: none credited | geomap"
+        shown = "; ".join(publishers[:3])
+        if len(publishers) > 3:
+            shown += f" and {len(publishers) - 3} more"
+        return f"Data: {shown} (credits and licences: see Sources and licences) | geomap"
 
     def _sources_html(self) -> str:
         b = self.builder
