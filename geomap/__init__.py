@@ -45,6 +45,16 @@ _LAZY = {
     "load_recipe": "geomap.recipes",
     "build_evidence": "geomap.recipes",
     "training_occurrences": "geomap.recipes",
+    "MapBuilder": "geomap.render.maps",
+    "MapPanel": "geomap.render.maps",
+    "prospectivity_map": "geomap.render.maps",
+    "joint_map": "geomap.render.maps",
+    "save_map": "geomap.render.maps",
+    "plot_prospectivity": "geomap.render.figures",
+    "plot_validation_curves": "geomap.render.figures",
+    "write_cog": "geomap.io.cog",
+    "write_geopackage": "geomap.io.gpkg",
+    "export_geopackage": "geomap.io.gpkg",
 }
 
 __all__ = sorted(_LAZY)
@@ -61,6 +71,8 @@ if TYPE_CHECKING:  # re-exports for type checkers; resolved lazily at run time
     )
     from geomap.harmonize.crs import to_region  # noqa: F401
     from geomap.io import read  # noqa: F401
+    from geomap.io.cog import write_cog  # noqa: F401
+    from geomap.io.gpkg import export_geopackage, write_geopackage  # noqa: F401
     from geomap.io.occurrences import read_occurrences  # noqa: F401
     from geomap.models.fuzzy import FuzzyOverlay, WeightedIndexOverlay  # noqa: F401
     from geomap.models.ml import (  # noqa: F401
@@ -78,6 +90,14 @@ if TYPE_CHECKING:  # re-exports for type checkers; resolved lazily at run time
     )
     from geomap.models.wofe import WeightsOfEvidence  # noqa: F401
     from geomap.recipes import build_evidence, load_recipe, training_occurrences  # noqa: F401
+    from geomap.render.figures import plot_prospectivity, plot_validation_curves  # noqa: F401
+    from geomap.render.maps import (  # noqa: F401
+        MapBuilder,
+        MapPanel,
+        joint_map,
+        prospectivity_map,
+        save_map,
+    )
     from geomap.targets import select_targets  # noqa: F401
 
 

@@ -12,6 +12,14 @@ from typing import Any
 
 # public name -> module that defines it
 _LAZY = {
+    "MapBuilder": "geomap.render.maps",
+    "MapPanel": "geomap.render.maps",
+    "prospectivity_map": "geomap.render.maps",
+    "joint_map": "geomap.render.maps",
+    "save_map": "geomap.render.maps",
+    "render_html": "geomap.render.maps",
+    "offline_basemap": "geomap.render.basemap",
+    "ONLINE_BASEMAPS": "geomap.render.basemap",
     "plot_prospectivity": "geomap.render.figures",
     "plot_validation_curves": "geomap.render.figures",
     "save_figure": "geomap.render.figures",

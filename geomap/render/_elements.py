@@ -200,13 +200,13 @@ HELPERS_JS = """
 class PageHelpers(MacroElement):
     """Adds the geomap CSS and JavaScript helpers to the page header (once)."""
 
-    def render(self, **kwargs: Any) -> None:
+    def render(self, **kwargs: Any) -> Any:
         """Add the helpers to the figure's header."""
         figure = self.get_root()
         if isinstance(figure, Figure):
             figure.header.add_child(Element(f"<style>{HELPERS_CSS}</style>"), name="geomap_css")
             figure.header.add_child(Element(f"<script>{HELPERS_JS}</script>"), name="geomap_js")
-        super().render(**kwargs)
+        return super().render(**kwargs)
 
 
 class GeoJsonOverlay(Layer):

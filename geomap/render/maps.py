@@ -235,10 +235,11 @@ class MapBuilder:
         """
         if isinstance(region, str):
             region = self.catalog.region(region)
-        bbox = tuple(float(v) for v in region.bbox)
-        if len(bbox) != 4:
+        values = [float(v) for v in region.bbox]
+        if len(values) != 4:
             raise DataError(f"region bbox {region.bbox!r} must be (west, south, east, north)")
-        self._regions.append((label or region.name, bbox))  # type: ignore[arg-type]
+        west, south, east, north = values
+        self._regions.append((label or region.name, (west, south, east, north)))
         return self
 
     def add_raster(
@@ -693,7 +694,7 @@ class _BuildContext:
         el.PageHelpers().add_to(m)
         if self.bounds is not None:  # the view first: layers then load at their final zoom
             el.InitialView(_leaflet_bounds(self.bounds)).add_to(m)
-        base_layers = [folium.FeatureGroup(name="No basemap (offline)", overlay=False)]
+        base_layers: list[Any] = [folium.FeatureGroup(name="No basemap (offline)", overlay=False)]
         base_layers[0].add_to(m)
         for label, provider in self._online_providers():
             layer = folium.TileLayer(
@@ -721,13 +722,13 @@ class _BuildContext:
                 vector_order.get(layer.options.get("style_kind", ""), 2),
             ),
         )
-        for layer in layers:
-            if layer.kind == "raster":
-                self._add_raster(m, layer)
-            elif layer.kind == "occurrences":
-                self._add_occurrences(m, layer)
+        for spec in layers:
+            if spec.kind == "raster":
+                self._add_raster(m, spec)
+            elif spec.kind == "occurrences":
+                self._add_occurrences(m, spec)
             else:
-                self._add_vector(m, layer, tolerance)
+                self._add_vector(m, spec, tolerance)
         control = el.GroupedLayers(base_layers, self._ordered_groups(), collapsed=True)
         control.add_to(m)
         b.layer_names = control.labels()
@@ -943,7 +944,7 @@ class _BuildContext:
             slug = _slug(layer.name, len(self.extents))
             zooms = rr.tile_zoom_range(shown)
             count = rr.write_tiles(shown, self.tile_root / slug, palette, zoom_range=zooms)
-            overlay = folium.TileLayer(
+            overlay: Any = folium.TileLayer(
                 tiles=f"{self.tile_url}/{slug}/{{z}}/{{x}}/{{y}}.png",
                 attr="geomap",
                 name=layer.name,
@@ -1042,7 +1043,7 @@ class _BuildContext:
         location = [
             ", ".join(p for p in (s, c) if p) or None for s, c in zip(state, country, strict=True)
         ]
-        data = {
+        data: dict[str, list[Any]] = {
             "title": titles,
             "commodities": column("commodities"),
             "deposit_type": column("deposit_type"),
@@ -1054,7 +1055,11 @@ class _BuildContext:
         raw = frame["commodities"].tolist() if "commodities" in columns else [None] * n
         groups = np.array([styles.commodity_group(v) for v in raw], dtype=object)
         fields = [f for f in _OCCURRENCE_FIELDS if any(v is not None for v in data[f[0]])]
-        order = [*styles.COMMODITY_GROUPS, styles.OTHER_GROUP[0], styles.UNKNOWN_GROUP[0]]
+        order: list[str] = [
+            *styles.COMMODITY_GROUPS,
+            styles.OTHER_GROUP[0],
+            styles.UNKNOWN_GROUP[0],
+        ]
         for group in order:
             idx = np.flatnonzero(groups == group)
             if not len(idx):
@@ -1240,7 +1245,7 @@ def _offline_map_class() -> Any:
     leaflet_js = dict(folium_module._default_js)["leaflet"]
     leaflet_css = dict(folium_module._default_css)["leaflet_css"]
 
-    class OfflineMap(folium.Map):  # type: ignore[misc]
+    class OfflineMap(folium.Map):
         """A folium Map that loads only Leaflet itself (no jQuery, Bootstrap, fonts)."""
 
         default_js = [("leaflet", leaflet_js)]  # noqa: RUF012
