@@ -28,7 +28,7 @@ from geomap.io.gpkg import (
 )
 
 RASTER_TABLES = ["prospectivity", "uncertainty", "coverage"]
-VECTOR_TABLES = ["occurrences", "faults", "targets", "boundaries_prefectures"]
+VECTOR_TABLES = ["occurrences", "faults", "geology", "targets", "boundaries_prefectures"]
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +42,15 @@ def package(japan, tmp_path_factory) -> Path:
 
     prefectures = offline_basemap((122.5, 24.0, 146.5, 46.0))["japan_prefectures"]
     prefectures = prefectures.to_crs(japan["grid"].crs.to_wkt())
+    import geomap
+
+    geology = geomap.read("hasterok-global-geologic-provinces", region="japan")
     path = tmp_path_factory.mktemp("gpkg") / "kuroko_vms.gpkg"
     export_geopackage(
         path,
         occurrences=japan["occurrences"],
         faults=japan["faults"],
+        geology=geology,
         targets=japan["targets"],
         boundaries={"prefectures": prefectures},
         prospectivity=japan["prospectivity"],
@@ -147,6 +151,10 @@ def test_layer_styles_open_styled_in_qgis(package):
     renderer = occurrences.find("renderer-v2")
     assert renderer.get("type") == "categorizedSymbol"
     assert renderer.get("attr") == "commodity_group"
+    geology = ET.fromstring(styled["geology"][3].split("\n", 1)[1])
+    assert geology.find("renderer-v2").get("attr") == "lithology"
+    categories = [c.get("value") for c in geology.findall("renderer-v2/categories/category")]
+    assert categories and categories == sorted(categories)
     targets = ET.fromstring(styled["targets"][3].split("\n", 1)[1])
     assert targets.find("labeling/settings/text-style").get("fieldName") == "rank"
 

@@ -446,3 +446,31 @@ def test_geodataframe_in_geographic_crs_works(tmp_path):
     path = tmp_path / "p.html"
     save_map(MapBuilder(basemap=False).add_occurrences(frame), path)
     assert Path(path).exists()
+
+
+def test_geology_is_coloured_by_class_with_a_legend(tmp_path):
+    import geomap
+
+    geology = geomap.read("hasterok-global-geologic-provinces", region="conus")
+    classes = sorted(geology["lithology"].dropna().astype(str).unique())
+    assert len(classes) > 1
+    builder = MapBuilder(title="Geologic provinces", online_basemaps=False)
+    builder.add_region("conus").add_geology(geology, show=True)
+    path = tmp_path / "geology.html"
+    builder.save(path)
+    html = path.read_text(encoding="utf-8")
+    assert "Geology" in builder.layer_names
+    colours = styles.categorical_colors(classes)
+    table = safe_json(colours)
+    assert table in html  # the class -> colour table drives the layer's style
+    for name in classes:
+        assert f"{name}\\u003c/div" in html  # one legend entry each (HTML inside JSON)
+    assert "hasterok-global-geologic-provinces" in html  # credited
+    assert path.stat().st_size < 10 * 2**20
+
+
+def test_builder_displays_offline_in_a_notebook(japan):
+    builder = MapBuilder(title="t", basemap=False).add_raster(japan["prospectivity"])
+    shown = builder._repr_html_()
+    assert shown.startswith("<iframe") and "srcdoc=" in shown
+    assert "cdn.jsdelivr.net/npm/leaflet@" not in shown.split("srcdoc=", 1)[1][:2000]

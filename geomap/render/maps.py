@@ -201,6 +201,14 @@ class MapBuilder:
         kinds = ", ".join(f"{layer.name!r}" for layer in self._layers)
         return f"MapBuilder(title={self.title!r}, layers=[{kinds}])"
 
+    def _repr_html_(self) -> str:
+        """Show the map in Jupyter from the offline page (no CDN needed), in an iframe."""
+        page = render_html(self.to_map(), offline=True)
+        return (
+            f'<iframe srcdoc="{escape(page, quote=True)}" style="width:100%;height:600px;'
+            'border:none" sandbox="allow-scripts allow-downloads allow-popups"></iframe>'
+        )
+
     # -- inputs --------------------------------------------------------------------------
 
     @property
