@@ -501,7 +501,7 @@ def test_catalog_yaml_in_another_encoding(tmp_path):
     assert_actionable(info, "latin.yaml", "UTF-8")
 
 
-def test_unused_catalog_entry_in_a_copy_still_loads(tmp_path):
+def test_the_real_catalog_copied_elsewhere_still_loads(tmp_path):
     """Control case: the real catalog, copied, loads; the errors above come from the damage."""
     copy = tmp_path / "copy.yaml"
     shutil.copy(geomap._paths.catalog_path(), copy)
