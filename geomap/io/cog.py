@@ -166,7 +166,7 @@ def write_cog(
         integer = np.issubdtype(data.dtype, np.integer)
         overview_resampling = "nearest" if classes or integer else "average"
     nodata = _nodata(data, name)
-    out = data.copy()
+    out = data.copy(deep=False)  # no second copy of the cells; attrs are replaced below
     out.attrs = {}
     out.encoding = {}
     out = out.rio.write_nodata(nodata, encoded=False)
