@@ -40,9 +40,12 @@ def _rgba(color: str, alpha: float = 1.0) -> str:
 
 
 def _option_map(parent: ET.Element, options: dict[str, str]) -> None:
+    """Symbol-layer properties, as QGIS >= 3.26 writes them and as earlier 3.x read them."""
     outer = ET.SubElement(parent, "Option", type="Map")
     for key, value in options.items():
         ET.SubElement(outer, "Option", type="QString", name=key, value=str(value))
+    for key, value in options.items():
+        ET.SubElement(parent, "prop", k=key, v=str(value))
 
 
 def _symbol(parent: ET.Element, name: str, geometry: str, color: str, kind: str) -> None:
