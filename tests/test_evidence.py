@@ -179,20 +179,23 @@ def test_lithology_classes_one_hot_and_scores():
     lith = ev.class_layer(real.glim(), grid, name="lithology")
     assert lith.attrs["geomap_kind"] == "categorical"
     labels = ev.class_labels(lith)
-    assert labels[9] == "pa" and labels[2] == "vb"
-    hot = ev.one_hot(lith, classes=["pa", "vb"])
-    assert [h.name for h in hot] == ["lithology_pa", "lithology_vb"]
-    pa = hot[0]
-    assert pa.attrs["geomap_kind"] == "binary"
-    np.testing.assert_array_equal(np.isnan(pa.values), np.isnan(lith.values))
-    np.testing.assert_array_equal(pa.values[lith.values == 9], 1)
-    scores = ev.class_scores(lith, scores={"pa": 1.0, "va": 0.8}, default=0.1)
+    assert labels[2] == "felsic_intrusive" and labels[8] == "mafic_volcanic"
+    hot = ev.one_hot(lith, classes=["felsic_intrusive", "mafic_volcanic"])
+    assert [h.name for h in hot] == ["lithology_felsic_intrusive", "lithology_mafic_volcanic"]
+    granite = hot[0]
+    assert granite.attrs["geomap_kind"] == "binary"
+    np.testing.assert_array_equal(np.isnan(granite.values), np.isnan(lith.values))
+    np.testing.assert_array_equal(granite.values[lith.values == 2], 1)
+    assert 0 < np.nansum(granite.values) < np.isfinite(lith.values).sum()
+    scores = ev.class_scores(
+        lith, scores={"felsic_intrusive": 1.0, "felsic_volcanic": 0.8}, default=0.1
+    )
     assert set(np.unique(scores.values[np.isfinite(scores.values)]).tolist()) <= {
         1.0,
         np.float32(0.8).item(),
         np.float32(0.1).item(),
     }
-    with pytest.raises(DataError, match="no class 'granite'.*pa"):
+    with pytest.raises(DataError, match="no class 'granite'.*felsic_intrusive"):
         ev.one_hot(lith, classes=["granite"])
 
 

@@ -20,6 +20,7 @@ from geomap import evidence as ev
 from geomap.grid import region_grid
 
 BLOCK = 48
+CLASSES = ["felsic_intrusive", "unconsolidated"]
 
 
 def assert_parity(mem: xr.DataArray, lazy: xr.DataArray, *, rtol: float = 0.0, atol: float = 0.0):
@@ -99,10 +100,10 @@ def test_raster_classes_one_hot_and_scores():
     lazy = ev.class_layer(real.glim(), grid, name="lith", chunks=BLOCK)
     assert_parity(mem, lazy)
     for a, b in zip(
-        ev.one_hot(mem, classes=["pa", "su"]), ev.one_hot(lazy, classes=["pa", "su"]), strict=True
+        ev.one_hot(mem, classes=CLASSES), ev.one_hot(lazy, classes=CLASSES), strict=True
     ):
         assert_parity(a, b)
-    scores = {"pa": 1.0, "py": 0.7, "va": 0.6}
+    scores = {"felsic_intrusive": 1.0, "pyroclastic": 0.7, "felsic_volcanic": 0.6}
     assert_parity(ev.class_scores(mem, scores=scores), ev.class_scores(lazy, scores=scores))
 
 
