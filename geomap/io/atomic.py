@@ -152,7 +152,14 @@ def atomic_dir(final: str | os.PathLike[str], *, overwrite: bool = False) -> Ite
 
 
 def _umask() -> int:
-    mask = os.umask(0)
+    """Read the process umask without changing it (Linux), else swap it for a moment."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: a brief swap to a common, safe value
     os.umask(mask)
     return mask
 
