@@ -363,6 +363,12 @@ def test_joint_us_japan_map_renders(browser, tmp_path):
     visit.page.wait_for_timeout(600)
     center = visit.js("(() => { const c = __MAP__.getCenter(); return [c.lat, c.lng]; })()")
     assert 24 < center[0] < 46 and 122 < center[1] < 147
+    # the two regions are drawn across the Pacific (US longitudes + 360), not across Europe
+    visit.page.click("text=United States")
+    visit.page.wait_for_timeout(600)
+    center = visit.js("(() => { const c = __MAP__.getCenter(); return [c.lat, c.lng]; })()")
+    assert 24 < center[0] < 50 and 235 < center[1] < 294
+    assert visit.js("__MAP__.getBounds().getWest()") > 120  # Japan west, US east, one ocean
     images = visit.js(
         "Array.from(document.querySelectorAll('img.leaflet-image-layer')).map(i => i.naturalWidth)"
     )

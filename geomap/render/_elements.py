@@ -105,6 +105,7 @@ HELPERS_CSS = """
 .geomap-zoom-to button { display: block; width: 100%; margin: 2px 0; cursor: pointer;
   font: 12px system-ui, sans-serif; }
 .leaflet-control-layers-group-name { font-weight: 600; display: block; margin-top: 4px; }
+.leaflet-control-layers-expanded { font-size: 12px; max-height: 75vh; overflow-y: auto; }
 #export { top: 10px !important; right: auto !important; left: 50px; z-index: 1000 !important; }
 .leaflet-control-minimap a.minimap-toggle-display {
   background-image: url("data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' \
@@ -443,7 +444,9 @@ class MapLegend(MacroElement):
     Parameters
     ----------
     items : sequence of (layer, html)
-        Each layer's legend as static HTML (already escaped) shown while the layer is on.
+        Each layer's legend as static HTML (already escaped) shown while the layer is on;
+        identical entries of several layers (e.g. one commodity group in two regions) are shown
+        once, while any of those layers is on.
     position : str
         Leaflet control corner.
     """
@@ -454,8 +457,8 @@ class MapLegend(MacroElement):
         (function () {
             var map = {{ this._parent.get_name() }};
             var items = [
-            {%- for var, html in this.items %}
-                [{{ var }}, {{ html|tojson }}],
+            {%- for layers, html in this.items %}
+                [[{{ layers|join(", ") }}], {{ html|tojson }}],
             {%- endfor %}
             ];
             var control = L.control({position: {{ this.position|tojson }}});
@@ -474,7 +477,7 @@ class MapLegend(MacroElement):
             function refresh() {
                 var any = false;
                 items.forEach(function (item) {
-                    var on = map.hasLayer(item[0]);
+                    var on = item[0].some(function (layer) { return map.hasLayer(layer); });
                     item[2].style.display = on ? '' : 'none';
                     any = any || on;
                 });
@@ -490,7 +493,10 @@ class MapLegend(MacroElement):
     def __init__(self, items: Sequence[tuple[Layer, str]], *, position: str = "bottomright"):
         super().__init__()
         self._name = "MapLegend"
-        self.items = [(layer.get_name(), html) for layer, html in items]
+        merged: dict[str, list[str]] = {}
+        for layer, html in items:
+            merged.setdefault(html, []).append(layer.get_name())
+        self.items = [(names, html) for html, names in merged.items()]
         self.position = position
 
 

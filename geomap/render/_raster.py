@@ -282,8 +282,8 @@ def write_tiles(
     """Write XYZ PNG tiles (``folder/{z}/{x}/{y}.png``) covering the raster; return the count.
 
     Every tile inside the raster's bounds is written (transparent where there is no data), so
-    a map limited to those bounds never requests a missing file.  Column numbers beyond the
-    antimeridian are written as Leaflet requests them (``x >= 2**z``) when ``noWrap`` is set.
+    a map limited to those bounds never requests a missing file.  Columns east of 180° are
+    stored wrapped (``x mod 2**z``), the numbers Leaflet requests for a wrapping tile layer.
     """
     from affine import Affine
     from rasterio.enums import Resampling
@@ -320,7 +320,7 @@ def write_tiles(
                             np.full((_TILE, _TILE), TRANSPARENT, dtype=np.uint8), palette
                         )
                     png = empty
-                path = folder / str(zoom) / str(col) / f"{row}.png"
+                path = folder / str(zoom) / str(col % 2**zoom) / f"{row}.png"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(png)
                 count += 1

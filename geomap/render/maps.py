@@ -562,7 +562,20 @@ class MapBuilder:
         return min(wests), min(souths), max(easts), max(norths)
 
     def _shift_east(self) -> bool:
-        return any(west > east for _label, (west, _s, east, _n) in self._regions)
+        """Draw longitudes west of 0° as +360 (a Pacific-centred map).
+
+        When a region crosses the antimeridian (Alaska), or when the regions are closer across
+        the Pacific than across Greenwich (the United States and Japan).
+        """
+        boxes = [bbox for _label, bbox in self._regions]
+        if any(west > east for west, _s, east, _n in boxes):
+            return True
+        if len(boxes) < 2:
+            return False
+        plain = max(b[2] for b in boxes) - min(b[0] for b in boxes)
+        moved = [(w + 360, e + 360) if e < 0 else (w, e) for w, _s, e, _n in boxes]
+        shifted = max(e for _w, e in moved) - min(w for w, _e in moved)
+        return shifted < plain
 
     def _tolerance(self, bounds: tuple[float, float, float, float] | None) -> float:
         if self.vector_tolerance is not None:
@@ -764,7 +777,12 @@ class _BuildContext:
             },
         ).add_to(m)
         plugins.MousePosition(
-            position="bottomleft", separator=" | ", prefix="lat | lon:", num_digits=4
+            position="bottomleft",
+            separator=" | ",
+            prefix="lat | lon:",
+            num_digits=4,
+            # longitudes of a Pacific-centred map are shown in -180..180
+            lng_formatter="function (n) { return (((n + 540) % 360) - 180).toFixed(4); }",
         ).add_to(m)
         if b.basemap:
             self._add_minimap(m)
@@ -776,7 +794,7 @@ class _BuildContext:
         el.HtmlPanel(self._sources_html(), position="bottomleft").add_to(m)
         el.AttributionLine(self._credit_line()).add_to(m)
         for title, frame in b._tables:
-            el.HtmlPanel(_table_html(title, frame), position="topright").add_to(m)
+            el.HtmlPanel(_table_html(title, frame), position="bottomleft").add_to(m)
         m.get_root().header.add_child(
             folium.Element(f"<title>{escape(b.title)}</title>"), name="geomap_title"
         )
@@ -805,11 +823,23 @@ class _BuildContext:
         self.groups.setdefault(name, []).append(layer)
 
     def _ordered_groups(self) -> dict[str, list[Any]]:
-        def rank(name: str) -> tuple[int, str]:
-            for i, key in enumerate(("model", "evidence", "occurrences", "geology", "reference")):
-                if name.endswith(GROUPS[key]):
-                    return (i, name)
-            return (len(GROUPS), name)
+        first_seen = {name: i for i, name in enumerate(self.groups)}
+        panels = list(dict.fromkeys(name.split(": ")[0] for name in self.groups if ": " in name))
+
+        def rank(name: str) -> tuple[int, int, int]:
+            kind = next(
+                (
+                    i
+                    for i, key in enumerate(
+                        ("model", "evidence", "occurrences", "geology", "reference")
+                    )
+                    if name.endswith(GROUPS[key])
+                ),
+                len(GROUPS),
+            )
+            prefix = name.split(": ")[0] if ": " in name else ""
+            panel = panels.index(prefix) if prefix in panels else len(panels)
+            return (kind, panel, first_seen[name])
 
         return {name: self.groups[name] for name in sorted(self.groups, key=rank)}
 
@@ -919,7 +949,15 @@ class _BuildContext:
             tolerance=0.3,
             precision=2,
         )
-        el.VectorMiniMap(feature_collection(world, [])).add_to(m)
+        data = feature_collection(world, [])
+        if self.shift_east:  # a second copy east of 180° so a Pacific-centred overview is whole
+            import shapely
+
+            moved = world.set_geometry(
+                shapely.transform(world.geometry.to_numpy(), lambda xy: xy + np.array([360.0, 0.0]))
+            )
+            data["features"] += feature_collection(moved, [])["features"]
+        el.VectorMiniMap(data).add_to(m)
 
     def _add_raster(self, m: Any, layer: _Layer) -> None:
         import folium
@@ -962,7 +1000,9 @@ class _BuildContext:
                 min_native_zoom=zooms[0],
                 max_native_zoom=zooms[1],
                 max_zoom=19,
-                no_wrap=True,
+                # tile columns are stored wrapped (x mod 2**z), as Leaflet asks for them; the
+                # bounds keep other world copies from requesting anything
+                no_wrap=False,
                 bounds=bounds,
                 class_name="geomap-raster",
             )
@@ -1198,15 +1238,15 @@ class _BuildContext:
                 publisher = b.catalog.dataset(dataset_id).publisher
             except (KeyError, UnknownNameError):
                 publisher = dataset_id
-            short = publisher if len(publisher) <= 40 else publisher[:39].rstrip(" ,;(") + "…"
+            short = publisher if len(publisher) <= 28 else publisher[:27].rstrip(" ,;(") + "…"
             if short not in publishers:
                 publishers.append(short)
         if not publishers:
             return "Data: none credited | geomap"
-        shown = "; ".join(publishers[:3])
-        if len(publishers) > 3:
-            shown += f" and {len(publishers) - 3} more"
-        return f"Data: {shown} (credits and licences: see Sources and licences) | geomap"
+        shown = "; ".join(publishers[:2])
+        if len(publishers) > 2:
+            shown += f" +{len(publishers) - 2} more"
+        return f"Data: {shown} — credits and licences under Sources | geomap"
 
     def _sources_html(self) -> str:
         b = self.builder
