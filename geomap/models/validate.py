@@ -318,11 +318,12 @@ class ValidationReport:
             if {"top_area_pct", "training_pct", "held_out_pct"} <= set(self.capture.columns)
             else ""
         )
-        pa = self.pa_intersection
+        rate = self.pa_intersection.get("prediction_rate")
+        selected = self.pa_intersection.get("selected_area_fraction") or 0.0
         pa_line = (
-            f"<p>P&ndash;A point: {100 * pa['prediction_rate']:.1f}% of held-out occurrences in "
-            f"{100 * (pa.get('selected_area_fraction') or 0):.1f}% of the area</p>"
-            if pa.get("prediction_rate") is not None
+            f"<p>P&ndash;A point: {100 * rate:.1f}% of held-out occurrences in "
+            f"{100 * selected:.1f}% of the area</p>"
+            if rate is not None
             else ""
         )
         shown = self.notes[:5]
