@@ -314,20 +314,27 @@ def test_drawn_polygons_export_as_geojson(browser, japan_map, tmp_path):
     visit.page.context.close()
 
 
-def test_tiled_raster_loads_from_the_folder_beside_the_page(browser, tmp_path):
-    data = region_inputs("japan", 20_000)
-    builder = MapBuilder(title="tiles", max_embed_pixels=2_000, online_basemaps=False)
-    builder.add_region("japan").add_raster(data["prospectivity"], name="Prospectivity")
+def test_tiled_rasters_load_from_the_folder_beside_the_page(browser, tmp_path):
+    """Both regions tiled; the US lies east of 180° on the Pacific-centred map."""
+    us = region_inputs("conus", 50_000)
+    jp = region_inputs("japan", 20_000)
+    builder = MapBuilder(title="tiles", max_embed_pixels=1_000, online_basemaps=False)
+    builder.add_panel(MapPanel("United States", region="conus", prospectivity=us["prospectivity"]))
+    builder.add_panel(MapPanel("Japan", region="japan", prospectivity=jp["prospectivity"]))
     path = tmp_path / "tiled.html"
     builder.save(path)
-    visit = _open(browser, path, wait_ms=2500)
-    tiles = visit.js(
-        "Array.from(document.querySelectorAll('img.leaflet-tile'))"
-        ".map(i => [i.src, i.complete, i.naturalWidth])"
-    )
-    assert tiles, "no raster tiles on the page"
-    assert all(src.startswith("file:") and done and width == 256 for src, done, width in tiles)
-    _assert_clean(visit)
+    visit = _open(browser, path, wait_ms=1500)
+    for label, folder in (("United States", "01_united_states"), ("Japan", "02_japan")):
+        visit.page.click(f"text={label}")
+        visit.page.wait_for_timeout(1200)
+        tiles = visit.js(
+            "Array.from(document.querySelectorAll('img.leaflet-tile'))"
+            ".map(i => [i.src, i.complete, i.naturalWidth])"
+        )
+        mine = [t for t in tiles if f"tiled_tiles/{folder}" in t[0]]
+        assert mine, f"no {label} raster tiles on the page"
+        assert all(src.startswith("file:") and done and width == 256 for src, done, width in tiles)
+    _assert_clean(visit)  # no request for a tile that was not written
     visit.page.context.close()
 
 

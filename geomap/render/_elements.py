@@ -27,6 +27,7 @@ __all__ = [
     "GroupedLayers",
     "HtmlPanel",
     "InitialView",
+    "LocalTileLayer",
     "MapLegend",
     "OccurrenceClusters",
     "PageHelpers",
@@ -182,6 +183,18 @@ HELPERS_JS = """
     });
     return out;
   };
+  // XYZ tiles written by geomap: valid exactly where files exist (columns unwrapped, so
+  // a raster east of 180 degrees works), file columns wrapped modulo 2^z
+  g.LocalTiles = L.TileLayer.extend({
+    _isValidTile: function (c) {
+      var r = this.options.geomapRanges[c.z];
+      return !!r && c.x >= r[0] && c.x <= r[1] && c.y >= r[2] && c.y <= r[3];
+    },
+    getTileUrl: function (c) {
+      var n = Math.pow(2, c.z);
+      return L.Util.template(this._url, {z: c.z, x: ((c.x % n) + n) % n, y: c.y});
+    }
+  });
   g.clusterIcon = function (color) {
     return function (cluster) {
       var n = cluster.getChildCount();
@@ -368,6 +381,55 @@ def _encode_column(values: list[Any]) -> Any:
         return values
     code = {v: i for i, v in enumerate(distinct)}
     return {"v": distinct, "i": [-1 if v is None else code[v] for v in values]}
+
+
+class LocalTileLayer(Layer):
+    """A raster drawn from XYZ PNG tiles in a folder beside the page.
+
+    Parameters
+    ----------
+    url : str
+        Relative URL template ``folder/{z}/{x}/{y}.png``.
+    ranges : mapping of int to (int, int, int, int)
+        Zoom -> first/last column (unwrapped) and first/last row written; no other tile is
+        ever requested, so an offline page makes no failing request.
+    name : str
+        Layer name in the layer control.
+    opacity : float
+        0..1.
+    show : bool
+        Shown when the page opens.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = new geomap.LocalTiles({{ this.url_json }}, {
+            opacity: {{ this.opacity_json }}, minNativeZoom: {{ this.zmin }},
+            maxNativeZoom: {{ this.zmax }}, maxZoom: 19, noWrap: true,
+            className: "geomap-raster", attribution: "geomap",
+            geomapRanges: {{ this.ranges_json }}
+        });
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        url: str,
+        ranges: Mapping[int, tuple[int, int, int, int]],
+        *,
+        name: str,
+        opacity: float,
+        show: bool = True,
+    ) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "LocalTileLayer"
+        self.url_json = safe_json(url)
+        self.ranges_json = safe_json({str(z): list(r) for z, r in ranges.items()})
+        self.opacity_json = safe_json(float(opacity))
+        self.zmin = int(min(ranges))
+        self.zmax = int(max(ranges))
 
 
 class GroupedLayers(JSCSSMixin, MacroElement):

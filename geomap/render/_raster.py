@@ -278,22 +278,29 @@ def _tile_range(bounds: tuple[float, float, float, float], zoom: int) -> tuple[r
 
 def write_tiles(
     raster: DisplayRaster, folder: Path, palette: Palette, *, zoom_range: tuple[int, int]
-) -> int:
+) -> dict[int, tuple[int, int, int, int]]:
     """Write XYZ PNG tiles (``folder/{z}/{x}/{y}.png``) covering the raster; return the count.
 
     Every tile inside the raster's bounds is written (transparent where there is no data), so
     a map limited to those bounds never requests a missing file.  Columns east of 180° are
-    stored wrapped (``x mod 2**z``), the numbers Leaflet requests for a wrapping tile layer.
+    stored wrapped (``x mod 2**z``).
+
+    Returns
+    -------
+    dict
+        Zoom -> ``(first column, last column, first row, last row)``, columns unwrapped
+        (they may exceed ``2**z`` east of 180°): exactly the tiles written.
     """
     from affine import Affine
     from rasterio.enums import Resampling
     from rasterio.warp import reproject
 
     empty: bytes | None = None
-    count = 0
+    ranges: dict[int, tuple[int, int, int, int]] = {}
     for zoom in range(zoom_range[0], zoom_range[1] + 1):
         size = 2 * _HALF_WORLD / 2**zoom
         cols, rows = _tile_range(raster.bounds_lonlat, zoom)
+        ranges[zoom] = (cols.start, cols.stop - 1, rows.start, rows.stop - 1)
         for col in cols:
             for row in rows:
                 left = -_HALF_WORLD + col * size
@@ -323,5 +330,4 @@ def write_tiles(
                 path = folder / str(zoom) / str(col % 2**zoom) / f"{row}.png"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(png)
-                count += 1
-    return count
+    return ranges

@@ -962,6 +962,7 @@ class _BuildContext:
     def _add_raster(self, m: Any, layer: _Layer) -> None:
         import folium
 
+        from geomap.render import _elements as el
         from geomap.render import _raster as rr
 
         b = self.builder
@@ -989,23 +990,15 @@ class _BuildContext:
         if tiled and self.tile_root is not None:
             slug = _slug(layer.name, len(self.extents))
             zooms = rr.tile_zoom_range(shown)
-            count = rr.write_tiles(shown, self.tile_root / slug, palette, zoom_range=zooms)
-            overlay: Any = folium.TileLayer(
-                tiles=f"{self.tile_url}/{slug}/{{z}}/{{x}}/{{y}}.png",
-                attr="geomap",
+            ranges = rr.write_tiles(shown, self.tile_root / slug, palette, zoom_range=zooms)
+            overlay: Any = el.LocalTileLayer(
+                f"{self.tile_url}/{slug}/{{z}}/{{x}}/{{y}}.png",
+                ranges,
                 name=layer.name,
-                overlay=True,
-                show=layer.show,
                 opacity=options["opacity"],
-                min_native_zoom=zooms[0],
-                max_native_zoom=zooms[1],
-                max_zoom=19,
-                # tile columns are stored wrapped (x mod 2**z), as Leaflet asks for them; the
-                # bounds keep other world copies from requesting anything
-                no_wrap=False,
-                bounds=bounds,
-                class_name="geomap-raster",
+                show=layer.show,
             )
+            count = sum((r[1] - r[0] + 1) * (r[3] - r[2] + 1) for r in ranges.values())
             self.notes.append(f"{layer.name}: {count} tiles in {self.tile_url}/{slug}")
         else:
             png = rr.encode_png(palette.indices(shown.values, valid), palette)
