@@ -474,3 +474,16 @@ def test_builder_displays_offline_in_a_notebook(japan):
     shown = builder._repr_html_()
     assert shown.startswith("<iframe") and "srcdoc=" in shown
     assert "cdn.jsdelivr.net/npm/leaflet@" not in shown.split("srcdoc=", 1)[1][:2000]
+
+
+def test_same_inputs_give_a_byte_identical_map(japan, tmp_path):
+    def build(path):
+        builder = MapBuilder(title="Japan")
+        builder.add_region("japan").add_raster(japan["prospectivity"])
+        builder.add_occurrences(japan["occurrences"]).add_targets(japan["targets"])
+        builder.save(path)
+        return path.read_bytes()
+
+    first = build(tmp_path / "a.html")
+    assert first == build(tmp_path / "b.html")
+    assert b"map_000" in first  # ids numbered in tree order, not random

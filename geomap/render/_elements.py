@@ -34,6 +34,7 @@ __all__ = [
     "VectorMiniMap",
     "ZoomToButtons",
     "safe_json",
+    "stable_ids",
 ]
 
 MARKERCLUSTER_JS = (
@@ -52,6 +53,22 @@ GROUPED_CSS = (
 )
 MINIMAP_JS = "https://cdnjs.cloudflare.com/ajax/libs/leaflet-minimap/3.6.1/Control.MiniMap.js"
 MINIMAP_CSS = "https://cdnjs.cloudflare.com/ajax/libs/leaflet-minimap/3.6.1/Control.MiniMap.css"
+
+
+def stable_ids(root: Element) -> None:
+    """Renumber the elements of a page in tree order, replacing folium's random ids.
+
+    Element names (and so JavaScript variables and the map's ``div`` id) then depend only on
+    the map's content: the same inputs give a byte-identical HTML file.
+    """
+    counter = iter(range(10**9))
+
+    def visit(element: Element) -> None:
+        element._id = f"{next(counter):06d}"
+        for child in element._children.values():
+            visit(child)
+
+    visit(root)
 
 
 def safe_json(obj: Any) -> str:
@@ -453,15 +470,15 @@ class GroupedLayers(JSCSSMixin, MacroElement):
         {% macro script(this, kwargs) %}
         var {{ this.get_name() }} = L.control.groupedLayers(
             {
-            {%- for label, var in this.base %}
-                {{ label|tojson }}: {{ var }},
+            {%- for label, layer in this.base %}
+                {{ label|tojson }}: {{ layer.get_name() }},
             {%- endfor %}
             },
             {
             {%- for group, members in this.groups %}
                 {{ group|tojson }}: {
-                {%- for label, var in members %}
-                    {{ label|tojson }}: {{ var }},
+                {%- for label, layer in members %}
+                    {{ label|tojson }}: {{ layer.get_name() }},
                 {%- endfor %}
                 },
             {%- endfor %}
@@ -482,9 +499,9 @@ class GroupedLayers(JSCSSMixin, MacroElement):
         super().__init__()
         self._name = "GroupedLayers"
         # the control inserts labels as HTML: escape them here
-        self.base = [(escape(layer.layer_name), layer.get_name()) for layer in base_layers]
+        self.base = [(escape(layer.layer_name), layer) for layer in base_layers]
         self.groups = [
-            (escape(group), [(escape(layer.layer_name), layer.get_name()) for layer in layers])
+            (escape(group), [(escape(layer.layer_name), layer) for layer in layers])
             for group, layers in groups.items()
             if layers
         ]
@@ -520,7 +537,8 @@ class MapLegend(MacroElement):
             var map = {{ this._parent.get_name() }};
             var items = [
             {%- for layers, html in this.items %}
-                [[{{ layers|join(", ") }}], {{ html|tojson }}],
+                [[{% for layer in layers %}{{ layer.get_name() }}, {% endfor %}],
+                 {{ html|tojson }}],
             {%- endfor %}
             ];
             var control = L.control({position: {{ this.position|tojson }}});
@@ -555,9 +573,9 @@ class MapLegend(MacroElement):
     def __init__(self, items: Sequence[tuple[Layer, str]], *, position: str = "bottomright"):
         super().__init__()
         self._name = "MapLegend"
-        merged: dict[str, list[str]] = {}
+        merged: dict[str, list[Layer]] = {}
         for layer, html in items:
-            merged.setdefault(html, []).append(layer.get_name())
+            merged.setdefault(html, []).append(layer)
         self.items = [(names, html) for html, names in merged.items()]
         self.position = position
 

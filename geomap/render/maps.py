@@ -800,6 +800,7 @@ class _BuildContext:
         )
         if self.bounds is None and self.extents:
             m.fit_bounds(_leaflet_bounds(_union(self.extents)))  # type: ignore[arg-type]
+        el.stable_ids(m.get_root())
         return m
 
     # -- pieces --------------------------------------------------------------------------
