@@ -19,8 +19,8 @@ import shapely
 import xarray as xr
 from _render_inputs import region_inputs
 
+from geomap import styles
 from geomap.errors import CRSError, DataError, ExportError
-from geomap.render import styles
 from geomap.render._assets import asset_text, inline_assets, remote_references
 from geomap.render._elements import safe_json
 from geomap.render.maps import MapBuilder, MapPanel, joint_map, prospectivity_map, save_map

@@ -1,6 +1,6 @@
 """QGIS (QML) and OGC SLD styles for the layers of a geomap GeoPackage.
 
-The colours are those of the HTML map (:mod:`geomap.render.styles`), so a layer looks the
+The colours are those of the HTML map (:mod:`geomap.styles`), so a layer looks the
 same in the browser and in QGIS.  Every text that reaches the XML (class values, layer names)
 goes through an XML serializer, never string formatting.
 """
@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from geomap.render import styles
+from geomap import styles
 
 __all__ = ["LayerStyle", "raster_style", "vector_style"]
 
@@ -231,7 +231,7 @@ def vector_style(
     geometry_type : str
         OGR geometry type name (``Point``, ``MultiLineString``...).
     kind : str
-        A key of :data:`geomap.render.styles.LAYER_STYLES` or ``"occurrence"``.
+        A key of :data:`geomap.styles.LAYER_STYLES` or ``"occurrence"``.
     classes : sequence of (value, colour), optional
         Categorized rendering on ``class_column``.
     label_column : str, optional

@@ -139,7 +139,7 @@ def _prepare_vector(frame: Any, name: str) -> Any:
         elif isinstance(out[column].dtype, pd.CategoricalDtype):
             out[column] = out[column].astype("string")
     if name.startswith("occurrence") or "occurrence" in name:
-        from geomap.render.styles import commodity_group
+        from geomap.styles import commodity_group
 
         if "commodities" in out.columns and "commodity_group" not in out.columns:
             out["commodity_group"] = [commodity_group(v) for v in out["commodities"].tolist()]
@@ -462,10 +462,10 @@ def write_geopackage(
     ExportError
         The file cannot be written (nothing is left under ``path``).
     """
+    from geomap import styles
     from geomap.io._gpkg_styles import raster_style, vector_style
     from geomap.io.atomic import atomic_path
     from geomap.io.provenance import dataset_records, source_ids
-    from geomap.render import styles
 
     final = Path(path)
     if final.suffix.lower() != ".gpkg":

@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from geomap import styles
 from geomap.errors import CRSError, DataError, ExportError, UnknownNameError
-from geomap.render import styles
 
 __all__ = [
     "GROUPS",
