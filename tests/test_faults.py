@@ -250,15 +250,7 @@ def _run_with_disk_limit(folder: Path, writer: str, limit: int) -> dict:
     [
         "atomic_path",
         "cog",
-        pytest.param(
-            "geopackage",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="write_geopackage lets rasterio's TypeError ('not all arguments converted "
-                "during string formatting', raised by rasterio's write_transform when GDAL "
-                "fails) escape on a full disk instead of an ExportError (geomap/io/gpkg.py)",
-            ),
-        ),
+        "geopackage",
         "product-cache",
     ],
 )

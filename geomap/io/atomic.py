@@ -90,9 +90,11 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
         if not tmp.exists():
             raise ExportError(f"nothing was written for {final}; the writer produced no file")
         os.replace(tmp, final)
-    except ExportError:
+    except ExportError as exc:
         _remove(tmp)
-        raise
+        if str(final) in str(exc):
+            raise
+        raise ExportError(f"writing {final} failed: {exc}") from exc
     except _WRITE_ERRORS as exc:
         _remove(tmp)
         raise _write_failed(final, exc) from exc
@@ -140,9 +142,11 @@ def atomic_dir(final: str | os.PathLike[str], *, overwrite: bool = False) -> Ite
             _remove(old)
         else:
             os.replace(tmp, final)
-    except ExportError:
+    except ExportError as exc:
         _remove(tmp)
-        raise
+        if str(final) in str(exc):
+            raise
+        raise ExportError(f"writing {final} failed: {exc}") from exc
     except _WRITE_ERRORS as exc:
         _remove(tmp)
         raise _write_failed(final, exc) from exc

@@ -196,7 +196,24 @@ def _check_raster(data: Any, name: str) -> Any:
 
 
 def _write_raster(path: Path, name: str, data: Any, *, first: bool) -> dict[str, float]:
-    """Write float values (gridded coverage, TIFF tiles); return the finite value range."""
+    """Write float values (gridded coverage, TIFF tiles); return the finite value range.
+
+    GDAL failures while writing (a full disk, a read-only folder) surface from rasterio as
+    ``RasterioError`` or, when rasterio fails to format GDAL's message, as ``TypeError``;
+    both become an :class:`ExportError` naming the table.
+    """
+    import rasterio
+
+    try:
+        return _write_raster_table(path, name, data, first=first)
+    except (rasterio.errors.RasterioError, TypeError) as exc:
+        raise ExportError(
+            f"writing raster table {name!r} to {path.name} failed ({exc}); "
+            "free disk space or pick another, writable folder"
+        ) from exc
+
+
+def _write_raster_table(path: Path, name: str, data: Any, *, first: bool) -> dict[str, float]:
     import rasterio
     from rasterio.windows import Window
 
