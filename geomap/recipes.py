@@ -170,6 +170,28 @@ class Recipe(_Strict):
         """Return the evidence layers built for ``region``."""
         return [s for s in self.evidence if s.regions is None or region in s.regions]
 
+    def __repr__(self) -> str:
+        return (
+            f"Recipe({self.id!r}: {self.name}; regions {', '.join(self.regions)}; "
+            f"{len(self.evidence)} evidence layers; model {self.model.name})"
+        )
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        rows = "".join(
+            f"<tr><td>{escape(s.name)}</td><td>{escape(s.function)}</td>"
+            f"<td>{escape(', '.join(s.source.datasets))}</td><td>{escape(s.description)}</td></tr>"
+            for s in self.evidence
+        )
+        return (
+            f"<b>{escape(self.name)}</b> (<code>{escape(self.id)}</code>): commodities "
+            f"{escape(', '.join(self.commodities))}; regions {escape(', '.join(self.regions))}; "
+            f"model <code>{escape(self.model.name)}</code>"
+            "<table><tr><th>layer</th><th>function</th><th>data</th><th>description</th></tr>"
+            f"{rows}</table>"
+        )
+
 
 # --------------------------------------------------------------------------- the functions
 

@@ -174,3 +174,17 @@ def test_model_result_html(snw_result) -> None:
 def test_model_result_html_escapes(snw_result) -> None:
     hostile = dataclasses.replace(snw_result, recipe=HOSTILE, region=HOSTILE, model_name=HOSTILE)
     _assert_escaped(hostile._repr_html_())
+
+
+def test_recipe_repr_is_short_and_html_escaped():
+    from geomap.recipes import load_recipe
+
+    recipe = load_recipe("kuroko-vms")
+    text = repr(recipe)
+    assert text.startswith("Recipe('kuroko-vms'")
+    assert len(text) < 200
+    hostile = recipe.model_copy(update={"name": "<script>alert(1)</script>"})
+    html = hostile._repr_html_()
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+    assert "felsic_volcanic_distance" in html
