@@ -264,3 +264,13 @@ def test_errors_share_one_base_and_builtins():
     assert issubclass(CatalogError, GeomapError) and issubclass(CatalogError, ValueError)
     assert issubclass(UnknownNameError, KeyError)
     assert str(UnknownNameError("plain text")) == "plain text"
+
+
+def test_committed_json_schema_is_current():
+    """`docs/data_catalog.schema.json` (used by editors) matches the pydantic models."""
+    from geomap import _paths
+
+    committed = json.loads((_paths.CHECKOUT_ROOT / "docs" / "data_catalog.schema.json").read_text())
+    assert committed == catalog_json_schema(), (
+        "regenerate: geomap catalog schema --out docs/data_catalog.schema.json"
+    )
