@@ -10,8 +10,9 @@ only when the name is first used, so ``import geomap`` stays fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from geomap._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -63,7 +64,7 @@ if TYPE_CHECKING:  # re-exports for type checkers; resolved lazily at run time
     from geomap.catalog import load_catalog  # noqa: F401
     from geomap.errors import GeomapError  # noqa: F401
     from geomap.fetching import fetch, verify  # noqa: F401
-    from geomap.grid import (  # noqa: F401
+    from geomap.grid import (  # type: ignore[no-redef]  # noqa: F401
         check_same_grid,
         rasterize,
         region_grid,
@@ -100,15 +101,4 @@ if TYPE_CHECKING:  # re-exports for type checkers; resolved lazily at run time
     )
     from geomap.targets import select_targets  # noqa: F401
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'geomap' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

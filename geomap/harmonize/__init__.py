@@ -5,8 +5,7 @@ Names are resolved lazily so importing one vocabulary does not import the others
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from geomap._lazy import lazy_exports
 
 # public name -> defining module (each module owns one concern)
 _LAZY: dict[str, str] = {
@@ -35,15 +34,4 @@ _LAZY: dict[str, str] = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'geomap.harmonize' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
