@@ -20,9 +20,11 @@ import numpy as np
 import xarray as xr
 
 from geomap.errors import CRSError, DataError, ExportError
+from geomap.grid.blocks import is_lazy
 
 __all__ = ["cog_overview_count", "validate_cog", "write_cog"]
 
+_PREDICTOR_CODECS = {"DEFLATE", "LZW", "ZSTD"}
 _MIN_OVERVIEW_SIZE = 128  # the smallest overview is at most this many cells across
 _PROVENANCE_ATTRS = (
     "long_name",
@@ -111,6 +113,7 @@ def write_cog(
     overview_resampling: str | None = None,
     tags: dict[str, Any] | None = None,
     catalog: Any = None,
+    progress: str | None = None,
 ) -> Path:
     """Write a single-band raster as a Cloud-Optimized GeoTIFF with overviews, atomically.
 
@@ -118,7 +121,8 @@ def write_cog(
     ----------
     data : xarray.DataArray
         Dims ``("y", "x")`` with a CRS (rioxarray).  NumPy- or Dask-backed; Dask arrays are
-        written chunk by chunk.
+        computed a few chunks at a time on the active scheduler (threads or a distributed
+        cluster) and written by this process, never held whole.
     path : path-like
         Output file; appears only when complete.
     compress : str, default "DEFLATE"
@@ -134,6 +138,8 @@ def write_cog(
         geomap version, and the licences and credit lines of the source datasets.
     catalog : Catalog, optional
         For the licences; defaults to the project catalog.
+    progress : str, optional
+        Label of a progress bar over the blocks written (Dask-backed rasters).
 
     Returns
     -------
@@ -177,17 +183,18 @@ def write_cog(
     with atomic_path(final) as tmp:
         staging = tmp.with_name(tmp.name + ".stage.tif")
         try:
-            out.rio.to_raster(
-                staging,
-                driver="GTiff",
-                tiled=True,
-                blockxsize=blocksize,
-                blockysize=blocksize,
-                compress="ZSTD" if compress.upper() == "ZSTD" else "DEFLATE",
-                BIGTIFF="IF_SAFER",
-                windowed=True,
-                lock=threading.Lock(),
-            )
+            staging_options = {
+                "driver": "GTiff",
+                "tiled": True,
+                "blockxsize": blocksize,
+                "blockysize": blocksize,
+                "compress": "NONE",  # a scratch copy: the COG below is the compressed one
+                "BIGTIFF": "IF_SAFER",
+            }
+            if is_lazy(out):
+                _stage_blocks(out, staging, nodata, staging_options, progress)
+            else:
+                out.rio.to_raster(staging, windowed=True, lock=threading.Lock(), **staging_options)
             with rasterio.open(staging, "r+") as dst:
                 dst.update_tags(**metadata)
                 if data.attrs.get("long_name"):
@@ -206,6 +213,9 @@ def write_cog(
                 RESAMPLING=overview_resampling.upper(),
                 BIGTIFF="IF_SAFER",
                 NUM_THREADS="2",
+                # horizontal differencing (floating-point or integer): smooth fields such as
+                # resampled geophysics compress about twice as well
+                **({"PREDICTOR": "YES"} if compress.upper() in _PREDICTOR_CODECS else {}),
             )
         finally:
             for leftover in (staging, staging.with_name(staging.name + ".aux.xml")):
@@ -215,6 +225,41 @@ def write_cog(
         if not valid:
             raise ExportError(f"GDAL wrote an invalid COG for {name!r}: {errors}")
     return final
+
+
+def _stage_blocks(
+    data: xr.DataArray,
+    path: Path,
+    nodata: float | int,
+    options: dict[str, Any],
+    progress: str | None,
+) -> None:
+    """Write a Dask-backed raster into a tiled GeoTIFF from this process, block by block.
+
+    The blocks are computed a few at a time on the active Dask scheduler (threads or a
+    cluster) and written here, so workers never need the output folder and memory holds only
+    the blocks in flight.
+    """
+    import rasterio
+    from rasterio.windows import Window
+
+    from geomap.grid.blocks import iter_blocks
+
+    profile = {
+        **options,
+        "width": int(data.sizes["x"]),
+        "height": int(data.sizes["y"]),
+        "count": 1,
+        "dtype": data.dtype.name,
+        "crs": data.rio.crs,
+        "transform": data.rio.transform(recalc=True),
+        "nodata": nodata,
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        for block in iter_blocks([data], progress=progress):
+            height, width = block.shape
+            window = Window(block.cols.start, block.rows.start, width, height)
+            dst.write(block.values[0].astype(data.dtype, copy=False), 1, window=window)
 
 
 def validate_cog(path: str | os.PathLike[str]) -> tuple[bool, list[str], list[str]]:

@@ -37,6 +37,7 @@ from geomap.models._base import ModelWarning, warn
 
 __all__ = [
     "CellTable",
+    "cell_sample_keys",
     "cell_table",
     "country_mask",
     "evidence_layers",
@@ -190,12 +191,36 @@ def _valid(var: xr.DataArray) -> Any:
     return valid
 
 
-def _coverage(stack: xr.Dataset, layers: list[str]) -> np.ndarray:
+def _coverage(stack: xr.Dataset, layers: list[str]) -> Any:
+    """Layers with data per cell (int16; Dask-backed when the layers are)."""
     total: Any = None
     for name in layers:
         ok = _valid(stack[name]).astype(np.int16)
         total = ok if total is None else total + ok
-    return np.asarray(total).astype(np.int16)
+    return total.astype(np.int16)
+
+
+def _study_area(stack: xr.Dataset, layers: list[str], study_area: Any) -> Any:
+    """Boolean array of the study area, Dask-backed (lazy) when the stack is."""
+    shape = (stack.sizes["y"], stack.sizes["x"])
+    if "coverage" in stack.data_vars:
+        has_evidence = stack["coverage"].data > 0
+    else:
+        has_evidence = _coverage(stack, layers or evidence_layers(stack)) > 0
+    if study_area is None:
+        return has_evidence
+    if not isinstance(study_area, xr.DataArray) or study_area.shape != shape:
+        raise GridMismatchError(
+            f"study_area has shape {getattr(study_area, 'shape', None)}, the stack {shape}; "
+            "give a mask on the stack's grid"
+        )
+    _same_grid(stack, study_area, "study_area")
+    values = study_area.data
+    if np.issubdtype(study_area.dtype, np.floating):
+        values = (values != 0) & ~np.isnan(values)
+    else:
+        values = values != 0
+    return values & has_evidence
 
 
 def study_area_mask(
@@ -216,24 +241,9 @@ def study_area_mask(
     Returns
     -------
     numpy.ndarray of bool
+        The whole grid in memory (the chunked model stage uses a lazy equivalent).
     """
-    shape = (stack.sizes["y"], stack.sizes["x"])
-    if "coverage" in stack.data_vars:
-        has_evidence = np.asarray(stack["coverage"].values) > 0
-    else:
-        has_evidence = _coverage(stack, layers or evidence_layers(stack)) > 0
-    if study_area is not None:
-        if not isinstance(study_area, xr.DataArray) or study_area.shape != shape:
-            raise GridMismatchError(
-                f"study_area has shape {getattr(study_area, 'shape', None)}, the stack {shape}; "
-                "give a mask on the stack's grid"
-            )
-        _same_grid(stack, study_area, "study_area")
-        values = np.asarray(study_area.values)
-        if values.dtype.kind == "f":
-            values = np.where(np.isnan(values), 0, values)
-        return (values != 0) & has_evidence
-    return has_evidence
+    return np.asarray(_study_area(stack, layers or evidence_layers(stack), study_area))
 
 
 def _same_grid(stack: xr.Dataset, other: xr.DataArray, what: str) -> None:
@@ -274,7 +284,8 @@ def country_mask(
     Returns
     -------
     xarray.DataArray
-        uint8, 1 inside, on the stack's grid.
+        uint8, 1 inside, on the stack's grid; Dask-backed (in the stack's blocks) when the
+        stack is.
     """
     import geomap
     from geomap.grid import grid_of, rasterize
@@ -289,7 +300,13 @@ def country_mask(
             f"countries {missing} are not in Natural Earth's ADM0_A3 codes; use ISO alpha-3 "
             "codes such as 'USA' or 'JPN'"
         )
-    mask = rasterize(chosen, grid_of(stack), all_touched=all_touched, name="study_area")
+    chunks = None
+    first = next((v.data for v in stack.data_vars.values() if hasattr(v.data, "dask")), None)
+    if first is not None:
+        chunks = (int(first.chunks[0][0]), int(first.chunks[1][0]))
+    mask = rasterize(
+        chosen, grid_of(stack), all_touched=all_touched, name="study_area", chunks=chunks
+    )
     return mask.assign_coords(y=stack["y"], x=stack["x"])
 
 
@@ -298,8 +315,8 @@ def country_mask(
 
 def _points_to_cells(
     occurrences: Any, stack: xr.Dataset, transform: Any, report: dict[str, Any]
-) -> np.ndarray:
-    """Points per grid cell, as an int32 array of the grid's shape."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cells holding points (row-major linear indices, sorted) and the points in each."""
     import geopandas as gpd
     import pyproj
 
@@ -343,17 +360,21 @@ def _points_to_cells(
             f"{n_out} of {len(points)} occurrences lie outside the evidence grid and are left out",
             ModelWarning,
         )
-    counts = np.zeros((ny, nx), dtype=np.int32)
-    np.add.at(counts, (rows[inside], cols[inside]), 1)
+    cells, counts = np.unique(rows[inside] * nx + cols[inside], return_counts=True)
     report.update(
         n_points=len(occurrences),
         n_points_without_geometry=n_empty,
         n_points_outside_grid=n_out,
     )
-    return counts
+    return cells.astype(np.int64), counts.astype(np.int64)
 
 
-def _labels_to_cells(labels: Any, stack: xr.Dataset, report: dict[str, Any]) -> np.ndarray:
+def _labels_to_cells(
+    labels: Any, stack: xr.Dataset, report: dict[str, Any], progress: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cells with occurrences in a label raster (linear indices, counts), read block by block."""
+    from geomap.grid.blocks import iter_blocks
+
     if not isinstance(labels, xr.DataArray) or labels.dims != ("y", "x"):
         raise DataError("labels must be a DataArray with dims ('y', 'x') on the evidence grid")
     if labels.shape != (stack.sizes["y"], stack.sizes["x"]):
@@ -362,28 +383,82 @@ def _labels_to_cells(labels: Any, stack: xr.Dataset, report: dict[str, Any]) -> 
             f"{(stack.sizes['y'], stack.sizes['x'])}; rasterize the occurrences on its grid"
         )
     _same_grid(stack, labels, "labels")
-    values = np.asarray(labels.values, dtype="float64")
-    values = np.where(np.isnan(values), 0.0, values)
-    bad = (values < 0) | (values != np.round(values))
-    if bad.any():
+    nx = stack.sizes["x"]
+    cells: list[np.ndarray] = []
+    counts: list[np.ndarray] = []
+    n_bad = 0
+    for block in iter_blocks([labels], progress=progress):
+        values = np.asarray(block.values[0], dtype="float64")
+        values = np.where(np.isnan(values), 0.0, values)
+        n_bad += int(((values < 0) | (values != np.round(values))).sum())
+        r, c = np.nonzero(values)
+        cells.append((r + block.rows.start).astype(np.int64) * nx + (c + block.cols.start))
+        counts.append(values[r, c].astype(np.int64))
+    if n_bad:
         raise DataError(
-            f"labels have {int(bad.sum())} values that are not counts (>= 0, whole); "
+            f"labels have {n_bad} values that are not counts (>= 0, whole); "
             "give 0/1 or the number of occurrences per cell"
         )
-    report.update(n_points=int(values.sum()), n_points_outside_grid=0)
-    return values.astype(np.int32)
+    index, count = np.concatenate(cells), np.concatenate(counts)
+    order = np.argsort(index, kind="stable")
+    report.update(n_points=int(count.sum()), n_points_outside_grid=0)
+    return index[order], count[order]
+
+
+# ----------------------------------------------------------------------------- sampling
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix64(values: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser: a bijection of uint64 that scatters neighbouring inputs."""
+    z = values.astype(np.uint64, copy=True)
+    z ^= z >> np.uint64(30)
+    z *= np.uint64(0xBF58476D1CE4E5B9)
+    z ^= z >> np.uint64(27)
+    z *= np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    return z
+
+
+def cell_sample_keys(cells: np.ndarray, seed: int) -> np.ndarray:
+    """Pseudo-random ``uint64`` key of each cell, from its row-major index and the seed.
+
+    The key of a cell depends on nothing else (not on the chunking, the order in which blocks
+    are read, nor the other cells), and two cells never share a key, so "the ``n`` cells with
+    the smallest keys" is one well-defined, seeded sample of any set of cells.
+
+    Examples
+    --------
+    >>> keys = cell_sample_keys(np.arange(5), seed=0)
+    >>> keys.dtype, len(set(keys.tolist()))
+    (dtype('uint64'), 5)
+    """
+    offset = _mix64(np.array([int(seed) % 2**64], dtype=np.uint64)) * np.array([_GOLDEN])
+    return _mix64(np.asarray(cells, dtype=np.int64).astype(np.uint64) + offset)
+
+
+class _SmallestKeys:
+    """The ``k`` smallest keys seen so far, in O(k) memory."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.keys = np.empty(0, dtype=np.uint64)
+
+    def add(self, keys: np.ndarray) -> None:
+        if keys.size > self.k:
+            keys = np.partition(keys, self.k - 1)[: self.k]
+        merged = np.concatenate([self.keys, keys])
+        if merged.size > self.k:
+            merged = np.partition(merged, self.k - 1)[: self.k]
+        self.keys = merged
+
+    def kth(self, n: int) -> np.uint64:
+        """Return the ``n``-th smallest key (1-based; ``n <= k``)."""
+        return np.partition(self.keys, n - 1)[n - 1]
 
 
 # ----------------------------------------------------------------------------- the table
-
-
-def _layer_values(var: xr.DataArray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    data = var.data
-    if hasattr(data, "vindex") and rows.size < 0.25 * var.size:
-        values = np.asarray(data.vindex[rows, cols].compute())
-    else:
-        values = np.asarray(var.values)[rows, cols]
-    return values
 
 
 @dataclass(frozen=True)
@@ -466,13 +541,15 @@ def cell_table(
     max_cells: int | None = None,
     random_state: int | None = 0,
     region: str | None = None,
+    progress: str | None = None,
 ) -> CellTable:
     """Build the table of cells a model is fitted on.
 
     Parameters
     ----------
     stack : xarray.Dataset
-        Evidence stack on one projected grid (NumPy- or Dask-backed).
+        Evidence stack on one projected grid (NumPy- or Dask-backed; a Dask-backed stack is
+        read block by block, twice, and never held whole).
     occurrences : GeoDataFrame, optional
         Training points in the grid's CRS.  Exactly one of ``occurrences`` and ``labels``.
     labels : xarray.DataArray, optional
@@ -483,11 +560,17 @@ def cell_table(
         Mask of the study area (default: cells where some evidence layer has data).
     max_cells : int, optional
         Keep every positive cell and a seeded sample of the others when the study area is
-        larger; the kept negatives get ``sample_weight = N_negative / n_kept``.
+        larger; the kept negatives get ``sample_weight = N_negative / n_kept``.  The table
+        then holds at most ``max_cells`` rows (or every positive cell and one negative),
+        whatever the size of the grid.
     random_state : int, optional
-        Seed of that sample.
+        Seed of that sample: each cell gets the key :func:`cell_sample_keys` (a hash of its
+        row-major index and the seed) and the negatives with the smallest keys are kept, so
+        the sample does not depend on the chunking.  ``None`` draws a seed.
     region : str, optional
         Region id recorded in the table (default: the stack's ``geomap_region`` attribute).
+    progress : str, optional
+        Label of a progress bar over the blocks read.
 
     Returns
     -------
@@ -505,6 +588,8 @@ def cell_table(
     ModelWarning
         Occurrences outside the grid or the study area, several in one cell.
     """
+    from geomap.grid.blocks import iter_blocks
+
     stack = _check_stack(stack)
     available = evidence_layers(stack)
     names = list(layers) if layers is not None else available
@@ -518,76 +603,140 @@ def cell_table(
     transform, cell_area_km2, cell_size_m = _grid_geometry(stack)
     report: dict[str, Any] = {"layers": names}
     if occurrences is not None:
-        counts = _points_to_cells(occurrences, stack, transform, report)
+        point_cells, point_counts = _points_to_cells(occurrences, stack, transform, report)
     else:
-        counts = _labels_to_cells(labels, stack, report)
-    inside = study_area_mask(stack, names, study_area)
-    n_off = int(counts[~inside].sum())
+        point_cells, point_counts = _labels_to_cells(labels, stack, report, progress)
+    inside = _study_area(stack, names, study_area)
+    ny, nx = stack.sizes["y"], stack.sizes["x"]
+    seed = (
+        int(random_state)
+        if random_state is not None
+        else int(np.random.default_rng().integers(2**63))
+    )
+    point_rows, point_cols = point_cells // nx, point_cells % nx
+
+    def points_in(block: Any) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], np.ndarray]:
+        """Positions of the point cells in a block and whether each is in the study area."""
+        lo = np.searchsorted(point_rows, block.rows.start)
+        hi = np.searchsorted(point_rows, block.rows.stop)
+        sel = np.arange(lo, hi)
+        sel = sel[(point_cols[sel] >= block.cols.start) & (point_cols[sel] < block.cols.stop)]
+        r = point_rows[sel] - block.rows.start
+        c = point_cols[sel] - block.cols.start
+        return sel, (r, c), np.asarray(block.values[0][r, c], dtype=bool)
+
+    # pass 1: size of the study area, points inside it, the smallest keys of the negatives
+    n_study = 0
+    in_study = np.zeros(point_cells.size, dtype=bool)
+    smallest = _SmallestKeys(max(int(max_cells), 1)) if max_cells is not None else None
+    for block in iter_blocks([inside], progress=progress and f"{progress} (1/2)"):
+        mask = np.asarray(block.values[0], dtype=bool)
+        n_study += int(mask.sum())
+        sel, (r, c), ok = points_in(block)
+        in_study[sel] = ok
+        if smallest is not None:
+            negative = mask.copy()
+            negative[r[ok], c[ok]] = False
+            rr, cc = np.nonzero(negative)
+            smallest.add(
+                cell_sample_keys((rr + block.rows.start) * nx + cc + block.cols.start, seed)
+            )
+    n_off = int(point_counts[~in_study].sum())
     if n_off:
         warn(
             f"{n_off} occurrences fall in cells outside the study area (outside the study-area "
             "mask, or no evidence layer has data there) and are left out",
             ModelWarning,
         )
-    counts = np.where(inside, counts, 0)
-    rows, cols = np.nonzero(inside)
-    if rows.size == 0:
+    if n_study == 0:
         raise ModelError(
             "the study area is empty: no cell has data in any evidence layer; check the stack"
         )
-    point_counts = counts[rows, cols]
-    shared = int((point_counts[point_counts > 1] - 1).sum())
+    used = point_counts[in_study]
+    shared = int((used[used > 1] - 1).sum())
     if shared:
         warn(
-            f"{shared} occurrences share a cell with another one ({int((point_counts > 1).sum())} "
+            f"{shared} occurrences share a cell with another one ({int((used > 1).sum())} "
             "cells hold several); each cell counts once as a positive cell",
             ModelWarning,
         )
-    n_study = int(rows.size)
-    weight = np.ones(n_study)
+    n_positive = int(in_study.sum())
+    n_negative = n_study - n_positive
     report.update(
         n_points_outside_study_area=n_off,
         n_points_sharing_a_cell=shared,
         n_cells=n_study,
-        n_positive_cells=int((point_counts > 0).sum()),
-        n_points_used=int(point_counts.sum()),
+        n_positive_cells=n_positive,
+        n_points_used=int(used.sum()),
         sampled=False,
     )
-    if max_cells is not None and n_study > max_cells:
-        positive = np.flatnonzero(point_counts > 0)
-        negative = np.flatnonzero(point_counts == 0)
-        n_keep = max(int(max_cells) - positive.size, 1)
-        if n_keep < negative.size:
-            rng = np.random.default_rng(random_state)
-            kept = np.sort(rng.choice(negative, n_keep, replace=False))
-            keep = np.sort(np.concatenate([positive, kept]))
-            weight = np.where(point_counts[keep] > 0, 1.0, negative.size / n_keep)
-            rows, cols, point_counts = rows[keep], cols[keep], point_counts[keep]
-            report.update(sampled=True, n_cells_sampled=int(keep.size), random_state=random_state)
-    rows32, cols32 = rows.astype(np.int32), cols.astype(np.int32)
+    cutoff = None
+    negative_weight = 1.0
+    if max_cells is not None and smallest is not None and n_study > max_cells:
+        n_keep = max(int(max_cells) - n_positive, 1)
+        if n_keep < n_negative:
+            cutoff = smallest.kth(n_keep)
+            negative_weight = n_negative / n_keep
+            report.update(
+                sampled=True,
+                n_cells_sampled=n_positive + n_keep,
+                random_state=random_state,
+                sampling=(
+                    "every cell with a training occurrence, and the negative cells with the "
+                    "smallest keys geomap.models.raster.cell_sample_keys(row * n_columns + "
+                    "column, random_state)"
+                ),
+            )
+
+    # pass 2: the values of the kept cells
+    vars_ = [stack[n] for n in names]
+    picked: list[np.ndarray] = []
+    picked_values: list[list[np.ndarray]] = [[] for _ in names]
+    picked_points: list[np.ndarray] = []
+    for block in iter_blocks([inside, *vars_], progress=progress and f"{progress} (2/2)"):
+        mask = np.asarray(block.values[0], dtype=bool)
+        sel, (r, c), ok = points_in(block)
+        points_here = np.zeros(mask.shape, dtype=np.int64)
+        points_here[r[ok], c[ok]] = point_counts[sel[ok]]
+        rr, cc = np.nonzero(mask)
+        cells = (rr + block.rows.start).astype(np.int64) * nx + (cc + block.cols.start)
+        n_here = points_here[rr, cc]
+        if cutoff is not None:
+            keep = (n_here > 0) | (cell_sample_keys(cells, seed) <= cutoff)
+            rr, cc, cells, n_here = rr[keep], cc[keep], cells[keep], n_here[keep]
+        picked.append(cells)
+        picked_points.append(n_here)
+        for k, values in enumerate(block.values[1:]):
+            picked_values[k].append(np.asarray(values)[rr, cc])
+    cells = np.concatenate(picked)
+    order = np.argsort(cells, kind="stable")
+    cells = cells[order]
+    counts = np.concatenate(picked_points)[order]
+    rows, cols = cells // nx, cells % nx
+    weight = np.where(counts > 0, 1.0, negative_weight)
     xs = np.asarray(stack["x"].values, dtype="float64")
     ys = np.asarray(stack["y"].values, dtype="float64")
     index = pd.MultiIndex.from_arrays([ys[rows], xs[cols]], names=["y", "x"])
     columns: dict[str, Any] = {}
     coverage = np.zeros(rows.size, dtype=np.int16)
-    for name in names:
-        column, valid = _LayerSpec.of(stack[name]).column(_layer_values(stack[name], rows, cols))
+    for name, var, parts in zip(names, vars_, picked_values, strict=True):
+        column, valid = _LayerSpec.of(var).column(np.concatenate(parts)[order])
         coverage += valid.astype(np.int16)
         columns[name] = column
     X = pd.DataFrame(columns, index=index)
     kinds = {n: str(stack[n].attrs.get("geomap_kind") or _infer_kind(X[n])) for n in names}
     return CellTable(
         X=X,
-        y=(point_counts > 0).astype(np.int8),
-        occurrences=point_counts.astype(np.int32),
+        y=(counts > 0).astype(np.int8),
+        occurrences=counts.astype(np.int32),
         sample_weight=weight,
         coverage=coverage,
-        rows=rows32,
-        cols=cols32,
+        rows=rows.astype(np.int32),
+        cols=cols.astype(np.int32),
         cell_area_km2=cell_area_km2,
         cell_size_m=cell_size_m,
         crs=stack.rio.crs.to_wkt(),
-        shape=(stack.sizes["y"], stack.sizes["x"]),
+        shape=(ny, nx),
         kinds=kinds,
         region=region or stack.attrs.get("geomap_region"),
         report=report,
@@ -671,11 +820,8 @@ def predict_raster(
             (v.data if hasattr(v.data, "dask") else da.from_array(v.data)).rechunk(chunks)
             for v in vars_
         ]
-        if study_area is None and "coverage" not in stack.data_vars:
-            valid = [_valid(v) for v in vars_]
-            mask = da.stack([da.asarray(m) for m in valid]).any(axis=0).rechunk(chunks)
-        else:
-            mask = da.from_array(study_area_mask(stack, names, study_area), chunks=chunks)
+        mask = _study_area(stack, names, study_area)  # lazy: never a whole-grid array
+        mask = mask.rechunk(chunks) if hasattr(mask, "dask") else da.from_array(mask, chunks)
         result = da.map_blocks(
             _predict_block,
             model,

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,13 +75,17 @@ class ProductCache:
     root : Path
         The cache folder (created on demand).
     enabled : bool, default True
-        With ``False`` every product is recomputed (and not stored).
+        With ``False`` every product is recomputed and not kept between builds; Dask-backed
+        products are still computed once, into a scratch folder removed by :meth:`close`.
     """
 
     root: Path
     enabled: bool = True
     hits: list[str] = field(default_factory=list)
     misses: list[str] = field(default_factory=list)
+    _scratch: tempfile.TemporaryDirectory[str] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def path(self, stage: str, key: str) -> Path:
         """Return the folder of one product."""
@@ -136,7 +141,15 @@ class ProductCache:
         key = product_key(stage, inputs)
         if not self.enabled:
             self.misses.append(f"{stage}/{key[:12]}")
-            return compute(), key
+            value = compute()
+            if not _is_lazy(value):
+                return value, key
+            # a Dask-backed product is computed once, into a scratch folder that lives as
+            # long as this cache (lazily loaded products keep reading their files)
+            folder = self._scratch_folder() / stage / key
+            with atomic_dir(folder, overwrite=True) as tmp:
+                save(value, tmp)
+            return load(folder), key
         final = self.path(stage, key)
         if final.is_dir():  # products appear whole (atomic rename): no lock needed to read
             self.hits.append(f"{stage}/{key[:12]}")
@@ -164,24 +177,132 @@ class ProductCache:
         """Remove every cached product."""
         shutil.rmtree(self.root, ignore_errors=True)
 
+    def _scratch_folder(self) -> Path:
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="geomap-products-")
+        return Path(self._scratch.name)
+
+    def close(self) -> None:
+        """Remove the scratch folder of a disabled cache (products computed for one build).
+
+        Call it once nothing reads the products any more; it is also removed when the cache
+        object is garbage-collected.
+        """
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
+
 
 # ---- savers and loaders for the product types ---------------------------------------------
 
 
-def save_dataset(value: xr.Dataset | xr.DataArray, folder: Path) -> None:
-    """Store a Dataset or DataArray as NetCDF (CRS kept in ``spatial_ref``)."""
+_BLOCKS = "blocks"
+_LAYOUT = "blocks.json"
+_HEADER = "header.nc"
+
+
+def _is_lazy(value: Any) -> bool:
+    from geomap.grid.blocks import is_lazy
+
+    return isinstance(value, xr.Dataset | xr.DataArray) and is_lazy(value)
+
+
+def _netcdf_ready(value: xr.Dataset | xr.DataArray) -> xr.Dataset:
     ds = value.to_dataset(name="__dataarray__") if isinstance(value, xr.DataArray) else value
     ds = ds.copy()
     for name in ds.data_vars:
         ds[name].attrs = {k: _netcdf_attr(v) for k, v in ds[name].attrs.items()}
     ds.attrs = {k: _netcdf_attr(v) for k, v in ds.attrs.items()}
+    return ds
+
+
+def _write_failed(path: Path, exc: Exception) -> ExportError:
+    return ExportError(
+        f"writing {path} failed ({getattr(exc, 'strerror', None) or exc}); free disk space, "
+        "or set GEOMAP_PRODUCT_CACHE to another folder"
+    )
+
+
+def _write_netcdf(ds: xr.Dataset, path: Path) -> None:
     try:
-        ds.to_netcdf(folder / "data.nc", engine="netcdf4")
+        ds.to_netcdf(path, engine="netcdf4")
     except RuntimeError as exc:  # netCDF4/HDF5 report a full disk as "NetCDF: HDF error"
-        raise ExportError(
-            f"writing {folder / 'data.nc'} failed ({exc}); free disk space, or set "
-            "GEOMAP_PRODUCT_CACHE to another folder"
-        ) from exc
+        raise _write_failed(path, exc) from exc
+
+
+def _block_path(folder: Path, variable: int, i: int, j: int) -> Path:
+    return folder / _BLOCKS / str(variable) / f"{i:05d}_{j:05d}.npy"
+
+
+def _write_block(values: np.ndarray, path: Path) -> None:
+    try:
+        np.save(path, np.ascontiguousarray(values), allow_pickle=False)
+    except OSError as exc:
+        raise _write_failed(path, exc) from exc
+
+
+def _read_block(path: str) -> np.ndarray:
+    return np.load(path, allow_pickle=False)
+
+
+def save_dataset(
+    value: xr.Dataset | xr.DataArray, folder: Path, *, progress: str | None = None
+) -> None:
+    """Store a Dataset or DataArray (CRS kept in ``spatial_ref``).
+
+    A NumPy-backed value becomes one NetCDF file, ``data.nc``.  A Dask-backed value is
+    computed a few block positions at a time on the active Dask scheduler (threads or a
+    distributed cluster; :func:`geomap.grid.blocks.iter_blocks`) and each block of each
+    variable is saved by this process to its own ``.npy`` file (``blocks/<variable>/<row>_
+    <col>.npy``; names, attributes, CRS and encodings in ``header.nc``, one cell of every
+    variable; the layout and the coordinates in ``blocks.json``), so memory holds those
+    blocks, never the grid.  Reading the product back lazily on a distributed cluster needs
+    the cache folder on storage the workers share with the client.
+
+    Parameters
+    ----------
+    value : Dataset or DataArray
+    folder : Path
+        An existing, empty folder (the cache renames it into place when complete).
+    progress : str, optional
+        Label of a progress display over the blocks (Dask-backed values).
+    """
+    ds = _netcdf_ready(value)
+    if not _is_lazy(ds):
+        _write_netcdf(ds, folder / "data.nc")
+        return
+    ds = ds.unify_chunks()
+    names = list(ds.data_vars)
+    for name in names:
+        if ds[name].dims != ("y", "x"):
+            raise ExportError(
+                f"cannot store variable {name!r} with dims {ds[name].dims} block by block; "
+                "every variable of a chunked product must have dims ('y', 'x')"
+            )
+    header = ds.isel(y=slice(0, 1), x=slice(0, 1))
+    for name in names:  # names, dtypes, attributes and encodings; the values are not used
+        header[name] = header[name].copy(data=np.zeros((1, 1), dtype=ds[name].dtype))
+    _write_netcdf(header, folder / _HEADER)
+    from geomap.grid.blocks import iter_blocks
+
+    row_sizes, col_sizes = ds.chunks["y"], ds.chunks["x"]
+    for k in range(len(names)):
+        (folder / _BLOCKS / str(k)).mkdir(parents=True)
+    # a few block positions at a time, every variable there, written here: memory holds those
+    # blocks whatever the grid size and however the graphs of the variables interleave, and
+    # workers of a distributed cluster never write to this folder
+    for block in iter_blocks([ds[name] for name in names], progress=progress):
+        i, j = block.index
+        for k, values in enumerate(block.values):
+            _write_block(values, _block_path(folder, k, i, j))
+    layout = {
+        "variables": names,
+        "rows": [int(r) for r in row_sizes],
+        "cols": [int(c) for c in col_sizes],
+        "y": ds["y"].values.tolist(),
+        "x": ds["x"].values.tolist(),
+    }
+    (folder / _LAYOUT).write_text(json.dumps(layout), encoding="utf-8")
 
 
 def _netcdf_attr(value: Any) -> Any:
@@ -190,15 +311,93 @@ def _netcdf_attr(value: Any) -> Any:
     return json.dumps(value, default=_default)
 
 
-def load_dataset(folder: Path) -> xr.Dataset:
-    """Read a stored Dataset fully into memory (the file is closed afterwards)."""
-    with xr.open_dataset(folder / "data.nc", engine="netcdf4", decode_coords="all") as ds:
-        return ds.load()
+def _load_blocks(folder: Path, layout: dict[str, Any], lazy: bool) -> xr.Dataset:
+    with xr.open_dataset(folder / _HEADER, engine="netcdf4", decode_coords="all") as header:
+        header = header.load()
+    y = np.asarray(layout["y"], dtype=header["y"].dtype)
+    x = np.asarray(layout["x"], dtype=header["x"].dtype)
+    rows, cols = layout["rows"], layout["cols"]
+    variables = {}
+    for k, name in enumerate(layout["variables"]):
+        template = header[name]
+        if lazy:
+            import dask
+            import dask.array as dsa
+
+            data: Any = dsa.block(
+                [
+                    [
+                        dsa.from_delayed(
+                            dask.delayed(_read_block, pure=True)(str(_block_path(folder, k, i, j))),
+                            shape=(h, w),
+                            dtype=template.dtype,
+                        )
+                        for j, w in enumerate(cols)
+                    ]
+                    for i, h in enumerate(rows)
+                ]
+            )
+        else:
+            data = np.block(
+                [
+                    [_read_block(str(_block_path(folder, k, i, j))) for j in range(len(cols))]
+                    for i in range(len(rows))
+                ]
+            )
+        variable = xr.Variable(("y", "x"), data, template.attrs)
+        variable.encoding = dict(template.encoding)
+        variables[name] = variable
+    coords = {
+        "y": xr.Variable("y", y, header["y"].attrs),
+        "x": xr.Variable("x", x, header["x"].attrs),
+        **{
+            str(c): header.coords[c].variable
+            for c in header.coords
+            if c not in ("y", "x") and not set(header.coords[c].dims) & {"y", "x"}
+        },
+    }
+    ds = xr.Dataset(variables, coords=coords, attrs=header.attrs)
+    for name in ds.data_vars:
+        ds[name].encoding = dict(variables[name].encoding)
+    return ds
 
 
-def load_dataarray(folder: Path) -> xr.DataArray:
-    """Read a stored DataArray."""
-    return load_dataset(folder)["__dataarray__"].rename(None)
+def load_dataset(folder: Path, *, chunks: Any = None) -> xr.Dataset:
+    """Read a stored Dataset.
+
+    Parameters
+    ----------
+    folder : Path
+        A product folder written by :func:`save_dataset`.
+    chunks : None, "auto", int or (int, int)
+        ``None`` reads every value into memory (the files are closed afterwards).  Otherwise
+        the result is Dask-backed in blocks of this size, read lazily from the product's
+        files, which must stay in place while it is used (cache products never change).
+    """
+    from geomap.grid import resolve_chunks
+
+    layout_path = folder / _LAYOUT
+    if layout_path.exists():
+        layout = json.loads(layout_path.read_text(encoding="utf-8"))
+        ds = _load_blocks(folder, layout, lazy=chunks is not None)
+        if chunks is None:
+            return ds
+    elif chunks is None:
+        with xr.open_dataset(folder / "data.nc", engine="netcdf4", decode_coords="all") as ds:
+            return ds.load()
+    else:
+        ds = xr.open_dataset(folder / "data.nc", engine="netcdf4", decode_coords="all", chunks={})
+    block = resolve_chunks(chunks, (ds.sizes["y"], ds.sizes["x"]))
+    assert block is not None
+    wanted = {"y": block[0], "x": block[1]}
+    if ds.chunks.get("y", ())[:1] == (block[0],) and ds.chunks.get("x", ())[:1] == (block[1],):
+        return ds
+    return ds.chunk(wanted)
+
+
+def load_dataarray(folder: Path, *, chunks: Any = None) -> xr.DataArray:
+    """Read a stored DataArray (lazily with ``chunks``, as :func:`load_dataset`)."""
+    return load_dataset(folder, chunks=chunks)["__dataarray__"].rename(None)
 
 
 def save_frame(value: gpd.GeoDataFrame | pd.DataFrame, folder: Path) -> None:

@@ -40,20 +40,23 @@ class BuildLayers:
         }
 
 
-def write_rasters(folder: Path, layers: BuildLayers) -> dict[str, Path]:
-    """Write prospectivity, uncertainty, coverage and every evidence layer as COGs."""
+def write_rasters(folder: Path, layers: BuildLayers, *, progress: bool = False) -> dict[str, Path]:
+    """Write prospectivity, uncertainty, coverage and every evidence layer as COGs.
+
+    Dask-backed layers are written block by block (``progress`` shows a bar per file).
+    """
     from geomap.io.cog import write_cog
 
     written: dict[str, Path] = {}
     for name in ("prospectivity", "uncertainty", "coverage"):
         if name in layers.prediction:
             path = folder / f"{name}.tif"
-            write_cog(layers.prediction[name], path)
+            write_cog(layers.prediction[name], path, progress=f"{name}.tif" if progress else None)
             written[name] = path
     (folder / "evidence").mkdir(exist_ok=True)
     for name, layer in layers.evidence().items():
         path = folder / "evidence" / f"{name}.tif"
-        write_cog(layer, path)
+        write_cog(layer, path, progress=f"evidence/{name}.tif" if progress else None)
         written[f"evidence/{name}"] = path
     return written
 
@@ -108,5 +111,9 @@ def file_hashes(folder: Path) -> dict[str, str]:
     """Return the sha256 of every file under ``folder`` (relative POSIX paths)."""
     hashes = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        hashes[path.relative_to(folder).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:  # streamed: outputs of large grids exceed memory
+            for piece in iter(lambda: handle.read(2**22), b""):
+                digest.update(piece)
+        hashes[path.relative_to(folder).as_posix()] = digest.hexdigest()
     return hashes

@@ -15,21 +15,50 @@ __all__ = ["build_report", "layer_summary"]
 LOW_AUC = 0.7
 
 
+def _block_stats(layers: list[xr.DataArray]) -> list[tuple[float, float, int, int]]:
+    """(min, max, finite cells, cells) of each layer, read block by block (one pass)."""
+    from geomap.grid.blocks import iter_blocks
+
+    stats = [(math.inf, -math.inf, 0, 0) for _ in layers]
+    if not layers:
+        return stats
+    for block in iter_blocks(layers):
+        for k, raw in enumerate(block.values):
+            values = np.asarray(raw, dtype="float64")
+            finite = values[np.isfinite(values)]
+            lo, hi, n_finite, n = stats[k]
+            if finite.size:
+                lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
+            stats[k] = (lo, hi, n_finite + int(finite.size), n + int(values.size))
+    return stats
+
+
 def layer_summary(stack: xr.Dataset) -> pd.DataFrame:
-    """Per evidence layer: kind, units, min, max and the share of cells with data."""
+    """Per evidence layer: kind, units, min, max and the share of cells with data.
+
+    Dask-backed stacks are read block by block, in one pass over every layer.
+    """
+    layers = [layer for layer in stack.data_vars.values() if layer.dims == ("y", "x")]
+    stats = dict(zip([str(layer.name) for layer in layers], _block_stats(layers), strict=True))
     rows = []
     for name, layer in stack.data_vars.items():
-        values = np.asarray(layer.values, dtype="float64")
-        finite = np.isfinite(values)
+        if str(name) in stats:
+            lo, hi, n_finite, n = stats[str(name)]
+        else:
+            values = np.asarray(layer.values, dtype="float64")
+            finite = values[np.isfinite(values)]
+            lo = float(finite.min()) if finite.size else math.inf
+            hi = float(finite.max()) if finite.size else -math.inf
+            n_finite, n = int(finite.size), int(values.size)
         rows.append(
             {
                 "layer": str(name),
                 "role": layer.attrs.get("geomap_role", ""),
                 "kind": layer.attrs.get("geomap_kind", ""),
                 "units": layer.attrs.get("units", ""),
-                "min": float(values[finite].min()) if finite.any() else math.nan,
-                "max": float(values[finite].max()) if finite.any() else math.nan,
-                "cells_with_data_pct": 100.0 * float(finite.mean()) if values.size else 0.0,
+                "min": lo if n_finite else math.nan,
+                "max": hi if n_finite else math.nan,
+                "cells_with_data_pct": 100.0 * n_finite / n if n else 0.0,
                 "description": layer.attrs.get("description", ""),
             }
         )
@@ -58,12 +87,19 @@ def _table(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> str:
 def _coverage_caveat(coverage: xr.DataArray | None, n_layers: int) -> list[str]:
     if coverage is None or n_layers == 0:
         return []
-    values = np.asarray(coverage.values, dtype="float64")
-    inside = np.isfinite(values) & (values > 0)
-    if not inside.any():
+    from geomap.grid.blocks import iter_blocks
+
+    n_inside = n_full = n_half = 0
+    for block in iter_blocks([coverage]):
+        values = np.asarray(block.values[0], dtype="float64")
+        inside = values[np.isfinite(values) & (values > 0)]
+        n_inside += int(inside.size)
+        n_full += int((inside >= n_layers).sum())
+        n_half += int((inside < n_layers / 2).sum())
+    if not n_inside:
         return ["No cell has evidence data: the map is empty."]
-    full = float((values[inside] >= n_layers).mean())
-    half = float((values[inside] < n_layers / 2).mean())
+    full = n_full / n_inside
+    half = n_half / n_inside
     notes = [
         f"{100 * full:.0f}% of the cells with any evidence have all {n_layers} layers; "
         f"{100 * half:.0f}% have fewer than half of them."

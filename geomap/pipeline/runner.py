@@ -99,6 +99,7 @@ class _Progress:
     """A progress bar over the stages (silent when disabled)."""
 
     def __init__(self, label: str, enabled: bool) -> None:
+        self.enabled = enabled
         self.bar = tqdm(
             total=len(STAGES), desc=label, unit="stage", disable=not enabled, leave=True
         )
@@ -176,6 +177,7 @@ def run_stages(
             cache=cache,
             chunks=chunks,
             random_state=random_state,
+            progress=progress.enabled,
         )
         context_ids = list(stages.CONTEXT_DATASETS.values())
         training_ids = loaded.training.datasets or []
@@ -275,7 +277,13 @@ def write_outputs(
     title = f"{recipe.name} — {region.name}"
     parameters = {**state.settings, "recipe_sha256": _recipe_sha256(recipe)}
     if wanted("cog"):
-        files.update({f"{k}.tif": v for k, v in write_rasters(folder, layers).items()})
+        block_progress = state.context.progress and state.context.chunks is not None
+        files.update(
+            {
+                f"{k}.tif": v
+                for k, v in write_rasters(folder, layers, progress=block_progress).items()
+            }
+        )
     if wanted("tables"):
         files.update(
             write_tables(
@@ -438,9 +446,15 @@ def build(
     n_splits : int, default 5
         Spatial cross-validation folds.
     max_cells : int or None, default 2,000,000
-        Fit on all positive cells and a seeded sample of the others above this size.
+        Fit on all positive cells and a seeded sample of the others above this size (see
+        :func:`geomap.models.cell_table`): the table, and the memory of fitting and
+        validating, stay bounded whatever the grid size.
     chunks : None, "auto", int or (int, int)
-        Build evidence and predict on Dask chunks of this size.
+        Build evidence, predict, select targets and write rasters on Dask chunks of this size
+        (``"auto"``: 2048 x 2048 cells): memory is bounded by the chunk size, not the grid.
+        Intermediate products are stored block by block and read back lazily; the model is
+        fitted on at most ``max_cells`` cells.  With ``progress``, Dask's progress bar (or
+        ``distributed.progress`` on a cluster) follows the long computations.
     scheduler : str, optional
         ``"local"``, ``"local:N"`` (a LocalCluster of N worker processes) or a Dask scheduler
         address; the threaded scheduler when not given.  Implies ``chunks="auto"``.
@@ -501,8 +515,11 @@ def build(
                 catalog=cat,
                 progress=bar,
             )
-            with bar.stage("outputs"), atomic_dir(target, overwrite=overwrite) as tmp:
-                written = write_outputs(state, tmp)
+            try:
+                with bar.stage("outputs"), atomic_dir(target, overwrite=overwrite) as tmp:
+                    written = write_outputs(state, tmp)
+            finally:
+                state.context.cache.close()  # scratch products of a build without cache
     finally:
         bar.close()
     files = {name: target / path.relative_to(tmp) for name, path in written.items()}

@@ -9,8 +9,10 @@ product back; change one parameter and only the products that depend on it are r
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +82,7 @@ class BuildContext:
     chunks: Any = None
     random_state: int = 0
     keys: dict[str, str] = field(default_factory=dict)
+    progress: bool = False
 
     def dataset_hashes(self, dataset_ids: list[str]) -> dict[str, dict[str, str | None]]:
         """Return the file hashes of the given datasets (what a product's key depends on)."""
@@ -87,6 +90,15 @@ class BuildContext:
             dataset_id: {f.path: f.sha256 for f in self.catalog.dataset(dataset_id).files}
             for dataset_id in sorted(set(dataset_ids))
         }
+
+    def dataset_saver(self, label: str) -> Callable[[Any, Path], None]:
+        """Return the saver of raster products (block by block, with progress, when chunked)."""
+        progress = label if self.progress and self.chunks is not None else None
+        return functools.partial(save_dataset, progress=progress)
+
+    def dataset_loader(self) -> Callable[[Path], xr.Dataset]:
+        """Return the loader of raster products (lazy, in this build's chunks, when chunked)."""
+        return functools.partial(load_dataset, chunks=self.chunks)
 
     def grid_inputs(self) -> dict[str, Any]:
         """Return the grid part of every key."""
@@ -124,21 +136,11 @@ def evidence_stage(context: BuildContext) -> xr.Dataset:
             chunks=context.chunks,
             catalog=context.catalog,
         ),
-        save=save_dataset,
-        load=load_dataset,
+        save=context.dataset_saver("evidence blocks"),
+        load=context.dataset_loader(),
     )
     context.keys["evidence"] = key
-    return _rechunk(stack, context.chunks)
-
-
-def _rechunk(data: Any, chunks: Any) -> Any:
-    if chunks is None:
-        return data
-    from geomap.grid import resolve_chunks
-
-    shape = (data.sizes["y"], data.sizes["x"])
-    block = resolve_chunks(chunks, shape)
-    return data.chunk({"y": block[0], "x": block[1]}) if block else data
+    return stack
 
 
 # ---- training occurrences ------------------------------------------------------------------
@@ -181,8 +183,10 @@ class ModelProducts:
     model_name: str
 
 
-def _save_model(products: ModelProducts, folder: Path) -> None:
-    save_dataset(products.prediction, folder)
+def _save_model(
+    products: ModelProducts, folder: Path, *, save: Callable[[Any, Path], None] = save_dataset
+) -> None:
+    save(products.prediction, folder)
     (folder / "metrics.json").write_text(
         json.dumps(products.metrics, sort_keys=True), encoding="utf-8"
     )
@@ -197,9 +201,11 @@ def _save_model(products: ModelProducts, folder: Path) -> None:
     (folder / "model_name.txt").write_text(products.model_name, encoding="utf-8")
 
 
-def _load_model(folder: Path) -> ModelProducts:
+def _load_model(
+    folder: Path, *, load: Callable[[Path], xr.Dataset] = load_dataset
+) -> ModelProducts:
     return ModelProducts(
-        prediction=load_dataset(folder),
+        prediction=load(folder),
         metrics=json.loads((folder / "metrics.json").read_text(encoding="utf-8")),
         validation=json.loads((folder / "validation.json").read_text(encoding="utf-8")),
         model_table=pd.read_parquet(folder / "model_table.parquet"),
@@ -253,11 +259,8 @@ def model_stage(
             stack=stack,
             training=training,
         )
-        prediction = result.prediction
-        if context.chunks is not None:
-            prediction = prediction.compute()
         return ModelProducts(
-            prediction=prediction,
+            prediction=result.prediction,  # lazy when chunked: computed block by block on save
             metrics=result.metrics(),
             validation=result.validation.to_dict(),
             model_table=result.model_table(),
@@ -265,7 +268,11 @@ def model_stage(
         )
 
     products, key = context.cache.get_or_compute(
-        "model", inputs, compute, save=_save_model, load=_load_model
+        "model",
+        inputs,
+        compute,
+        save=functools.partial(_save_model, save=context.dataset_saver("prediction blocks")),
+        load=functools.partial(_load_model, load=context.dataset_loader()),
     )
     context.keys["model"] = key
     return products
