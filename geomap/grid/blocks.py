@@ -148,7 +148,7 @@ def iter_blocks(
         ``values`` (one NumPy array per input).
     """
     import dask
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     raws = [_raw(a) for a in arrays]
     row_sizes, col_sizes = block_layout(raws)

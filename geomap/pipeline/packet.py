@@ -16,7 +16,7 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from geomap.catalog import Catalog, load_catalog
 from geomap.errors import OutputExistsError, ParameterError
@@ -41,10 +41,15 @@ class PacketResult:
     files: dict[str, Path]
     summary: pd.DataFrame
 
+    def __repr__(self) -> str:
+        regions = ", ".join(self.summary["region"].astype(str))
+        return f"PacketResult({str(self.out)!r}: {regions}; {len(self.files)} files)"
+
     def _repr_html_(self) -> str:
-        return f"<b>geomap packet</b> &rarr; <code>{self.out}</code>" + self.summary.to_html(
-            index=False
-        )
+        from html import escape
+
+        head = f"<b>geomap packet</b> &rarr; <code>{escape(str(self.out))}</code>"
+        return head + self.summary.to_html(index=False)  # to_html escapes cell text
 
 
 def _summary_row(state: BuildState) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from geomap.catalog import Catalog, load_catalog
 from geomap.errors import OutputExistsError, ParameterError, RecipeError

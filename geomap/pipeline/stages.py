@@ -289,6 +289,7 @@ def occurrences_stage(context: BuildContext) -> gpd.GeoDataFrame:
     inputs = stage_inputs(
         context,
         commodities=list(context.recipe.commodities),
+        countries=list(context.region.countries),
         datasets=context.dataset_hashes(datasets),
     )
     frame, key = context.cache.get_or_compute(
@@ -296,6 +297,7 @@ def occurrences_stage(context: BuildContext) -> gpd.GeoDataFrame:
         inputs,
         lambda: read_occurrences(
             region=context.region.id,
+            country=list(context.region.countries),  # not the neighbours inside the bbox
             commodities=list(context.recipe.commodities),
             catalog=context.catalog,
         ),
