@@ -1,16 +1,20 @@
 """Run the benchmark suite: ``python -m benchmarks.run [--quick] [--only OPERATION ...]``.
 
 Each case runs in a fresh subprocess (so peak memory is its own), results go to
-``benchmarks/results/latest.json``, and a summary with ratios against the bare
-library calls and the scaling exponent with size is printed.
+``benchmarks/results/latest.json`` (or ``--out``), and a summary with ratios against the bare
+library calls and the scaling exponent with size is printed.  Modules defining ``cases``
+go through :mod:`benchmarks.harness`; modules defining ``results`` (the end-to-end builds of
+``bench_build``) run and measure their own child processes.  Not part of the test suite.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import importlib
 import json
 import math
+import os
 import pkgutil
 import platform
 import subprocess
@@ -50,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smallest sizes only")
     parser.add_argument("--only", nargs="*", default=[], help="operations to run")
+    parser.add_argument("--skip", nargs="*", default=[], help="operations to leave out")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -59,8 +64,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results: list[dict[str, Any]] = []
     for module in _modules():
+        loaded = importlib.import_module(f"benchmarks.{module}")
+        if hasattr(loaded, "results"):  # whole-program runs that measure their own children
+            wanted = [op for op in loaded.OPERATIONS if op not in args.skip]
+            if args.only:
+                wanted = [op for op in wanted if op in args.only]
+            if not wanted:
+                continue
+            try:
+                results += loaded.results(args.quick, wanted)
+            except RuntimeError as exc:
+                print(f"FAILED {module}:\n{exc}", file=sys.stderr)
+                results.append({"operation": module, "size": "-", "error": str(exc)[-2000:]})
+            continue
         for index, case in enumerate(_cases(module, args.quick)):
-            if args.only and case.operation not in args.only:
+            if (args.only and case.operation not in args.only) or case.operation in args.skip:
                 continue
             cmd = [sys.executable, "-m", "benchmarks.run", "--one", f"{module}:{index}"]
             cmd += ["--quick"] if args.quick else []
@@ -77,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(row)
             ratio = f"{row['ratio']:.2f}x" if row.get("ratio") else "  -  "
             print(
-                f"{row['operation']:<28} {row['size']:>8} {row['geomap_s']:>9.3f} s  "
+                f"{row['operation']:<28} {row['size']:>10} {row['geomap_s']:>9.3f} s  "
                 f"ratio {ratio}  "
                 f"peak {row['geomap_peak_traced_mb']:.0f} MB",
                 flush=True,
@@ -95,8 +113,13 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {
             "python": platform.python_version(),
             "platform": platform.platform(),
-            "cpus": __import__("os").cpu_count(),
+            "cpus": os.cpu_count(),
+            "memory_gib": round(
+                os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1
+            ),
         },
+        "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": " ".join(["python -m benchmarks.run", *(argv or sys.argv[1:])]),
         "results": results,
         "scaling_exponent": scaling,
     }

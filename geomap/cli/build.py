@@ -24,7 +24,12 @@ ModelName = Annotated[
     ),
 ]
 Chunks = Annotated[
-    str | None, typer.Option("--chunks", help="Dask chunks: 'auto' or a block size in cells.")
+    str | None,
+    typer.Option(
+        "--chunks",
+        help="Dask chunks: 'auto' (2048-cell blocks) or a block size in cells; memory is "
+        "bounded by the blocks, not the grid.",
+    ),
 ]
 Scheduler = Annotated[
     str | None,
@@ -104,6 +109,7 @@ def targets(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")
     ] = None,
+    chunks: Chunks = None,
 ) -> None:
     """Rank survey-planning target areas for a recipe (from the build cache when possible)."""
     from geomap.io.atomic import atomic_path
@@ -118,6 +124,7 @@ def targets(
         model=model,
         top_percent=top_percent,
         min_area_km2=min_area,
+        chunks=_chunks(chunks),
     )
     frame = state.layers.targets
     if output_format == "geojson":
@@ -154,11 +161,14 @@ def _write_parts(
     out: Path,
     overwrite: bool,
     parts: frozenset[str],
+    chunks: str | None = None,
 ) -> list[Path]:
     from geomap.errors import OutputExistsError
     from geomap.pipeline.runner import run_stages, write_outputs
 
-    state = run_stages(recipe, region=region, resolution_m=resolution, model=model)
+    state = run_stages(
+        recipe, region=region, resolution_m=resolution, model=model, chunks=_chunks(chunks)
+    )
     out.mkdir(parents=True, exist_ok=True)
     # written in a scratch folder inside `out`, then each file renamed into place
     with tempfile.TemporaryDirectory(dir=out, prefix=".geomap-") as scratch:
@@ -184,9 +194,12 @@ def map_command(
     model: ModelName = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for map.html.")] = Path("."),
     overwrite: Overwrite = False,
+    chunks: Chunks = None,
 ) -> None:
     """Write the offline interactive map (map.html) of a recipe's results."""
-    for path in _write_parts(recipe, region, resolution, model, out, overwrite, frozenset({"map"})):
+    for path in _write_parts(
+        recipe, region, resolution, model, out, overwrite, frozenset({"map"}), chunks
+    ):
         typer.echo(str(path))
 
 
@@ -201,6 +214,7 @@ def export(
     model: ModelName = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("."),
     overwrite: Overwrite = False,
+    chunks: Chunks = None,
 ) -> None:
     """Export a recipe's results as a styled GeoPackage, COGs, PNG figures or tables."""
     allowed = {"gpkg", "cog", "png", "tables"}
@@ -208,7 +222,7 @@ def export(
     if unknown:
         raise typer.BadParameter(f"--format {sorted(unknown)}: use {', '.join(sorted(allowed))}")
     for path in _write_parts(
-        recipe, region, resolution, model, out, overwrite, frozenset(output_format)
+        recipe, region, resolution, model, out, overwrite, frozenset(output_format), chunks
     ):
         typer.echo(str(path))
 

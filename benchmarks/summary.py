@@ -1,0 +1,89 @@
+"""Markdown tables of benchmark results: ``python -m benchmarks.summary results/*.json``.
+
+One table of the harness cases (time, ratio against the bare call, throughput, peak memory)
+with the scaling exponent of each operation, and one of the end-to-end builds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _rows(paths: list[Path]) -> tuple[list[dict[str, Any]], dict[str, float | None]]:
+    rows: list[dict[str, Any]] = []
+    exponents: dict[str, float | None] = {}
+    for path in paths:
+        payload = json.loads(path.read_text())
+        for row in payload.get("results", []):
+            if "error" not in row:
+                rows.append({**row, "_file": path.name})
+        exponents.update(payload.get("scaling_exponent", {}))
+    return rows, exponents
+
+
+def _fmt(value: Any, pattern: str = "{:.3g}") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return pattern.format(value)
+
+
+def cases_table(rows: list[dict[str, Any]], exponents: dict[str, float | None]) -> str:
+    """The harness cases, one line per operation and size."""
+    lines = [
+        "| operation | size | geomap s | bare s | ratio | throughput /s | peak traced MB | "
+        "exponent | file |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        if "geomap_peak_traced_mb" not in row:
+            continue
+        lines.append(
+            f"| {row['operation']} | {row['size']} | {_fmt(row['geomap_s'])} | "
+            f"{_fmt(row.get('baseline_s'))} | {_fmt(row.get('ratio'), '{:.2f}')} | "
+            f"{_fmt(row.get('throughput_per_s'))} | {_fmt(row['geomap_peak_traced_mb'], '{:.0f}')} "
+            f"| {_fmt(exponents.get(row['operation']), '{:.2f}')} | {row['_file']} |"
+        )
+    return "\n".join(lines)
+
+
+def builds_table(rows: list[dict[str, Any]]) -> str:
+    """The end-to-end builds: wall time, peak memory, stage times, output sizes."""
+    lines = [
+        "| build | cells | chunks | wall | peak RSS | evidence | model | targets | outputs "
+        "(COGs / GeoPackage / map / hashes) | outputs size | product cache |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        if "peak_rss_mb" not in row:
+            continue
+        stages, outputs = row.get("stages_s", {}), row.get("outputs_s", {})
+        parts = " / ".join(
+            _fmt(outputs.get(k), "{:.0f} s")
+            for k in ("cogs", "geopackage", "html_map", "manifest_hashes")
+        )
+        lines.append(
+            f"| {row['operation']} {row['size']} | {row['n'] / 1e6:.1f} M | {row['chunks']} | "
+            f"{row['geomap_s'] / 60:.1f} min | {row['peak_rss_gib']:.2f} GiB | "
+            f"{_fmt(stages.get('evidence'), '{:.0f} s')} | {_fmt(stages.get('model'), '{:.0f} s')} "
+            f"| {_fmt(stages.get('targets'), '{:.0f} s')} | "
+            f"{_fmt(stages.get('outputs'), '{:.0f} s')} ({parts}) | "
+            f"{row['output_bytes'] / 2**30:.1f} GiB | {row['cache_bytes'] / 2**30:.1f} GiB |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    paths = [Path(p) for p in (argv if argv is not None else sys.argv[1:])]
+    rows, exponents = _rows(paths)
+    print(cases_table(rows, exponents))
+    print()
+    print(builds_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
