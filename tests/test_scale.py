@@ -170,3 +170,38 @@ def test_targets_cutoff_is_the_exact_quantile_on_chunks():
         for q in (0.0, 0.02, 0.5, 0.9, 0.98, 0.999, 1.0):
             expected = float(np.quantile(finite, q, method="higher"))
             assert _quantile_higher_blockwise(data, q) == expected
+
+
+def test_chunked_products_are_stored_by_block_and_read_back_identically(tmp_path):
+    import xarray as xr
+
+    from geomap.pipeline.cache import ProductCache, load_dataset, save_dataset
+
+    stack = sp.evidence(sp.grid(200, 260), None)
+    whole, blocks = tmp_path / "whole", tmp_path / "blocks"
+    whole.mkdir()
+    blocks.mkdir()
+    save_dataset(stack, whole)
+    save_dataset(stack.chunk({"y": 64, "x": 100}), blocks)
+    assert (whole / "data.nc").is_file() and not (blocks / "data.nc").exists()
+    assert len(list((blocks / "blocks" / "0").glob("*.npy"))) == 4 * 3
+    eager = load_dataset(whole)
+    xr.testing.assert_identical(load_dataset(blocks), eager)
+    lazy = load_dataset(blocks, chunks=50)
+    assert lazy["distance"].data.chunksize == (50, 50)
+    xr.testing.assert_identical(lazy.compute(), eager)
+    assert lazy.rio.crs == eager.rio.crs and lazy["coverage"].attrs == eager["coverage"].attrs
+    # a disabled cache still computes a Dask product once, into a scratch folder it removes
+    cache = ProductCache(tmp_path / "unused", enabled=False)
+    value, _ = cache.get_or_compute(
+        "evidence",
+        {"k": 1},
+        lambda: stack.chunk(64),
+        save=save_dataset,
+        load=lambda folder: load_dataset(folder, chunks=64),
+    )
+    scratch = Path(cache._scratch.name)
+    assert scratch.is_dir() and not (tmp_path / "unused").exists()
+    xr.testing.assert_identical(value.compute(), eager)
+    cache.close()
+    assert not scratch.exists()

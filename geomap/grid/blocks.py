@@ -27,7 +27,7 @@ from geomap.errors import GridMismatchError
 
 __all__ = ["Block", "block_layout", "default_parallelism", "is_lazy", "iter_blocks"]
 
-_STEP_BYTES = 64 * 2**20
+_STEP_BYTES = 16 * 2**20
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ def iter_blocks(
     blocks_per_step : int, optional
         Block positions computed together: memory holds about that many blocks of every
         array.  By default one per thread of the scheduler (:func:`default_parallelism`),
-        or as many as fit in 64 MiB when blocks are small (fewer round trips to a cluster).
+        or as many as fit in 16 MiB when blocks are small (fewer round trips to a cluster).
     progress : str, optional
         Show a progress bar over the blocks with this label.
 
