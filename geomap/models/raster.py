@@ -10,7 +10,11 @@ reported and warned about, never silently dropped.
 
 When the study area has more cells than ``max_cells``, the table keeps every positive cell
 and a seeded uniform sample of the others, each standing for ``N_negative / n_sampled`` cells
-(``sample_weight``), so areas, priors and curves stay unbiased.
+(``sample_weight``), so areas, priors and curves stay unbiased.  The sample is the negatives
+with the smallest :func:`cell_sample_keys` (a hash of the cell's row-major index and the seed),
+so it is the same whether the stack is in memory or in Dask chunks of any size; a Dask-backed
+stack is read block by block (two passes) and the table's memory is bounded by ``max_cells``,
+not by the grid.
 
 :func:`predict_raster` applies a fitted model to a stack chunk by chunk: on a Dask-backed
 stack through :func:`dask.array.map_blocks` (lazy, memory bounded by the chunk size), on a
