@@ -356,3 +356,16 @@ def test_validate_reports_schema_problems():
         validate_occurrences(broken)
     with pytest.raises(CRSError, match="no CRS"):
         validate_occurrences(frame.set_crs(None, allow_override=True))
+
+
+def test_empty_listing_says_it_is_a_gap_in_the_mirror_and_where_to_look():
+    from typer.testing import CliRunner
+
+    from geomap.cli import app
+
+    result = CliRunner().invoke(app, ["occurrences", "-c", "antimony", "--country", "JPN"])
+    assert result.exit_code == 0, result.output
+    message = result.stderr
+    assert "no occurrences of 'antimony' --country JPN in the mirrored data" in message
+    assert "commodities recorded there: Cu " in message  # what the mirror does hold for Japan
+    assert "gsj-geochemical-map-japan" in message and "usgs-mrds-full" in message

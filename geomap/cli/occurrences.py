@@ -79,4 +79,48 @@ def occurrences(
             tmp.write_text(text, encoding="utf-8")
         typer.echo(f"{summary} written to {out}", err=True)
     if not len(frame):
-        typer.echo("no occurrences match; widen --region/--country or check --commodity", err=True)
+        typer.echo(_why_empty(commodity or end_use, region, country, dataset), err=True)
+
+
+def _why_empty(
+    selector: str | None, region: str | None, country: str | None, dataset: str | None
+) -> str:
+    """Say whether an empty listing is a gap in the mirrored data, and where to look next."""
+    from collections import Counter
+
+    from geomap.catalog import load_catalog
+    from geomap.io.occurrences import read_occurrences
+
+    if selector is None:
+        return "no occurrences match; widen --region/--country or --dataset"
+    present = read_occurrences(dataset, region=region, country=country, to_crs=False)
+    counts = Counter(
+        code for codes in present["commodities"].dropna() for code in str(codes).split(";") if code
+    )
+    where = " ".join(f"--{k} {v}" for k, v in (("region", region), ("country", country)) if v)
+    lines = [
+        f"no occurrences of {selector!r} {where or 'anywhere'} in the mirrored data "
+        f"({len(present)} sites there in all)"
+    ]
+    if counts:
+        common = ", ".join(f"{code} {n}" for code, n in counts.most_common(12))
+        lines.append(f"  commodities recorded there: {common}")
+    catalog = load_catalog()
+    wanted = {c.strip().upper() for c in (country or "").split(",") if c.strip()}
+    fuller = [
+        d.id
+        for d in catalog
+        if d.online_only
+        and d.kind in ("occurrences", "geochemistry")
+        and (
+            (region and region in d.regions)
+            or (wanted and (wanted & set(d.countries) or "global" in d.countries))
+            or not (region or wanted)
+        )
+    ]
+    if fuller:
+        lines.append(
+            "  fuller sources (online only; `geomap catalog show ID`, `geomap fetch ID`): "
+            + ", ".join(fuller)
+        )
+    return "\n".join(lines)
