@@ -1,7 +1,8 @@
 """Markdown tables of benchmark results: ``python -m benchmarks.summary results/*.json``.
 
 One table of the harness cases (time, ratio against the bare call, throughput, peak memory)
-with the scaling exponent of each operation, and one of the end-to-end builds.
+with the scaling exponent of each operation, one of the end-to-end builds, and one of the
+recipes' validation (``model_validation.json`` from :mod:`benchmarks.validate_recipes`).
 """
 
 from __future__ import annotations
@@ -76,12 +77,40 @@ def builds_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def validation_table(paths: list[Path]) -> str:
+    """Spatial-CV and region-held-out AUC with the held-out capture table, per recipe run."""
+    lines = [
+        "| recipe | trained on | tested on | model | cell m | AUC training | AUC held-out (se) "
+        "| held-out % in top 1 / 5 / 10 / 20 % of area | occurrences |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for path in paths:
+        for run in json.loads(path.read_text()).get("runs", []):
+            for result in [run["spatial_cv"], *run.get("region_held_out", [])]:
+                auc, capture = result["auc"], result["capture"]
+                held = " / ".join(
+                    _fmt(capture[f"top_{k}pct"]["held_out_pct"], "{:.0f}") for k in (1, 5, 10, 20)
+                )
+                lines.append(
+                    f"| {run['recipe']} | {result['train_region']} | {result['test_region']} | "
+                    f"{result['model']} | {run['resolution_m']:.0f} | "
+                    f"{_fmt(auc['training'], '{:.2f}')} | {_fmt(auc['held_out'], '{:.2f}')} "
+                    f"({_fmt(auc.get('held_out_se'), '{:.2f}')}) | {held} | "
+                    f"{result['counts']['test_n_occurrences']} |"
+                )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     paths = [Path(p) for p in (argv if argv is not None else sys.argv[1:])]
-    rows, exponents = _rows(paths)
+    validation = [p for p in paths if "runs" in json.loads(p.read_text())]
+    rows, exponents = _rows([p for p in paths if p not in validation])
     print(cases_table(rows, exponents))
     print()
     print(builds_table(rows))
+    if validation:
+        print()
+        print(validation_table(validation))
     return 0
 
 

@@ -437,7 +437,11 @@ def load_recipe(name_or_path: str | Path, *, catalog: Catalog | None = None) -> 
     path = _resolve_path(name_or_path)
     raw = load_yaml(path, RecipeError)
     if not isinstance(raw, dict):
-        raise RecipeError(f"recipe {path}: expected a mapping of keys, got {type(raw).__name__}")
+        raise RecipeError(
+            f"recipe {path}: expected a mapping of keys, got a {type(raw).__name__}; write the "
+            "recipe as keys (id, name, commodities, regions, datasets, evidence, model) as in "
+            "layers/*.yaml"
+        )
     if "path" in raw:
         raise RecipeError(f"recipe {path}: path: unknown key; remove it")
     try:

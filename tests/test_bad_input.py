@@ -490,7 +490,7 @@ def test_recipe_that_is_not_a_mapping(tmp_path):
     path.write_text("- a\n- b\n", encoding="utf-8")
     with pytest.raises(RecipeError) as info:
         load_recipe(path)
-    assert "list.yaml" in str(info.value)
+    assert_actionable(info, "list.yaml", "got a list")
 
 
 def test_catalog_yaml_in_another_encoding(tmp_path):

@@ -206,6 +206,28 @@ def test_json_crs_pointing_to_a_url_or_file_is_refused(tmp_path, canary, crs_lin
     assert_actionable(info, path.name, "only named CRSs")
 
 
+@pytest.mark.parametrize("hostile", ["vrt", "crs-link"])
+def test_offline_basemap_reads_through_the_same_guards(tmp_path, canary, hostile):
+    """The map's basemap files (Natural Earth, Japan prefectures) get no weaker reader."""
+    from geomap.render.basemap import _read
+
+    path = tmp_path / "ne_50m_coastline.json"
+    if hostile == "vrt":
+        path.write_text(_vector_vrt(f"/vsicurl/{canary}/secret.tif"), encoding="utf-8")
+        expected = "not JSON"
+    else:
+        doc = {
+            "type": "FeatureCollection",
+            "crs": {"type": "link", "properties": {"href": f"{canary}/crs.wkt"}},
+            "features": [],
+        }
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        expected = "only named CRSs"
+    with pytest.raises(DataError) as info:
+        _read(path, "OGC:CRS84", (0.0, 0.0, 10.0, 10.0), ["featurecla"], None)
+    assert_actionable(info, path.name, expected)
+
+
 def test_geopackage_virtual_table_cannot_reach_files_or_the_network(tmp_path, canary):
     """A GeoPackage may declare SQLite virtual tables (VirtualOGR) that open other sources."""
     path = tmp_path / "sites.gpkg"

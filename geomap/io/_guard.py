@@ -334,6 +334,7 @@ def read_ogr(
     name: str,
     layer: str | int | None = None,
     encoding: str | None = None,
+    allow_empty: bool = False,
     **kwargs: Any,
 ) -> Any:
     """Read a vector source with pyogrio, checking the driver GDAL chose.
@@ -349,6 +350,8 @@ def read_ogr(
         The file name for messages.
     layer, encoding, **kwargs
         Passed to :func:`pyogrio.read_dataframe`.
+    allow_empty : bool, default False
+        Return an empty frame instead of raising (a ``bbox`` read may select nothing).
 
     Returns
     -------
@@ -387,7 +390,7 @@ def read_ogr(
             f"{name} could not be read ({exc}); the file is corrupted or truncated: "
             "delete it and fetch it again"
         ) from None
-    if len(frame) == 0:
+    if len(frame) == 0 and not allow_empty:
         raise DataError(
             f"{name} holds no features (an empty layer); nothing can be ingested from it: "
             "check that this is the catalogued file and layer"

@@ -92,20 +92,35 @@ def _read(
 ) -> Any:
     import geopandas as gpd
     import pandas as pd
-    import pyogrio
     import shapely
 
-    parts = []
+    from geomap.io._guard import read_ogr, require_format
+
+    # the same guards as every reader: content checked, one GDAL driver, safe GDAL options
+    require_format(path, "json", what="basemap file")
+    driver = "TopoJSON" if str(path).endswith(".topojson") else "GeoJSON"
+    parts, repaired = [], 0
     for box in _boxes(bbox) if bbox is not None else [None]:
-        part = pyogrio.read_dataframe(path, layer=layer, columns=columns, bbox=box)
+        part = read_ogr(
+            path,
+            driver=driver,
+            name=path.name,
+            layer=layer,
+            columns=columns,
+            bbox=box,
+            allow_empty=True,
+        )
+        part = part[part.geometry.notna() & ~part.geometry.is_empty]
         invalid = ~part.geometry.is_valid
         if invalid.any():  # e.g. self-touching prefecture rings in the TopoJSON
             part.loc[invalid, "geometry"] = shapely.make_valid(part.geometry[invalid].to_numpy())
+            repaired += int(invalid.sum())
         if box is not None and len(part):
             # keep only what the map shows (clipping is display generalisation)
             part = part.clip(shapely.box(*box))
         parts.append(part)
     frame = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry")
+    frame.attrs["geomap_repaired_geometries"] = repaired  # display only, but counted
     # the catalog declares the CRS of these files (GeoJSON/TopoJSON carry none)
     return frame.set_crs(crs, allow_override=True)
 
