@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import geomap
@@ -368,4 +370,20 @@ def test_empty_listing_says_it_is_a_gap_in_the_mirror_and_where_to_look():
     message = result.stderr
     assert "no occurrences of 'antimony' --country JPN in the mirrored data" in message
     assert "commodities recorded there: Cu " in message  # what the mirror does hold for Japan
-    assert "gsj-geochemical-map-japan" in message and "usgs-mrds-full" in message
+    assert "usgs-mrds-full (occurrences)" in message
+    assert "gsj-geochemical-map-japan (geochemistry)" in message
+
+
+def test_region_listing_keeps_the_regions_own_countries_unless_neighbours_asked():
+    from typer.testing import CliRunner
+
+    from geomap.cli import app
+
+    def countries(*extra: str) -> set[str]:
+        args = ["occurrences", "-c", "W", "--region", "japan", "-f", "csv", *extra]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        return set(pd.read_csv(io.StringIO(result.stdout))["country"])
+
+    assert countries() == {"JPN"}
+    assert {"JPN", "KOR"} <= countries("--neighbours")

@@ -297,3 +297,23 @@ def test_ingest_cli_writes_cog_and_geoparquet(tmp_path, monkeypatch):
     assert not list(tmp_path.glob(".*.part"))
     result = runner.invoke(app, ["ingest", "emag2-v2-1deg", "--option", "nodata"])
     assert result.exit_code == 1 and "KEY=VALUE" in result.output
+    before = (tmp_path / "pref.parquet").read_bytes()
+    again = ["ingest", "japan-prefectures-globalmap", "--region", "japan", "-o", "pref.parquet"]
+    default_name = ["ingest", "emag2-v2-1deg", "--region", "japan"]
+    for args in (again, default_name):  # a given and a default output name are both kept
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1 and "already exists; pass --overwrite" in result.output
+    assert (tmp_path / "pref.parquet").read_bytes() == before
+    result = runner.invoke(app, [*again, "--overwrite"])
+    assert result.exit_code == 0, result.output
+
+
+def test_online_only_dataset_read_says_how_to_get_it():
+    from geomap.errors import CatalogError
+    from geomap.io import read
+
+    with pytest.raises(CatalogError) as info:
+        read("usgs-sgmc")
+    message = str(info.value)
+    assert "online-only, not mirrored" in message and "geomap fetch usgs-sgmc" in message
+    assert "https://" in message

@@ -29,6 +29,9 @@ def ingest(
             "--option", help="Reader option KEY=VALUE (YAML value), e.g. grid=true; repeatable."
         ),
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing output file.")
+    ] = False,
 ) -> None:
     """Read a dataset, write GeoParquet (vectors/tables) or a COG (rasters), print the report."""
     import json
@@ -39,6 +42,8 @@ def ingest(
     from geomap.io import read
     from geomap.io.atomic import atomic_path
 
+    if out is not None:  # before the (possibly long) read
+        _refuse_existing(out, overwrite)
     options = {}
     for item in option or []:
         key, sep, value = item.partition("=")
@@ -50,6 +55,7 @@ def ingest(
     if out is None:
         stem = "-".join(part for part in (dataset_id, layer, region) if part)
         out = Path(f"{stem}.tif" if is_raster else f"{stem}.parquet")
+    _refuse_existing(out, overwrite)
     report = result.attrs.get("geomap_report", {})
     if is_raster:
         from geomap.io.cog import write_cog
@@ -73,3 +79,10 @@ def ingest(
     summary.notes.extend(report.get("notes", []))
     typer.echo(summary.summary())
     typer.echo(f"wrote {out}")
+
+
+def _refuse_existing(out: Path, overwrite: bool) -> None:
+    from geomap.errors import OutputExistsError
+
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out} already exists; pass --overwrite to replace it")

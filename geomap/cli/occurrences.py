@@ -37,8 +37,19 @@ def occurrences(
     no_dedup: Annotated[
         bool, typer.Option("--no-dedup", help="Keep duplicates across compilations.")
     ] = False,
+    neighbours: Annotated[
+        bool,
+        typer.Option(
+            "--neighbours",
+            help="With --region: also list sites of other countries inside the region's box.",
+        ),
+    ] = False,
 ) -> None:
-    """List occurrences (one row per site, duplicates across compilations merged)."""
+    """List occurrences (one row per site, duplicates across compilations merged).
+
+    ``--region`` lists the sites of the region's own countries (Japan: JPN, not the Korean
+    and Chinese sites inside its box) unless ``--country`` or ``--neighbours`` is given.
+    """
     import sys
 
     from geomap.errors import ParameterError
@@ -47,6 +58,10 @@ def occurrences(
 
     if output_format not in ("table", "csv", "geojson"):
         raise ParameterError(f"--format {output_format!r}: use table, csv or geojson")
+    if region is not None and country is None and not neighbours:
+        from geomap.catalog import load_catalog
+
+        country = ",".join(load_catalog().region(region).countries)
     frame = read_occurrences(
         dataset,
         region=region,
@@ -108,7 +123,7 @@ def _why_empty(
     catalog = load_catalog()
     wanted = {c.strip().upper() for c in (country or "").split(",") if c.strip()}
     fuller = [
-        d.id
+        f"{d.id} ({d.kind})"
         for d in catalog
         if d.online_only
         and d.kind in ("occurrences", "geochemistry")
@@ -120,7 +135,7 @@ def _why_empty(
     ]
     if fuller:
         lines.append(
-            "  fuller sources (online only; `geomap catalog show ID`, `geomap fetch ID`): "
-            + ", ".join(fuller)
+            "  sources beyond the mirror (online only; `geomap catalog show ID`, then "
+            "`geomap fetch ID`): " + ", ".join(fuller)
         )
     return "\n".join(lines)

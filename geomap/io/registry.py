@@ -60,6 +60,13 @@ def reader(name: str) -> Callable[[ReaderFunc], ReaderFunc]:
 def get_reader(dataset: Dataset) -> ReaderFunc:
     """Return the reader function for a catalog dataset."""
     name = dataset.reader
+    if name is None and dataset.online_only:
+        urls = ", ".join(f.url for f in dataset.files if f.url) or dataset.landing_page
+        raise CatalogError(
+            f"dataset {dataset.id!r} is online-only, not mirrored, and has no reader yet: "
+            f"download it ({urls}) with `geomap fetch {dataset.id}` and read the files with "
+            "geopandas/rioxarray, or add a 'reader' to its catalog entry"
+        )
     if name is None:
         raise CatalogError(
             f"dataset {dataset.id!r} declares no 'reader'; set one of {sorted(READER_MODULES)}"
