@@ -68,6 +68,33 @@ def test_provenance_tags(japan, catalog, tmp_path):
     assert descriptions == ("Prospectivity (test surface)",)
 
 
+def test_model_rasters_credit_the_evidence_and_training_datasets(japan, catalog, tmp_path):
+    """A real model's prediction (not hand-set attrs) carries its sources into the COG tags."""
+    import warnings
+
+    from geomap.evidence import distance_to
+    from geomap.models import LogisticProspectivity, cell_table, predict_raster
+
+    layer = distance_to(japan["faults"], japan["grid"], cap_m=300_000)
+    stack = xr.Dataset({"fault_distance": layer}).rio.write_crs(layer.rio.crs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # several occurrences per cell: counted once, as meant
+        table = cell_table(stack, japan["occurrences"])
+        model = LogisticProspectivity().fit(table.X, table.y)
+    prediction = predict_raster(model, stack, sources=table.sources)
+    faults = catalog.dataset("gem-global-active-faults-2017").license.attribution
+    minmod = catalog.dataset("minmod-usgs-mrdata").license.attribution
+    for name in ("prospectivity", "uncertainty", "coverage"):
+        path = write_cog(prediction[name], tmp_path / f"{name}.tif")
+        tags = _read(path)[2]
+        licences = tags["geomap_licenses"].split("; ")
+        assert "gem-global-active-faults-2017: CC-BY-4.0" in licences, name
+        assert faults in tags["geomap_attribution"], name
+        trained = name != "coverage"  # coverage counts layers: the training points play no part
+        assert ("minmod-usgs-mrdata: MIT" in licences) is trained, name
+        assert (minmod in tags["geomap_attribution"]) is trained, name
+
+
 def test_dask_backed_raster_gives_the_same_file_content(conus, tmp_path):
     data = conus["prospectivity"]
     lazy = data.chunk({"y": 16, "x": 32})

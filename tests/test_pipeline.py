@@ -83,6 +83,49 @@ def test_rasters_are_valid_cogs_in_the_region_crs(first_build, catalog):
             assert CRS.from_wkt(src.crs.to_wkt()).equals(region_crs, ignore_axis_order=True)
 
 
+def _licences(path: Path) -> tuple[set[str], str]:
+    """The ``id: SPDX`` licence lines and the credit text of a COG, read back by GDAL."""
+    with rasterio.open(path) as src:
+        tags = src.tags()
+    return set(tags.get("geomap_licenses", "").split("; ")) - {""}, tags.get(
+        "geomap_attribution", ""
+    )
+
+
+def test_model_rasters_credit_the_datasets_used(first_build, catalog):
+    """The model COGs carry licences and credits like the evidence COGs, from the real build."""
+    out = first_build.out
+    evidence = set().union(*(_licences(p)[0] for p in out.glob("evidence/*.tif")))
+    assert "glim-lithology-0.5deg: CC-BY-3.0" in evidence
+    glim = catalog.dataset("glim-lithology-0.5deg").license.attribution
+    minmod = catalog.dataset("minmod-usgs-mrdata").license.attribution
+    for name in ("prospectivity", "uncertainty"):
+        licences, credit = _licences(out / f"{name}.tif")
+        assert evidence <= licences, name  # every evidence layer's source ...
+        assert "minmod-usgs-mrdata: MIT" in licences, name  # ... the training occurrences ...
+        assert "natural-earth: CC0-1.0" in licences, name  # ... and the country study area
+        assert glim in credit and minmod in credit, name
+    licences, credit = _licences(out / "coverage.tif")
+    assert licences == evidence  # coverage counts the evidence layers, nothing else
+    assert glim in credit and minmod not in credit
+
+
+def test_figures_credit_the_datasets_used(first_build, catalog):
+    from PIL import Image
+
+    manifest = json.loads((first_build.out / "manifest.json").read_text())
+    ids = [d["id"] for d in manifest["datasets"]]
+    assert "minmod-usgs-mrdata" in ids
+    for name in ("prospectivity.png", "validation_curves.png"):
+        with Image.open(first_build.out / "figures" / name) as image:
+            text = dict(image.text)  # tEXt and iTXt chunks, read by PIL
+        assert [line.split(": ", 1)[0] for line in text["Source"].splitlines()] == ids, name
+        assert "minmod-usgs-mrdata: MIT" in text["Copyright"], name
+        assert "glim-lithology-0.5deg: CC-BY-3.0" in text["Copyright"], name
+        assert catalog.dataset("glim-lithology-0.5deg").citation in text["Copyright"], name
+        assert "出典：地球地図日本" in text["Copyright"], name  # the GSI credit, verbatim
+
+
 def test_geopackage_reads_back_with_gdal(first_build):
     path = first_build.out / "kuroko-vms.gpkg"
     layers = {name for name, _ in pyogrio.list_layers(path)}
@@ -143,6 +186,8 @@ def test_second_build_is_served_from_cache_and_identical(first_build, product_ca
         "targets.csv",
         "weights.csv",
         "metrics.json",
+        "figures/prospectivity.png",
+        "figures/validation_curves.png",
     ):
         assert _sha(again.out / name) == _sha(first_build.out / name), name
     for layer in first_build.out.glob("evidence/*.tif"):
@@ -264,6 +309,8 @@ def test_cli_build_targets_and_export(product_cache, tmp_path, monkeypatch):
             "gpkg",
             "-f",
             "png",
+            "-f",
+            "cog",
             "-o",
             str(export),
         ],
@@ -271,6 +318,9 @@ def test_cli_build_targets_and_export(product_cache, tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     assert (export / "kuroko-vms.gpkg").is_file()
     assert (export / "figures" / "prospectivity.png").is_file()
+    for name in ("prospectivity", "uncertainty"):  # exported COGs credit the training data
+        assert "minmod-usgs-mrdata: MIT" in _licences(export / f"{name}.tif")[0], name
+    assert "glim-lithology-0.5deg: CC-BY-3.0" in _licences(export / "coverage.tif")[0]
     res = runner.invoke(
         app, ["map", "kuroko-vms", "-r", "japan", "--resolution", str(RES), "-o", str(export)]
     )

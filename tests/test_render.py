@@ -20,7 +20,7 @@ import xarray as xr
 from _render_inputs import region_inputs
 
 from geomap import styles
-from geomap.errors import CRSError, DataError, ExportError
+from geomap.errors import CRSError, DataError, ExportError, UnknownNameError
 from geomap.render._assets import asset_text, inline_assets, remote_references
 from geomap.render._elements import safe_json
 from geomap.render.maps import MapBuilder, MapPanel, joint_map, prospectivity_map, save_map
@@ -368,6 +368,42 @@ def test_prospectivity_figure_at_print_resolution(japan, tmp_path):
         dpi = image.info["dpi"]
         assert round(dpi[0]) == 300
         assert image.size[0] >= 7 * 300 and image.size[1] >= 5 * 300
+        assert "Source" not in image.text  # no datasets given: no credit claimed
+
+
+def test_figures_credit_their_datasets_in_the_png(japan, catalog, tmp_path):
+    from PIL import Image
+
+    from geomap.io.provenance import source_ids
+    from geomap.render.figures import plot_prospectivity, plot_validation_curves
+
+    # the ids the readers recorded on the mirrored faults and occurrences
+    datasets = [*source_ids(japan["faults"]), *source_ids(japan["occurrences"])]
+    assert datasets == ["gem-global-active-faults-2017", "minmod-usgs-mrdata"]
+    path = tmp_path / "prospectivity.png"
+    fig = plot_prospectivity(japan["prospectivity"], path, datasets=datasets, catalog=catalog)
+    line = fig._supxlabel.get_text().replace("\n", " ")
+    assert "gem-global-active-faults-2017 (CC-BY-4.0)" in line
+    assert "minmod-usgs-mrdata (MIT)" in line
+    roc = pd.DataFrame({"fpr": [0, 0.2, 1], "tpr": [0, 0.7, 1]})
+    curves = tmp_path / "curves.png"
+    plot_validation_curves({"roc": roc}, curves, datasets=datasets, catalog=catalog)
+    faults = catalog.dataset("gem-global-active-faults-2017")
+    for png in (path, curves):
+        with Image.open(png) as image:
+            text = dict(image.text)
+        assert text["Software"] == "geomap"
+        assert text["Source"].splitlines() == [
+            f"gem-global-active-faults-2017: {faults.title}",
+            f"minmod-usgs-mrdata: {catalog.dataset('minmod-usgs-mrdata').title}",
+        ]
+        assert text["Copyright"].startswith(
+            "gem-global-active-faults-2017: CC-BY-4.0\nminmod-usgs-mrdata: MIT\n\n"
+        )
+        assert faults.license.attribution in text["Copyright"]
+        assert faults.citation in text["Copyright"]
+    with pytest.raises(UnknownNameError, match="did you mean"):
+        plot_prospectivity(japan["prospectivity"], datasets=["gem-global-active-fault"])
 
 
 def test_validation_curves_from_the_models_report(tmp_path):

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,7 @@ import pandas as pd
 import xarray as xr
 
 from geomap.errors import CRSError, DataError, GridMismatchError, ModelError
+from geomap.io.provenance import source_ids
 from geomap.models._base import ModelWarning, warn
 
 __all__ = [
@@ -83,6 +85,9 @@ class CellTable:
         Region id when known (from the stack's ``geomap_region`` attribute).
     report : dict
         What was counted, dropped and sampled.
+    sources : list of str
+        Catalog ids of the datasets the training occurrences (or labels) came from, for the
+        provenance of the predictions (:func:`predict_raster`'s ``sources``).
     """
 
     X: pd.DataFrame
@@ -99,6 +104,7 @@ class CellTable:
     kinds: dict[str, str]
     region: str | None = None
     report: dict[str, Any] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
 
     @property
     def coords(self) -> np.ndarray:
@@ -311,6 +317,7 @@ def country_mask(
     mask = rasterize(
         chosen, grid_of(stack), all_touched=all_touched, name="study_area", chunks=chunks
     )
+    mask.attrs["geomap_source"] = ",".join(source_ids(frame)) or "natural-earth"
     return mask.assign_coords(y=stack["y"], x=stack["x"])
 
 
@@ -744,6 +751,7 @@ def cell_table(
         kinds=kinds,
         region=region or stack.attrs.get("geomap_region"),
         report=report,
+        sources=source_ids(occurrences if occurrences is not None else labels),
     )
 
 
@@ -784,6 +792,7 @@ def predict_raster(
     stack: xr.Dataset,
     *,
     study_area: xr.DataArray | None = None,
+    sources: Sequence[str] = (),
 ) -> xr.Dataset:
     """Prospectivity and uncertainty rasters of a fitted model on an evidence stack.
 
@@ -796,12 +805,19 @@ def predict_raster(
         computed chunk by chunk; a NumPy-backed one is processed in blocks of rows.
     study_area : xarray.DataArray, optional
         Mask of the cells to predict (default: coverage > 0, as in :func:`cell_table`).
+    sources : sequence of str, optional
+        Catalog ids of the datasets the model was trained on (e.g. :class:`CellTable`'s
+        ``sources``: the training occurrences).
 
     Returns
     -------
     xarray.Dataset
         ``prospectivity`` and ``uncertainty`` (float32, NaN outside the study area, with the
-        stack's CRS) and ``coverage`` (int16, layers with data per cell).
+        stack's CRS) and ``coverage`` (int16, layers with data per cell).  Each carries its
+        provenance in ``attrs["geomap_source"]`` (comma-separated dataset ids, which the
+        writers turn into licence and credit tags): prospectivity and uncertainty name the
+        sources of the layers used, of the study-area mask and ``sources``; coverage names
+        the sources of the layers.
     """
     stack = _check_stack(stack)
     names = [str(n) for n in getattr(model, "feature_names_in_", [])]
@@ -856,7 +872,11 @@ def predict_raster(
             k: v if isinstance(v, str | int | float | bool | type(None)) else repr(v)
             for k, v in model.get_params(deep=False).items()
         }
+    layer_ids = [d for v in vars_ for d in source_ids(v)]
+    layer_sources = ",".join(dict.fromkeys(layer_ids))
+    used = ",".join(dict.fromkeys([*layer_ids, *source_ids(study_area), *map(str, sources)]))
     common = {"geomap_model": type(model).__name__, "geomap_params": json.dumps(params)}
+    common |= {"geomap_source": used} if used else {}
     data = xr.Dataset(
         {
             "prospectivity": (
@@ -881,6 +901,7 @@ def predict_raster(
                     "long_name": "evidence layers with data",
                     "units": "count",
                     "geomap_role": "coverage",
+                    **({"geomap_source": layer_sources} if layer_sources else {}),
                 },
             ),
         },

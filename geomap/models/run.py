@@ -438,7 +438,7 @@ def model_region(
             transfer += region_held_out(
                 estimator, {region: table, other: other_table}, normalize=normalize
             )
-        prediction = predict_raster(fitted, stack, study_area=mask)
+        prediction = predict_raster(fitted, stack, study_area=mask, sources=table.sources)
     for message in caught:
         if issubclass(message.category, DeprecationWarning | PendingDeprecationWarning):
             continue  # library housekeeping, not about the model

@@ -299,7 +299,9 @@ def write_outputs(
         (folder / "figures").mkdir(exist_ok=True)
         report = ValidationReport.from_dict(state.model.validation)
         curves_png = folder / "figures" / "validation_curves.png"
-        figures.plot_validation_curves(report, curves_png, title=title)
+        figures.plot_validation_curves(
+            report, curves_png, title=title, datasets=state.datasets, catalog=cat
+        )
         files["figures/validation_curves.png"] = curves_png
         figures.plot_prospectivity(
             layers.prediction["prospectivity"],
@@ -307,6 +309,8 @@ def write_outputs(
             occurrences=layers.training,
             targets=layers.targets,
             title=title,
+            datasets=state.datasets,
+            catalog=cat,
         )
         files["figures/prospectivity.png"] = folder / "figures" / "prospectivity.png"
     if wanted("gpkg"):

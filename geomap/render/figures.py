@@ -10,11 +10,17 @@ Two kinds of figure:
 Both return a :class:`matplotlib.figure.Figure` and, when given a path, also write a PNG
 (300 dpi by default) atomically.  Nothing here computes science: curves and surfaces are drawn
 as given.
+
+Given the catalog ids of the datasets behind a figure (``datasets=``), the PNG credits them in
+its text chunks (``Source``: id and title of each dataset; ``Copyright``: each licence and
+:meth:`geomap.catalog.Catalog.attribution`), and the prospectivity map draws a small credit
+line (dataset ids and licences) under the map.
 """
 
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,10 +34,12 @@ __all__ = [
     "CURVE_KINDS",
     "plot_prospectivity",
     "plot_validation_curves",
+    "png_credit",
     "save_figure",
 ]
 
 PRINT_DPI = 300
+_CREDIT_LINE_CHARS = 190  # characters per line of the credit under a 7.5-inch map (5 pt)
 
 # curve kind -> (title, accepted x columns, accepted y columns, x label, y label)
 CURVE_KINDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str, str]] = {
@@ -94,7 +102,13 @@ def _new_figure(width_in: float, height_in: float) -> Any:
     return fig
 
 
-def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int = PRINT_DPI) -> Path:
+def save_figure(
+    fig: Any,
+    path: str | os.PathLike[str],
+    *,
+    dpi: int = PRINT_DPI,
+    metadata: Mapping[str, str] | None = None,
+) -> Path:
     """Write ``fig`` as a PNG at ``dpi``, atomically, and return the path.
 
     Parameters
@@ -105,6 +119,9 @@ def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int = PRINT_DPI)
         Output ``.png``; appears only when complete.
     dpi : int, default 300
         Print resolution.
+    metadata : mapping of str to str, optional
+        Extra PNG text chunks (e.g. ``Source`` and ``Copyright`` from :func:`png_credit`),
+        besides ``Software``.
 
     Returns
     -------
@@ -116,9 +133,58 @@ def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int = PRINT_DPI)
     final = Path(path)
     if final.suffix.lower() != ".png":
         raise DataError(f"figure path {final} must end in .png; rename it, e.g. {final.stem}.png")
+    chunks = {"Software": "geomap", **(metadata or {})}
     with atomic_path(final) as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png", metadata={"Software": "geomap"})
+        fig.savefig(tmp, dpi=dpi, format="png", metadata=chunks)
     return final
+
+
+def png_credit(datasets: Sequence[str], *, catalog: Any = None) -> dict[str, str]:
+    """Return the PNG text chunks that credit catalog datasets.
+
+    Parameters
+    ----------
+    datasets : sequence of str
+        Catalog ids of the datasets a figure was made from.
+    catalog : Catalog, optional
+        Defaults to the project catalog.
+
+    Returns
+    -------
+    dict of str to str
+        ``Source``: one ``id: title`` line per dataset; ``Copyright``: one ``id: SPDX``
+        line per dataset, a blank line, then :meth:`~geomap.catalog.Catalog.attribution`
+        (licence, credit and citation of each).  Empty when ``datasets`` is empty.
+
+    Raises
+    ------
+    UnknownNameError
+        A dataset is not in the catalog.
+
+    Examples
+    --------
+    >>> png_credit(["natural-earth"])["Copyright"].splitlines()[0]
+    'natural-earth: CC0-1.0'
+    """
+    ids = list(dict.fromkeys(str(d) for d in datasets))
+    if not ids:
+        return {}
+    if catalog is None:
+        from geomap.catalog import load_catalog
+
+        catalog = load_catalog()
+    records = [catalog.dataset(d) for d in ids]
+    licences = "\n".join(f"{d.id}: {d.license.spdx}" for d in records)
+    return {
+        "Source": "\n".join(f"{d.id}: {d.title}" for d in records),
+        "Copyright": f"{licences}\n\n{catalog.attribution(ids)}",
+    }
+
+
+def _credit_line(datasets: Sequence[str], catalog: Any) -> str:
+    """Return the short credit drawn on a map: each dataset id with its licence."""
+    text = "; ".join(f"{d} ({catalog.dataset(d).license.spdx})" for d in datasets)
+    return f"Data: {text}. Full credits and citations in the PNG's Copyright text."
 
 
 def _curves_mapping(curves: Any) -> dict[str, Any]:
@@ -230,6 +296,8 @@ def plot_validation_curves(
     *,
     title: str | None = None,
     dpi: int = PRINT_DPI,
+    datasets: Sequence[str] | None = None,
+    catalog: Any = None,
 ) -> Any:
     """Draw ROC, success-rate, prediction-rate and P–A curves side by side.
 
@@ -255,6 +323,11 @@ def plot_validation_curves(
         Figure title.
     dpi : int, default 300
         Resolution of the PNG.
+    datasets : sequence of str, optional
+        Catalog ids of the datasets behind the model; the PNG credits them in its ``Source``
+        and ``Copyright`` text chunks (:func:`png_credit`).
+    catalog : Catalog, optional
+        For those credits; defaults to the project catalog.
 
     Returns
     -------
@@ -264,6 +337,8 @@ def plot_validation_curves(
     ------
     DataError
         No curves, or a curve lacks the columns above (the message lists what it has).
+    UnknownNameError
+        A dataset in ``datasets`` is not in the catalog.
 
     Examples
     --------
@@ -292,7 +367,7 @@ def plot_validation_curves(
     if title:
         fig.suptitle(title)
     if path is not None:
-        save_figure(fig, path, dpi=dpi)
+        save_figure(fig, path, dpi=dpi, metadata=png_credit(datasets or (), catalog=catalog))
     return fig
 
 
@@ -336,6 +411,8 @@ def plot_prospectivity(
     vmax: float | None = None,
     dpi: int = PRINT_DPI,
     max_pixels: int = 4_000_000,
+    datasets: Sequence[str] | None = None,
+    catalog: Any = None,
 ) -> Any:
     """Map a prospectivity surface in its analysis CRS with occurrences on top.
 
@@ -358,6 +435,12 @@ def plot_prospectivity(
         Resolution of the PNG.
     max_pixels : int, default 4,000,000
         Largest number of cells drawn.
+    datasets : sequence of str, optional
+        Catalog ids of the datasets behind the map: a small credit line (ids and licences)
+        is drawn under it, and the PNG credits them in full in its ``Source`` and
+        ``Copyright`` text chunks (:func:`png_credit`).
+    catalog : Catalog, optional
+        For those credits; defaults to the project catalog.
 
     Returns
     -------
@@ -369,6 +452,8 @@ def plot_prospectivity(
         The raster or a vector layer has no CRS.
     DataError
         The raster is not 2-D ``(y, x)``.
+    UnknownNameError
+        A dataset in ``datasets`` is not in the catalog.
     """
     data = _check_raster(prospectivity, "prospectivity")
     crs = data.rio.crs
@@ -408,8 +493,17 @@ def plot_prospectivity(
     ax.tick_params(labelsize="small")
     ax.set_title(title or label)
     _scale_bar(ax, right - left, _pyproj_crs(crs))
+    ids = list(dict.fromkeys(str(d) for d in datasets or ()))
+    if ids and catalog is None:
+        from geomap.catalog import load_catalog
+
+        catalog = load_catalog()
+    credit = png_credit(ids, catalog=catalog)
+    if credit:
+        text = textwrap.fill(_credit_line(ids, catalog), width=_CREDIT_LINE_CHARS)
+        fig.supxlabel(text, x=0.01, ha="left", fontsize=5, color="0.35", linespacing=1.2)
     if path is not None:
-        save_figure(fig, path, dpi=dpi)
+        save_figure(fig, path, dpi=dpi, metadata=credit)
     return fig
 
 
