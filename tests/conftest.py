@@ -36,3 +36,15 @@ def _isolated_cache(
     """Give every test a private download cache so no test sees another's downloads."""
     if "GEOMAP_TEST_KEEP_CACHE" not in os.environ:
         monkeypatch.setenv("GEOMAP_CACHE_DIR", str(tmp_path_factory.mktemp("geomap-cache")))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (Debian's package, driven by Playwright); see ``tests/_browser.py``."""
+    from _browser import CHROMIUM_ARGS, chromium_path
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
