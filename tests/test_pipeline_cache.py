@@ -35,6 +35,16 @@ def test_key_depends_on_every_input_and_not_on_order():
     assert product_key("s", {"a": 1}) != product_key("t", {"a": 1})
 
 
+def test_key_changes_with_geomap_code(monkeypatch):
+    """A product computed by other code (an upgrade, a local edit) is never reused."""
+    import geomap.pipeline.cache as cache_module
+
+    before = product_key("s", {"a": 1})
+    assert len(cache_module.code_fingerprint()) == 64
+    monkeypatch.setattr(cache_module, "code_fingerprint", lambda: "edited")
+    assert product_key("s", {"a": 1}) != before
+
+
 def test_second_call_is_served_from_cache_with_identical_values(tmp_path):
     cache = ProductCache(tmp_path)
     calls = []

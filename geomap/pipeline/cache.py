@@ -1,7 +1,8 @@
 """Content-addressed cache of intermediate products.
 
 A product's key is the sha256 of a canonical JSON document holding the stage name,
-geomap's version and everything the product depends on (dataset file hashes, grid,
+geomap's version and a fingerprint of its code (so a product made by other code is never
+reused), and everything the product depends on (dataset file hashes, grid,
 parameters, the keys of upstream products, random seeds).  Change one parameter and
 only the products whose keys include it are recomputed.
 
@@ -14,6 +15,7 @@ twice or reading it half-written.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -58,11 +60,28 @@ def canonical_json(document: Any) -> str:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), default=_default)
 
 
+@functools.cache
+def code_fingerprint() -> str:
+    """Return the sha256 of geomap's own source and data files (``*.py``, ``*.yaml``, ``*.json``).
+
+    Part of every product key, so a product computed by other code (an upgrade, a local edit,
+    a development checkout between releases) is never served from the cache.
+    """
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*")):
+        if path.suffix in (".py", ".yaml", ".json") and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(package).as_posix().encode("utf-8") + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 def product_key(stage: str, inputs: dict[str, Any]) -> str:
-    """Return the cache key of a product of ``stage`` computed from ``inputs``."""
+    """Return the cache key of a product of ``stage`` computed from ``inputs`` by this code."""
     from geomap import __version__
 
-    text = canonical_json({"stage": stage, "geomap": __version__, "inputs": inputs})
+    code = {"version": __version__, "fingerprint": code_fingerprint()}
+    text = canonical_json({"stage": stage, "geomap": code, "inputs": inputs})
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
