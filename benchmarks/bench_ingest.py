@@ -5,9 +5,10 @@ CRS transforms, commodity normalization, schema validation) against ``json.load`
 files.  Sizes: Utah UMOS (7,793 records), California MRDS (42,744), all nine MinMod folders
 (57,412).
 
-``ingest_occurrences``: :func:`geomap.read_occurrences` over every occurrence dataset (MinMod,
-USMIN, carbonatites/kimberlites), including cross-compilation deduplication, against
-``json.load`` of the MinMod files plus ``csv.reader`` over the CSV tables.
+``ingest_occurrences``: :func:`geomap.read_occurrences` over the MRDATA compilations (6,875
+records) and over every occurrence dataset (MinMod, USMIN, carbonatites/kimberlites; 58,932),
+including cross-compilation deduplication, against ``json.load`` of the MinMod files plus
+``csv.reader`` over the CSV tables.
 
 The reader's in-process cache is cleared before every timed call, so the numbers are those of
 a first read in a fresh session.
@@ -69,15 +70,31 @@ def _split(layer: str | None) -> list[str] | None:
     return None if layer is None else layer.split(",")
 
 
-def _occurrences_case() -> Case:
+OCCURRENCE_SETS = {  # size: (records read, the datasets)
+    "mrdata": (6_875, ("minmod-usgs-mrdata",)),
+    "all": (
+        58_932,
+        (
+            "minmod-usgs-mrdata",
+            "minmod-state-surveys",
+            "usgs-lithium-deposits-us-2019",
+            "carbonatites-kimberlites-global",
+        ),
+    ),
+}
+
+
+def _occurrences_case(size: str) -> Case:
+    n, dataset_ids = OCCURRENCE_SETS[size]
+
     def setup():
         import geomap
         from geomap.catalog import load_catalog
         from geomap.fetching import fetch
 
-        json_files = _files("minmod-usgs-mrdata") + _files("minmod-state-surveys")
+        json_files = [f for d in dataset_ids if d.startswith("minmod") for f in _files(d)]
         csv_files = []
-        for dataset_id in ("usgs-lithium-deposits-us-2019", "carbonatites-kimberlites-global"):
+        for dataset_id in (d for d in dataset_ids if not d.startswith("minmod")):
             dataset = load_catalog().dataset(dataset_id)
             csv_files += [
                 (path, entry.encoding or "utf-8")
@@ -87,7 +104,7 @@ def _occurrences_case() -> Case:
 
         def run():
             _clear_caches()
-            return geomap.read_occurrences()
+            return geomap.read_occurrences(list(dataset_ids))
 
         def baseline():
             out = []
@@ -101,7 +118,7 @@ def _occurrences_case() -> Case:
 
         return run, baseline
 
-    return Case("ingest_occurrences", "all", 58_932, "records", setup, repeat=2)
+    return Case("ingest_occurrences", size, n, "records", setup, repeat=2)
 
 
 def cases(quick: bool) -> list[Case]:
@@ -117,4 +134,4 @@ def cases(quick: bool) -> list[Case]:
     ]
     if quick:
         return sizes[:1]
-    return [*sizes, _occurrences_case()]
+    return [*sizes, *(_occurrences_case(size) for size in OCCURRENCE_SETS)]
