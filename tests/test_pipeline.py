@@ -349,3 +349,54 @@ def test_packet_puts_regions_side_by_side(product_cache, tmp_path):
     html = result.files["packet.html"].read_text(encoding="utf-8")
     assert "Conterminous United States" in html
     assert "Japan" in html
+
+
+def test_cli_threshold_selects_targets_and_recomputes_only_them(
+    first_build, product_cache, tmp_path, monkeypatch
+):
+    import numpy as np
+
+    monkeypatch.setenv("GEOMAP_PRODUCT_CACHE", str(product_cache))
+    with rasterio.open(first_build.out / "prospectivity.tif") as src:
+        values = src.read(1)
+        cell_km2 = abs(src.res[0] * src.res[1]) / 1e6
+    values = values[np.isfinite(values)]
+    p = float(np.floor(np.quantile(values, 0.9) * 1000) / 1000)
+    runner = CliRunner()
+    out = tmp_path / "threshold"
+    base = ["kuroko-vms", "-r", "japan", "--resolution", str(RES)]
+    res = runner.invoke(app, ["build", *base, "--threshold", str(p), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert ", 1 computed" in res.output  # the targets, nothing else
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["parameters"]["threshold"] == p
+    assert manifest["parameters"]["top_percent"] is None
+    before = json.loads((first_build.out / "manifest.json").read_text())["cache_keys"]
+    changed = {k for k, v in manifest["cache_keys"].items() if before.get(k) != v}
+    assert changed == {"targets"}  # the threshold is part of the targets' key only
+    selection = json.loads((out / "metrics.json").read_text())["targets"]["selection"]
+    assert selection["rule"] == "threshold" and selection["cutoff"] == p
+
+    res = runner.invoke(app, ["targets", *base, "--threshold", str(p), "-f", "csv"])
+    assert res.exit_code == 0, res.output
+    from io import StringIO
+
+    table = pd.read_csv(StringIO(res.output))
+    assert len(table) > 0
+    assert (table["mean_prospectivity"] >= p - 1e-6).all()
+    # every cell >= p, less the targets under the default minimum area (two cells)
+    assert table["area_km2"].sum() <= (values >= p).sum() * cell_km2 + 1e-6
+    written = pd.read_csv(out / "targets.csv")[table.columns]  # the build's, same targets
+    pd.testing.assert_frame_equal(table, written, check_exact=False)
+    default = pd.read_csv(first_build.out / "targets.csv")
+    assert not table["area_km2"].equals(default["area_km2"])
+
+    res = runner.invoke(app, ["targets", *base, "--top-percent", "5", "--threshold", "0.5"])
+    assert res.exit_code == 1
+    message = res.output.strip().splitlines()[-1]
+    assert "--top-percent 5" in message and "--threshold 0.5" in message
+    assert "pass only one" in message
+    res = runner.invoke(app, ["build", *base, "--threshold", "1.5", "-o", str(tmp_path / "bad")])
+    assert res.exit_code == 1
+    assert "--threshold 1.5 is not a probability in (0, 1)" in res.output
+    assert not (tmp_path / "bad").exists()

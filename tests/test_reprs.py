@@ -5,11 +5,15 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from html.parser import HTMLParser
+from pathlib import Path
 
+import geopandas as gpd
 import pytest
+import shapely
 
 import geomap
 from geomap.io.report import IngestReport
+from geomap.pipeline import BuildResult
 
 HOSTILE = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
 
@@ -188,3 +192,49 @@ def test_recipe_repr_is_short_and_html_escaped():
     assert "<script>" not in html
     assert "&lt;script&gt;" in html
     assert "felsic_volcanic_distance" in html
+
+
+# ----------------------------------------------------------------------------- build result
+
+
+def _build_result(**changes):
+    result = BuildResult(
+        recipe="kuroko-vms",
+        region="japan",
+        out=Path("geomap-out") / "kuroko-vms-japan",
+        files={name: Path("geomap-out/kuroko-vms-japan") / name for name in ("map.html", "a.tif")},
+        metrics={"spatial_cv": {"auc": {"held_out": 0.81234, "training": 0.9}}},
+        targets=gpd.GeoDataFrame(
+            {"rank": [1, 2, 3]}, geometry=[shapely.box(0, 0, 1, 1)] * 3, crs="EPSG:5070"
+        ),
+        cache_hits=["evidence/abc"],
+        cache_misses=["targets/def"],
+        settings={"resolution_m": 25_000.0, "top_percent": 2.0},
+    )
+    return dataclasses.replace(result, **changes)
+
+
+def test_build_result_repr_is_one_short_line() -> None:
+    text = repr(_build_result())
+    assert text == (
+        "<BuildResult kuroko-vms / japan, 25 km cells -> geomap-out/kuroko-vms-japan: "
+        "held-out AUC 0.812; 3 targets; 2 files>"
+    )
+    assert "GeoDataFrame" not in text and "\n" not in text
+    bare = repr(_build_result(metrics={}, settings={}, files={}))
+    assert bare.endswith(
+        "cells of unknown size -> geomap-out/kuroko-vms-japan: held-out AUC n/a; 3 targets; "
+        "0 files>"
+    )
+
+
+def test_build_result_html_escapes() -> None:
+    html = _build_result()._repr_html_()
+    assert html.startswith("<b>geomap build</b> kuroko-vms / japan, 25 km cells &rarr; ")
+    assert "held-out AUC: 0.812; 3 targets; cache: 1 hits, 1 computed" in html
+    assert "<li>a.tif</li><li>map.html</li>" in html
+    hostile = _build_result(
+        recipe=HOSTILE, region=HOSTILE, out=Path(HOSTILE), files={HOSTILE: Path("x")}
+    )
+    _assert_escaped(hostile._repr_html_())
+    assert hostile._repr_html_().count("&lt;script&gt;") == 4  # recipe, region, out, file name

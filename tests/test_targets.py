@@ -144,3 +144,31 @@ def test_bad_inputs_are_refused_clearly():
     other = _surface(_blocks(), x0=-1_700_000.0)
     with pytest.raises(GridMismatchError):
         select_targets(surface, threshold=0.5, uncertainty=other)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"top_percent": 5, "threshold": 0.5},
+            "both --top-percent 5 and --threshold 0.5 given; pass only one: --top-percent X",
+        ),
+        ({"threshold": 1.5}, r"--threshold 1.5 is not a probability in \(0, 1\)"),
+        ({"threshold": 0}, r"--threshold 0 is not a probability in \(0, 1\)"),
+        ({"threshold": float("nan")}, r"--threshold nan is not a probability"),
+        ({"top_percent": 0}, r"--top-percent 0 must lie in \(0, 100\]"),
+        ({"top_percent": 150}, r"--top-percent 150 must lie in \(0, 100\]"),
+    ],
+)
+def test_build_refuses_a_bad_target_rule_before_any_work(tmp_path, monkeypatch, options, message):
+    from geomap.pipeline import build, run_stages, runner
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the catalog was loaded before the target rule was checked")
+
+    monkeypatch.setattr(runner, "load_catalog", no_work)
+    with pytest.raises(ParameterError, match=message):
+        build("kuroko-vms", region="japan", out=tmp_path / "out", **options)
+    with pytest.raises(ParameterError, match=message):
+        run_stages("kuroko-vms", region="japan", **options)
+    assert not (tmp_path / "out").exists()

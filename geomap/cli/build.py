@@ -39,7 +39,17 @@ Scheduler = Annotated[
 ]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Recompute every product.")]
-TopPercent = Annotated[float, typer.Option("--top-percent", help="Targets: top X % of the area.")]
+TopPercent = Annotated[
+    float | None,
+    typer.Option("--top-percent", help="Targets: top X % of the area (default 2)."),
+]
+Threshold = Annotated[
+    float | None,
+    typer.Option(
+        "--threshold",
+        help="Targets: every cell with prospectivity >= P, in (0, 1) (instead of --top-percent).",
+    ),
+]
 MinArea = Annotated[
     float | None, typer.Option("--min-area", help="Targets: drop targets smaller than this (km²).")
 ]
@@ -67,7 +77,8 @@ def build(
         typer.Option("--out", "-o", help="Output folder (default geomap-out/RECIPE-REGION)."),
     ] = None,
     overwrite: Overwrite = False,
-    top_percent: TopPercent = 2.0,
+    top_percent: TopPercent = None,
+    threshold: Threshold = None,
     min_area: MinArea = None,
     chunks: Chunks = None,
     scheduler: Scheduler = None,
@@ -86,6 +97,7 @@ def build(
         out=out,
         overwrite=overwrite,
         top_percent=top_percent,
+        threshold=threshold,
         min_area_km2=min_area,
         chunks=_chunks(chunks),
         scheduler=scheduler,
@@ -101,7 +113,8 @@ def targets(
     region: Region = None,
     resolution: Resolution = None,
     model: ModelName = None,
-    top_percent: TopPercent = 2.0,
+    top_percent: TopPercent = None,
+    threshold: Threshold = None,
     min_area: MinArea = None,
     output_format: Annotated[
         str, typer.Option("--format", "-f", help="table, csv or geojson.")
@@ -123,6 +136,7 @@ def targets(
         resolution_m=resolution,
         model=model,
         top_percent=top_percent,
+        threshold=threshold,
         min_area_km2=min_area,
         chunks=_chunks(chunks),
     )

@@ -46,6 +46,9 @@ __all__ = ["STAGES", "BuildResult", "BuildState", "build", "run_stages", "write_
 STAGES = ("catalog", "fetch", "ingest", "evidence", "model", "targets", "outputs")
 """The stages, in order; progress is reported per stage."""
 
+DEFAULT_TOP_PERCENT = 2.0
+"""Targets are the top 2 % of the area with data unless a percentage or threshold is given."""
+
 
 @dataclass
 class BuildState:
@@ -70,7 +73,11 @@ class BuildState:
 
 @dataclass
 class BuildResult:
-    """What :func:`build` wrote, with the headline numbers."""
+    """What :func:`build` wrote, with the headline numbers.
+
+    ``settings`` holds the build's parameters as recorded in ``manifest.json``
+    (resolution, model, target selection, seed, ...).
+    """
 
     recipe: str
     region: str
@@ -80,16 +87,31 @@ class BuildResult:
     targets: gpd.GeoDataFrame
     cache_hits: list[str] = field(default_factory=list)
     cache_misses: list[str] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def _held_out_auc(self) -> str:
+        auc = self.metrics.get("spatial_cv", {}).get("auc", {}).get("held_out")
+        return f"{auc:.3f}" if isinstance(auc, int | float) else "n/a"
+
+    def _cells(self) -> str:
+        resolution = self.settings.get("resolution_m")
+        return f"{resolution / 1000:g} km cells" if resolution else "cells of unknown size"
+
+    def __repr__(self) -> str:
+        return (
+            f"<BuildResult {self.recipe} / {self.region}, {self._cells()} -> {self.out}: "
+            f"held-out AUC {self._held_out_auc()}; {len(self.targets)} targets; "
+            f"{len(self.files)} files>"
+        )
 
     def _repr_html_(self) -> str:
         from html import escape
 
-        auc = self.metrics.get("spatial_cv", {}).get("auc", {}).get("held_out")
         rows = "".join(f"<li>{escape(name)}</li>" for name in sorted(self.files))
         return (
-            f"<b>geomap build</b> {escape(self.recipe)} / {escape(self.region)} &rarr; "
-            f"<code>{escape(str(self.out))}</code><br>"
-            f"held-out AUC: {auc if auc is not None else 'n/a'}; "
+            f"<b>geomap build</b> {escape(self.recipe)} / {escape(self.region)}, "
+            f"{escape(self._cells())} &rarr; <code>{escape(str(self.out))}</code><br>"
+            f"held-out AUC: {self._held_out_auc()}; "
             f"{len(self.targets)} targets; cache: {len(self.cache_hits)} hits, "
             f"{len(self.cache_misses)} computed<ul>{rows}</ul>"
         )
@@ -136,6 +158,32 @@ def _resolve(
     return loaded, region_obj, resolution
 
 
+def _target_rule(
+    top_percent: float | None, threshold: float | None
+) -> tuple[float | None, float | None]:
+    """Check the target selection; return (top_percent, threshold), exactly one not None."""
+    if threshold is None:
+        top = DEFAULT_TOP_PERCENT if top_percent is None else top_percent
+        if not 0 < top <= 100:
+            raise ParameterError(
+                f"--top-percent {top:g} must lie in (0, 100]; e.g. --top-percent 2 selects "
+                "the most prospective 2 % of the area"
+            )
+        return top, None
+    if top_percent is not None:
+        raise ParameterError(
+            f"both --top-percent {top_percent:g} and --threshold {threshold:g} given; pass only "
+            "one: --top-percent X (the top X % of the area) or --threshold P (every cell with "
+            "prospectivity >= P)"
+        )
+    if not 0 < threshold < 1:
+        raise ParameterError(
+            f"--threshold {threshold:g} is not a probability in (0, 1); pass e.g. --threshold "
+            "0.5, or --top-percent X for the top X % of the area"
+        )
+    return None, threshold
+
+
 def run_stages(
     recipe: Any,
     *,
@@ -143,7 +191,8 @@ def run_stages(
     resolution_m: float | None = None,
     model: str | None = None,
     params: dict[str, Any] | None = None,
-    top_percent: float = 2.0,
+    top_percent: float | None = None,
+    threshold: float | None = None,
     min_area_km2: float | None = None,
     n_splits: int = 5,
     max_cells: int | None = 2_000_000,
@@ -161,9 +210,16 @@ def run_stages(
     Returns
     -------
     BuildState
+
+    Raises
+    ------
+    ParameterError
+        Both ``top_percent`` and ``threshold`` given, or either out of range (checked
+        before any work).
     """
     from geomap.fetching import fetch
 
+    top_percent, threshold = _target_rule(top_percent, threshold)
     progress = progress or _Progress("", enabled=False)
     cat = catalog or load_catalog()
     with progress.stage("catalog"):
@@ -214,6 +270,7 @@ def run_stages(
             occurrences,
             admin,
             top_percent=top_percent,
+            threshold=threshold,
             min_area_km2=min_area,
             n_layers=sum(
                 v.attrs.get("geomap_role") == "evidence" for v in stack.data_vars.values()
@@ -226,6 +283,7 @@ def run_stages(
         "model": products.model_name,
         "params": params,
         "top_percent": top_percent,
+        "threshold": threshold,
         "min_area_km2": min_area,
         "n_splits": n_splits,
         "max_cells": max_cells,
@@ -410,7 +468,8 @@ def build(
     params: dict[str, Any] | None = None,
     out: str | Path | None = None,
     overwrite: bool = False,
-    top_percent: float = 2.0,
+    top_percent: float | None = None,
+    threshold: float | None = None,
     min_area_km2: float | None = None,
     n_splits: int = 5,
     max_cells: int | None = 2_000_000,
@@ -443,8 +502,12 @@ def build(
         ``overwrite`` is true; it appears only when complete.
     overwrite : bool, default False
         Replace an existing output folder (after the new one is complete).
-    top_percent : float, default 2
-        Targets are the top X % of the area with data.
+    top_percent : float, optional
+        Targets are the top X % of the area with data (default 2 unless ``threshold``
+        is given).
+    threshold : float, optional
+        Targets are instead every cell with prospectivity >= this probability, in (0, 1);
+        not together with ``top_percent``.
     min_area_km2 : float, optional
         Drop smaller targets (default: two cells).
     n_splits : int, default 5
@@ -457,8 +520,9 @@ def build(
         Build evidence, predict, select targets and write rasters on Dask chunks of this size
         (``"auto"``: 2048 x 2048 cells): memory is bounded by the chunk size, not the grid.
         Intermediate products are stored block by block and read back lazily; the model is
-        fitted on at most ``max_cells`` cells.  With ``progress``, Dask's progress bar (or
-        ``distributed.progress`` on a cluster) follows the long computations.
+        fitted on at most ``max_cells`` cells.  With ``progress``, a bar over the blocks
+        follows each block-wise step (storing the evidence and the prediction, writing the
+        COGs; see :func:`geomap.grid.blocks.iter_blocks`).
     scheduler : str, optional
         ``"local"``, ``"local:N"`` (a LocalCluster of N worker processes) or a Dask scheduler
         address; the threaded scheduler when not given.  Implies ``chunks="auto"``.
@@ -469,7 +533,9 @@ def build(
     cache_dir : path-like, optional
         Product cache (default ``$GEOMAP_CACHE_DIR/products``).
     progress : bool, default True
-        Show a progress bar per stage.
+        Show a progress bar per stage (tqdm), one over the blocks of each block-wise step
+        when chunked, and, on a Dask cluster, print the link to its dashboard (the
+        task-level view).
     catalog : Catalog, optional
         Defaults to the project catalog.
 
@@ -483,9 +549,13 @@ def build(
         ``out`` exists and ``overwrite`` is false (checked before any work).
     RecipeError
         Unknown recipe, or a region the recipe does not support.
+    ParameterError
+        Both ``top_percent`` and ``threshold`` given, either out of range, or a
+        ``scheduler`` address that does not answer (checked before any work).
     """
     from geomap.pipeline.scheduler import dask_scheduler, parse_scheduler
 
+    top_percent, threshold = _target_rule(top_percent, threshold)
     cat = catalog or load_catalog()
     loaded, region_obj, _ = _resolve(recipe, region, resolution_m, cat)
     target = Path(out) if out is not None else default_out(loaded.id, region_obj.id)
@@ -509,6 +579,7 @@ def build(
                 model=model,
                 params=params,
                 top_percent=top_percent,
+                threshold=threshold,
                 min_area_km2=min_area_km2,
                 n_splits=n_splits,
                 max_cells=max_cells,
@@ -537,6 +608,7 @@ def build(
         targets=state.layers.targets,
         cache_hits=list(state.context.cache.hits),
         cache_misses=list(state.context.cache.misses),
+        settings=dict(state.settings),
     )
 
 

@@ -5,6 +5,8 @@ starts a :class:`distributed.LocalCluster` with N single-threaded worker process
 duration of the build; any other value is the address of a running scheduler
 (``tcp://host:8786``), e.g. one started by dask-gateway, dask-kubernetes or Coiled.
 geomap adds no distribution layer of its own: the same task graphs run on any of them.
+An address that does not answer within :data:`CONNECT_TIMEOUT_S` seconds is a
+:class:`~geomap.errors.ParameterError` naming it, before any work starts.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from typing import Any
 
 from geomap.errors import ParameterError
 
-__all__ = ["dask_scheduler", "parse_scheduler"]
+__all__ = ["CONNECT_TIMEOUT_S", "dask_scheduler", "parse_scheduler"]
+
+CONNECT_TIMEOUT_S = 10.0
+"""How long to wait for a scheduler address to answer (Dask's own default is 30 s)."""
 
 
 def parse_scheduler(value: str | None) -> tuple[str, int | None] | None:
@@ -38,7 +43,12 @@ def parse_scheduler(value: str | None) -> tuple[str, int | None] | None:
 
 
 @contextlib.contextmanager
-def dask_scheduler(value: str | None, *, memory_limit: str | None = None) -> Iterator[Any]:
+def dask_scheduler(
+    value: str | None,
+    *,
+    memory_limit: str | None = None,
+    connect_timeout: float | None = None,
+) -> Iterator[Any]:
     """Run the body on the chosen Dask scheduler; yield the ``distributed.Client`` or ``None``.
 
     Parameters
@@ -48,6 +58,20 @@ def dask_scheduler(value: str | None, *, memory_limit: str | None = None) -> Ite
     memory_limit : str, optional
         Per-worker memory limit of a local cluster (e.g. ``"2GiB"``); Dask's default
         (the machine's memory shared between workers) when not given.
+    connect_timeout : float, optional
+        Seconds to wait for a scheduler address to answer (default
+        :data:`CONNECT_TIMEOUT_S`).
+
+    Yields
+    ------
+    distributed.Client or None
+        The client (the default Dask scheduler while the body runs), or ``None`` for
+        the threaded scheduler.
+
+    Raises
+    ------
+    ParameterError
+        ``value`` is malformed, or no scheduler answers at that address in time.
     """
     parsed = parse_scheduler(value)
     if parsed is None:
@@ -68,7 +92,15 @@ def dask_scheduler(value: str | None, *, memory_limit: str | None = None) -> Ite
         client = Client(cluster)
     else:
         cluster = None
-        client = Client(kind)
+        timeout = CONNECT_TIMEOUT_S if connect_timeout is None else connect_timeout
+        try:
+            client = Client(kind, timeout=timeout)
+        except (OSError, TimeoutError) as exc:
+            raise ParameterError(
+                f"--scheduler {kind!r}: cannot reach a Dask scheduler there ({exc}); check "
+                "the address (is the scheduler running and reachable from here?), or use "
+                "'local' / 'local:N' for a cluster on this machine"
+            ) from exc
     try:
         yield client
     finally:

@@ -367,11 +367,17 @@ def targets_stage(
     occurrences: gpd.GeoDataFrame,
     admin: gpd.GeoDataFrame,
     *,
-    top_percent: float,
+    top_percent: float | None,
     min_area_km2: float,
+    threshold: float | None = None,
     n_layers: int | None = None,
 ) -> gpd.GeoDataFrame:
-    """Return ranked target polygons from the prospectivity surface."""
+    """Return ranked target polygons from the prospectivity surface.
+
+    The targets are the top ``top_percent`` % of the area with data, or every cell with
+    prospectivity >= ``threshold`` (exactly one of the two is given; see
+    :func:`geomap.targets.select_targets`).
+    """
     from geomap.harmonize.commodities import expand_selector
     from geomap.targets import select_targets
 
@@ -387,6 +393,7 @@ def targets_stage(
         min_area_km2=min_area_km2,
         n_layers=n_layers,
         commodities=codes,
+        threshold=threshold,
     )
     prediction = products.prediction
 
@@ -395,6 +402,7 @@ def targets_stage(
         return select_targets(
             prediction["prospectivity"],
             top_percent=top_percent,
+            threshold=threshold,
             min_area_km2=min_area_km2,
             uncertainty=prediction.get("uncertainty"),
             coverage=coverage,
