@@ -54,6 +54,16 @@ def test_demo_builds_the_us_and_japan_results_and_the_joint_packet(demo):
         assert {"occurrences", "targets", "layer_styles"} <= layers
     for name in ("packet.html", "packet.gpkg", "summary.md", "targets.csv"):
         assert (out / "packet" / name).is_file(), f"packet/{name} missing"
+    packet = out / "packet" / "packet.gpkg"
+    summary = pyogrio.read_dataframe(packet, layer="summary", read_geometry=False)
+    assert list(summary["region"]) == ["conus", "japan"]
+    assert (summary["n_targets"] > 0).all() and summary["held_out_auc"].between(0, 1).all()
+    for region, crs_words in (("conus", "Albers"), ("japan", "JGD2011")):
+        assert {f"{region}_targets", f"{region}_occurrences"} <= set(
+            pyogrio.list_layers(packet)[:, 0]
+        )
+        with rasterio.open(f"GPKG:{packet}:{region}_prospectivity") as src:
+            assert crs_words in src.crs.to_wkt()  # each region in its own analysis CRS
     assert all(p.stat().st_size < 10 * 2**20 for p in out.rglob("*.html"))  # the size budget
 
 

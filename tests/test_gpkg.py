@@ -328,3 +328,26 @@ def test_joint_package_with_two_analysis_crs(tmp_path):
         assert a.crs.to_epsg() == 5070
         assert a.crs != b.crs
     assert pyogrio.read_dataframe(path, layer="japan_targets").crs.equals(jp["targets"].crs)
+
+
+def test_attribute_tables_are_written_and_geometries_refused_there(japan, tmp_path):
+    import pandas as pd
+
+    summary = pd.DataFrame({"region": ["japan"], "n_targets": [4], "note": [{"a": 1}]})
+    path = write_geopackage(
+        tmp_path / "s.gpkg", vectors={"targets": japan["targets"]}, tables={"summary": summary}
+    )
+    back = pyogrio.read_dataframe(path, layer="summary", read_geometry=False)
+    assert back.to_dict("list") == {"region": ["japan"], "n_targets": [4], "note": ['{"a": 1}']}
+    con = sqlite3.connect(path)
+    assert con.execute(
+        "SELECT data_type FROM gpkg_contents WHERE table_name = 'summary'"
+    ).fetchone() == ("attributes",)
+    con.close()
+    with pytest.raises(DataError, match="without geometry"):
+        write_geopackage(
+            tmp_path / "t.gpkg",
+            vectors={"targets": japan["targets"]},
+            tables={"t": japan["targets"]},
+        )
+    assert not (tmp_path / "t.gpkg").exists()

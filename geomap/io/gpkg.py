@@ -178,6 +178,22 @@ def _write_vector(path: Path, name: str, frame: Any, *, first: bool) -> tuple[st
     return "geom", geometry_type
 
 
+def _write_attributes(path: Path, name: str, table: Any) -> None:
+    import pandas as pd
+    import pyogrio
+
+    if hasattr(table, "geometry") or not isinstance(table, pd.DataFrame):
+        raise DataError(
+            f"table {name!r} must be a pandas DataFrame without geometry; pass geometries "
+            "in vectors="
+        )
+    plain = table.copy()
+    for column in plain.columns:
+        if plain[column].dtype == object:
+            plain[column] = plain[column].map(_scalar)
+    pyogrio.write_dataframe(plain, path, layer=name, driver="GPKG", append=True)
+
+
 def _raster_blocks(data: Any) -> Iterable[tuple[int, np.ndarray]]:
     rows = int(data.sizes["y"])
     for start in range(0, rows, _ROWS_PER_BLOCK):
@@ -431,6 +447,7 @@ def write_geopackage(
     *,
     vectors: Mapping[str, Any] | None = None,
     rasters: Mapping[str, Any] | None = None,
+    tables: Mapping[str, Any] | None = None,
     rendered: bool = True,
     class_columns: Mapping[str, str] | None = None,
     datasets: Iterable[str] = (),
@@ -451,6 +468,9 @@ def write_geopackage(
     rasters : mapping of str to DataArray
         Table name -> raster (dims ``("y", "x")``, a CRS, NumPy or Dask: written in row
         blocks).  Float values go to a gridded-coverage table.
+    tables : mapping of str to DataFrame, optional
+        Table name -> attribute table without geometry (e.g. a summary), written as a
+        GeoPackage ``attributes`` table.
     rendered : bool, default True
         Also write each raster as an RGBA PNG table ``<name>_rendered``.
     class_columns : mapping of str to str, optional
@@ -493,8 +513,9 @@ def write_geopackage(
     rasters = dict(rasters or {})
     if not vectors and not rasters:
         raise DataError("write_geopackage needs at least one vector layer or raster")
+    tables = dict(tables or {})
     seen: set[str] = set()
-    for name in [*vectors, *rasters]:
+    for name in [*vectors, *rasters, *tables]:
         _check_name(name, seen)
     if rendered:
         for name in rasters:
@@ -594,6 +615,9 @@ def write_geopackage(
                     k: v for k, v in vectors[name].attrs.items() if isinstance(v, str | int | float)
                 },
             }
+        for name, table in tables.items():
+            _write_attributes(tmp, name, table)
+            table_records[name] = {"table": name, "kind": "attributes", "rows": len(table)}
         from geomap import __version__
 
         package = {

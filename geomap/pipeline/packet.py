@@ -184,6 +184,7 @@ def build_packet(
             gpkg,
             vectors=vectors,
             rasters=rasters,
+            tables={"summary": summary},
             datasets=datasets,
             parameters={"builds": [s.settings for s in states]},
             catalog=cat,
