@@ -371,6 +371,7 @@ def test_cli_threshold_selects_targets_and_recomputes_only_them(
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["parameters"]["threshold"] == p
     assert manifest["parameters"]["top_percent"] is None
+    assert f"every cell with prospectivity >= {p:g}" in (out / "report.md").read_text()
     before = json.loads((first_build.out / "manifest.json").read_text())["cache_keys"]
     changed = {k for k, v in manifest["cache_keys"].items() if before.get(k) != v}
     assert changed == {"targets"}  # the threshold is part of the targets' key only
