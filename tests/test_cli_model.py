@@ -96,6 +96,10 @@ def test_tables_and_metrics(model_output):
     )
     with Image.open(out / "validation_curves.png") as image:
         assert image.size[0] > image.size[1] > 300
+        credits = image.text  # the PNG names its data and their licences
+    assert "minmod-usgs-mrdata" in credits["Source"] and "MIT" in credits["Copyright"]
+    with rasterio.open(out / "prospectivity.tif") as src:
+        assert "minmod-usgs-mrdata: MIT" in src.tags()["geomap_licenses"]
 
 
 def test_existing_output_is_refused_before_computing(model_output):

@@ -23,6 +23,7 @@ def write_model_outputs(result: Any, folder: Path) -> list[str]:
     """
     from geomap.io.atomic import atomic_path
     from geomap.io.cog import write_cog
+    from geomap.io.provenance import source_ids
     from geomap.render.figures import plot_validation_curves
 
     written = []
@@ -35,7 +36,10 @@ def write_model_outputs(result: Any, folder: Path) -> list[str]:
         result.model_table().to_csv(tmp, index=False)
     written.append(table_name)
     title = f"{result.recipe} · {result.region} · {result.model_name} (spatial block CV)"
-    plot_validation_curves(result.validation, folder / "validation_curves.png", title=title)
+    datasets = source_ids(result.prediction["prospectivity"])  # evidence and training data
+    plot_validation_curves(
+        result.validation, folder / "validation_curves.png", title=title, datasets=datasets
+    )
     written.append("validation_curves.png")
     for report in result.transfer:
         png = f"transfer_{report.train_region}_to_{report.test_region}.png"
@@ -44,6 +48,7 @@ def write_model_outputs(result: Any, folder: Path) -> list[str]:
             folder / png,
             title=f"{result.recipe} · trained on {report.train_region}, "
             f"tested on {report.test_region}",
+            datasets=datasets,
         )
         written.append(png)
     payload = {
