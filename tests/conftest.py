@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,3 +49,25 @@ def browser():
         instance = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         yield instance
         instance.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the recipes' validation lines (AUC, capture, reasons) after the test run.
+
+    Tests attach them with ``record_property("validation_summary", text)``
+    (``tests/test_model_recipes.py``); pytest captures ``print``, this section is not.
+    """
+    lines: dict[str, str] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) != "call":
+                continue
+            for name, value in getattr(report, "user_properties", ()):
+                if name == "validation_summary":
+                    lines.setdefault(f"{report.nodeid}\0{value}", str(value))
+    if not lines:
+        return
+    terminalreporter.section("recipe validation: spatial-CV and region hold-out AUC, capture")
+    for key in sorted(lines):
+        for line in lines[key].splitlines():
+            terminalreporter.write_line(line)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -310,3 +311,238 @@ def test_knowledge_driven_models_hold_out_every_occurrence():
     report = spatial_cross_validate(FuzzyOverlay(operator="or"), empty, block_size_m=20_000)
     assert report.auc["held_out"] is None
     assert any("undefined" in note for note in report.notes)
+
+
+# --------------------------------------------------------------------------- explaining results
+
+
+def _membership_table(layers: pd.DataFrame, y: np.ndarray, region: str = "synthetic") -> CellTable:
+    n = len(layers)
+    side = math.ceil(math.sqrt(n))
+    coords = grid_coords(side, 2000.0)[:n]
+    X = layers.set_axis(pd.MultiIndex.from_arrays([coords[:, 1], coords[:, 0]], names=["y", "x"]))
+    return CellTable(
+        X=X,
+        y=y.astype(np.int8),
+        occurrences=y.astype(np.int32),
+        sample_weight=np.ones(n),
+        coverage=X.notna().sum(axis=1).to_numpy(np.int16),
+        rows=np.zeros(n, np.int32),
+        cols=np.zeros(n, np.int32),
+        cell_area_km2=4.0,
+        cell_size_m=2000.0,
+        crs="EPSG:5070",
+        shape=(side, side),
+        kinds=dict.fromkeys(X.columns, "continuous"),
+        region=region,
+        sources=["synthetic-occurrences"],
+    )
+
+
+def test_tied_surface_names_the_layer_that_zeroes_a_gamma_overlay():
+    from geomap.models import FuzzyOverlay, tied_surface
+
+    rng = np.random.default_rng(3)
+    n = 2000
+    distance = rng.uniform(0, 1000, n)  # km to the nearest mapped mafic rock
+    X = pd.DataFrame(
+        {
+            "near_mafic": np.clip(1 - distance / 100, 0, 1),  # 0 beyond 100 km: 90% of cells
+            "gravity": rng.uniform(0, 1, n),
+        }
+    )
+    overlay = FuzzyOverlay(operator="gamma", gamma=0.8).fit(X)
+    out = tied_surface(overlay.predict_proba(X)[:, 1], X)
+    assert out["tied"] and out["tied_value"] == 0.0
+    assert out["tied_share"] == pytest.approx(0.9, abs=0.03)
+    assert list(out["constant_layers"]) == ["near_mafic"]  # gravity varies: not the cause
+    assert out["constant_layers"]["near_mafic"]["share_of_tied"] == 1.0
+    assert re.search(r"near_mafic is 0 on (8|9)\d% of its cells", out["reason"])
+    assert "floor" in out["reason"]
+    # the same membership with a floor of 0.2 ranks every cell again
+    floored = X.assign(near_mafic=np.clip(1 - distance / 1250, 0.2, 1))
+    again = tied_surface(overlay.predict_proba(floored)[:, 1], floored)
+    assert not again["tied"] and again["reason"] is None and again["tied_share"] < 0.01
+    # sampled tables: weights count; NaN (no data) is ignored
+    weighted = tied_surface([0.0, 0.0, 1.0, 2.0, np.nan], sample_weight=[1, 1, 1, 10, 5])
+    assert weighted["tied"] and weighted["tied_value"] == 2.0
+    assert weighted["tied_share"] == pytest.approx(10 / 13)
+
+
+def test_tied_surface_is_reported_by_explain_validation():
+    from geomap.models import FuzzyOverlay, explain_validation
+
+    rng = np.random.default_rng(4)
+    n = 2500
+    X = pd.DataFrame(
+        {"near_mafic": np.where(rng.random(n) < 0.8, 0.0, 1.0), "gravity": rng.random(n)}
+    )
+    y = (rng.random(n) < 0.02).astype(np.int8)
+    table = _membership_table(X, y)
+    model = FuzzyOverlay(operator="product")
+    report = spatial_cross_validate(model, table, block_size_m=20_000)
+    explained = explain_validation(report, table, report.estimator)
+    assert explained["surface"]["tied"]
+    assert any("shares one prospectivity value (0)" in r for r in explained["reasons"])
+    assert any(
+        re.search(r"near_mafic is 0 on (79|8\d)% of its cells", r) for r in explained["reasons"]
+    )
+
+
+def test_every_auc_below_07_comes_with_a_reason():
+    from geomap.models import FuzzyOverlay, explain_validation
+
+    rng = np.random.default_rng(5)
+    n = 2500
+    noise = pd.DataFrame({"a": rng.random(n), "b": rng.random(n)})
+    for n_pos in (3, 60):  # few occurrences, then enough: still explained
+        y = np.zeros(n, np.int8)
+        y[rng.choice(n, n_pos, replace=False)] = 1
+        table = _membership_table(noise, y)
+        for model in (LogisticProspectivity(), FuzzyOverlay(operator="gamma", gamma=0.5)):
+            report = spatial_cross_validate(model, table, block_size_m=20_000)
+            held_out = report.auc["held_out"]
+            assert held_out is not None and held_out < 0.7, (n_pos, model)
+            reasons = explain_validation(report, table, report.estimator)["reasons"]
+            assert reasons, (n_pos, model)
+            if n_pos == 3:
+                assert "only 3 cells" in reasons[0] and "anecdote" in reasons[0]
+    # a region without any occurrence: no AUC, and the reason says why
+    empty = _membership_table(noise, np.zeros(n, np.int8))
+    report = spatial_cross_validate(FuzzyOverlay(operator="or"), empty, block_size_m=20_000)
+    reasons = explain_validation(report, empty, report.estimator)["reasons"]
+    assert reasons[0].startswith("no AUC can be computed")
+    assert "synthetic-occurrences" in reasons[0] and "ROC curve needs" in reasons[0]
+    # a strong layer validates well and needs no excuse
+    strong = noise.assign(a=noise["a"] * 0.2 + y * 0.8)
+    table = _membership_table(strong, y)
+    report = spatial_cross_validate(LogisticProspectivity(), table, block_size_m=20_000)
+    assert report.auc["held_out"] > 0.9
+    assert explain_validation(report, table, report.estimator)["reasons"] == []
+
+
+def test_dependent_layers_are_named_when_the_auc_is_low():
+    from geomap.models import explain_validation
+
+    rng = np.random.default_rng(6)
+    n = 2500
+    a = rng.random(n)
+    X = pd.DataFrame({"relief": a, "slope": a + rng.normal(0, 0.01, n), "c": rng.random(n)})
+    y = np.zeros(n, np.int8)
+    y[rng.choice(n, 40, replace=False)] = 1
+    table = _membership_table(X, y)
+    report = spatial_cross_validate(LogisticProspectivity(), table, block_size_m=20_000)
+    reasons = explain_validation(report, table, report.estimator)["reasons"]
+    assert any("relief / slope (rho +1.00)" in r for r in reasons), reasons
+
+
+def test_transfer_reasons_name_reversed_shifted_and_missing_layers():
+    from geomap.models import explain_transfer
+
+    rng = np.random.default_rng(7)
+    n = 2500
+    y_east = (rng.random(n) < 0.03).astype(np.int8)
+    y_west = (rng.random(n) < 0.03).astype(np.int8)
+    east = _membership_table(
+        pd.DataFrame({"gravity": rng.normal(0, 1, n) + 2 * y_east, "tilt": rng.normal(0, 1, n)}),
+        y_east,
+        region="east",
+    )
+    west = _membership_table(  # high gravity favourable in the east, unfavourable in the west
+        pd.DataFrame(
+            {
+                "gravity": rng.normal(3, 1, n) - 2 * y_west,
+                "tilt": rng.normal(0, 1, n),
+                "geochem": rng.random(n),
+            }
+        ),
+        y_west,
+        region="west",
+    )
+    reports = region_held_out(LogisticProspectivity(), {"east": east, "west": west})
+    east_to_west = reports[0]
+    assert (east_to_west.train_region, east_to_west.test_region) == ("east", "west")
+    assert east_to_west.auc["held_out"] < 0.5
+    explained = explain_transfer(east_to_west, east, west)
+    reasons = " | ".join(explained["weak_result_reasons"])
+    assert "reverses between the regions" in reasons and "gravity (AUC" in reasons
+    assert "distribution shift" in reasons and "gravity (median" in reasons
+    assert "1 layer exists in one region only and was left out" in reasons
+    assert "geochem (west" in reasons
+    assert explained["layers_used"] == ["gravity", "tilt"]
+    assert explained["layer_shift"]["gravity"]["test_outside_train_range"] > 0.3
+    json.dumps(explained, allow_nan=False)
+
+
+def test_report_md_shows_why_each_low_auc_is_low():
+    from types import SimpleNamespace
+
+    from geomap.pipeline.report import build_report
+
+    recipe = SimpleNamespace(
+        name="Sn-W", id="granite-sn-w", path=None, mineral_system="granite-related Sn-W"
+    )
+    region = SimpleNamespace(name="Japan", id="japan")
+    layers = pd.DataFrame(
+        {
+            "layer": ["gravity"],
+            "role": ["evidence"],
+            "kind": ["continuous"],
+            "units": ["mGal"],
+            "min": [-10.0],
+            "max": [90.0],
+            "cells_with_data_pct": [100.0],
+        }
+    )
+
+    def report(held_out: float | None, transfer_auc: float) -> str:
+        metrics = {
+            "spatial_cv": {"auc": {"held_out": held_out, "held_out_se": 0.08}},
+            "diagnostics": {
+                "weak_result_reasons": ["only 16 cells hold training occurrences"],
+                "transfer": [
+                    {
+                        "train_region": "conus",
+                        "test_region": "japan",
+                        "weak_result_reasons": ["distribution shift: gravity"],
+                    }
+                ],
+            },
+            "region_held_out": [
+                {"train_region": "conus", "test_region": "japan", "auc": {"held_out": 0.52}},
+                {
+                    "train_region": "japan",
+                    "test_region": "conus",
+                    "auc": {"held_out": transfer_auc},
+                    "notes": ["layers present in one region only were left out: ['x']"],
+                },
+            ],
+            "settings": {"n_splits": 5, "block_size_m": 50_000.0},
+        }
+        return build_report(
+            recipe=recipe,
+            region=region,
+            resolution_m=10_000.0,
+            model_name="wofe",
+            metrics=metrics,
+            layers=layers,
+            targets=pd.DataFrame(),
+            coverage=None,
+            datasets=[],
+            attribution="(attribution)",
+            settings={"top_percent": 2.0, "min_area_km2": 1.0},
+        )
+
+    text = report(0.61, 0.54)
+    assert "### Why the held-out AUC is below 0.7\n\n- only 16 cells hold training" in text
+    assert "- Trained on `conus`, tested on `japan`: AUC 0.520" in text
+    assert "  Why it is below 0.7:\n  - distribution shift: gravity" in text
+    # a transfer without recorded reasons falls back on its notes
+    assert "  - layers present in one region only were left out: ['x']" in text
+    undefined = report(None, 0.8)
+    assert "### Why the held-out AUC is undefined" in undefined
+    assert undefined.count("Why it is below 0.7") == 1  # the 0.8 transfer needs no excuse
+    # a good AUC keeps its caveats, under Caveats
+    good = report(0.85, 0.8)
+    assert "Why the held-out AUC" not in good
+    assert "- Validation: only 16 cells hold training occurrences" in good

@@ -4,7 +4,8 @@
 * :mod:`geomap.models.fuzzy` -- fuzzy overlay and weighted index overlay, knowledge-driven;
 * :mod:`geomap.models.ml` -- logistic regression, random forest, gradient boosting;
 * :mod:`geomap.models.raster` -- evidence stack -> table of cells -> prospectivity rasters;
-* :mod:`geomap.models.validate` -- spatial block CV, region hold-out, curves, capture table.
+* :mod:`geomap.models.validate` -- spatial block CV, region hold-out, curves, capture table;
+* :mod:`geomap.models.diagnose` -- the reasons behind a weak or degenerate validation result.
 
 Every estimator follows scikit-learn (parameters in ``__init__``, ``fit`` returns ``self``,
 fitted attributes end in ``_``) and adds ``predict_std`` (uncertainty, one standard deviation)
@@ -51,6 +52,9 @@ _LAZY: dict[str, str] = {
     "capture_table": "geomap.models.validate",
     "prediction_area_curve": "geomap.models.validate",
     "block_labels": "geomap.models.validate",
+    "explain_validation": "geomap.models.diagnose",
+    "explain_transfer": "geomap.models.diagnose",
+    "tied_surface": "geomap.models.diagnose",
 }
 
 __all__ = sorted(_LAZY)

@@ -14,9 +14,12 @@ command and the pipeline write its result to files).  It
 5. predicts prospectivity and uncertainty on the whole grid (chunk by chunk on Dask stacks).
 
 Its :class:`ModelResult` also carries the numbers needed to *explain* a weak result
-(:meth:`ModelResult.diagnostics`): how many occurrences, the standard error of the held-out
-AUC, the gap between training and held-out AUC, how much of the area is well covered, and how
-well each layer alone separates the training cells.
+(:meth:`ModelResult.diagnostics`, built by :mod:`geomap.models.diagnose`): how many
+occurrences, the standard error of the held-out AUC, the gap between training and held-out
+AUC, how much of the area is well covered, how well each layer alone separates the training
+cells, dependent layers, a tied (degenerate) prospectivity surface, and for each region
+hold-out the layers left out, reversed or shifted between the regions.  Every AUC below 0.7
+(or undefined) comes with at least one such reason.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import xarray as xr
 
 from geomap.errors import ModelError
 from geomap.models._base import ModelWarning
+from geomap.models.diagnose import explain_transfer, explain_validation, layer_auc
 from geomap.models.raster import CellTable, cell_table, country_mask, predict_raster
 from geomap.models.registry import make_model
 from geomap.models.validate import ValidationReport, region_held_out, spatial_cross_validate
@@ -68,6 +72,9 @@ class ModelResult:
         How it was run.
     warnings : list of str
         Warnings raised while building and fitting (also recorded, not only printed).
+    transfer_diagnostics : list of dict
+        One :func:`~geomap.models.diagnose.explain_transfer` result per ``transfer`` report
+        (same order): why a region hold-out AUC is low.
     """
 
     recipe: str
@@ -81,6 +88,8 @@ class ModelResult:
     transfer: list[ValidationReport] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    transfer_diagnostics: list[dict[str, Any]] = field(default_factory=list)
+    _explained: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __repr__(self) -> str:
         held_out, training = (
@@ -120,7 +129,13 @@ class ModelResult:
                 ),
             ]
         )
-        reasons = self.diagnostics()["weak_result_reasons"]
+        diagnostics = self.diagnostics()
+        reasons = list(diagnostics["weak_result_reasons"])
+        reasons += [
+            f"{t['train_region']} -> {t['test_region']}: {reason}"
+            for t in diagnostics["transfer"]
+            for reason in t["weak_result_reasons"]
+        ]
         weak = "".join(f"<li>{escape(str(reason))}</li>" for reason in reasons)
         return (
             f"<b>model result</b> {escape(self.recipe)} / {escape(self.region)}: "
@@ -156,76 +171,48 @@ class ModelResult:
 
         A layer near 0.5 does not separate training cells from the rest at all.
         """
-        from sklearn.metrics import roc_auc_score
-
-        out: dict[str, float | None] = {}
-        for name in self.table.X.columns:
-            column = self.table.X[name]
-            if isinstance(column.dtype, pd.CategoricalDtype):
-                continue
-            values = column.to_numpy(dtype="float64", na_value=np.nan)
-            ok = np.isfinite(values)
-            y = self.table.y[ok]
-            if y.min(initial=0) == y.max(initial=0):
-                out[name] = None
-                continue
-            auc = float(roc_auc_score(y, values[ok], sample_weight=self.table.sample_weight[ok]))
-            out[name] = max(auc, 1.0 - auc)
-        return out
+        return layer_auc(self.table)
 
     def diagnostics(self) -> dict[str, Any]:
-        """Numbers that explain a weak (or suspiciously strong) validation result."""
+        """Numbers that explain a weak (or suspiciously strong) validation result.
+
+        Returns
+        -------
+        dict
+            ``auc_training``, ``auc_held_out``, ``auc_held_out_se``, ``auc_gap``,
+            ``n_positive_cells``, ``n_occurrences``, ``well_covered_fraction``, ``layer_auc``
+            (oriented), ``layer_auc_raw``, ``best_layer``, ``fold_auc_range``,
+            ``dependent_layers``, ``surface`` (the share of the study area tied at one
+            prospectivity value and the layers constant there, see
+            :func:`~geomap.models.diagnose.tied_surface`), ``weak_result_reasons`` (never
+            empty when the held-out AUC is undefined or below 0.7) and ``transfer`` (one
+            entry per region hold-out, each with its own ``weak_result_reasons``).
+        """
+        if "validation" not in self._explained:
+            self._explained["validation"] = explain_validation(
+                self.validation, self.table, self.estimator
+            )
+        explained = self._explained["validation"]
         report = self.validation
         auc = report.auc
         training, held_out = auc.get("training"), auc.get("held_out")
         n_cells = max(report.counts.get("test_n_cells", 0), 1)
-        layer_auc = self.layer_auc()
-        best = max((v for v in layer_auc.values() if v is not None), default=None)
-        reasons: list[str] = []
-        n_pos = report.counts.get("n_positive_cells", 0)
-        if n_pos == 0:
-            reasons.append(
-                "no training occurrence lies in the study area: nothing to validate against "
-                "(the map rests on the knowledge-driven model alone)"
-            )
-        elif n_pos < 20:
-            reasons.append(
-                f"only {n_pos} cells hold training occurrences: the held-out AUC has a standard "
-                f"error of {auc.get('held_out_se') or float('nan'):.2f}"
-            )
-        if training is not None and held_out is not None and training - held_out > 0.1:
-            reasons.append(
-                f"training AUC {training:.2f} vs held-out {held_out:.2f}: the model fits the "
-                "training areas but does not transfer to unseen blocks (overfitting or "
-                "regionally varying controls)"
-            )
-        if best is not None and best < 0.65:
-            reasons.append(
-                f"no evidence layer alone separates training cells well (best single-layer AUC "
-                f"{best:.2f}): the layers are too coarse or do not capture the mineral system"
-            )
-        covered = report.counts.get("test_n_well_covered_cells", 0) / n_cells
-        if covered < 0.5:
-            reasons.append(
-                f"only {100 * covered:.0f}% of the area is well covered by evidence; where data "
-                "are missing the model cannot rank cells"
-            )
-        independence = getattr(self.estimator, "independence_", None)
-        if isinstance(independence, dict) and not independence.get("passed", True):
-            reasons.append(
-                "conditional independence failed (weights of evidence over-counts correlated "
-                f"layers; observed/predicted ratio {independence['ratio']:.2f})"
-            )
         return {
             "auc_training": training,
             "auc_held_out": held_out,
             "auc_held_out_se": auc.get("held_out_se"),
             "auc_gap": None if training is None or held_out is None else training - held_out,
-            "n_positive_cells": n_pos,
+            "n_positive_cells": report.counts.get("n_positive_cells", 0),
             "n_occurrences": report.counts.get("n_occurrences"),
-            "well_covered_fraction": covered,
-            "layer_auc": layer_auc,
-            "weak_result_reasons": reasons,
+            "well_covered_fraction": report.counts.get("test_n_well_covered_cells", 0) / n_cells,
+            "layer_auc": explained["layer_auc"],
+            "layer_auc_raw": explained["layer_auc_raw"],
+            "best_layer": explained["best_layer"],
+            "fold_auc_range": explained["fold_auc_range"],
+            "dependent_layers": explained["dependent_layers"],
+            "surface": explained["surface"],
+            "weak_result_reasons": list(explained["reasons"]),
+            "transfer": [dict(t) for t in self.transfer_diagnostics],
         }
 
     def metrics(self) -> dict[str, Any]:
@@ -424,6 +411,7 @@ def model_region(
         )
         fitted = validation.estimator
         transfer: list[ValidationReport] = []
+        transfer_diagnostics: list[dict[str, Any]] = []
         for other in test_regions:
             _, other_table, _ = _region_table(
                 loaded,
@@ -435,9 +423,14 @@ def model_region(
                 study_area=study_area,
                 catalog=cat,
             )
-            transfer += region_held_out(
-                estimator, {region: table, other: other_table}, normalize=normalize
-            )
+            tables = {region: table, other: other_table}
+            pairs = [(region, other), (other, region)]
+            reports = region_held_out(estimator, tables, normalize=normalize, pairs=pairs)
+            for (train_id, test_id), report in zip(pairs, reports, strict=True):
+                transfer.append(report)
+                transfer_diagnostics.append(
+                    explain_transfer(report, tables[train_id], tables[test_id])
+                )
         prediction = predict_raster(fitted, stack, study_area=mask, sources=table.sources)
     for message in caught:
         if issubclass(message.category, DeprecationWarning | PendingDeprecationWarning):
@@ -473,6 +466,7 @@ def model_region(
         transfer=transfer,
         settings=settings,
         warnings=caught_messages,
+        transfer_diagnostics=transfer_diagnostics,
     )
 
 

@@ -113,6 +113,43 @@ def _coverage_caveat(coverage: xr.DataArray | None, n_layers: int) -> list[str]:
     return notes
 
 
+def _weak(auc: Any) -> bool:
+    """Whether an AUC must be explained: undefined, not finite, or below :data:`LOW_AUC`."""
+    return auc is None or not isinstance(auc, int | float) or not auc >= LOW_AUC
+
+
+def _transfer_lines(metrics: Mapping[str, Any], diagnostics: Mapping[str, Any]) -> list[str]:
+    """List the region hold-out results, each low one followed by the reasons behind it."""
+    transfers = metrics.get("region_held_out") or []
+    if not transfers:
+        return []
+    explained = {
+        (t.get("train_region"), t.get("test_region")): t
+        for t in diagnostics.get("transfer") or []
+        if isinstance(t, Mapping)
+    }
+    lines = ["", "### Region hold-out (trained in one region, tested in another)", ""]
+    for transfer in transfers:
+        pair = (transfer.get("train_region"), transfer.get("test_region"))
+        transfer_auc = (transfer.get("auc") or {}).get("held_out")
+        lines.append(
+            f"- Trained on `{pair[0]}`, tested on `{pair[1]}`: AUC {_fmt(transfer_auc)} "
+            f"(± {_fmt((transfer.get('auc') or {}).get('held_out_se'))})."
+        )
+        if not _weak(transfer_auc):
+            continue
+        reasons = [str(r) for r in (explained.get(pair) or {}).get("weak_result_reasons") or []]
+        if not reasons:  # metrics written before the transfer diagnostics existed
+            reasons = [str(n) for n in transfer.get("notes") or []] or [
+                "the controls learned in the training region do not rank the test region's "
+                "occurrences"
+            ]
+        word = "undefined" if transfer_auc is None else "below 0.7"
+        lines.append(f"  Why it is {word}:")
+        lines += [f"  - {reason}" for reason in reasons]
+    return lines
+
+
 def build_report(
     *,
     recipe: Any,
@@ -204,8 +241,9 @@ def build_report(
         table = table.sort_values("_order").drop(columns="_order")
         lines.append(_table(table))
     held_out = auc.get("held_out")
-    reasons = diagnostics.get("weak_result_reasons") or []
-    if held_out is None or (isinstance(held_out, float) and held_out < LOW_AUC):
+    reasons = [str(r) for r in diagnostics.get("weak_result_reasons") or []]
+    weak = _weak(held_out)
+    if weak:
         lines += [
             "",
             f"### Why the held-out AUC is {'undefined' if held_out is None else 'below 0.7'}",
@@ -214,14 +252,11 @@ def build_report(
         lines += [f"- {reason}" for reason in reasons] or [
             "- The evidence layers do not separate held-out occurrences from the rest of the area."
         ]
-    for transfer in metrics.get("region_held_out", []) or []:
-        transfer_auc = (transfer.get("auc") or {}).get("held_out")
-        lines.append(
-            f"- Region hold-out: trained on `{transfer.get('train_region')}`, tested on "
-            f"`{transfer.get('test_region')}`: AUC {_fmt(transfer_auc)}."
-        )
+    lines += _transfer_lines(metrics, diagnostics)
     lines += ["", "## Caveats", ""]
     caveats = _coverage_caveat(coverage, len(evidence))
+    if not weak:  # shown under the validation when the AUC is low
+        caveats += [f"Validation: {reason}" for reason in reasons]
     independence = metrics.get("conditional_independence")
     if isinstance(independence, Mapping) and not independence.get("passed", True):
         caveats.append(
