@@ -174,3 +174,17 @@ def test_unreachable_scheduler_is_a_clear_error_and_fast(tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert f"Error: --scheduler {address!r}: cannot reach a Dask scheduler" in result.output
     assert "Traceback" not in result.output and not out.exists()
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "big"])
+def test_bad_chunks_refused_before_any_work(value, tmp_path):
+    from typer.testing import CliRunner
+
+    from geomap.cli import app
+
+    out = tmp_path / "out"
+    args = ["build", "kuroko-vms", "--region", "japan", "--chunks", value, "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert f"--chunks '{value}'" in result.output and "positive whole number" in result.output
+    assert not out.exists()

@@ -59,11 +59,14 @@ def _chunks(value: str | None) -> Any:
     if value is None or value == "auto":
         return value
     try:
-        return int(value)
+        cells = int(value)
     except ValueError:
+        cells = 0
+    if cells <= 0:
         raise typer.BadParameter(
-            f"--chunks {value!r}: use 'auto' or a whole number of cells"
-        ) from None
+            f"--chunks {value!r}: use 'auto' or a positive whole number of cells"
+        )
+    return cells
 
 
 @app.command("build")
