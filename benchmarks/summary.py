@@ -2,7 +2,8 @@
 
 One table of the harness cases (time, ratio against the bare call, throughput, peak memory)
 with the scaling exponent of each operation, one of the end-to-end builds, and one of the
-recipes' validation (``model_validation.json`` from :mod:`benchmarks.validate_recipes`).
+recipes' validation (``model_validation.json`` from :mod:`benchmarks.validate_recipes`), and one
+of the recipes' evidence stacks (``recipe_stacks.json`` from :mod:`benchmarks.build_recipes`).
 """
 
 from __future__ import annotations
@@ -101,16 +102,57 @@ def validation_table(paths: list[Path]) -> str:
     return "\n".join(lines)
 
 
+def stacks_table(paths: list[Path]) -> str:
+    """The recipes' evidence stacks (``recipe_stacks.json`` from :mod:`benchmarks.build_recipes`).
+
+    One line per (recipe, region): cell size, grid cells, evidence layers, chunking, wall time,
+    peak RSS, whether the coverage layer is in the stack, the share of cells with every layer,
+    and each layer's % of cells with data.
+    """
+    lines = [
+        "| recipe | region | cell m | cells | layers | chunks | wall | peak RSS | coverage layer "
+        "| all layers % | % cells with data per layer |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for path in paths:
+        for stack in json.loads(path.read_text()).get("stacks", []):
+            if "error" in stack:
+                lines.append(
+                    f"| {stack['recipe']} | {stack['region']} | {stack['resolution_m']:.0f} | "
+                    f"failed: {stack['error'].splitlines()[-1][:80]} | | | | | | | |"
+                )
+                continue
+            per_layer = ", ".join(
+                f"{layer['layer']} {layer['cells_with_data_pct']:.0f}"
+                for layer in stack["layers"]
+                if layer.get("role") != "coverage"
+            )
+            coverage = stack.get("coverage") or {}
+            lines.append(
+                f"| {stack['recipe']} | {stack['region']} | {stack['resolution_m']:.0f} | "
+                f"{stack['cells'] / 1e6:.2f} M | {stack['n_layers']} | {stack['chunks'] or 'none'} "
+                f"| {_fmt(stack['wall_s'], '{:.0f} s')} | "
+                f"{_fmt(stack['peak_rss_mb'] / 1024, '{:.2f} GiB')} | "
+                f"{'yes' if stack['coverage_layer'] else 'NO'} | "
+                f"{_fmt(coverage.get('all_layers_pct'), '{:.0f}')} | {per_layer} |"
+            )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     paths = [Path(p) for p in (argv if argv is not None else sys.argv[1:])]
     validation = [p for p in paths if "runs" in json.loads(p.read_text())]
-    rows, exponents = _rows([p for p in paths if p not in validation])
+    stacks = [p for p in paths if "stacks" in json.loads(p.read_text())]
+    rows, exponents = _rows([p for p in paths if p not in validation and p not in stacks])
     print(cases_table(rows, exponents))
     print()
     print(builds_table(rows))
     if validation:
         print()
         print(validation_table(validation))
+    if stacks:
+        print()
+        print(stacks_table(stacks))
     return 0
 
 
