@@ -213,7 +213,7 @@ def build_report(
         f"{settings.get('random_state', 0)}; spatial block cross-validation with "
         f"{metrics.get('settings', {}).get('n_splits', '?')} folds of "
         f"{_fmt(metrics.get('settings', {}).get('block_size_m', math.nan) / 1000, 0)} km blocks.",
-        f"- Targets: {_target_rule(settings)}, touching cells "
+        f"- Targets: {_target_rule_text(settings)}, touching cells "
         f"merged, targets under {_fmt(settings.get('min_area_km2'), 1)} km² dropped, ranked by "
         "mean prospectivity.",
         "",
@@ -300,7 +300,7 @@ def build_report(
     return "\n".join(lines)
 
 
-def _target_rule(settings: Mapping[str, Any]) -> str:
+def _target_rule_text(settings: Mapping[str, Any]) -> str:
     if settings.get("threshold") is not None:
         return f"every cell with prospectivity >= {settings['threshold']:g}"
     return f"top {settings.get('top_percent')} % of the area with data"
