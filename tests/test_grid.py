@@ -341,3 +341,44 @@ def _grid_sized(res, ny, nx):
     from odc.geo.geobox import GeoBox
 
     return GeoBox((ny, nx), Affine(res, 0, 1000 * res, 0, -res, 2000 * res), "EPSG:5070")
+
+
+@pytest.mark.parametrize("periodic", [False, True])
+def test_fast_bilinear_matches_the_renormalized_weights(periodic):
+    """The plain-bilinear fast path agrees with renormalizing over corners with data."""
+    from affine import Affine
+
+    from geomap.grid.reproject import _bilinear, _bilinear_renormalized, _Plan
+
+    rng = np.random.default_rng(7)
+    src = rng.normal(size=(9, 12)).astype("float32")
+    src[rng.random(src.shape) < 0.15] = np.nan
+    plan = _Plan(
+        grid_affine=Affine.identity(),
+        grid_crs_wkt="",
+        src_transform=Affine.identity(),
+        src_shape=src.shape,
+        src_crs_wkt="",
+        geographic=periodic,
+        periodic=periodic,
+        lon_ref=0.0,
+        step=1,
+        k=1,
+        method="bilinear",
+        nodata=math.nan,
+        dtype="float32",
+    )
+    # interior, edges, exact cell centres and edges, outside, non-finite
+    col = np.concatenate([rng.uniform(-1, 13, 400), np.arange(0, 12.5, 0.5), [np.nan, 3.0]])
+    row = np.concatenate([rng.uniform(-1, 10, 400), np.linspace(0, 9, 25), [2.0, np.inf]])
+    if periodic:
+        col = np.where(np.isfinite(col), col % 12, col)
+    fast = _bilinear(src, (0, 0), plan, col, row)
+    slow = _bilinear_renormalized(src, (0, 0), plan, col, row)
+    np.testing.assert_array_equal(np.isnan(fast), np.isnan(slow))
+    np.testing.assert_allclose(fast, slow, rtol=1e-6, atol=1e-6)
+    window = _bilinear(
+        src[2:, 3:] if not periodic else src[2:], (2, 0 if periodic else 3), plan, col, row
+    )
+    inner = (row > 4) & (row < 8) & ((col > 6) & (col < 10) | periodic)
+    np.testing.assert_array_equal(window[inner], fast[inner])

@@ -49,7 +49,7 @@ RESAMPLING = ("bilinear", "nearest", "average", "mode")
 _LATTICE_SPACING_M = 20_000.0
 _MAX_LATTICE_STEP = 64
 _MAX_SUPERSAMPLE = 8
-_STRIP_POINTS = 2**21  # points per strip: bounds the temporaries of one call
+_STRIP_POINTS = 2**18  # points per strip: bounds the temporaries of one call
 
 
 @dataclass(frozen=True)
@@ -326,16 +326,30 @@ def _source_positions(plan: _Plan, vs: np.ndarray, us: np.ndarray) -> tuple[np.n
     def interp(z: np.ndarray) -> np.ndarray:
         # separable: along each lattice row first, then between rows
         along = z[:, iu] * (1.0 - tu) + z[:, iu + 1] * tu
-        return along[iv] * (1.0 - tv) + along[iv + 1] * tv
+        out = along[iv]
+        out *= 1.0 - tv
+        upper = along[iv + 1]
+        upper *= tv
+        out += upper
+        return out
 
+    # in place, the same operations (and so the same bits) as the plain expressions
     px, py = interp(sx), interp(sy)
     st = plan.src_transform
     if plan.geographic:
         west = st.c
-        px = west + (px - west) % 360.0
-    col = (px - st.c) / st.a
-    row = (py - st.f) / st.e
-    return col, row
+        px -= west
+        with np.errstate(invalid="ignore"):
+            # x % 360 == x on [0, 360): skip the (slow) remainder when nothing wraps
+            wraps = not (px.size == 0 or (px.min() >= 0.0 and px.max() < 360.0))
+        if wraps:
+            np.remainder(px, 360.0, out=px)
+        px += west
+    px -= st.c
+    px /= st.a
+    py -= st.f
+    py /= st.e
+    return px, py
 
 
 def _transformer(src: str, dst: str) -> pyproj.Transformer:
@@ -392,16 +406,150 @@ def _gather(
 def _nearest(
     src: np.ndarray, offset: tuple[int, int], plan: _Plan, col: np.ndarray, row: np.ndarray
 ) -> np.ndarray:
-    finite = np.isfinite(col) & np.isfinite(row)
-    i = np.floor(np.where(finite, row, -1.0)).astype(np.intp)
-    j = np.floor(np.where(finite, col, -1.0)).astype(np.intp)
-    j, ok_j = _in_columns(plan, j)
-    ok = finite & ok_j & (i >= 0) & (i < plan.src_shape[0])
-    vals = _gather(src, offset, i, j, ok)
+    ny, nx = plan.src_shape
+    h, w = src.shape
+    col, row, finite = _finite_positions(col, row)
+    i = np.floor(row).astype(np.intp)
+    j = np.floor(col).astype(np.intp)
+    ok = (i >= 0) & (i < ny)
+    if finite is not None:
+        ok &= finite
+    if plan.periodic:
+        np.remainder(j, nx, out=j)
+    else:
+        ok &= (j >= 0) & (j < nx)
+    # flat index into the window, clipped where ``ok`` is False (those cells get nodata)
+    i -= offset[0]
+    np.clip(i, 0, h - 1, out=i)
+    j -= offset[1]
+    np.clip(j, 0, w - 1, out=j)
+    i *= w
+    i += j
+    vals = src.reshape(-1).take(i)
     return np.where(ok, vals, plan.nodata).astype(plan.dtype, copy=False)
 
 
+def _finite_positions(
+    col: np.ndarray, row: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Return ``col``, ``row`` with non-finite positions set to -10 (outside), and the mask.
+
+    The mask of finite positions is None when all are finite.
+    """
+    finite = np.isfinite(col)
+    finite &= np.isfinite(row)
+    if finite.all():
+        return col, row, None
+    return np.where(finite, col, -10.0), np.where(finite, row, -10.0), finite
+
+
 def _bilinear(
+    src: np.ndarray, offset: tuple[int, int], plan: _Plan, col: np.ndarray, row: np.ndarray
+) -> np.ndarray:
+    """Bilinear samples, weights renormalized over the corners with data.
+
+    Fast path: plain bilinear interpolation (along columns, then rows; float64), with
+    corners outside the source folded onto the edge (the same as renormalizing over
+    the corners inside).  A point that comes out non-finite had a
+    corner without data, and only those points go through the renormalizing
+    :func:`_bilinear_renormalized`.
+    """
+    ny, nx = plan.src_shape
+    h, w = src.shape
+    wrap = plan.periodic and w == nx
+    if h < 2 or (w < 2 and not wrap):
+        return _bilinear_renormalized(src, offset, plan, col, row)
+    col, row, finite = _finite_positions(col, row)
+    inside = row >= 0
+    inside &= row <= ny
+    if finite is not None:
+        inside &= finite
+    if not plan.periodic:
+        inside &= col >= 0
+        inside &= col <= nx
+    # rows (window coordinates): upper corner row clipped to [0, h - 2], the fraction to
+    # [0, 1]; a point beyond the first/last row centre then takes that row (weight 1)
+    rc = row - 0.5
+    i0 = _window_index(rc, offset[0], h)
+    fr = _fraction(rc, i0, offset[0])
+    del rc
+    cc = col - 0.5
+    flat = src.reshape(-1)
+    base = i0
+    base *= w
+    if wrap:
+        j0 = np.floor(cc).astype(np.intp)
+        fc = np.subtract(cc, j0)
+        np.remainder(j0, nx, out=j0)
+        j1 = j0 + 1
+        j1[j1 == nx] = 0
+        idx = base + j0
+        v00 = flat.take(idx)
+        np.add(base, j1, out=idx)
+        v01 = flat.take(idx)
+        base += w
+        np.add(base, j0, out=idx)
+        v10 = flat.take(idx)
+        np.add(base, j1, out=idx)
+        v11 = flat.take(idx)
+        del j0, j1
+    else:
+        j0 = _window_index(cc, offset[1], w)
+        fc = _fraction(cc, j0, offset[1])
+        idx = base
+        idx += j0
+        v00 = flat.take(idx)
+        idx += 1
+        v01 = flat.take(idx)
+        idx += w
+        v11 = flat.take(idx)
+        idx -= 1
+        v10 = flat.take(idx)
+        del j0
+    del idx, base, cc
+    # (1 - t) a + t b in float64, exact at t = 0 and t = 1 (cell centres, edges folded
+    # onto a row); the corner values are read in the source's precision
+    fc_c, fr_c = np.subtract(1.0, fc), np.subtract(1.0, fr)
+    with np.errstate(invalid="ignore", over="ignore"):
+        top = np.multiply(v00, fc_c)  # top: v00 (1 - fc) + v01 fc
+        part = np.multiply(v01, fc)
+        np.add(top, part, out=top)
+        low = np.multiply(v10, fc_c)  # bottom: v10 (1 - fc) + v11 fc
+        np.multiply(v11, fc, out=part)
+        np.add(low, part, out=low)
+        np.multiply(top, fr_c, out=top)  # top (1 - fr) + bottom fr
+        np.multiply(low, fr, out=low)
+        np.add(top, low, out=top)
+    vals: np.ndarray = top
+    del v00, v01, v10, v11, fc_c, fr_c, part, low
+    redo = ~np.isfinite(vals)
+    redo &= inside
+    if redo.any():
+        pick = np.flatnonzero(redo)
+        vals.reshape(-1)[pick] = _bilinear_renormalized(
+            src, offset, plan, col.reshape(-1)[pick], row.reshape(-1)[pick]
+        )
+    vals[~inside] = np.nan
+    return vals.astype(plan.dtype, copy=False)
+
+
+def _window_index(c: np.ndarray, offset: int, n: int) -> np.ndarray:
+    """``floor(c) - offset`` clipped to ``[0, n - 2]`` (first of two neighbouring cells)."""
+    i = c.astype(np.intp)  # truncation: equals floor wherever the clip keeps the value
+    if offset:
+        i -= offset
+    np.clip(i, 0, n - 2, out=i)
+    return i
+
+
+def _fraction(c: np.ndarray, i: np.ndarray, offset: int) -> np.ndarray:
+    """``c - floor(c)`` (the same bits), or 0 / 1 where ``i`` was clipped below / above."""
+    f = np.subtract(c, i + offset if offset else i)
+    np.clip(f, 0.0, 1.0, out=f)
+    return f
+
+
+def _bilinear_renormalized(
     src: np.ndarray, offset: tuple[int, int], plan: _Plan, col: np.ndarray, row: np.ndarray
 ) -> np.ndarray:
     ny, nx = plan.src_shape
