@@ -55,7 +55,7 @@ def ingest(
     if out is None:
         stem = "-".join(part for part in (dataset_id, layer, region) if part)
         out = Path(f"{stem}.tif" if is_raster else f"{stem}.parquet")
-    _refuse_existing(out, overwrite)
+        _refuse_existing(out, overwrite)
     report = result.attrs.get("geomap_report", {})
     if is_raster:
         from geomap.io.cog import write_cog

@@ -51,6 +51,24 @@ def _check_writable(folder: Path) -> None:
 
 
 @contextlib.contextmanager
+def _removed_on_failure(tmp: Path, final: Path) -> Iterator[None]:
+    """Remove ``tmp`` if the body fails; file-system errors become an ExportError on ``final``."""
+    try:
+        yield
+    except ExportError as exc:
+        _remove(tmp)
+        if str(final) in str(exc):
+            raise
+        raise ExportError(f"writing {final} failed: {exc}") from exc
+    except _WRITE_ERRORS as exc:
+        _remove(tmp)
+        raise _write_failed(final, exc) from exc
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+@contextlib.contextmanager
 def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; rename it to ``final`` on success.
 
@@ -85,22 +103,11 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(tmp_name)
     tmp.unlink()
-    try:
+    with _removed_on_failure(tmp, final):
         yield tmp
         if not tmp.exists():
             raise ExportError(f"nothing was written for {final}; the writer produced no file")
         os.replace(tmp, final)
-    except ExportError as exc:
-        _remove(tmp)
-        if str(final) in str(exc):
-            raise
-        raise ExportError(f"writing {final} failed: {exc}") from exc
-    except _WRITE_ERRORS as exc:
-        _remove(tmp)
-        raise _write_failed(final, exc) from exc
-    except BaseException:
-        _remove(tmp)
-        raise
 
 
 @contextlib.contextmanager
@@ -131,7 +138,7 @@ def atomic_dir(final: str | os.PathLike[str], *, overwrite: bool = False) -> Ite
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent))
     except OSError as exc:
         raise _write_failed(final, exc) from exc
-    try:
+    with _removed_on_failure(tmp, final):
         yield tmp
         tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it owner-only; finished folders follow umask
         if final.exists():
@@ -142,17 +149,6 @@ def atomic_dir(final: str | os.PathLike[str], *, overwrite: bool = False) -> Ite
             _remove(old)
         else:
             os.replace(tmp, final)
-    except ExportError as exc:
-        _remove(tmp)
-        if str(final) in str(exc):
-            raise
-        raise ExportError(f"writing {final} failed: {exc}") from exc
-    except _WRITE_ERRORS as exc:
-        _remove(tmp)
-        raise _write_failed(final, exc) from exc
-    except BaseException:
-        _remove(tmp)
-        raise
 
 
 def _umask() -> int:

@@ -119,25 +119,30 @@ def _scalar(value: Any) -> Any:
     return value
 
 
-def _prepare_vector(frame: Any, name: str) -> Any:
+def _plain_columns(frame: Any, skip: str | None = None) -> Any:
+    """Return a copy without attrs whose object and categorical columns GDAL can write."""
     import pandas as pd
 
+    out = frame.copy()
+    out.attrs = {}
+    for column in out.columns:
+        if column == skip:
+            continue
+        if out[column].dtype == object:
+            out[column] = out[column].map(_scalar)
+        elif isinstance(out[column].dtype, pd.CategoricalDtype):
+            out[column] = out[column].astype("string")
+    return out
+
+
+def _prepare_vector(frame: Any, name: str) -> Any:
     if not hasattr(frame, "geometry"):
         raise DataError(f"layer {name!r} must be a GeoDataFrame, not {type(frame).__name__}")
     if frame.crs is None:
         raise CRSError(
             f"layer {name!r} has no CRS; set it with .set_crs() (geomap never assumes EPSG:4326)"
         )
-    out = frame.copy()
-    out.attrs = {}
-    geometry_name = out.geometry.name
-    for column in out.columns:
-        if column == geometry_name:
-            continue
-        if out[column].dtype == object:
-            out[column] = out[column].map(_scalar)
-        elif isinstance(out[column].dtype, pd.CategoricalDtype):
-            out[column] = out[column].astype("string")
+    out = _plain_columns(frame, skip=frame.geometry.name)
     if name.startswith("occurrence") or "occurrence" in name:
         from geomap.styles import commodity_group
 
@@ -187,11 +192,7 @@ def _write_attributes(path: Path, name: str, table: Any) -> None:
             f"table {name!r} must be a pandas DataFrame without geometry; pass geometries "
             "in vectors="
         )
-    plain = table.copy()
-    for column in plain.columns:
-        if plain[column].dtype == object:
-            plain[column] = plain[column].map(_scalar)
-    pyogrio.write_dataframe(plain, path, layer=name, driver="GPKG", append=True)
+    pyogrio.write_dataframe(_plain_columns(table), path, layer=name, driver="GPKG", append=True)
 
 
 def _raster_blocks(data: Any) -> Iterable[tuple[int, np.ndarray]]:
