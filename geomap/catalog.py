@@ -70,6 +70,18 @@ _ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
+def _require_http_url(value: str, what: str) -> str:
+    """Refuse anything but an absolute http(s) URL (it becomes a link in maps and reports)."""
+    from geomap._safe_text import http_url
+
+    if http_url(value) is None:
+        raise ValueError(
+            f"{what} {value!r} is not an http(s) URL; give the https:// address of the page "
+            "(javascript:, data:, file: and relative links are refused)"
+        )
+    return value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -81,6 +93,11 @@ class License(_Strict):
     name: str = Field(description="Human-readable licence name")
     url: str | None = Field(default=None, description="Where the licence text is published")
     attribution: str = Field(description="The credit line the licence requires on every product")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        return None if value is None else _require_http_url(value, "licence url")
 
 
 class DataFile(_Strict):
@@ -160,6 +177,11 @@ class Dataset(_Strict):
     reader: str | None = Field(default=None, description="Reader name in geomap.io")
     reader_options: dict[str, Any] = Field(default_factory=dict)
     files: list[DataFile]
+
+    @field_validator("landing_page")
+    @classmethod
+    def _http_landing_page(cls, value: str) -> str:
+        return _require_http_url(value, "landing_page")
 
     @model_validator(mode="after")
     def _files_consistent(self) -> Dataset:

@@ -128,6 +128,7 @@ def targets(
     chunks: Chunks = None,
 ) -> None:
     """Rank survey-planning target areas for a recipe (from the build cache when possible)."""
+    from geomap._safe_text import write_csv
     from geomap.io.atomic import atomic_path
     from geomap.pipeline.runner import run_stages
 
@@ -149,7 +150,7 @@ def targets(
     else:
         plain = frame.drop(columns="geometry")
         text = (
-            plain.to_csv(index=False, float_format="%.6g", lineterminator="\n")
+            str(write_csv(plain, float_format="%.6g", lineterminator="\n"))
             if output_format == "csv"
             else plain[
                 [

@@ -21,6 +21,7 @@ def write_model_outputs(result: Any, folder: Path) -> list[str]:
     ``transfer_<train>_to_<test>.png`` per region hold-out), ``metrics.json`` (AUCs, capture
     table, diagnostics) and ``validation.json`` (every curve).
     """
+    from geomap._safe_text import write_csv
     from geomap.io.atomic import atomic_path
     from geomap.io.cog import write_cog
     from geomap.io.provenance import source_ids
@@ -33,7 +34,7 @@ def write_model_outputs(result: Any, folder: Path) -> list[str]:
         written.append(f"{name}.tif")
     table_name = "weights.csv" if result.model_name == "wofe" else "importance.csv"
     with atomic_path(folder / table_name) as tmp:
-        result.model_table().to_csv(tmp, index=False)
+        write_csv(result.model_table(), tmp)
     written.append(table_name)
     title = f"{result.recipe} · {result.region} · {result.model_name} (spatial block CV)"
     datasets = source_ids(result.prediction["prospectivity"])  # evidence and training data

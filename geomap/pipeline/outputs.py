@@ -13,6 +13,7 @@ import geopandas as gpd
 import pandas as pd
 import xarray as xr
 
+from geomap._safe_text import write_csv
 from geomap.io.atomic import atomic_path
 
 __all__ = ["BuildLayers", "file_hashes", "write_rasters", "write_tables"]
@@ -63,7 +64,7 @@ def write_rasters(folder: Path, layers: BuildLayers, *, progress: bool = False) 
 
 def _csv(frame: pd.DataFrame, path: Path) -> Path:
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False, float_format="%.6g", lineterminator="\n")
+        write_csv(frame, tmp, float_format="%.6g", lineterminator="\n")
     return path
 
 
