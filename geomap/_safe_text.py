@@ -18,6 +18,8 @@ The HTML map has its own rules (``geomap.render._elements``: JSON with ``<``, ``
 
 from __future__ import annotations
 
+import csv
+import html
 import os
 import re
 from typing import TYPE_CHECKING, Any
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FORMULA_PREFIXES",
     "csv_safe_frame",
+    "escape_html",
     "http_url",
     "markdown_code",
     "markdown_paragraphs",
@@ -50,6 +53,20 @@ _MD_PUNCTUATION = re.compile(r"([\\`*\[\]|~$])")
 _MD_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 # a leading "# ", "- ", "+ " or "1. " would start a block if the text began a line
 _MD_BLOCK_START = re.compile(r"^(\s*)(#{1,6}(?=\s|$)|[-+](?=\s|$)|\d{1,9}[.)](?=\s|$))")
+
+
+def escape_html(text: Any, quote: bool = True) -> str:
+    """Escape text for HTML: :func:`html.escape`, plus ``{`` and ``}`` as character references.
+
+    The braces are escaped so that no ``{{``, ``{%`` or ``{#`` of a template engine appears
+    in a page geomap writes, whatever the text holds.
+
+    Examples
+    --------
+    >>> escape_html('<b>{{7*7}}</b> "x"')
+    '&lt;b&gt;&#123;&#123;7*7&#125;&#125;&lt;/b&gt; &quot;x&quot;'
+    """
+    return html.escape(str(text), quote=quote).replace("{", "&#123;").replace("}", "&#125;")
 
 
 def markdown_text(value: Any) -> str:
@@ -175,7 +192,7 @@ def csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
     out = frame.copy()
     for position, (_, column) in enumerate(out.items()):
-        if column.dtype == object or isinstance(column.dtype, pd.StringDtype | pd.CategoricalDtype):
+        if _is_text(column):
             if isinstance(column.dtype, pd.CategoricalDtype):
                 column = column.astype(object)
             out.isetitem(position, column.map(_neutral_cell, na_action="ignore").to_numpy())
@@ -193,4 +210,27 @@ def write_csv(
     text is returned.
     """
     options.setdefault("index", False)
-    return csv_safe_frame(frame).to_csv(path, **options)
+    safe = csv_safe_frame(frame)
+    terminator = options.get("lineterminator") or os.linesep
+    if "\r" not in terminator and _has_carriage_return(safe):
+        # the csv module quotes a field holding "\n" but not one holding a lone "\r" when
+        # lines end in "\n": that "\r" would split the row for most readers
+        options.setdefault("quoting", csv.QUOTE_NONNUMERIC)
+    return safe.to_csv(path, **options)
+
+
+def _has_carriage_return(frame: pd.DataFrame) -> bool:
+    if any(isinstance(c, str) and "\r" in c for c in frame.columns):
+        return True
+    return any(
+        column.map(lambda v: isinstance(v, str) and "\r" in v, na_action="ignore").any()
+        for _, column in frame.items()
+        if _is_text(column)
+    )
+
+
+def _is_text(column: pd.Series) -> bool:
+    """Whether a column may hold text (object, string or categorical dtype)."""
+    import pandas as pd
+
+    return column.dtype == object or isinstance(column.dtype, pd.StringDtype | pd.CategoricalDtype)

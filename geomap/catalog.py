@@ -76,7 +76,7 @@ def _require_http_url(value: str, what: str) -> str:
 
     if http_url(value) is None:
         raise ValueError(
-            f"{what} {value!r} is not an http(s) URL; give the https:// address of the page "
+            f"{what} {value!r} is not an http(s) URL; use the https:// address of the page "
             "(javascript:, data:, file: and relative links are refused)"
         )
     return value

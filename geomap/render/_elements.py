@@ -30,6 +30,8 @@ from folium.elements import JSCSSMixin
 from folium.map import Layer
 from folium.template import Template
 
+from geomap._safe_text import escape_html
+
 __all__ = [
     "AttributionLine",
     "GeoJsonOverlay",
@@ -119,17 +121,6 @@ def safe_json(obj: Any) -> str:
     if "{" in text[1:-1] or "}" in text[1:-1]:  # braces other than the outer object's
         text = _JSON_STRING.sub(_escape_braces, text)
     return text
-
-
-def escape_html(text: Any) -> str:
-    """Escape text for HTML: :func:`html.escape` plus ``{`` and ``}`` as character references.
-
-    Examples
-    --------
-    >>> escape_html('<b>{{7*7}}</b> "x"')
-    '&lt;b&gt;&#123;&#123;7*7&#125;&#125;&lt;/b&gt; &quot;x&quot;'
-    """
-    return escape(str(text), quote=True).replace("{", "&#123;").replace("}", "&#125;")
 
 
 class LiteralElement(Element):

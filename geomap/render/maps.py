@@ -29,13 +29,13 @@ import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from html import escape
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from geomap import styles
+from geomap._safe_text import escape_html as escape  # html.escape, braces too
 from geomap.errors import CRSError, DataError, ExportError, UnknownNameError
 
 __all__ = [
