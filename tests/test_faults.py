@@ -26,8 +26,8 @@ import numpy as np
 import pytest
 from _actionable import assert_actionable
 
+from geomap.core.atomic import atomic_dir, atomic_path
 from geomap.errors import ExportError, FetchError
-from geomap.io.atomic import atomic_dir, atomic_path
 from geomap.pipeline.cache import ProductCache, load_dataarray, save_dataset
 
 REPO = Path(__file__).resolve().parents[1]

@@ -38,9 +38,9 @@ def ingest(
 
     import yaml
 
+    from geomap.core.atomic import atomic_path
     from geomap.errors import DataError
     from geomap.io import read
-    from geomap.io.atomic import atomic_path
 
     if out is not None:  # before the (possibly long) read
         _refuse_existing(out, overwrite)
@@ -67,7 +67,7 @@ def ingest(
     else:
         with atomic_path(out) as tmp:
             result.to_parquet(tmp)
-    from geomap.io.report import IngestReport
+    from geomap.core.report import IngestReport
 
     summary = IngestReport(
         dataset_id=report.get("dataset_id", dataset_id),

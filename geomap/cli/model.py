@@ -21,9 +21,9 @@ def write_model_outputs(result: Any, folder: Path) -> list[str]:
     ``transfer_<train>_to_<test>.png`` per region hold-out), ``metrics.json`` (AUCs, capture
     table, diagnostics) and ``validation.json`` (every curve).
     """
-    from geomap.io.atomic import atomic_path
+    from geomap.core.atomic import atomic_path
+    from geomap.core.provenance import source_ids
     from geomap.io.cog import write_cog
-    from geomap.io.provenance import source_ids
     from geomap.render.figures import plot_validation_curves
 
     written = []
@@ -97,8 +97,8 @@ def model(
     ] = False,
 ) -> None:
     """Fit, validate (spatial block CV) and map a recipe's prospectivity model."""
+    from geomap.core.atomic import atomic_dir
     from geomap.errors import OutputExistsError
-    from geomap.io.atomic import atomic_dir
     from geomap.models.run import model_region
 
     if out.exists() and not overwrite:  # before the long computation, not after

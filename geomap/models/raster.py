@@ -37,8 +37,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from geomap.core.provenance import source_ids
 from geomap.errors import CRSError, DataError, GridMismatchError, ModelError
-from geomap.io.provenance import source_ids
 from geomap.models._base import ModelWarning, warn
 
 __all__ = [
@@ -297,10 +297,10 @@ def country_mask(
         uint8, 1 inside, on the stack's grid; Dask-backed (in the stack's blocks) when the
         stack is.
     """
-    import geomap
     from geomap.grid import grid_of, rasterize
+    from geomap.io import read
 
-    frame = geomap.read("natural-earth", layer="50m_admin_0_countries", catalog=catalog)
+    frame = read("natural-earth", layer="50m_admin_0_countries", catalog=catalog)
     codes = frame["ADM0_A3"].astype(str).str.upper()
     wanted = [c.upper() for c in countries]
     chosen = frame[codes.isin(wanted)]

@@ -214,7 +214,7 @@ class ValidationReport:
         """Serialize to JSON text; also write it (atomically) when ``path`` is given."""
         text = json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n"
         if path is not None:
-            from geomap.io.atomic import atomic_path
+            from geomap.core.atomic import atomic_path
 
             with atomic_path(path) as tmp:
                 tmp.write_text(text, encoding="utf-8")

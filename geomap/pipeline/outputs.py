@@ -13,7 +13,7 @@ import geopandas as gpd
 import pandas as pd
 import xarray as xr
 
-from geomap.io.atomic import atomic_path
+from geomap.core.atomic import atomic_path
 
 __all__ = ["BuildLayers", "file_hashes", "write_rasters", "write_tables"]
 

@@ -29,8 +29,8 @@ import geopandas as gpd
 from tqdm import tqdm
 
 from geomap.catalog import Catalog, load_catalog
+from geomap.core.atomic import atomic_dir
 from geomap.errors import OutputExistsError, ParameterError, RecipeError
-from geomap.io.atomic import atomic_dir
 from geomap.pipeline import stages
 from geomap.pipeline.cache import ProductCache, cache_root
 from geomap.pipeline.outputs import (

@@ -128,7 +128,7 @@ def save_figure(
     Path
         ``path``.
     """
-    from geomap.io.atomic import atomic_path
+    from geomap.core.atomic import atomic_path
 
     final = Path(path)
     if final.suffix.lower() != ".png":
