@@ -52,9 +52,9 @@ _LAZY = {
     "save_map": "geomap.render.maps",
     "plot_prospectivity": "geomap.render.figures",
     "plot_validation_curves": "geomap.render.figures",
-    "write_cog": "geomap.io.cog",
-    "write_geopackage": "geomap.io.gpkg",
-    "export_geopackage": "geomap.io.gpkg",
+    "write_cog": "geomap.export.cog",
+    "write_geopackage": "geomap.export.gpkg",
+    "export_geopackage": "geomap.export.gpkg",
 }
 
 __all__ = sorted(_LAZY)
@@ -62,6 +62,8 @@ __all__ = sorted(_LAZY)
 if TYPE_CHECKING:  # re-exports for type checkers; resolved lazily at run time
     from geomap.catalog import load_catalog  # noqa: F401
     from geomap.errors import GeomapError  # noqa: F401
+    from geomap.export.cog import write_cog  # noqa: F401
+    from geomap.export.gpkg import export_geopackage, write_geopackage  # noqa: F401
     from geomap.fetching import fetch, verify  # noqa: F401
     from geomap.grid import (  # type: ignore[no-redef]  # noqa: F401
         check_same_grid,
@@ -71,8 +73,6 @@ if TYPE_CHECKING:  # re-exports for type checkers; resolved lazily at run time
     )
     from geomap.harmonize.crs import to_region  # noqa: F401
     from geomap.io import read  # noqa: F401
-    from geomap.io.cog import write_cog  # noqa: F401
-    from geomap.io.gpkg import export_geopackage, write_geopackage  # noqa: F401
     from geomap.io.occurrences import read_occurrences  # noqa: F401
     from geomap.models.fuzzy import FuzzyOverlay, WeightedIndexOverlay  # noqa: F401
     from geomap.models.ml import (  # noqa: F401

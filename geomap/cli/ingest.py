@@ -58,7 +58,7 @@ def ingest(
         _refuse_existing(out, overwrite)
     report = result.attrs.get("geomap_report", {})
     if is_raster:
-        from geomap.io.cog import write_cog
+        from geomap.export.cog import write_cog
 
         tags = {"geomap_report": json.dumps(report, ensure_ascii=False)}
         if "geomap_crs_operation" in result.attrs:

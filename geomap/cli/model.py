@@ -23,7 +23,7 @@ def write_model_outputs(result: Any, folder: Path) -> list[str]:
     """
     from geomap.core.atomic import atomic_path
     from geomap.core.provenance import source_ids
-    from geomap.io.cog import write_cog
+    from geomap.export.cog import write_cog
     from geomap.render.figures import plot_validation_curves
 
     written = []

@@ -45,7 +45,7 @@ def write_rasters(folder: Path, layers: BuildLayers, *, progress: bool = False) 
 
     Dask-backed layers are written block by block (``progress`` shows a bar per file).
     """
-    from geomap.io.cog import write_cog
+    from geomap.export.cog import write_cog
 
     written: dict[str, Path] = {}
     for name in ("prospectivity", "uncertainty", "coverage"):

@@ -118,7 +118,7 @@ def build_packet(
     -------
     PacketResult
     """
-    from geomap.io.gpkg import write_geopackage
+    from geomap.export.gpkg import write_geopackage
     from geomap.pipeline.manifest import dataset_provenance, software_versions
     from geomap.render.maps import MapPanel, joint_map
 

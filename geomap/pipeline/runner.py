@@ -318,7 +318,7 @@ def write_outputs(
     ``parts`` names what to write: ``cog``, ``tables``, ``png``, ``gpkg``, ``map``, ``report``
     (metrics, report and manifest), or ``all``.
     """
-    from geomap.io.gpkg import export_geopackage
+    from geomap.export.gpkg import export_geopackage
     from geomap.models.validate import ValidationReport
     from geomap.pipeline.manifest import dataset_provenance, software_versions
     from geomap.pipeline.report import build_report, layer_summary

@@ -503,7 +503,7 @@ def write_geopackage(
     from geomap import styles
     from geomap.core.atomic import atomic_path
     from geomap.core.provenance import dataset_records, source_ids
-    from geomap.io._gpkg_styles import raster_style, vector_style
+    from geomap.export._gpkg_styles import raster_style, vector_style
 
     final = Path(path)
     if final.suffix.lower() != ".gpkg":

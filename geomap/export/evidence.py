@@ -120,7 +120,7 @@ def write_evidence(
         The folder exists and ``overwrite`` is False.
     """
     from geomap.core.atomic import atomic_dir
-    from geomap.io.cog import write_cog
+    from geomap.export.cog import write_cog
 
     rows = []
     title = stack.attrs.get("title", "")
