@@ -7,6 +7,8 @@
   :func:`read_provenance` reads that metadata back.
 - :func:`write_evidence` (:mod:`geomap.export.evidence`): an evidence stack as one COG and one
   quick-look PNG per layer plus ``summary.json``.
+- :func:`save_figure` / :func:`png_credit` (:mod:`geomap.export.figures`): a figure drawn by
+  :mod:`geomap.render.figures` written as a PNG at print resolution, crediting its datasets.
 
 Every file appears atomically (:mod:`geomap.core.atomic`).  The pipeline and the CLI both call
 these functions; nothing here computes science.  Heavy libraries are imported on first use of
@@ -25,6 +27,8 @@ _LAZY = {
     "export_geopackage": "geomap.export.gpkg",
     "read_provenance": "geomap.export.gpkg",
     "write_evidence": "geomap.export.evidence",
+    "save_figure": "geomap.export.figures",
+    "png_credit": "geomap.export.figures",
 }
 
 __all__ = sorted(_LAZY)
