@@ -37,7 +37,7 @@ _LAZY = {
     "model_region": "geomap.models.run",
     "spatial_cross_validate": "geomap.models.validate",
     "region_held_out": "geomap.models.validate",
-    "ValidationReport": "geomap.models.validate",
+    "ValidationReport": "geomap.models.validation_report",
     "region_grid": "geomap.grid",
     "rasterize": "geomap.grid",
     "reproject_to": "geomap.grid",
@@ -83,11 +83,8 @@ if TYPE_CHECKING:  # re-exports for type checkers; resolved lazily at run time
     from geomap.models.raster import cell_table, predict_raster  # noqa: F401
     from geomap.models.registry import make_model  # noqa: F401
     from geomap.models.run import model_region  # noqa: F401
-    from geomap.models.validate import (  # noqa: F401
-        ValidationReport,
-        region_held_out,
-        spatial_cross_validate,
-    )
+    from geomap.models.validate import region_held_out, spatial_cross_validate  # noqa: F401
+    from geomap.models.validation_report import ValidationReport  # noqa: F401
     from geomap.models.wofe import WeightsOfEvidence  # noqa: F401
     from geomap.recipes import build_evidence, load_recipe, training_occurrences  # noqa: F401
     from geomap.render.figures import plot_prospectivity, plot_validation_curves  # noqa: F401

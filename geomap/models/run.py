@@ -38,7 +38,8 @@ from geomap.models._base import ModelWarning
 from geomap.models.diagnose import explain_transfer, explain_validation, layer_auc
 from geomap.models.raster import CellTable, cell_table, country_mask, predict_raster
 from geomap.models.registry import make_model
-from geomap.models.validate import ValidationReport, region_held_out, spatial_cross_validate
+from geomap.models.validate import region_held_out, spatial_cross_validate
+from geomap.models.validation_report import ValidationReport
 
 __all__ = ["ModelResult", "default_block_size", "model_region"]
 
@@ -217,7 +218,7 @@ class ModelResult:
 
     def metrics(self) -> dict[str, Any]:
         """JSON-ready headline numbers: validation, transfer, diagnostics, settings."""
-        from geomap.models.validate import _jsonable
+        from geomap.models.validation_report import _jsonable
 
         out: dict[str, Any] = {
             "recipe": self.recipe,
@@ -240,7 +241,7 @@ class ModelResult:
 
 def _usable_block_size(table: CellTable, block: float) -> tuple[float, str | None]:
     """Shrink the CV block until at least two blocks hold occurrences (never below 2 cells)."""
-    from geomap.models.validate import block_labels
+    from geomap.models.splitters import block_labels
 
     positives = table.y > 0
     if positives.sum() < 2:

@@ -319,7 +319,7 @@ def write_outputs(
     (metrics, report and manifest), or ``all``.
     """
     from geomap.export.gpkg import export_geopackage
-    from geomap.models.validate import ValidationReport
+    from geomap.models.validation_report import ValidationReport
     from geomap.pipeline.manifest import dataset_provenance, software_versions
     from geomap.pipeline.report import build_report, layer_summary
     from geomap.render import figures

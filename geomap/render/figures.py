@@ -233,7 +233,7 @@ def plot_validation_curves(
 
         A ``fold`` (or ``model``, ``region``, ``label``) column draws one line per group; an
         AUC in ``df.attrs["auc"]`` or an ``auc`` column is shown in the legend.  A
-        :class:`geomap.models.validate.ValidationReport` works as is (its ``curves``, its
+        :class:`geomap.models.ValidationReport` works as is (its ``curves``, its
         P–A intersection point and, without ``title``, its model and method).
     path : path-like, optional
         Write a PNG here (atomically).
