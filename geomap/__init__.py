@@ -34,7 +34,7 @@ _LAZY = {
     "cell_table": "geomap.models.raster",
     "predict_raster": "geomap.models.raster",
     "make_model": "geomap.models.registry",
-    "model_region": "geomap.models.run",
+    "model_region": "geomap.pipeline.model_stage",
     "spatial_cross_validate": "geomap.models.validate",
     "region_held_out": "geomap.models.validate",
     "ValidationReport": "geomap.models.validation_report",
@@ -82,10 +82,10 @@ if TYPE_CHECKING:  # re-exports for type checkers; resolved lazily at run time
     )
     from geomap.models.raster import cell_table, predict_raster  # noqa: F401
     from geomap.models.registry import make_model  # noqa: F401
-    from geomap.models.run import model_region  # noqa: F401
     from geomap.models.validate import region_held_out, spatial_cross_validate  # noqa: F401
     from geomap.models.validation_report import ValidationReport  # noqa: F401
     from geomap.models.wofe import WeightsOfEvidence  # noqa: F401
+    from geomap.pipeline.model_stage import model_region  # noqa: F401
     from geomap.recipes import build_evidence, load_recipe, training_occurrences  # noqa: F401
     from geomap.render.figures import plot_prospectivity, plot_validation_curves  # noqa: F401
     from geomap.render.maps import (  # noqa: F401

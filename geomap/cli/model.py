@@ -14,7 +14,7 @@ _MODELS = "wofe|fuzzy|weighted|logistic|rf|gbm"
 
 
 def write_model_outputs(result: Any, folder: Path) -> list[str]:
-    """Write a :class:`~geomap.models.ModelResult` into ``folder``; return the file names.
+    """Write a :class:`~geomap.pipeline.ModelResult` into ``folder``; return the file names.
 
     ``prospectivity.tif``, ``uncertainty.tif``, ``coverage.tif`` (COGs), ``weights.csv``
     (weights of evidence) or ``importance.csv``, ``validation_curves.png`` (and
@@ -99,7 +99,7 @@ def model(
     """Fit, validate (spatial block CV) and map a recipe's prospectivity model."""
     from geomap.core.atomic import atomic_dir
     from geomap.errors import OutputExistsError
-    from geomap.models.run import model_region
+    from geomap.pipeline.model_stage import model_region
 
     if out.exists() and not overwrite:  # before the long computation, not after
         raise OutputExistsError(f"{out} already exists; pass --overwrite to replace it")
