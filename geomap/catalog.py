@@ -72,7 +72,7 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 def _require_http_url(value: str, what: str) -> str:
     """Refuse anything but an absolute http(s) URL (it becomes a link in maps and reports)."""
-    from geomap._safe_text import http_url
+    from geomap.core.safe_text import http_url
 
     if http_url(value) is None:
         raise ValueError(

@@ -45,7 +45,8 @@ from _payloads import FIXED_PAYLOADS, PWNED_ENV, all_payloads, executed, squash,
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from geomap._safe_text import (
+from geomap.catalog import load_catalog
+from geomap.core.safe_text import (
     csv_safe_frame,
     http_url,
     markdown_code,
@@ -53,7 +54,6 @@ from geomap._safe_text import (
     neutralize_formula,
     write_csv,
 )
-from geomap.catalog import load_catalog
 from geomap.errors import CatalogError
 from geomap.render._elements import safe_json
 
@@ -594,11 +594,11 @@ def test_csv_formula_cells_get_a_quote_and_numbers_do_not():
 
 
 def test_every_csv_writer_goes_through_the_neutralizing_helper():
-    """No ``to_csv`` in geomap outside ``geomap/_safe_text.py``."""
+    """No ``to_csv`` in geomap outside ``geomap/core/safe_text.py``."""
     offenders = [
         f"{path.relative_to(ROOT)}:{i}"
         for path in sorted((ROOT / "geomap").rglob("*.py"))
-        if path.name != "_safe_text.py"
+        if path.name != "safe_text.py"
         for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
         if ".to_csv(" in line and not line.lstrip().startswith("#")
     ]
@@ -676,7 +676,7 @@ def test_figure_titles_are_shown_as_written(tmp_path):
 @settings(max_examples=5, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(data=st.data())
 def test_property_geopackage_keeps_hostile_text_unchanged(data, tmp_path_factory):
-    from geomap.io.gpkg import write_geopackage
+    from geomap.export.gpkg import write_geopackage
 
     folder = tmp_path_factory.mktemp("gpkg_property")
     names = [data.draw(hostile_text(folder), label=f"name{i}") for i in range(3)]

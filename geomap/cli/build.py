@@ -128,8 +128,8 @@ def targets(
     chunks: Chunks = None,
 ) -> None:
     """Rank survey-planning target areas for a recipe (from the build cache when possible)."""
-    from geomap._safe_text import write_csv
-    from geomap.io.atomic import atomic_path
+    from geomap.core.atomic import atomic_path
+    from geomap.core.safe_text import write_csv
     from geomap.pipeline.runner import run_stages
 
     if output_format not in ("table", "csv", "geojson"):

@@ -52,8 +52,8 @@ def occurrences(
     """
     import sys
 
+    from geomap.core.atomic import atomic_path
     from geomap.errors import ParameterError
-    from geomap.io.atomic import atomic_path
     from geomap.io.occurrences import read_occurrences
 
     if output_format not in ("table", "csv", "geojson"):
@@ -78,7 +78,7 @@ def occurrences(
         table.insert(3, "lon", frame.geometry.x.round(6))
         table.insert(4, "lat", frame.geometry.y.round(6))
         if output_format == "csv":
-            from geomap._safe_text import write_csv
+            from geomap.core.safe_text import write_csv
 
             text = str(write_csv(table))
         else:

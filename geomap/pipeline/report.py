@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from geomap._safe_text import markdown_code, markdown_paragraphs, markdown_text
+from geomap.core.safe_text import markdown_code, markdown_paragraphs, markdown_text
 
 __all__ = ["build_report", "layer_summary"]
 

@@ -30,7 +30,7 @@ from folium.elements import JSCSSMixin
 from folium.map import Layer
 from folium.template import Template
 
-from geomap._safe_text import escape_html
+from geomap.core.safe_text import escape_html
 
 __all__ = [
     "AttributionLine",

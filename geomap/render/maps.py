@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from geomap import styles
-from geomap._safe_text import escape_html as escape  # html.escape, braces too
+from geomap.core.safe_text import escape_html as escape  # html.escape, braces too
 from geomap.errors import CRSError, DataError, ExportError, UnknownNameError
 
 __all__ = [
@@ -227,7 +227,7 @@ class MapBuilder:
         return self
 
     def _credit(self, obj: Any) -> None:
-        from geomap.io.provenance import source_ids
+        from geomap.core.provenance import source_ids
 
         self.add_datasets(source_ids(obj))
 
@@ -645,7 +645,7 @@ class MapBuilder:
         ExportError
             The file cannot be written, or an asset cannot be inlined.
         """
-        from geomap.io.atomic import atomic_dir
+        from geomap.core.atomic import atomic_dir
 
         final = Path(path)
         if final.suffix.lower() not in (".html", ".htm"):
@@ -1243,7 +1243,7 @@ class _BuildContext:
         return f"Data: {shown} — credits and licences under Sources | geomap"
 
     def _sources_html(self) -> str:
-        from geomap._safe_text import http_url
+        from geomap.core.safe_text import http_url
 
         b = self.builder
         parts = []
@@ -1362,7 +1362,7 @@ def render_html(m: Any, *, offline: bool = True) -> str:
 
 
 def _write_html(m: Any, final: Path, *, offline: bool, budget: int) -> None:
-    from geomap.io.atomic import atomic_path
+    from geomap.core.atomic import atomic_path
 
     html = render_html(m, offline=offline).encode("utf-8")
     if len(html) > budget:
