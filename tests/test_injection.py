@@ -269,6 +269,7 @@ def _check_map_page(browser: Any, path: Path, expected: list[str]) -> None:
 # ============================================================ map.html
 
 
+@pytest.mark.browser
 @settings(
     max_examples=6,
     deadline=None,
@@ -291,6 +292,7 @@ def test_property_map_text_arrives_as_inert_text(browser, tmp_path_factory, data
     assert executed(folder) == []
 
 
+@pytest.mark.browser
 def test_every_payload_in_every_map_field_is_shown_literally(browser, tmp_path):
     """All payloads at once, each in every field (the deterministic counterpart)."""
     payloads = all_payloads(tmp_path)
@@ -328,6 +330,7 @@ def test_touch_payload_in_a_site_name_does_not_run(tmp_path):
     assert executed(tmp_path) == []
 
 
+@pytest.mark.browser
 def test_javascript_licence_url_never_becomes_a_link(browser, tmp_path):
     text = dict.fromkeys(MAP_FIELDS, "plain")
     path = tmp_path / "map.html"
@@ -828,6 +831,7 @@ def hostile_build(tmp_path_factory):
     )
 
 
+@pytest.mark.slow
 def test_build_with_hostile_data_recipe_and_catalog_runs_no_payload(hostile_build):
     assert hostile_build.result.exit_code == 0, hostile_build.result.output
     assert executed(hostile_build.markers) == []
@@ -839,6 +843,8 @@ def test_build_with_hostile_data_recipe_and_catalog_runs_no_payload(hostile_buil
     )
 
 
+@pytest.mark.slow
+@pytest.mark.browser
 def test_build_map_shows_hostile_site_and_recipe_names_as_text(browser, hostile_build):
     path = hostile_build.out / "map.html"
     _check_map_page(
@@ -854,6 +860,7 @@ def test_build_map_shows_hostile_site_and_recipe_names_as_text(browser, hostile_
         visit.page.context.close()
 
 
+@pytest.mark.slow
 def test_build_report_escapes_hostile_names(hostile_build):
     report = (hostile_build.out / "report.md").read_text(encoding="utf-8")
     for raw in ("<script", "<img"):
@@ -866,6 +873,7 @@ def test_build_report_escapes_hostile_names(hostile_build):
     assert "{{7*7}}" in shown and "<img src=x onerror=alert(1)> [a](b)" in shown
 
 
+@pytest.mark.slow
 def test_build_csv_exports_neutralize_formulas(hostile_build):
     targets = _read_csv((hostile_build.out / "targets.csv").read_text(encoding="utf-8"))
     assert targets, "the build found no target"
@@ -885,6 +893,7 @@ def test_build_csv_exports_neutralize_formulas(hostile_build):
     assert all(float(r["lon"]) > 0 for r in rows)  # coordinates stay numbers
 
 
+@pytest.mark.slow
 def test_build_geopackage_keeps_hostile_names_unchanged(hostile_build):
     gpkg = hostile_build.out / "kuroko-vms.gpkg"
     layers = [name for name, _ in pyogrio.list_layers(gpkg)]
@@ -894,6 +903,7 @@ def test_build_geopackage_keeps_hostile_names_unchanged(hostile_build):
         assert any(n.startswith(payload + " #") for n in names), (i, payload)
 
 
+@pytest.mark.slow
 def test_build_figures_are_written(hostile_build):
     from PIL import Image
 
@@ -902,6 +912,7 @@ def test_build_figures_are_written(hostile_build):
         assert image.size[0] > 100
 
 
+@pytest.mark.slow
 def test_occurrence_table_on_a_terminal_shows_control_characters(hostile_build):
     """An escape sequence or a bidi override in a site name cannot rewrite the terminal."""
     assert hostile_build.table.exit_code == 0, hostile_build.table.output
