@@ -57,22 +57,28 @@ def parse_chunks_option(value: str | None) -> Any:
 
     try:
         return parse_chunks(value)
-    except ParameterError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    except ParameterError:  # short enough for one line of the 80-column error box
+        raise typer.BadParameter(
+            "use 'auto' or a positive whole number", param_hint=f"--chunks {value!r}"
+        ) from None
 
 
 Recipe = Annotated[str, typer.Argument(help="Recipe name from layers/ or a YAML path.")]
+"""The recipe argument: a name from ``layers/`` or a YAML path."""
 Region = Annotated[
     str | None, typer.Option("--region", "-r", help="Region id (default: the recipe's first).")
 ]
+"""``--region/-r``: a region the recipe supports (default: its first)."""
 Resolution = Annotated[
     float | None,
     typer.Option("--resolution", help="Cell size in metres (default: ~150k cells)."),
 ]
+"""``--resolution``: cell size in metres (default: automatic, ~150,000 cells)."""
 ModelName = Annotated[
     str | None,
     typer.Option("--model", "-m", help=f"{MODEL_CHOICES} (default: the recipe's)."),
 ]
+"""``--model/-m``: the model's short name (default: the recipe's)."""
 Chunks = Annotated[
     str | None,
     typer.Option(
@@ -82,19 +88,25 @@ Chunks = Annotated[
         callback=parse_chunks_option,
     ),
 ]
+"""``--chunks``: Dask blocks, ``auto`` or a whole number of cells (parsed here, once)."""
 Scheduler = Annotated[
     str | None,
     typer.Option(
         "--scheduler", help="'local', 'local:N' (N worker processes) or a Dask scheduler address."
     ),
 ]
+"""``--scheduler``: ``local``, ``local:N`` or a Dask scheduler address."""
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
+"""``--overwrite``: replace an existing output."""
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Recompute every product.")]
+"""``--no-cache``: recompute every product."""
 Seed = Annotated[int, typer.Option("--seed", help="Random seed.")]
+"""``--seed``: the random seed of every random choice."""
 TopPercent = Annotated[
     float | None,
     typer.Option("--top-percent", help="Targets: top X % of the area (default 2)."),
 ]
+"""``--top-percent``: targets are the top X % of the area."""
 Threshold = Annotated[
     float | None,
     typer.Option(
@@ -102,24 +114,31 @@ Threshold = Annotated[
         help="Targets: every cell with prospectivity >= P, in (0, 1) (instead of --top-percent).",
     ),
 ]
+"""``--threshold``: targets are the cells with prospectivity >= P."""
 MinArea = Annotated[
     float | None, typer.Option("--min-area", help="Targets: drop targets smaller than this (km²).")
 ]
+"""``--min-area``: drop targets smaller than this (km²)."""
 BlockSize = Annotated[
     float | None,
     typer.Option(
         "--block-size", help="Spatial-CV block side in metres (default max(50 km, 5 cells))."
     ),
 ]
+"""``--block-size``: spatial-CV block side in metres."""
 Folds = Annotated[int, typer.Option("--folds", help="Spatial-CV folds.")]
+"""``--folds``: spatial-CV folds."""
 TestRegion = Annotated[
     list[str] | None,
     typer.Option("--test-region", help="Also train here and test there (repeatable)."),
 ]
+"""``--test-region``: region hold-out, repeatable."""
 MaxCells = Annotated[
     int | None, typer.Option("--max-cells", help="Seeded cell sample above this size.")
 ]
+"""``--max-cells``: above this many cells, fit on a seeded sample."""
 OutFolder = Annotated[Path, typer.Option("--out", "-o", help="Output folder (created).")]
+"""``--out/-o``: a required output folder."""
 
 
 def settings(**values: Any) -> BuildSettings:
