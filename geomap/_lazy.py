@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 import importlib
 import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 __all__ = ["lazy_exports", "lazy_exports_from_stub_block", "type_checking_imports"]
@@ -49,6 +47,8 @@ def type_checking_imports(source: str) -> dict[str, str]:
     >>> type_checking_imports(chr(10).join(lines))
     {'region_grid': 'geomap.grid'}
     """
+    import ast  # only when a lazy name is first used: `import geomap` stays light
+
     names: dict[str, str] = {}
     for node in ast.parse(source).body:
         if not (isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING")):
@@ -81,7 +81,8 @@ def lazy_exports_from_stub_block(
 
     def names() -> dict[str, str]:
         if not table:
-            table.update(type_checking_imports(Path(file).read_text(encoding="utf-8")))
+            with open(file, encoding="utf-8") as handle:
+                table.update(type_checking_imports(handle.read()))
         return table
 
     def __getattr__(name: str) -> Any:  # noqa: N807 - the module protocol's name
