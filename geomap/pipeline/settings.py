@@ -29,7 +29,6 @@ geomap.errors.ParameterError: unknown build option 'resolution' (did you mean 'r
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -222,6 +221,8 @@ class BuildSettings:
         names = cls.names()
         unknown = [name for name in options if name not in names]
         if unknown:
+            import difflib
+
             close = difflib.get_close_matches(unknown[0], names, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ParameterError(
