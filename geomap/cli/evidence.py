@@ -28,12 +28,12 @@ def evidence(
     no_png: Annotated[bool, typer.Option("--no-png", help="Skip the PNG quick-looks.")] = False,
 ) -> None:
     """Write each evidence layer (and coverage) as a COG and a PNG; print a summary table."""
-    from geomap.errors import OutputExistsError, ParameterError
+    from geomap.errors import ParameterError
     from geomap.evidence.export import format_summary, write_evidence
+    from geomap.output_guard import check_output_path, check_replaceable
     from geomap.recipes import build_evidence
 
-    if out.exists() and not overwrite:  # fail before the build, not after it
-        raise OutputExistsError(f"{out} already exists; pass --overwrite to replace it")
+    check_replaceable(check_output_path(out), overwrite=overwrite)  # before the build
     block: str | int | None = chunks
     if chunks is not None and chunks != "auto":
         try:

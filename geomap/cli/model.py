@@ -97,12 +97,11 @@ def model(
     ] = False,
 ) -> None:
     """Fit, validate (spatial block CV) and map a recipe's prospectivity model."""
-    from geomap.errors import OutputExistsError
     from geomap.io.atomic import atomic_dir
     from geomap.models.run import model_region
+    from geomap.output_guard import check_output_path, check_replaceable
 
-    if out.exists() and not overwrite:  # before the long computation, not after
-        raise OutputExistsError(f"{out} already exists; pass --overwrite to replace it")
+    check_replaceable(check_output_path(out), overwrite=overwrite)  # before the computation
     result = model_region(
         recipe,
         region,

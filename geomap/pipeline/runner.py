@@ -29,8 +29,9 @@ import geopandas as gpd
 from tqdm import tqdm
 
 from geomap.catalog import Catalog, load_catalog
-from geomap.errors import OutputExistsError, ParameterError, RecipeError
+from geomap.errors import ParameterError, RecipeError
 from geomap.io.atomic import atomic_dir
+from geomap.output_guard import check_output_path, check_replaceable, output_lock
 from geomap.pipeline import stages
 from geomap.pipeline.cache import ProductCache, cache_root
 from geomap.pipeline.outputs import (
@@ -87,6 +88,7 @@ class BuildResult:
     targets: gpd.GeoDataFrame
     cache_hits: list[str] = field(default_factory=list)
     cache_misses: list[str] = field(default_factory=list)
+    cache_damaged: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
 
     def _held_out_auc(self) -> str:
@@ -558,16 +560,17 @@ def build(
     top_percent, threshold = _target_rule(top_percent, threshold)
     cat = catalog or load_catalog()
     loaded, region_obj, _ = _resolve(recipe, region, resolution_m, cat)
-    target = Path(out) if out is not None else default_out(loaded.id, region_obj.id)
-    if target.exists() and not overwrite:
-        raise OutputExistsError(
-            f"output folder {target} already exists; pass --overwrite to replace it"
-        )
+    target = check_output_path(out) if out is not None else default_out(loaded.id, region_obj.id)
+    check_replaceable(target, overwrite=overwrite)  # before any work; again at the rename
     if parse_scheduler(scheduler) is not None and chunks is None:
         chunks = "auto"
     bar = _Progress(f"{loaded.id}/{region_obj.id}", progress)
     try:
-        with dask_scheduler(scheduler) as client, warnings.catch_warnings():
+        with (
+            output_lock(target),  # a second build into the same folder fails at once
+            dask_scheduler(scheduler) as client,
+            warnings.catch_warnings(),
+        ):
             if client is not None and progress:
                 bar.bar.write(f"Dask dashboard: {client.dashboard_link}")
             warnings.simplefilter("default")
@@ -608,6 +611,7 @@ def build(
         targets=state.layers.targets,
         cache_hits=list(state.context.cache.hits),
         cache_misses=list(state.context.cache.misses),
+        cache_damaged=list(state.context.cache.damaged),
         settings=dict(state.settings),
     )
 
@@ -621,6 +625,7 @@ def summary_lines(result: BuildResult) -> list[str]:
         f"  held-out AUC {held_out:.3f}" if isinstance(held_out, float) else "  held-out AUC n/a",
         f"  {len(result.targets)} targets; cache {len(result.cache_hits)} hits, "
         f"{len(result.cache_misses)} computed",
+        *(f"  cache entry damaged, recomputed: {what}" for what in result.cache_damaged),
         *(
             f"  {name}"
             for name in ("map.html", f"{result.recipe}.gpkg", "report.md")
