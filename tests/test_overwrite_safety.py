@@ -159,12 +159,21 @@ def test_atomic_dir_writes_a_manifest_so_its_folder_can_be_replaced(tmp_path):
     check_replaceable(folder, overwrite=True)  # replaceable: no error
 
 
+def _write_while(folder: Path, interfere, *, overwrite: bool = False) -> None:
+    with atomic_dir(folder, overwrite=overwrite) as tmp:
+        (tmp / "map.html").write_text("new")
+        interfere()
+
+
 def test_a_folder_created_at_the_output_meanwhile_is_not_replaced(tmp_path):
     folder = tmp_path / "out"
-    with pytest.raises(OutputExistsError) as info, atomic_dir(folder) as tmp:
-        (tmp / "map.html").write_text("new")
+
+    def interfere() -> None:
         folder.mkdir()  # someone else creates it while geomap writes
         (folder / "theirs.txt").write_text("theirs")
+
+    with pytest.raises(OutputExistsError) as info:
+        _write_while(folder, interfere)
     assert_actionable(info, folder)
     assert _listing(folder) == {"theirs.txt": b"theirs"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
@@ -172,17 +181,17 @@ def test_a_folder_created_at_the_output_meanwhile_is_not_replaced(tmp_path):
 
 def test_an_empty_folder_created_meanwhile_is_not_replaced_either(tmp_path):
     folder = tmp_path / "out"
-    with pytest.raises(OutputExistsError), atomic_dir(folder) as tmp:
-        (tmp / "map.html").write_text("new")
-        folder.mkdir()
+    with pytest.raises(OutputExistsError):
+        _write_while(folder, folder.mkdir)
     assert folder.is_dir() and not any(folder.iterdir())
 
 
 def test_with_overwrite_files_added_to_the_old_output_meanwhile_stop_the_swap(tmp_path):
     folder = _geomap_output(tmp_path / "out")
-    with pytest.raises(OutputExistsError) as info, atomic_dir(folder, overwrite=True) as tmp:
-        (tmp / "map.html").write_text("new")
-        (folder / "added-meanwhile.txt").write_text("user's")
+    with pytest.raises(OutputExistsError) as info:
+        _write_while(
+            folder, lambda: (folder / "added-meanwhile.txt").write_text("user's"), overwrite=True
+        )
     assert_actionable(info, "added-meanwhile.txt")
     assert (folder / "added-meanwhile.txt").read_text() == "user's"
     assert (folder / "map.html").read_text() == "<html></html>"
