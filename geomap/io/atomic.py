@@ -63,6 +63,13 @@ def _removed_on_failure(tmp: Path, final: Path) -> Iterator[None]:
     except _WRITE_ERRORS as exc:
         _remove(tmp)
         raise _write_failed(final, exc) from exc
+    except RuntimeError as exc:
+        _remove(tmp)
+        # GDAL's Python bindings report a full disk or a refused write as their own
+        # RuntimeError subclasses (pyogrio's DataSourceError, ...): the same one-line error
+        if type(exc).__module__.split(".")[0] in ("pyogrio", "rasterio", "fiona", "osgeo"):
+            raise _write_failed(final, exc) from exc
+        raise
     except BaseException:
         _remove(tmp)
         raise

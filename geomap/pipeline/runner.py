@@ -41,6 +41,7 @@ from geomap.pipeline.outputs import (
     write_rasters,
     write_tables,
 )
+from geomap.pipeline.plan import check_plan
 
 __all__ = ["STAGES", "BuildResult", "BuildState", "build", "run_stages", "write_outputs"]
 
@@ -226,7 +227,16 @@ def run_stages(
     cat = catalog or load_catalog()
     with progress.stage("catalog"):
         loaded, region_obj, resolution = _resolve(recipe, region, resolution_m, cat)
-        cache = ProductCache(Path(cache_dir) if cache_dir else cache_root(), enabled=use_cache)
+        store = Path(cache_dir) if cache_dir else cache_root()
+        check_plan(  # cells, memory, disk, blocks and seed: before any allocation
+            loaded,
+            region_obj,
+            resolution,
+            chunks=chunks,
+            random_state=random_state,
+            store=store if use_cache else None,
+        )
+        cache = ProductCache(store, enabled=use_cache)
         context = stages.BuildContext(
             recipe=loaded,
             region=region_obj,
@@ -559,11 +569,19 @@ def build(
 
     top_percent, threshold = _target_rule(top_percent, threshold)
     cat = catalog or load_catalog()
-    loaded, region_obj, _ = _resolve(recipe, region, resolution_m, cat)
-    target = check_output_path(out) if out is not None else default_out(loaded.id, region_obj.id)
-    check_replaceable(target, overwrite=overwrite)  # before any work; again at the rename
+    loaded, region_obj, resolution = _resolve(recipe, region, resolution_m, cat)
     if parse_scheduler(scheduler) is not None and chunks is None:
         chunks = "auto"
+    check_plan(
+        loaded,
+        region_obj,
+        resolution,
+        chunks=chunks,
+        random_state=random_state,
+        store=(Path(cache_dir) if cache_dir else cache_root()) if use_cache else None,
+    )
+    target = check_output_path(out) if out is not None else default_out(loaded.id, region_obj.id)
+    check_replaceable(target, overwrite=overwrite)  # before any work; again at the rename
     bar = _Progress(f"{loaded.id}/{region_obj.id}", progress)
     try:
         with (
