@@ -631,6 +631,50 @@ def refuse_duplicate_columns(text: str, *, source: str) -> None:
         )
 
 
+def check_extent_plausible(bounds: Any, crs: Any, *, source: str) -> None:
+    """Refuse coordinates that cannot be in ``crs`` (degrees in a projected CRS, or metres).
+
+    Parameters
+    ----------
+    bounds : (minx, miny, maxx, maxy)
+        The data's extent (NaN for an empty layer: nothing to check).
+    crs : CRS-like
+        The CRS the data declares (file or catalog).
+    source : str
+        The file name for messages.
+
+    Raises
+    ------
+    CRSError
+        A projected CRS (metres or feet) whose coordinates all fit in ±180 x ±90, i.e.
+        degrees (e.g. a ``.prj`` saying EPSG:3857 beside longitude/latitude data); or a
+        geographic CRS with coordinates beyond ±360 / ±90.
+    """
+    import math
+
+    values = [float(v) for v in bounds]
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        return
+    minx, miny, maxx, maxy = values
+    crs = pyproj.CRS.from_user_input(crs)
+    name = crs.to_string()
+    if crs.is_geographic:
+        if min(miny, -maxy) < -90 or minx < -360 or maxx > 360:
+            raise CRSError(
+                f"{source}: coordinates span x {minx:g}..{maxx:g}, y {miny:g}..{maxy:g}, which "
+                f"cannot be degrees, but the CRS is geographic ({name}); declare the data's "
+                "real (projected) CRS in the catalog or the .prj"
+            )
+        return
+    if crs.is_projected and -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90:
+        raise CRSError(
+            f"{source}: every coordinate lies within x {minx:g}..{maxx:g}, y {miny:g}..{maxy:g}, "
+            f"i.e. longitude/latitude degrees, but the declared CRS {name} is projected (in "
+            f"{crs.axis_info[0].unit_name}s); declare the data's real CRS (e.g. EPSG:4326) "
+            "in the catalog or the .prj"
+        )
+
+
 def resolve_crs(found: Any, declared: str | None, *, source: str) -> pyproj.CRS:
     """Choose a dataset's CRS: the file's own, else the catalog's declaration.
 
