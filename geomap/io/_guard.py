@@ -492,6 +492,38 @@ def _pick_member(archive: Path, names: list[str], suffixes: tuple[str, ...]) -> 
     return wanted[0]
 
 
+def decompression_bound(max_bytes: Any, path: Path, default: int = 0) -> int:
+    """Check a decompression bound (``max_uncompressed_bytes``); warn when it is raised.
+
+    A recipe or a caller may raise the bound for a trusted, large archive, but never
+    silently: a bound above the default (512 MiB) gives a :class:`UserWarning` naming the
+    file and the new bound.
+
+    Raises
+    ------
+    DataError
+        The bound is not a positive whole number of bytes.
+    """
+    import warnings
+
+    default = default or DEFAULT_MAX_UNCOMPRESSED
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int | float) or max_bytes <= 0:
+        raise DataError(
+            f"max_uncompressed_bytes={max_bytes!r} for {path.name} is not a positive number of "
+            "bytes; remove the option to use the default bound"
+        )
+    bound = int(max_bytes)
+    if bound > default:
+        warnings.warn(
+            f"the decompression bound for {path.name} is raised to {bound:,} bytes "
+            f"(default {default:,}) by the reader option max_uncompressed_bytes: an archive "
+            "expanding that far is accepted; remove the option unless the file is trusted",
+            UserWarning,
+            stacklevel=3,
+        )
+    return bound
+
+
 def read_zip_member(
     path: Path, *, suffixes: tuple[str, ...], max_bytes: int = DEFAULT_MAX_UNCOMPRESSED
 ) -> tuple[str, bytes]:
@@ -506,6 +538,7 @@ def read_zip_member(
         Not a zip, truncated, unsafe names, several or no matching members,
         or more than ``max_bytes`` uncompressed.
     """
+    max_bytes = decompression_bound(max_bytes, path)
     require_format(path, "zip")
     try:
         with zipfile.ZipFile(path) as archive:
@@ -536,6 +569,7 @@ def read_7z_member(
     import py7zr
     from py7zr.io import Py7zIO, WriterFactory
 
+    max_bytes = decompression_bound(max_bytes, path)
     require_format(path, "7z")
 
     class _Member(Py7zIO):
@@ -599,10 +633,15 @@ def decode_text(data: bytes, encoding: str, *, source: str) -> str:
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
-        snippet = data[max(0, exc.start - 20) : exc.end + 20]
+        # a codec may decode less than the whole input (utf-8-sig strips its 3-byte BOM
+        # first): positions are then relative to what it decoded, not to the file
+        decoded = exc.object if isinstance(exc.object, bytes) else data
+        shift = len(data) - len(decoded) if data.endswith(decoded) else 0
+        start, end = exc.start + shift, exc.end + shift
+        snippet = data[max(0, start - 20) : end + 20]
         raise DataError(
-            f"{source} is not valid {encoding} text: byte {data[exc.start : exc.end]!r} at "
-            f"offset {exc.start} (near {snippet!r}); declare the file's real encoding "
+            f"{source} is not valid {encoding} text: byte {data[start:end]!r} at "
+            f"offset {start} (near {snippet!r}); declare the file's real encoding "
             "(e.g. cp1252) in the catalog entry's 'encoding'"
         ) from None
 
