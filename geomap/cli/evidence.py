@@ -31,6 +31,7 @@ def evidence(
     from geomap.errors import ParameterError
     from geomap.evidence.export import format_summary, write_evidence
     from geomap.output_guard import check_output_path, check_replaceable
+    from geomap.pipeline.plan import check_named_plan
     from geomap.recipes import build_evidence
 
     check_replaceable(check_output_path(out), overwrite=overwrite)  # before the build
@@ -42,6 +43,7 @@ def evidence(
             raise ParameterError(
                 f"--chunks {chunks!r}: use 'auto' or a block side such as 1024"
             ) from None
+    check_named_plan(recipe, region, resolution, chunks=block)  # cells, memory, blocks
     stack = build_evidence(recipe, region, resolution, chunks=block)  # type: ignore[arg-type]
     rows = write_evidence(stack, out, overwrite=overwrite, quicklook=not no_png)
     typer.echo(stack.attrs.get("title", ""))

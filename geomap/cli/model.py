@@ -97,11 +97,22 @@ def model(
     ] = False,
 ) -> None:
     """Fit, validate (spatial block CV) and map a recipe's prospectivity model."""
+    from geomap.errors import ParameterError
     from geomap.io.atomic import atomic_dir
     from geomap.models.run import model_region
     from geomap.output_guard import check_output_path, check_replaceable
+    from geomap.pipeline.plan import check_named_plan
 
     check_replaceable(check_output_path(out), overwrite=overwrite)  # before the computation
+    block: str | int | None = chunks
+    if chunks is not None and chunks != "auto":
+        try:
+            block = int(chunks)
+        except ValueError:
+            raise ParameterError(
+                f"--chunks {chunks!r}: use 'auto' or a block side such as 1024"
+            ) from None
+    check_named_plan(recipe, region, resolution, chunks=block, random_state=seed)
     result = model_region(
         recipe,
         region,
@@ -111,7 +122,7 @@ def model(
         n_splits=folds,
         test_regions=tuple(test_region or ()),
         max_cells=max_cells,
-        chunks=None if chunks is None else (chunks if chunks == "auto" else int(chunks)),
+        chunks=block,
         random_state=seed,
     )
     with atomic_dir(out, overwrite=overwrite) as folder:

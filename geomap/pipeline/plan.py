@@ -44,7 +44,7 @@ __all__ = [
 MIN_SIDE_CELLS = 4
 """A grid needs at least this many cells along each side to be mapped and validated."""
 
-MAX_BLOCKS = 100_000
+MAX_BLOCKS = 10_000
 """At most this many Dask blocks per layer (more makes the scheduler, not the work, the cost)."""
 
 BYTES_PER_LAYER_CELL = 8
@@ -247,3 +247,36 @@ def _check_work_grids(recipe: Any, area_m2: float, limit: int) -> None:
                 f"memory, more than the {_size(limit)} available); set at_resolution_m to "
                 f"{fitting_resolution(area_m2, limit / per_cell):g} or more"
             )
+
+
+def check_named_plan(
+    recipe: Any,
+    region: str,
+    resolution_m: Any,
+    *,
+    chunks: Any = None,
+    random_state: int = 0,
+    store: Path | None = None,
+) -> BuildPlan:
+    """Run :func:`check_plan` for a recipe name (or path) and a region id (CLI commands).
+
+    Raises
+    ------
+    ParameterError
+        As :func:`check_plan`, or a resolution that is not a positive length.
+    """
+    from geomap.catalog import load_catalog
+    from geomap.grid import positive_length
+    from geomap.recipes import load_recipe
+
+    catalog = load_catalog()
+    loaded = load_recipe(recipe, catalog=catalog) if not hasattr(recipe, "evidence") else recipe
+    resolution = positive_length("resolution_m", resolution_m)
+    return check_plan(
+        loaded,
+        catalog.region(region),
+        resolution,
+        chunks=chunks,
+        random_state=random_state,
+        store=store,
+    )
