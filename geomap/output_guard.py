@@ -105,14 +105,35 @@ def _manifest_outputs(folder: Path) -> set[str] | None:
     return {str(name) for name in listed} | {MANIFEST}
 
 
+DERIVED_SUFFIXES = (".aux.xml", ".ovr", ".msk", "-wal", "-shm", "-journal")
+"""Files GDAL and SQLite make beside an output when it is opened (e.g. in QGIS)."""
+
+SYSTEM_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
+"""Files file browsers leave in any folder they show."""
+
+
+def _derived(relative: str, listed: set[str]) -> bool:
+    """Tell whether ``relative`` was made by a reader of a listed output (or a file browser)."""
+    if relative.rsplit("/", 1)[-1] in SYSTEM_FILES:
+        return True
+    return any(
+        relative.endswith(suffix) and relative[: -len(suffix)] in listed
+        for suffix in DERIVED_SUFFIXES
+    )
+
+
 def _foreign_files(folder: Path, listed: set[str]) -> list[str]:
-    """Files (and links, and other non-folders) under ``folder`` the manifest does not list."""
+    """Files (and links, and other non-folders) under ``folder`` the manifest does not list.
+
+    Files that GDAL or SQLite derive from a listed output when it is opened (``x.gpkg-wal``,
+    ``x.tif.aux.xml``, ...) and file-browser litter (``.DS_Store``) are not foreign.
+    """
     foreign = []
     for root, dirs, files in os.walk(folder, followlinks=False):
         base = Path(root)
         for name in files + [d for d in dirs if (base / d).is_symlink()]:
             relative = (base / name).relative_to(folder).as_posix()
-            if relative not in listed:
+            if relative not in listed and not _derived(relative, listed):
                 foreign.append(relative)
     return sorted(foreign)
 

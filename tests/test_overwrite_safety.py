@@ -269,3 +269,28 @@ def test_ingest_overwrite_refuses_a_folder(tmp_path):
     assert result.exit_code == 1
     assert "never replaces" in result.output and "Traceback" not in result.output
     assert (folder / "keep.txt").read_text() == "keep"
+
+
+def test_export_into_a_file_is_refused_before_any_work(tmp_path, no_work):
+    from typer.testing import CliRunner
+
+    from geomap.cli import app
+
+    target = tmp_path / "report.pdf"
+    target.write_text("a file")
+    result = CliRunner().invoke(
+        app, ["export", "kuroko-vms", "--region", "japan", "--out", str(target), "--overwrite"]
+    )
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "is a file" in result.output and "Traceback" not in result.output
+    assert target.read_text() == "a file"
+
+
+def test_files_gdal_or_sqlite_make_beside_an_output_do_not_block_overwrite(tmp_path):
+    folder = _geomap_output(tmp_path / "out", {"a.gpkg": "gpkg", "p.tif": "tif"})
+    for name in ("a.gpkg-wal", "a.gpkg-shm", "p.tif.aux.xml", ".DS_Store"):
+        (folder / name).write_text("derived")
+    check_replaceable(folder, overwrite=True)  # no error
+    (folder / "mine.gpkg-wal").write_text("not derived from a listed output")
+    with pytest.raises(OutputExistsError, match="mine.gpkg-wal"):
+        check_replaceable(folder, overwrite=True)
