@@ -625,7 +625,8 @@ def _check_numbers(problems: _Problems, key: str, params: dict[str, Any]) -> Non
     """Check that lengths (``*_m``, ``*_km``), ``default`` and class ``scores`` are numbers."""
     for name, value in params.items():
         is_number_param = name.endswith(("_m", "_km")) or name == "default"
-        if is_number_param and value is not None and not _is_number(value):
+        values = value if isinstance(value, list) else [value]
+        if is_number_param and value is not None and not all(map(_is_number, values)):
             problems.add(
                 f"{key}.{name}", f"{value!r} is not a number; write a number, e.g. {name}: 1"
             )
