@@ -6,7 +6,7 @@ Every file listed in the catalog is looked up, in order, in
 2. the download cache (``$GEOMAP_CACHE_DIR`` or the per-user cache),
 
 and its sha256 is checked before its path is returned.  Only when no local copy
-exists is it downloaded (within bounds: :mod:`geomap._download`) into a temporary file beside
+exists is it downloaded (within bounds: :mod:`geomap.core.download`) into a temporary file beside
 its final place in the cache, hashed, and moved into place only if the hash
 matches: a failed, truncated or wrong download never leaves a file in the cache.
 Downloads of the same file by two processes are serialised with a file lock.
@@ -106,7 +106,7 @@ def _download(entry: DataFile, target: Path, *, progress: bool, timeout: float) 
     import requests
     import urllib3
 
-    from geomap._download import DownloadLimits, download
+    from geomap.core.download import DownloadLimits, download
 
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")

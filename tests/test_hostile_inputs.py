@@ -250,7 +250,7 @@ def test_a_full_disk_while_the_geopackage_is_written_is_one_clear_error(tmp_path
     from pyogrio.errors import DataSourceError
     from shapely.geometry import Point
 
-    from geomap.io.gpkg import write_geopackage
+    from geomap.export.gpkg import write_geopackage
 
     real_write = pyogrio.write_dataframe
     calls = []

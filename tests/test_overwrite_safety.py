@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from _actionable import assert_actionable
 
+from geomap.core.atomic import atomic_dir
+from geomap.core.output_guard import check_replaceable, output_lock
 from geomap.errors import ExportError, OutputExistsError, ParameterError
-from geomap.io.atomic import atomic_dir
-from geomap.output_guard import check_replaceable, output_lock
 
 
 def _geomap_output(folder: Path, files: dict[str, str] | None = None) -> Path:

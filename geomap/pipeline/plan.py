@@ -251,31 +251,32 @@ def _check_work_grids(recipe: Any, area_m2: float, limit: int) -> None:
 
 def check_named_plan(
     recipe: Any,
-    region: str,
-    resolution_m: Any,
+    settings: Any,
     *,
     chunks: Any = None,
     random_state: int = 0,
     store: Path | None = None,
 ) -> BuildPlan:
-    """Run :func:`check_plan` for a recipe name (or path) and a region id (CLI commands).
+    """Run :func:`check_plan` for a recipe name (or path) and a run's settings (CLI commands).
+
+    The region is ``settings.region`` (default: the recipe's first) and the resolution
+    ``settings.resolution_for(region)``.
 
     Raises
     ------
     ParameterError
-        As :func:`check_plan`, or a resolution that is not a positive length.
+        As :func:`check_plan`.
     """
     from geomap.catalog import load_catalog
-    from geomap.grid import positive_length
     from geomap.recipes import load_recipe
 
     catalog = load_catalog()
     loaded = load_recipe(recipe, catalog=catalog) if not hasattr(recipe, "evidence") else recipe
-    resolution = positive_length("resolution_m", resolution_m)
+    region = catalog.region(settings.region or loaded.regions[0])
     return check_plan(
         loaded,
-        catalog.region(region),
-        resolution,
+        region,
+        settings.resolution_for(region),
         chunks=chunks,
         random_state=random_state,
         store=store,

@@ -40,7 +40,9 @@ __all__ = [
 ]
 
 LAYER_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+"""Allowed GeoPackage table names: ASCII snake_case, at most 63 characters."""
 PROVENANCE_STANDARD_URI = "https://geomap.dev/provenance/v1"
+"""``md_standard_uri`` of the provenance records in ``gpkg_metadata``."""
 GPKG_VERSION = "1.2"  # the most widely read version (GDAL >= 2.2, QGIS 3)
 _ROWS_PER_BLOCK = 1024  # raster rows written per step (Dask-backed rasters are read in blocks)
 
@@ -501,9 +503,9 @@ def write_geopackage(
         The file cannot be written (nothing is left under ``path``).
     """
     from geomap import styles
-    from geomap.io._gpkg_styles import raster_style, vector_style
-    from geomap.io.atomic import atomic_path
-    from geomap.io.provenance import dataset_records, source_ids
+    from geomap.core.atomic import atomic_path
+    from geomap.core.provenance import dataset_records, source_ids
+    from geomap.export._gpkg_styles import raster_style, vector_style
 
     final = Path(path)
     if final.suffix.lower() != ".gpkg":
@@ -619,7 +621,7 @@ def write_geopackage(
         for name, table in tables.items():
             _write_attributes(tmp, name, table)
             table_records[name] = {"table": name, "kind": "attributes", "rows": len(table)}
-        from geomap import __version__
+        from geomap._version import __version__
 
         package = {
             "generator": f"geomap {__version__}",

@@ -129,7 +129,7 @@ def atomic_dir(
         The folder that must appear complete or not at all.
     overwrite : bool, default False
         Replace an existing ``final`` folder (only after the new one is complete), and only
-        if geomap wrote it (:func:`geomap.output_guard.check_replaceable`): it carries
+        if geomap wrote it (:func:`geomap.core.output_guard.check_replaceable`): it carries
         geomap's ``manifest.json`` and no file the manifest does not list.  Checked before
         the body runs and again, under the output's lock, just before the final rename.
     geomap_owned : bool, default False
@@ -148,7 +148,7 @@ def atomic_dir(
         ``final`` exists and may not be replaced (see ``overwrite``), or appeared while the
         body ran and ``overwrite`` is false.
     """
-    from geomap.output_guard import check_output_path, check_replaceable, output_lock
+    from geomap.core.output_guard import check_output_path, check_replaceable, output_lock
 
     final = check_output_path(final, option="output folder")
     if not geomap_owned:
@@ -198,8 +198,8 @@ def _move_into_place(tmp: Path, final: Path, *, overwrite: bool) -> None:
     The old folder is moved to a fresh, unique name of geomap's own (never a fixed name a
     user folder could have) and removed only once the new one is in place.
     """
+    from geomap.core.output_guard import rename_no_replace
     from geomap.errors import OutputExistsError
-    from geomap.output_guard import rename_no_replace
 
     old: Path | None = None
     if overwrite and (final.exists() or final.is_symlink()):
