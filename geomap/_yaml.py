@@ -9,6 +9,8 @@ exponentially ("billion laughs") in whatever walks the document afterwards.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +18,82 @@ import yaml
 
 from geomap.errors import GeomapError
 
+MAX_BYTES = 16 * 2**20
+"""Largest YAML file read (a catalog or a recipe is a few hundred KiB at most)."""
+
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and lists accepted (the catalog and recipes use fewer than 10)."""
+
+
+def _read_text(path: Path, error: type[GeomapError]) -> str:
+    """Read a regular file of at most MAX_BYTES as UTF-8, refusing anything else clearly.
+
+    Folders, FIFOs, devices (``/dev/zero``) and sockets are refused before reading (a FIFO
+    would block for ever, a device never ends); the file is opened non-blocking and checked
+    again on the open handle, so it cannot be swapped for one in between.
+    """
+    if not str(path).strip() or str(path) == ".":
+        raise error(f"{str(path)!r} is not a file name; pass a recipe name or a YAML file path")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise error(f"{path}: file not found; check the path or the environment variable") from None
+    except IsADirectoryError:
+        raise error(f"{path} is a folder, not a YAML file; pass the path of a .yaml file") from None
+    except PermissionError:
+        raise error(
+            f"{path}: permission denied; check the file's permissions (chmod u+r) or copy it "
+            "somewhere readable"
+        ) from None
+    except OSError as exc:
+        raise error(f"{path}: cannot be opened ({exc.strerror}); check the path") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise error(f"{path} is a folder, not a YAML file; pass the path of a .yaml file")
+        raise error(
+            f"{path} is not a regular file (a pipe, device or socket); save the YAML to "
+            "a file and pass its path"
+        )
+    with os.fdopen(fd, "rb") as handle:
+        if info.st_size > MAX_BYTES:
+            raise error(
+                f"{path} has {info.st_size:,} bytes, more than the {MAX_BYTES:,} a YAML file "
+                "may have; check that this is the right file"
+            )
+        try:
+            data = handle.read(MAX_BYTES + 1)
+        except OSError as exc:
+            raise error(f"{path}: cannot be read ({exc.strerror}); check the file") from None
+    if len(data) > MAX_BYTES:
+        raise error(f"{path} grew past {MAX_BYTES:,} bytes while read; check the file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text ({exc}); save the file as UTF-8") from None
+
 
 class _StrictSafeLoader(yaml.SafeLoader):
     """A ``SafeLoader`` that refuses duplicate mapping keys and aliases."""
 
     def compose_node(self, parent: Any, index: Any) -> Any:
+        depth = getattr(self, "_geomap_depth", 0)
+        if depth >= MAX_DEPTH:
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"nested more than {MAX_DEPTH} levels deep; YAML this deep is refused",
+                event.start_mark,
+            )
+        self._geomap_depth = depth + 1
+        try:
+            return self._compose_checked(parent, index)
+        finally:
+            self._geomap_depth = depth
+
+    def _compose_checked(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.events.AliasEvent):
             event = self.peek_event()
             raise yaml.composer.ComposerError(
@@ -70,14 +143,13 @@ def load_yaml(path: Path, error: type[GeomapError]) -> Any:
     object
         The parsed document (plain dicts, lists, strings and numbers).
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise error(f"{path}: file not found; check the path or the environment variable") from None
-    except UnicodeDecodeError as exc:
-        raise error(f"{path}: not UTF-8 text ({exc}); save the file as UTF-8") from None
+    text = _read_text(Path(path), error)
     try:
         return yaml.load(text, Loader=_StrictSafeLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise error(
+            f"{path}: nested too deeply to read; write the document with fewer nested levels"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

@@ -61,6 +61,8 @@ def floor(module: str) -> str:
     parts = module.split(".")
     if len(parts) == 1:
         return "api"
+    if parts[1] == "__main__":  # `python -m geomap`: runs the CLI
+        return "cli"
     if parts[1] in GROUND_MODULES:
         return GROUND
     if parts[1] not in FLOORS:

@@ -139,9 +139,13 @@ def _write_parts(
     parts: frozenset[str],
     chunks: Any = None,
 ) -> list[Path]:
+    from geomap.core.output_guard import check_output_path
     from geomap.errors import OutputExistsError
     from geomap.pipeline.runner import run_stages, write_outputs
 
+    check_output_path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f"--out {out} is a file, not a folder; choose a folder for --out")
     run = settings(region=region, resolution_m=resolution, model=model, chunks=chunks)
     state = run_stages(recipe, run)
     out.mkdir(parents=True, exist_ok=True)
@@ -151,6 +155,11 @@ def _write_parts(
         moved = []
         for path in files.values():
             final = out / path.relative_to(scratch)
+            if final.is_dir() or (final.exists() and not final.is_file()):
+                raise OutputExistsError(
+                    f"{final} is a folder or special file, which --overwrite never replaces; "
+                    "move it away or choose another --out"
+                )
             if final.exists() and not overwrite:
                 raise OutputExistsError(f"{final} already exists; pass --overwrite to replace it")
         for path in files.values():

@@ -24,17 +24,18 @@ def evidence(
 ) -> None:
     """Write each evidence layer (and coverage) as a COG and a PNG; print a summary table."""
     from geomap.catalog import load_catalog
-    from geomap.errors import OutputExistsError
+    from geomap.core.output_guard import check_output_path, check_replaceable
     from geomap.export.evidence import format_summary, write_evidence
+    from geomap.pipeline.plan import check_plan
     from geomap.recipes import build_evidence, load_recipe
 
-    if out.exists() and not overwrite:  # fail before the build, not after it
-        raise OutputExistsError(f"{out} already exists; pass --overwrite to replace it")
+    check_replaceable(check_output_path(out), overwrite=overwrite)  # before the build
     run = settings(region=region, resolution_m=resolution, chunks=chunks)
     catalog = load_catalog()
     loaded = load_recipe(recipe, catalog=catalog)
     region_id = run.region or loaded.regions[0]
     resolution_m = run.resolution_for(catalog.region(region_id))
+    check_plan(loaded, catalog.region(region_id), resolution_m, chunks=run.chunks)
     stack = build_evidence(loaded, region_id, resolution_m, chunks=run.chunks, catalog=catalog)
     rows = write_evidence(stack, out, overwrite=overwrite, quicklook=not no_png)
     typer.echo(stack.attrs.get("title", ""))

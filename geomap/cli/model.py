@@ -40,12 +40,12 @@ def model(
 ) -> None:
     """Fit, validate (spatial block CV) and map a recipe's prospectivity model."""
     from geomap.core.atomic import atomic_dir
-    from geomap.errors import OutputExistsError
+    from geomap.core.output_guard import check_output_path, check_replaceable
     from geomap.pipeline.model_stage import model_region
     from geomap.pipeline.outputs import write_model_outputs
+    from geomap.pipeline.plan import check_named_plan
 
-    if out.exists() and not overwrite:  # before the long computation, not after
-        raise OutputExistsError(f"{out} already exists; pass --overwrite to replace it")
+    check_replaceable(check_output_path(out), overwrite=overwrite)  # before the computation
     run = settings(
         region=region,
         model=model_name,
@@ -57,6 +57,7 @@ def model(
         chunks=chunks,
         random_state=seed,
     )
+    check_named_plan(recipe, run, chunks=run.chunks, random_state=run.random_state)
     result = model_region(recipe, settings=run)
     with atomic_dir(out, overwrite=overwrite) as folder:
         written = write_model_outputs(result, folder)

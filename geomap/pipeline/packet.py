@@ -20,8 +20,9 @@ from tqdm import tqdm
 
 from geomap.catalog import Catalog, load_catalog
 from geomap.core.atomic import atomic_dir, atomic_path
+from geomap.core.output_guard import check_output_path, check_replaceable
 from geomap.core.safe_text import markdown_paragraphs, markdown_text, write_csv
-from geomap.errors import OutputExistsError, ParameterError
+from geomap.errors import ParameterError
 from geomap.pipeline.outputs import file_hashes, write_json
 from geomap.pipeline.runner import BuildState, run_stages
 
@@ -125,11 +126,8 @@ def build_packet(
 
     if not builds:
         raise ParameterError("the packet needs at least one (recipe, region) pair")
-    target = Path(out)
-    if target.exists() and not overwrite:
-        raise OutputExistsError(
-            f"output folder {target} already exists; pass --overwrite to replace it"
-        )
+    target = check_output_path(out)
+    check_replaceable(target, overwrite=overwrite)  # before any work; again at the rename
     cat = catalog or load_catalog()
     states: list[BuildState] = []
     for recipe, region in tqdm(builds, desc="packet", unit="region", disable=not progress):

@@ -30,7 +30,8 @@ from tqdm import tqdm
 
 from geomap.catalog import Catalog, load_catalog
 from geomap.core.atomic import atomic_dir
-from geomap.errors import OutputExistsError, RecipeError
+from geomap.core.output_guard import check_output_path, check_replaceable, output_lock
+from geomap.errors import RecipeError
 from geomap.pipeline import stages
 from geomap.pipeline.cache import ProductCache, cache_root
 from geomap.pipeline.outputs import (
@@ -40,6 +41,7 @@ from geomap.pipeline.outputs import (
     write_rasters,
     write_tables,
 )
+from geomap.pipeline.plan import check_plan
 from geomap.pipeline.settings import BuildSettings, settings_from
 
 __all__ = ["STAGES", "BuildResult", "BuildState", "build", "run_stages", "write_outputs"]
@@ -85,6 +87,7 @@ class BuildResult:
     targets: gpd.GeoDataFrame
     cache_hits: list[str] = field(default_factory=list)
     cache_misses: list[str] = field(default_factory=list)
+    cache_damaged: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
 
     def _held_out_auc(self) -> str:
@@ -190,9 +193,16 @@ def run_stages(
     cat = catalog or load_catalog()
     with progress.stage("catalog"):
         loaded, region_obj, resolution = _resolve(recipe, run, cat)
-        cache = ProductCache(
-            Path(run.cache_dir) if run.cache_dir else cache_root(), enabled=run.use_cache
+        store = Path(run.cache_dir) if run.cache_dir else cache_root()
+        check_plan(  # cells, memory, disk, blocks and seed: before any allocation
+            loaded,
+            region_obj,
+            resolution,
+            chunks=run.chunks,
+            random_state=run.random_state,
+            store=store if run.use_cache else None,
         )
+        cache = ProductCache(store, enabled=run.use_cache)
         context = stages.BuildContext(
             recipe=loaded,
             region=region_obj,
@@ -478,17 +488,26 @@ def build(
     run = settings_from(settings, options)
     run.target_rule()
     cat = catalog or load_catalog()
-    loaded, region_obj, _ = _resolve(recipe, run, cat)
-    target = Path(out) if out is not None else default_out(loaded.id, region_obj.id)
-    if target.exists() and not overwrite:
-        raise OutputExistsError(
-            f"output folder {target} already exists; pass --overwrite to replace it"
-        )
+    loaded, region_obj, resolution = _resolve(recipe, run, cat)
     if parse_scheduler(run.scheduler) is not None and run.chunks is None:
         run = BuildSettings.from_options(run, chunks="auto")
+    check_plan(
+        loaded,
+        region_obj,
+        resolution,
+        chunks=run.chunks,
+        random_state=run.random_state,
+        store=(Path(run.cache_dir) if run.cache_dir else cache_root()) if run.use_cache else None,
+    )
+    target = check_output_path(out) if out is not None else default_out(loaded.id, region_obj.id)
+    check_replaceable(target, overwrite=overwrite)  # before any work; again at the rename
     bar = _Progress(f"{loaded.id}/{region_obj.id}", progress)
     try:
-        with dask_scheduler(run.scheduler) as client, warnings.catch_warnings():
+        with (
+            output_lock(target),  # a second build into the same folder fails at once
+            dask_scheduler(run.scheduler) as client,
+            warnings.catch_warnings(),
+        ):
             if client is not None and progress:
                 bar.bar.write(f"Dask dashboard: {client.dashboard_link}")
             warnings.simplefilter("default")
@@ -517,6 +536,7 @@ def build(
         targets=state.layers.targets,
         cache_hits=list(state.context.cache.hits),
         cache_misses=list(state.context.cache.misses),
+        cache_damaged=list(state.context.cache.damaged),
         settings=dict(state.settings),
     )
 
@@ -530,6 +550,7 @@ def summary_lines(result: BuildResult) -> list[str]:
         f"  held-out AUC {held_out:.3f}" if isinstance(held_out, float) else "  held-out AUC n/a",
         f"  {len(result.targets)} targets; cache {len(result.cache_hits)} hits, "
         f"{len(result.cache_misses)} computed",
+        *(f"  cache entry damaged, recomputed: {what}" for what in result.cache_damaged),
         *(
             f"  {name}"
             for name in ("map.html", f"{result.recipe}.gpkg", "report.md")
