@@ -34,6 +34,7 @@ from geomap import _fingerprint, _paths
 __all__ = ["SourcePart", "index_enabled", "index_key", "index_path", "read_indexed", "read_part"]
 
 _KEY = "geomap_index_key"
+_ATTRS_DIGEST = "geomap_index_attrs_sha256"
 _FOLDER = "occurrence-index"
 
 
@@ -68,13 +69,32 @@ def index_key(dataset: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _attrs_digest(attrs: dict[str, Any]) -> str:
+    """Return the sha256 of an entry's attrs (the key and report), the digest itself left out."""
+    body = {k: v for k, v in attrs.items() if k != _ATTRS_DIGEST}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _checked_attrs(metadata: dict[bytes, bytes]) -> dict[str, Any]:
+    """Return an entry's attrs from its footer, refusing them if their digest does not match.
+
+    Data pages carry CRC32 checksums (verified on every read); this covers the footer's JSON.
+    """
+    attrs = json.loads(metadata.get(b"PANDAS_ATTRS", b"{}").decode("utf-8"))
+    if not isinstance(attrs, dict):
+        raise ValueError("the entry's attrs are not a mapping")
+    if _KEY in attrs and attrs.get(_ATTRS_DIGEST) != _attrs_digest(attrs):
+        raise ValueError("the entry's attrs do not match their sha256")
+    return attrs
+
+
 def _stored_key(path: Path) -> str | None:
     """Return the key recorded in an entry's footer (the frame's ``attrs``), without the rows."""
     import pyarrow.parquet as pq
 
-    metadata = pq.read_schema(path).metadata or {}
-    attrs = json.loads(metadata.get(b"PANDAS_ATTRS", b"{}").decode("utf-8"))
-    key = attrs.get(_KEY) if isinstance(attrs, dict) else None
+    attrs = _checked_attrs(pq.read_schema(path).metadata or {})
+    key = attrs.get(_KEY)
     return key if isinstance(key, str) else None
 
 
@@ -87,7 +107,8 @@ def _load(path: Path, key: str) -> Any | None:
         return None
     import geopandas as gpd
 
-    frame = gpd.read_parquet(path)
+    frame = gpd.read_parquet(path, page_checksum_verification=True)
+    frame.attrs.pop(_ATTRS_DIGEST, None)
     if frame.attrs.pop(_KEY, None) != key:
         raise ValueError("the key in the file's metadata and in its frame differ")
     return frame
@@ -101,11 +122,12 @@ def _store(path: Path, key: str, frame: Any) -> None:
     """
     stored = frame.copy(deep=False)
     stored.attrs = {**frame.attrs, _KEY: key}
+    stored.attrs[_ATTRS_DIGEST] = _attrs_digest(stored.attrs)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     os.close(fd)
     try:
-        stored.to_parquet(tmp_name, compression="zstd", index=None)
+        stored.to_parquet(tmp_name, compression="zstd", index=None, write_page_checksum=True)
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -305,7 +327,7 @@ def _part_of_entry(
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    parquet = pq.ParquetFile(path)
+    parquet = pq.ParquetFile(path, page_checksum_verification=True)
     schema = parquet.schema_arrow
     metadata = schema.metadata or {}
     geo = json.loads(metadata.get(b"geo", b"{}").decode("utf-8"))
@@ -315,7 +337,7 @@ def _part_of_entry(
     epsg = crs.get("id", {}).get("code") if isinstance(crs, dict) else None
     if column is None or meta.get("encoding") != "WKB" or epsg != 4326:
         return None
-    attrs = json.loads(metadata.get(b"PANDAS_ATTRS", b"{}").decode("utf-8"))
+    attrs = _checked_attrs(metadata)
     if attrs.get(_KEY) != key:
         raise ValueError("the key in the file's metadata changed while it was read")
     probe = parquet.read(columns=[column, "country"] if countries else [column])
@@ -338,6 +360,7 @@ def _part_of_entry(
     frame = gpd.read_parquet(buffer)
     frame = frame.set_crs(_crs_from_projjson(json.dumps(crs)), allow_override=True)
     attrs.pop(_KEY, None)
+    attrs.pop(_ATTRS_DIGEST, None)
     frame.attrs = attrs
     frame.index = rows
     return SourcePart(frame, attrs.get("geomap_report", {}), len(keep), outside, not_in)
