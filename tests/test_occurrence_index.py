@@ -27,6 +27,13 @@ from geomap.io.occurrences import occurrence_dataset_ids, read_occurrences
 SMALL = "usgs-lithium-deposits-us-2019"  # 21 sites: quick to read and to index
 
 
+@pytest.fixture(autouse=True)
+def _fresh_index(tmp_path, monkeypatch):
+    """Each test here starts with an empty index (the rest of the suite shares one)."""
+    monkeypatch.setenv("GEOMAP_OCCURRENCE_INDEX_DIR", str(tmp_path / "occurrence-index"))
+    monkeypatch.setattr(occurrence_index, "_PARTS", {})
+
+
 def _reference(region: str | None, country: str | None, commodities: str | None):
     """Select from the sources directly, as read_occurrences did before the index."""
     cat = load_catalog()
@@ -186,6 +193,7 @@ def test_an_unwritable_cache_is_reported_and_the_answer_still_given(tmp_path, mo
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the cache folder should be")
     monkeypatch.setenv("GEOMAP_CACHE_DIR", str(blocked))
+    monkeypatch.delenv("GEOMAP_OCCURRENCE_INDEX_DIR")  # the default: inside the download cache
     cat = load_catalog()
     with pytest.warns(UserWarning, match="occurrence index not written"):
         frame = occurrence_index.read_indexed(SMALL, cat)

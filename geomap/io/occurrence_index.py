@@ -13,11 +13,13 @@ catalog entry as far as reading depends on it (reader, options, and every file's
 format, CRS and encoding).  Anything else is a miss: the dataset is read again and the entry
 rewritten (atomically, so a killed process never leaves half a file).  An entry that cannot be
 read back (truncated, corrupt, written by an incompatible library) is reported with a warning
-and rebuilt, never trusted.  ``GEOMAP_OCCURRENCE_INDEX=0`` turns the index off.
+and rebuilt, never trusted.  ``GEOMAP_OCCURRENCE_INDEX=0`` turns the index off;
+``GEOMAP_OCCURRENCE_INDEX_DIR`` moves it out of the download cache.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -31,7 +33,17 @@ from typing import Any
 
 from geomap import _fingerprint, _paths
 
-__all__ = ["SourcePart", "index_enabled", "index_key", "index_path", "read_indexed", "read_part"]
+__all__ = [
+    "SourcePart",
+    "deduplicated",
+    "frame_digest",
+    "index_dir",
+    "index_enabled",
+    "index_key",
+    "index_path",
+    "read_indexed",
+    "read_part",
+]
 
 _KEY = "geomap_index_key"
 _ATTRS_DIGEST = "geomap_index_attrs_sha256"
@@ -48,9 +60,15 @@ def index_enabled() -> bool:
     )
 
 
+def index_dir() -> Path:
+    """Return the index folder: ``$GEOMAP_OCCURRENCE_INDEX_DIR``, else in the download cache."""
+    env = os.environ.get("GEOMAP_OCCURRENCE_INDEX_DIR")
+    return Path(env) if env else _paths.cache_dir() / _FOLDER
+
+
 def index_path(dataset_id: str) -> Path:
-    """Return where the index entry of one dataset lives (in the download cache)."""
-    return _paths.cache_dir() / _FOLDER / f"{dataset_id}.parquet"
+    """Return where the index entry of one dataset lives."""
+    return index_dir() / f"{dataset_id}.parquet"
 
 
 def index_key(dataset: Any) -> str:
@@ -210,6 +228,17 @@ def read_indexed(dataset_id: str, catalog: Any) -> Any:
         if frame is not None:
             return frame
     return _build(dataset_id, catalog, path, key)
+
+
+_PARTS: dict[tuple[Any, ...], SourcePart] = {}
+_PARTS_MAX = 16
+
+
+def _remember(memo_key: tuple[Any, ...], part: SourcePart) -> None:
+    """Keep a selection for this process (a CLI command may ask the same twice)."""
+    if len(_PARTS) >= _PARTS_MAX:
+        _PARTS.pop(next(iter(_PARTS)))
+    _PARTS[memo_key] = dataclasses.replace(part, frame=part.frame.copy())
 
 
 @dataclass
@@ -395,9 +424,16 @@ def read_part(
     """
     if index_enabled():
         path, key, usable = _fresh_path(dataset_id, catalog)
+        stamp = (path.stat().st_mtime_ns, path.stat().st_size) if usable else None
+        memo_key = (str(path), stamp, key, tuple(bbox or ()), tuple(countries or ()))
+        remembered = _PARTS.get(memo_key)
+        if usable and remembered is not None:
+            return dataclasses.replace(remembered, frame=remembered.frame.copy())
         if usable:
             try:
                 part = _part_of_entry(path, key, bbox, countries)
+                if part is not None:
+                    _remember(memo_key, part)
             except Exception as exc:  # damaged row groups: report, rebuild, never trust
                 _warn_unreadable(path, exc)
                 part = None
@@ -451,7 +487,7 @@ def deduplicated(frame: Any, merge: Any) -> Any:
     key = frame_digest(frame)
     if key is None:
         return merge(frame)
-    path = _paths.cache_dir() / _FOLDER / _DEDUP_FOLDER / f"{key}.parquet"
+    path = index_dir() / _DEDUP_FOLDER / f"{key}.parquet"
     if path.is_file():
         try:
             cached = _load(path, key)
