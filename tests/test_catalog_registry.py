@@ -384,3 +384,11 @@ def test_schema_describes_the_compact_rows():
     schema = json.dumps(catalog_json_schema())
     for word in ("base_url", "file_defaults", "FileGroup", "FileRow", "registry"):
         assert word in schema
+
+
+def test_the_bundled_catalog_finds_the_registries_of_the_package():
+    """In a wheel the catalog is in geomap/_bundled/; `registry: geomap/registry` still resolves."""
+    bundled = _paths.BUNDLED_DIR / "data_catalog.yaml"
+    assert _paths.catalog_root(bundled) == _paths.CHECKOUT_ROOT
+    assert (_paths.CHECKOUT_ROOT / "geomap" / "registry").is_dir()
+    assert _paths.catalog_root(Path("/elsewhere/catalog.yaml")) == Path("/elsewhere")
