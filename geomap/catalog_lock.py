@@ -319,7 +319,7 @@ def lock_catalog(
     if check:
         return report
 
-    from geomap.io.atomic import atomic_path
+    from geomap.core.atomic import atomic_path
 
     registry_dir.mkdir(parents=True, exist_ok=True)
     for dataset_id, entries in new_registries.items():

@@ -73,7 +73,7 @@ def index_path(dataset_id: str) -> Path:
 
 def index_key(dataset: Any) -> str:
     """Return the key of a dataset's entry: its files' hashes, its reader and geomap's code."""
-    from geomap import __version__
+    from geomap._version import __version__
 
     document = {
         "geomap": __version__,
