@@ -66,6 +66,10 @@ def cache_dir() -> Path:
     env = os.environ.get("GEOMAP_CACHE_DIR")
     if env:
         return Path(env)
-    import pooch
+    try:  # what pooch.os_cache("geomap") returns, without importing pooch and requests
+        import platformdirs
+    except ImportError:  # pragma: no cover - platformdirs comes with pooch
+        import pooch
 
-    return Path(pooch.os_cache("geomap"))
+        return Path(pooch.os_cache("geomap"))
+    return Path(platformdirs.user_cache_dir("geomap"))

@@ -198,3 +198,17 @@ def test_an_unwritable_cache_is_reported_and_the_answer_still_given(tmp_path, mo
     with pytest.warns(UserWarning, match="occurrence index not written"):
         frame = occurrence_index.read_indexed(SMALL, cat)
     assert len(frame) == len(geomap_io.read(SMALL, catalog=cat))
+
+
+def test_the_default_index_lives_in_pooch_s_cache(monkeypatch):
+    """Without GEOMAP_CACHE_DIR the cache is pooch.os_cache('geomap'), found without pooch."""
+    import pooch
+
+    from geomap import _paths
+
+    monkeypatch.delenv("GEOMAP_CACHE_DIR")
+    monkeypatch.delenv("GEOMAP_OCCURRENCE_INDEX_DIR")
+    assert _paths.cache_dir() == pooch.os_cache("geomap")
+    assert (
+        occurrence_index.index_path(SMALL).parent == pooch.os_cache("geomap") / "occurrence-index"
+    )
