@@ -23,17 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from geomap import _paths
-from geomap.catalog import (
-    DatasetEntry,
-    RegistryEntry,
-    _expand_files,
-    _unknown,
-    format_registry,
-    parse_registry,
-    read_document,
-    registry_path,
-    resolve_catalog,
-)
+from geomap.catalog import DatasetEntry, _expand_files, _unknown, read_document, resolve_catalog
+from geomap.catalog_registry import RegistryEntry, format_registry, parse_registry, registry_path
 from geomap.errors import CatalogError, UnknownNameError
 
 __all__ = ["LockReport", "lock_catalog"]
