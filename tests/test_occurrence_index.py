@@ -212,3 +212,22 @@ def test_the_default_index_lives_in_pooch_s_cache(monkeypatch):
     assert (
         occurrence_index.index_path(SMALL).parent == pooch.os_cache("geomap") / "occurrence-index"
     )
+
+
+def test_a_source_in_another_crs_is_selected_after_reprojection(monkeypatch):
+    """Entries not in EPSG:4326 take the pandas route: reprojected, then selected."""
+    cat = load_catalog()
+    projected = geomap_io.read(SMALL, catalog=cat).to_crs(5070)
+    monkeypatch.setattr(geomap_io, "read", _CountingReads(projected))
+    bbox, countries = cat.region("us-southwest").bbox, ["USA"]
+    cold = occurrence_index.read_part(SMALL, cat, bbox=bbox, countries=countries)
+    warm = occurrence_index.read_part(SMALL, cat, bbox=bbox, countries=countries)
+    in_degrees = projected.to_crs(4326)
+    x, y = in_degrees.geometry.x.to_numpy(), in_degrees.geometry.y.to_numpy()
+    west, south, east, north = bbox
+    inside = (x >= west) & (x <= east) & (y >= south) & (y <= north)
+    expected = in_degrees.loc[inside & in_degrees["country"].isin(countries).to_numpy()]
+    assert 0 < len(expected) < len(projected)
+    for part in (cold, warm):
+        assert_geodataframe_equal(part.frame, expected, check_dtype=True)
+        assert part.outside == int((~inside).sum()) and part.total == len(projected)

@@ -230,6 +230,15 @@ def read_indexed(dataset_id: str, catalog: Any) -> Any:
     return _build(dataset_id, catalog, path, key)
 
 
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """Modification time and size of an entry (``None`` if it vanished meanwhile)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
 _PARTS: dict[tuple[Any, ...], SourcePart] = {}
 _PARTS_MAX = 16
 
@@ -424,7 +433,8 @@ def read_part(
     """
     if index_enabled():
         path, key, usable = _fresh_path(dataset_id, catalog)
-        stamp = (path.stat().st_mtime_ns, path.stat().st_size) if usable else None
+        stamp = _stamp(path) if usable else None
+        usable = stamp is not None
         memo_key = (str(path), stamp, key, tuple(bbox or ()), tuple(countries or ()))
         remembered = _PARTS.get(memo_key)
         if usable and remembered is not None:
@@ -440,7 +450,14 @@ def read_part(
                 usable = False
             if part is not None:
                 return part
-        frame = _load(path, key) if usable else _build(dataset_id, catalog, path, key)
+        frame = None
+        if usable:  # an entry in another CRS: read it whole, select in pandas
+            try:
+                frame = _load(path, key)
+            except Exception as exc:  # damaged: report, rebuild, never trust
+                _warn_unreadable(path, exc)
+        if frame is None:
+            frame = _build(dataset_id, catalog, path, key)
     else:
         from geomap.io import read
 
