@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from geomap import _paths
 from geomap.catalog import load_catalog
-from geomap.catalog_lock import lock_catalog
-from geomap.catalog_registry import format_registry, parse_registry
+from geomap.catalog.lock import lock_catalog
+from geomap.catalog.registry import format_registry, parse_registry
 from geomap.cli import app
 from geomap.errors import CatalogError
 

@@ -17,8 +17,8 @@ import shapely
 from geopandas.testing import assert_geodataframe_equal
 
 import geomap.io as geomap_io
-from geomap import _fingerprint
 from geomap.catalog import load_catalog
+from geomap.core import fingerprint
 from geomap.harmonize.dedup import merge_duplicates
 from geomap.harmonize.occurrences import select_commodities
 from geomap.io import occurrence_index, occurrences
@@ -141,7 +141,7 @@ def test_changing_a_source_hash_or_the_code_invalidates_the_entry(monkeypatch):
     occurrence_index.read_part(SMALL, other)
     assert reads.calls == 2
 
-    monkeypatch.setattr(_fingerprint, "code_fingerprint", lambda: "other code")
+    monkeypatch.setattr(fingerprint, "code_fingerprint", lambda: "other code")
     assert occurrence_index.index_key(dataset) != key
     occurrence_index.read_part(SMALL, cat)
     assert reads.calls == 3  # geomap's code changed: read again

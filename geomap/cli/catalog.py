@@ -110,7 +110,7 @@ def lock(
     Moves inline sha256/size of the locked datasets' rows out of the catalog; refuses, writing
     nothing, when a file is missing from the mirror (GEOMAP_DATA_DIR, ../shared/data).
     """
-    from geomap.catalog_lock import lock_catalog
+    from geomap.catalog.lock import lock_catalog
 
     report = lock_catalog(catalog, dataset_ids or [], check=check)
     for line in report.lines():

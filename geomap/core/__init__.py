@@ -5,6 +5,8 @@
   (``IngestReport``).
 - :mod:`geomap.core.provenance`: which catalog datasets an object came from and the records to
   credit them (``source_ids``, ``dataset_records``).
+- :mod:`geomap.core.fingerprint`: the sha256 of geomap's own code (``code_fingerprint``), part
+  of every cache key (products, the occurrence index).
 
 With :mod:`geomap.errors` and :mod:`geomap._version` these import nothing from geomap's stages
 (catalog, fetch, io, harmonize, grid, evidence, models, targets, render, export, pipeline, cli);

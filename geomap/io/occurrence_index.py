@@ -7,8 +7,9 @@ and its ``attrs`` (the ingest report), in ``<download cache>/occurrence-index/<i
 so a later query reads a few MB of GeoParquet instead.
 
 An entry is used only when its key matches: the sha256 of a canonical JSON document holding
-geomap's version, the fingerprint of geomap's code (:func:`geomap._fingerprint.code_fingerprint`:
-any change to a reader, the vocabularies or the schema gives another key) and the dataset's
+geomap's version, the fingerprint of geomap's code
+(:func:`geomap.core.fingerprint.code_fingerprint`: any change to a reader, the vocabularies or
+the schema gives another key) and the dataset's
 catalog entry as far as reading depends on it (reader, options, and every file's path, sha256,
 format, CRS and encoding).  Anything else is a miss: the dataset is read again and the entry
 rewritten (atomically, so a killed process never leaves half a file).  An entry that cannot be
@@ -31,7 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from geomap import _fingerprint, _paths
+from geomap import _paths
+from geomap.core import fingerprint
 
 __all__ = [
     "SourcePart",
@@ -77,7 +79,7 @@ def index_key(dataset: Any) -> str:
 
     document = {
         "geomap": __version__,
-        "code": _fingerprint.code_fingerprint(),
+        "code": fingerprint.code_fingerprint(),
         "dataset": dataset.id,
         "reader": dataset.reader,
         "reader_options": dataset.reader_options,
@@ -479,7 +481,7 @@ def frame_digest(frame: Any) -> str | None:
     import pandas as pd
     import shapely
 
-    digest = hashlib.sha256(_fingerprint.code_fingerprint().encode("ascii"))
+    digest = hashlib.sha256(fingerprint.code_fingerprint().encode("ascii"))
     digest.update(json.dumps([[str(c), str(t)] for c, t in frame.dtypes.items()]).encode())
     geometry = frame.geometry.name
     try:

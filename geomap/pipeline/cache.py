@@ -32,8 +32,8 @@ import rioxarray  # noqa: F401 - .rio accessor on loaded products
 import xarray as xr
 from filelock import FileLock
 
-from geomap._fingerprint import code_fingerprint
 from geomap.core.atomic import atomic_dir
+from geomap.core.fingerprint import code_fingerprint
 from geomap.errors import ExportError
 
 __all__ = ["ProductCache", "canonical_json", "product_key"]

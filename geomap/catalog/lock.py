@@ -24,7 +24,7 @@ from typing import Any
 
 from geomap import _paths
 from geomap.catalog import DatasetEntry, _expand_files, _unknown, read_document, resolve_catalog
-from geomap.catalog_registry import RegistryEntry, format_registry, parse_registry, registry_path
+from geomap.catalog.registry import RegistryEntry, format_registry, parse_registry, registry_path
 from geomap.errors import CatalogError, UnknownNameError
 
 __all__ = ["LockReport", "lock_catalog"]

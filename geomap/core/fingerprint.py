@@ -1,7 +1,7 @@
 """The fingerprint of geomap's own code: part of every cache key (products, occurrence index).
 
-Kept apart from :mod:`geomap.pipeline.cache` so that light callers (the occurrence index behind
-``geomap occurrences``) can compute it without importing xarray or rioxarray.
+On the ground floor, apart from :mod:`geomap.pipeline.cache`, so that light callers (the occurrence
+index behind ``geomap occurrences``) can compute it without importing xarray or rioxarray.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def code_fingerprint() -> str:
     Part of every product key, so a product computed by other code (an upgrade, a local edit,
     a development checkout between releases) is never served from the cache.
     """
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # geomap/, from geomap/core/fingerprint.py
     digest = hashlib.sha256()
     for path in sorted(package.rglob("*")):
         if path.suffix in (".py", ".yaml", ".json") and "__pycache__" not in path.parts:

@@ -3,7 +3,7 @@
 One file per dataset, ``<registry folder>/<dataset id>.txt``, with ``<name> <sha256>`` lines
 (names relative to the dataset's folder; ``pooch.Pooch.load_registry`` reads the file unchanged)
 and ``#size <name> <bytes>`` comment lines.  :func:`parse_registry` and :func:`format_registry`
-are inverses; ``geomap catalog lock`` (:mod:`geomap.catalog_lock`) writes the files and
+are inverses; ``geomap catalog lock`` (:mod:`geomap.catalog.lock`) writes the files and
 :func:`geomap.catalog.load_catalog` reads them.
 """
 

@@ -50,7 +50,7 @@ from pydantic import (
 
 from geomap import _paths
 from geomap._yaml import load_yaml
-from geomap.catalog_registry import RegistryEntry, read_registries, registry_path
+from geomap.catalog.registry import RegistryEntry, read_registries, registry_path
 from geomap.errors import CatalogError, UnknownNameError
 
 if TYPE_CHECKING:
