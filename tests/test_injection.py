@@ -24,6 +24,7 @@ import json
 import os
 import pkgutil
 import re
+import shutil
 import sqlite3
 import unicodedata
 from html.parser import HTMLParser
@@ -776,9 +777,20 @@ def hostile_build(tmp_path_factory):
         if dataset["id"] == "minmod-usgs-mrdata":
             dataset["title"] = f"MinMod {touch(markers / 'pwned_catalog')} <script>x</script>"
             dataset["license"]["attribution"] = "{{7*7}} <img src=x onerror=alert(1)> [a](b)"
-            for entry in dataset["files"]:
-                if entry["path"] in changed:
-                    entry["sha256"], entry["size"] = changed[entry["path"]]
+    # the file hashes live in the catalog's registry folder: a copy with the changed files' hashes
+    registry = work / "registry"
+    shutil.copytree(ROOT / raw["registry"], registry)
+    raw["registry"] = "registry"
+    prefix = "minmod-usgs-mrdata/"
+    lines = (registry / "minmod-usgs-mrdata.txt").read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        fields = line.split()
+        size_row = fields[:1] == ["#size"]
+        name = fields[1] if size_row else (fields[0] if fields else "")
+        if prefix + name in changed:
+            digest, size = changed[prefix + name]
+            lines[i] = f"#size {name} {size}" if size_row else f"{name} {digest}"
+    (registry / "minmod-usgs-mrdata.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     catalog_path = work / "catalog.yaml"
     catalog_path.write_text(
         yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8"
