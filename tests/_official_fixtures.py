@@ -124,10 +124,14 @@ def _sgmc_tables() -> tuple[list[dict[str, object]], list[dict[str, object]], li
 def _sgmc_geology() -> object:
     import geopandas as gpd
     import pyproj
+    import shapely
     from shapely.geometry import box
-    from shapely.ops import transform
 
-    to_albers = pyproj.Transformer.from_crs("EPSG:4326", "ESRI:102039", always_xy=True).transform
+    to_albers = pyproj.Transformer.from_crs("EPSG:4326", "ESRI:102039", always_xy=True)
+
+    def transform(_: object, geom: object) -> object:
+        return shapely.transform(geom, lambda xy: np.column_stack(to_albers.transform(xy[:, 0], xy[:, 1])))
+
     # Mountain Pass, CA (35.48 N, -115.53) and around; one unit in Nevada far away.
     rows = [
         ("CAMDc;0", box(-115.56, 35.46, -115.50, 35.50)),
@@ -183,7 +187,11 @@ def sgmc_shapefile_folder(tmp: Path) -> Path:
 
     folder = tmp / "sgmc-shp"
     folder.mkdir(parents=True, exist_ok=True)
-    _sgmc_geology().to_file(folder / "SGMC_Geology.shp", engine="pyogrio")  # type: ignore[attr-defined]
+    import warnings
+
+    with warnings.catch_warnings():  # the published shapefile, too, cuts names at 10 characters
+        warnings.simplefilter("ignore")
+        _sgmc_geology().to_file(folder / "SGMC_Geology.shp", engine="pyogrio")  # type: ignore[attr-defined]
     units, lith, ages = _sgmc_tables()
     for name, rows in (("SGMC_Units", units), ("SGMC_Lithology", lith), ("SGMC_Age", ages)):
         pd.DataFrame(rows).to_csv(folder / f"{name}.csv", index=False)

@@ -93,11 +93,13 @@ def _folder(source: Path) -> tuple[Path, Path]:
     return unpack_zip(source), source
 
 
-def _member(folder: Path, name: str, origin: Path) -> Path:
-    found = find_member(folder, (name,), archive=origin, expected=_LAYOUT)
-    if found is None:
-        raise layout_error(folder, origin, [name], _LAYOUT)
-    return found
+def _member(folder: Path, name: str, origin: Path, *also: str) -> Path:
+    """The member ``name``; when it (or any of ``also``) is missing, name all missing ones."""
+    found = {n: find_member(folder, (n,), archive=origin, expected=_LAYOUT) for n in (name, *also)}
+    missing = [n for n, path in found.items() if path is None]
+    if missing:
+        raise layout_error(folder, origin, missing, _LAYOUT)
+    return found[name]  # type: ignore[return-value]
 
 
 def read_seamless_legend(path: Path, report: IngestReport | None = None) -> pd.DataFrame:
@@ -229,8 +231,8 @@ def read_seamless_path(
             lines = clean_geometries(lines, report, what=str(path))
         report.records_out = len(lines)
         return attach_report(lines, report, geomap_source=dataset_id, geomap_window=bbox)
+    path = _member(folder, _POLY, origin, _LEGEND)
     legend_path = _member(folder, _LEGEND, origin)
-    path = _member(folder, _POLY, origin)
     legend = read_seamless_legend(legend_path, report)
     check_shapefile(path)
     polys = read_vector_window(
@@ -339,7 +341,8 @@ def seamless_legend_at(
         )
     url = f"{base_url.rstrip('/')}/legend.json"
     try:
-        response = requests.get(url, params={"point": f"{lat},{lon}"}, timeout=timeout)
+        # the comma stays literal, as the API documents it (point=lat,lon)
+        response = requests.get(f"{url}?point={float(lat)!r},{float(lon)!r}", timeout=timeout)
         response.raise_for_status()
         payload = response.json()
     except requests.HTTPError as exc:
