@@ -57,6 +57,20 @@ class DownloadResult:
     bytes_received: int
 
 
+def _blocks(response: object) -> object:
+    """Yield the body as it arrives (``read1``), so bytes before a dropped connection are kept."""
+    raw = response.raw  # type: ignore[attr-defined]
+    read1 = getattr(raw, "read1", None)
+    if read1 is None:  # pragma: no cover  (urllib3 < 2)
+        yield from response.iter_content(_BLOCK)  # type: ignore[attr-defined]
+        return
+    while True:
+        block = read1(_BLOCK)
+        if not block:
+            return
+        yield block
+
+
 def download_resumable(
     url: str,
     part: Path,
@@ -87,6 +101,7 @@ def download_resumable(
         a file beyond ``max_bytes``.
     """
     import requests
+    import urllib3
 
     part.parent.mkdir(parents=True, exist_ok=True)
     have = part.stat().st_size if part.exists() else 0
@@ -109,7 +124,7 @@ def download_resumable(
                     "refused (raise the limit only for a file you expect to be that large)"
                 )
             with part.open(mode) as sink:
-                for block in response.iter_content(_BLOCK):
+                for block in _blocks(response):
                     sink.write(block)
                     received += len(block)
                     if max_bytes is not None and start + received > max_bytes:
@@ -121,13 +136,21 @@ def download_resumable(
                     f"download of {url} stopped at {start + received:,} of {total:,} bytes; the "
                     f"partial file {part} is kept: run the fetch again to resume"
                 )
+    except FetchError:
+        raise
     except requests.HTTPError as exc:
         status = exc.response.status_code if exc.response is not None else "?"
         raise FetchError(
             f"download failed: HTTP {status} from {url}; the file may have moved: check the "
             "dataset's landing page (geomap catalog show ID)"
         ) from None
-    except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+    except (
+        requests.ConnectionError,
+        requests.Timeout,
+        requests.exceptions.ChunkedEncodingError,
+        urllib3.exceptions.HTTPError,
+        OSError,
+    ) as exc:
         size = part.stat().st_size if part.exists() else 0
         raise FetchError(
             f"download of {url} was interrupted after {size:,} bytes ({type(exc).__name__}); "
@@ -192,6 +215,8 @@ def _download_entry(
             if found is not None:
                 return found
         result = download_resumable(entry.url, part, timeout=timeout, progress=report)
+        if entry.format in ("zip", "gdb-zip"):
+            _require_complete_zip(entry, part)
         actual = file_sha256(part)
         if entry.sha256 is not None and actual != entry.sha256:
             part.unlink()
@@ -223,6 +248,22 @@ def _download_entry(
                 stacklevel=3,
             )
     return target
+
+
+def _require_complete_zip(entry: DataFile, part: Path) -> None:
+    """Refuse (before any hash is trusted) a download that is not a complete zip archive."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(part):
+            pass
+    except (zipfile.BadZipFile, OSError) as exc:
+        part.unlink()
+        raise FetchError(
+            f"downloaded {entry.path!r} from {entry.url} is not a complete zip archive ({exc}); "
+            "the transfer was cut short or the server sent an error page. Nothing was kept "
+            "and no hash was recorded: run the fetch again"
+        ) from None
 
 
 def fetch_official(
