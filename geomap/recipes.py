@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from geomap.errors import GeomapError, RecipeError, UnknownNameError
 
@@ -50,6 +50,7 @@ __all__ = [
     "evidence_functions",
     "load_recipe",
     "recipe_names",
+    "resolve_sources",
     "training_occurrences",
 ]
 
@@ -110,17 +111,43 @@ class TransformSpec(_Strict):
 
 
 class LayerSpec(_Strict):
-    """One evidence layer (``one_hot`` makes one layer per class)."""
+    """One evidence layer (``one_hot`` makes one layer per class).
+
+    ``source`` may be a list of sources in order of preference (``source: [usgs-sgmc,
+    {dataset: glim-lithology-0.5deg, vocabulary: lithology}]``): the build uses the first
+    one that covers the region and is available (mirrored, or fetched with ``geomap
+    fetch``), see :func:`resolve_sources`.  The first is kept in ``source`` and the others
+    in ``fallbacks``.
+    """
 
     name: str = Field(pattern=_NAME)
     function: str
     source: SourceSpec
+    fallbacks: list[SourceSpec] = Field(
+        default_factory=list,
+        description="Further sources, in order of preference, when 'source' is unavailable",
+    )
     params: dict[str, Any] = Field(default_factory=dict)
     transforms: list[TransformSpec] = Field(default_factory=list)
     regions: list[str] | None = Field(
         default=None, description="Build this layer only for these regions (default: all)"
     )
     description: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preference_list(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("source"), list):
+            items = [{"dataset": x} if isinstance(x, str) else x for x in data["source"]]
+            if not items:
+                raise ValueError("source: an empty list; name at least one dataset")
+            data = {**data, "source": items[0], "fallbacks": [*items[1:], *data.get("fallbacks", [])]}
+        return data
+
+    @property
+    def sources(self) -> list[SourceSpec]:
+        """Every source of the layer, in order of preference."""
+        return [self.source, *self.fallbacks]
 
 
 class TrainingSpec(_Strict):
@@ -165,6 +192,10 @@ class Recipe(_Strict):
     training: TrainingSpec
     model: ModelSpec
     path: str = Field(default="", description="Where the recipe was loaded from (set on load)")
+    source_choices: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Set by resolve_sources: per layer, the source used and those skipped",
+    )
 
     def layers_for(self, region: str) -> list[LayerSpec]:
         """Return the evidence layers built for ``region``."""
@@ -442,8 +473,9 @@ def load_recipe(name_or_path: str | Path, *, catalog: Catalog | None = None) -> 
             "recipe as keys (id, name, commodities, regions, datasets, evidence, model) as in "
             "layers/*.yaml"
         )
-    if "path" in raw:
-        raise RecipeError(f"recipe {path}: path: unknown key; remove it")
+    for internal in ("path", "source_choices"):
+        if internal in raw:
+            raise RecipeError(f"recipe {path}: {internal}: unknown key; remove it")
     try:
         recipe = Recipe.model_validate({**raw, "path": str(path)})
     except ValidationError as exc:
@@ -522,9 +554,12 @@ def _check(recipe: Recipe, catalog: Catalog) -> None:
         for region in spec.regions or []:
             if region not in recipe.regions:
                 problems.add(f"{key}.regions", f"{region!r} is not one of the recipe's regions")
-        _check_source(
-            problems, f"{key}.source", spec.source, recipe, catalog, classes, spec.regions
-        )
+        if spec.fallbacks:
+            _check_alternatives(problems, f"{key}.source", spec, recipe, catalog, classes)
+        else:
+            _check_source(
+                problems, f"{key}.source", spec.source, recipe, catalog, classes, spec.regions
+            )
         func = functions.get(spec.function)
         if func is None:
             problems.add(
@@ -555,6 +590,36 @@ def _check(recipe: Recipe, catalog: Catalog) -> None:
     problems.raise_if_any()
 
 
+def _check_alternatives(
+    problems: _Problems,
+    key: str,
+    spec: LayerSpec,
+    recipe: Recipe,
+    catalog: Catalog,
+    classes: list[str],
+) -> None:
+    """Check a list of preferred sources: each valid, the last mirrored, every region covered."""
+    alternatives = spec.sources
+    known = {d.id for d in catalog.datasets}
+    for i, source in enumerate(alternatives):
+        last = i == len(alternatives) - 1
+        _check_source(
+            problems, f"{key}[{i}]", source, recipe, catalog, classes, spec.regions,
+            allow_online=not last, check_regions=False,
+        )
+    for region in spec.regions or recipe.regions:
+        covering = [
+            s for s in alternatives
+            if all(d in known and region in catalog.dataset(d).regions for d in s.datasets)
+        ]
+        if region in {r.id for r in catalog.regions} and not covering:
+            problems.add(
+                key,
+                f"no source covers region {region!r}; add one that does (e.g. a global "
+                "mirrored dataset) or restrict the layer with 'regions:'",
+            )
+
+
 def _check_source(
     problems: _Problems,
     key: str,
@@ -563,6 +628,9 @@ def _check_source(
     catalog: Catalog,
     classes: list[str],
     layer_regions: list[str] | None,
+    *,
+    allow_online: bool = False,
+    check_regions: bool = True,
 ) -> None:
     known = [d.id for d in catalog.datasets]
     for dataset in source.datasets:
@@ -572,9 +640,13 @@ def _check_source(
         if dataset not in recipe.datasets:
             problems.add(f"{key}.dataset", f"{dataset!r} is not listed under 'datasets'")
         entry = catalog.dataset(dataset)
-        if entry.online_only:
-            problems.add(f"{key}.dataset", f"{dataset!r} is online-only (not mirrored)")
-        for region in layer_regions or recipe.regions:
+        if entry.online_only and not allow_online:
+            problems.add(
+                f"{key}.dataset",
+                f"{dataset!r} is online-only (not mirrored); list it before a mirrored fallback "
+                f"(source: [{dataset}, <mirrored dataset>])",
+            )
+        for region in (layer_regions or recipe.regions) if check_regions else []:
             if region in [r.id for r in catalog.regions] and region not in entry.regions:
                 problems.add(
                     f"{key}.dataset",
@@ -630,7 +702,11 @@ class _Reader:
                 raise RecipeError("only occurrence datasets can be combined in one source")
             elif kind == "raster":
                 data = geomap.read(
-                    source.datasets[0], layer=source.layer, catalog=self.catalog, **source.options
+                    source.datasets[0],
+                    layer=source.layer,
+                    catalog=self.catalog,
+                    bbox=self.catalog.region(self.region).bbox,  # windowed readers read only this
+                    **source.options,
                 )
             else:
                 data = geomap.read(
@@ -737,6 +813,81 @@ def _input_kind(data: Any) -> str:
     return "points" if types and types <= {0, 4} else "vector"
 
 
+def _source_status(source: SourceSpec, region: str, catalog: Catalog) -> str | None:
+    """Why a source cannot be used for ``region`` (``None`` when it can)."""
+    from geomap.fetching_official import is_available
+
+    for dataset_id in source.datasets:
+        dataset = catalog.dataset(dataset_id)
+        if region not in dataset.regions:
+            return f"{dataset_id} does not cover {region}"
+        if dataset.online_only and not is_available(dataset):
+            return f"{dataset_id} is not fetched (geomap fetch {dataset_id})"
+    return None
+
+
+def resolve_sources(
+    recipe: Recipe | str | Path, region: str, *, catalog: Catalog | None = None
+) -> Recipe:
+    """Choose, for every layer with sources in order of preference, the first usable one.
+
+    A source is usable for ``region`` when its datasets cover the region and are
+    available: mirrored, or (online-only official sources) fetched into the cache with
+    ``geomap fetch``.
+
+    Returns
+    -------
+    Recipe
+        A copy whose layers each have one ``source`` (no ``fallbacks``), whose
+        ``datasets`` no longer list official sources that were not chosen, and whose
+        ``source_choices`` record per layer the source used and why the preferred ones
+        were skipped (written to the stack attrs, the manifest and the report).
+
+    Raises
+    ------
+    RecipeError
+        No source of a layer is usable for the region.
+    """
+    from geomap.catalog import load_catalog
+
+    cat = catalog or load_catalog()
+    if not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe, catalog=cat)
+    choices = dict(recipe.source_choices)
+    layers = []
+    for spec in recipe.evidence:
+        if not spec.fallbacks or (spec.regions is not None and region not in spec.regions):
+            layers.append(spec)
+            continue
+        skipped = []
+        chosen = None
+        for source in spec.sources:
+            reason = _source_status(source, region, cat)
+            if reason is None:
+                chosen = source
+                break
+            skipped.append({"datasets": source.datasets, "reason": reason})
+        if chosen is None:
+            raise RecipeError(
+                f"recipe {recipe.path}: evidence layer {spec.name!r}: no source is usable in "
+                f"{region}: " + "; ".join(s["reason"] for s in skipped)
+            )
+        choices[spec.name] = {
+            "used": chosen.datasets,
+            "preference": [s.datasets for s in spec.sources],
+            "skipped": skipped,
+        }
+        layers.append(spec.model_copy(update={"source": chosen, "fallbacks": []}))
+    used = {d for spec in layers for d in spec.source.datasets} | set(recipe.training.datasets or [])
+    datasets = [
+        d for d in recipe.datasets
+        if d in used or not (d in {x.id for x in cat.datasets} and cat.dataset(d).online_only)
+    ]
+    return recipe.model_copy(
+        update={"evidence": layers, "datasets": datasets, "source_choices": choices}
+    )
+
+
 def build_evidence(
     recipe: Recipe | str | Path,
     region: str,
@@ -790,6 +941,7 @@ def build_evidence(
             f"recipe {recipe.path}: region {region!r} is not supported; this recipe supports "
             f"{', '.join(recipe.regions)} (see its 'regions' key)"
         )
+    recipe = resolve_sources(recipe, region, catalog=cat)
     grid = region_grid(region, resolution_m, catalog=cat)
     reader = _Reader(recipe, region, cat)
     functions, transforms = _functions(), _transforms()
@@ -836,6 +988,7 @@ def build_evidence(
             "geomap_resolution_m": float(grid.resolution.x),
             "geomap_model": json.dumps(recipe.model.model_dump()),
             "geomap_training": json.dumps(recipe.training.model_dump(exclude_none=True)),
+            "geomap_sources": json.dumps(recipe.source_choices, sort_keys=True),
             "title": f"{recipe.name}: evidence for {region} at {grid.resolution.x:g} m",
         }
     )

@@ -296,6 +296,7 @@ def build_report(
         lines.append("No target passed the selection rule.")
     lines += ["", "## Data", ""]
     lines += [f"- `{d['id']}` — {d['title']} ({d['license']})" for d in datasets]
+    lines += _source_choice_lines(settings.get("sources") or {})
     lines += ["", "## Attribution", "", attribution, ""]
     return "\n".join(lines)
 
@@ -304,3 +305,15 @@ def _target_rule_text(settings: Mapping[str, Any]) -> str:
     if settings.get("threshold") is not None:
         return f"every cell with prospectivity >= {settings['threshold']:g}"
     return f"top {settings.get('top_percent')} % of the area with data"
+
+
+def _source_choice_lines(choices: Mapping[str, Any]) -> list[str]:
+    """Which source each layer with preferred sources used, and why others were skipped."""
+    if not choices:
+        return []
+    lines = ["", "Sources chosen (layers listing sources in order of preference):", ""]
+    for layer, choice in choices.items():
+        skipped = "; ".join(s["reason"] for s in choice.get("skipped", []))
+        note = f" (skipped: {skipped})" if skipped else " (the preferred source)"
+        lines.append(f"- `{layer}`: `{', '.join(choice['used'])}`{note}")
+    return lines

@@ -218,12 +218,14 @@ def run_stages(
         before any work).
     """
     from geomap.fetching import fetch
+    from geomap.recipes import resolve_sources
 
     top_percent, threshold = _target_rule(top_percent, threshold)
     progress = progress or _Progress("", enabled=False)
     cat = catalog or load_catalog()
     with progress.stage("catalog"):
         loaded, region_obj, resolution = _resolve(recipe, region, resolution_m, cat)
+        loaded = resolve_sources(loaded, region_obj.id, catalog=cat)  # best source present
         cache = ProductCache(Path(cache_dir) if cache_dir else cache_root(), enabled=use_cache)
         context = stages.BuildContext(
             recipe=loaded,
@@ -289,6 +291,7 @@ def run_stages(
         "max_cells": max_cells,
         "chunks": chunks,
         "random_state": random_state,
+        "sources": loaded.source_choices,
     }
     layers = BuildLayers(
         stack=stack,
