@@ -52,6 +52,7 @@ __all__ = [
     "recipe_names",
     "resolve_sources",
     "training_occurrences",
+    "with_user_data",
 ]
 
 MODEL_NAMES = ("wofe", "fuzzy", "weighted", "logistic", "rf", "gbm")
@@ -70,7 +71,14 @@ class _Strict(BaseModel):
 class SourceSpec(_Strict):
     """The data an evidence layer reads and how its features are selected."""
 
-    dataset: str | list[str] = Field(description="Catalog dataset id(s)")
+    dataset: str | list[str] | None = Field(default=None, description="Catalog dataset id(s)")
+    path: str | None = Field(
+        default=None,
+        description="Instead of a dataset: the user's own vector or raster file (relative to the recipe)",
+    )
+    sha256: str | None = Field(
+        default=None, description="Set by the build: the sha256 of 'path' (recorded in the manifest)"
+    )
     layer: str | None = Field(default=None, description="Reader layer, for multi-layer datasets")
     where: dict[str, WhereValue] = Field(
         default_factory=dict,
@@ -97,9 +105,17 @@ class SourceSpec(_Strict):
     )
     options: dict[str, Any] = Field(default_factory=dict, description="Reader options")
 
+    @model_validator(mode="after")
+    def _dataset_or_path(self) -> SourceSpec:
+        if (self.dataset is None) == (self.path is None):
+            raise ValueError("give exactly one of 'dataset' (a catalog id) and 'path' (your own file)")
+        return self
+
     @property
     def datasets(self) -> list[str]:
-        """The dataset ids as a list."""
+        """The dataset ids as a list (empty for a user file)."""
+        if self.dataset is None:
+            return []
         return [self.dataset] if isinstance(self.dataset, str) else list(self.dataset)
 
 
@@ -161,6 +177,11 @@ class TrainingSpec(_Strict):
     deposit_classes: list[str] | None = None
     exclude_deposit_classes: list[str] | None = None
     where: dict[str, WhereValue] = Field(default_factory=dict)
+    path: str | None = Field(
+        default=None, description="The user's own sites (CSV or point file) instead of datasets"
+    )
+    crs: str | None = Field(default=None, description="CRS of a sites CSV's coordinates")
+    sha256: str | None = Field(default=None, description="Set by the build: sha256 of 'path'")
 
 
 class ModelSpec(_Strict):
@@ -590,6 +611,14 @@ def _check(recipe: Recipe, catalog: Catalog) -> None:
     problems.raise_if_any()
 
 
+def _user_path(recipe: Recipe, path: str) -> Path:
+    """A user file path: absolute, or relative to the recipe file's folder."""
+    candidate = Path(path).expanduser()
+    if candidate.is_absolute() or not recipe.path:
+        return candidate
+    return Path(recipe.path).resolve().parent / candidate
+
+
 def _check_alternatives(
     problems: _Problems,
     key: str,
@@ -633,6 +662,10 @@ def _check_source(
     check_regions: bool = True,
 ) -> None:
     known = [d.id for d in catalog.datasets]
+    if source.path is not None and not _user_path(recipe, source.path).is_file():
+        problems.add(
+            f"{key}.path", f"file {str(_user_path(recipe, source.path))!r} not found; check the path"
+        )
     for dataset in source.datasets:
         if dataset not in known:
             problems.add(f"{key}.dataset", _unknown("dataset", dataset, known))
@@ -679,6 +712,10 @@ class _Reader:
         self.cache: dict[Any, Any] = {}
 
     def kind(self, source: SourceSpec) -> str:
+        if source.path is not None:
+            from geomap.io.user_data import sniff_format
+
+            return "raster" if sniff_format(_user_path(self.recipe, source.path)) == "geotiff" else "vector"
         kinds = {self.catalog.dataset(d).kind for d in source.datasets}
         if kinds == {"occurrences"}:
             return "occurrences"
@@ -690,9 +727,21 @@ class _Reader:
         import geomap
 
         kind = self.kind(source)
-        key = (tuple(source.datasets), source.layer, json.dumps(source.options, sort_keys=True))
+        key = (
+            tuple(source.datasets), source.path, source.layer, json.dumps(source.options, sort_keys=True)
+        )
         if key not in self.cache:
-            if kind == "occurrences":
+            if source.path is not None:
+                from geomap.harmonize import to_region
+                from geomap.io.user_data import read_user_evidence
+
+                region = self.catalog.region(self.region)
+                data, _ = read_user_evidence(
+                    _user_path(self.recipe, source.path), name=Path(source.path).stem, region=region
+                )
+                if kind != "raster":
+                    data = to_region(data, region)
+            elif kind == "occurrences":
                 from geomap.io.occurrences import read_occurrences
 
                 if source.layer is not None:
@@ -797,7 +846,7 @@ def _prepare(data: Any, source: SourceSpec, kind: str, key: str) -> Any:
         data = data.set_geometry(data.geometry.boundary)
     elif source.geometry == "centroid":
         data = data.set_geometry(data.geometry.centroid)
-    data.attrs["geomap_source"] = ",".join(source.datasets)
+    data.attrs["geomap_source"] = ",".join(source.datasets) or data.attrs.get("geomap_source", "user")
     return data
 
 
@@ -856,6 +905,8 @@ def resolve_sources(
     choices = dict(recipe.source_choices)
     layers = []
     for spec in recipe.evidence:
+        if spec.source.path is not None:
+            spec, choices[spec.name] = _hash_user_source(recipe, spec)
         if not spec.fallbacks or (spec.regions is not None and region not in spec.regions):
             layers.append(spec)
             continue
@@ -883,9 +934,103 @@ def resolve_sources(
         d for d in recipe.datasets
         if d in used or not (d in {x.id for x in cat.datasets} and cat.dataset(d).online_only)
     ]
+    training = recipe.training
+    if training.path is not None:
+        from geomap.fetching import file_sha256
+
+        path = _user_path(recipe, training.path)
+        if not path.is_file():
+            raise RecipeError(f"recipe {recipe.path}: training.path: file {str(path)!r} not found")
+        digest = file_sha256(path)
+        training = training.model_copy(update={"path": str(path.resolve()), "sha256": digest})
+        choices["training"] = {"used": ["user:sites"], "file": str(path.resolve()), "sha256": digest}
     return recipe.model_copy(
-        update={"evidence": layers, "datasets": datasets, "source_choices": choices}
+        update={
+            "evidence": layers,
+            "datasets": datasets,
+            "source_choices": choices,
+            "training": training,
+        }
     )
+
+
+def _hash_user_source(recipe: Recipe, spec: LayerSpec) -> tuple[LayerSpec, dict[str, Any]]:
+    from geomap.fetching import file_sha256
+
+    assert spec.source.path is not None
+    path = _user_path(recipe, spec.source.path)
+    if not path.is_file():
+        raise RecipeError(
+            f"recipe {recipe.path}: evidence layer {spec.name!r}: file {str(path)!r} not found"
+        )
+    digest = file_sha256(path)
+    source = spec.source.model_copy(update={"path": str(path.resolve()), "sha256": digest})
+    choice = {"used": [f"user:{path.stem}"], "file": str(path.resolve()), "sha256": digest}
+    return spec.model_copy(update={"source": source}), choice
+
+
+def with_user_data(
+    recipe: Recipe | str | Path,
+    *,
+    evidence: Mapping[str, str | Path] | None = None,
+    sites: str | Path | None = None,
+    sites_crs: str | None = None,
+    catalog: Catalog | None = None,
+) -> Recipe:
+    """Add the user's own evidence files and/or training sites to a recipe.
+
+    Parameters
+    ----------
+    evidence : mapping of str to path, optional
+        Layer name -> file.  A raster becomes a ``continuous`` layer, a vector a
+        ``distance`` layer (distance to its features).
+    sites : path, optional
+        A CSV or point file of training sites; replaces the recipe's training datasets.
+    sites_crs : str, optional
+        The CRS of a sites CSV's coordinates (required for CSV).
+
+    Raises
+    ------
+    RecipeError
+        A bad layer name, a name used twice, or a missing file.
+    """
+    import re
+
+    from geomap.catalog import load_catalog
+    from geomap.io.user_data import sniff_format
+
+    cat = catalog or load_catalog()
+    if not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe, catalog=cat)
+    layers = list(recipe.evidence)
+    names = {spec.name for spec in layers}
+    for name, file in (evidence or {}).items():
+        if not re.match(_NAME, name) or name == "coverage":
+            raise RecipeError(
+                f"--evidence {name}={file}: the layer name must be lower-case letters, digits and "
+                "underscores, starting with a letter (e.g. my_faults=faults.gpkg)"
+            )
+        if name in names:
+            raise RecipeError(f"--evidence {name}={file}: the recipe already has a layer {name!r}")
+        path = Path(file).expanduser().resolve()
+        fmt = sniff_format(path)
+        function = "continuous" if fmt == "geotiff" else "distance"
+        layers.append(
+            LayerSpec(
+                name=name,
+                function=function,
+                source=SourceSpec(path=str(path)),
+                description=f"Your own file {path.name} ({function}).",
+            )
+        )
+        names.add(name)
+    training = recipe.training
+    if sites is not None:
+        path = Path(sites).expanduser().resolve()
+        if not path.is_file():
+            raise RecipeError(f"--sites {sites}: no such file")
+        training = TrainingSpec(path=str(path), crs=sites_crs)  # your sites are the training set
+    return recipe.model_copy(update={"evidence": layers, "training": training})
 
 
 def build_evidence(
@@ -1017,6 +1162,16 @@ def training_occurrences(
             f"{', '.join(recipe.regions)}"
         )
     spec = recipe.training
+    if spec.path is not None:
+        from geomap.harmonize import to_region
+        from geomap.io.user_data import read_user_sites
+
+        region_obj = cat.region(region)
+        sites, _ = read_user_sites(_user_path(recipe, spec.path), crs=spec.crs, region=region_obj)
+        frame = to_region(sites, region_obj)
+        out = _select_occurrences(frame, spec, f"recipe {recipe.path}: training")
+        out.attrs = dict(frame.attrs)
+        return out
     datasets = spec.datasets or [d for d in recipe.datasets if cat.dataset(d).kind == "occurrences"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

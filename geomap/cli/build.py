@@ -87,11 +87,29 @@ def build(
     scheduler: Scheduler = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     no_cache: NoCache = False,
+    evidence: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--evidence",
+            help="NAME=PATH: add your own raster (continuous layer) or vector file (distance "
+            "layer); repeatable.",
+        ),
+    ] = None,
+    sites: Annotated[
+        Path | None,
+        typer.Option("--sites", help="Your own training sites (CSV or point file)."),
+    ] = None,
+    sites_crs: Annotated[
+        str | None,
+        typer.Option("--sites-crs", help="CRS of a sites CSV's coordinates, e.g. EPSG:4326."),
+    ] = None,
 ) -> None:
     """Run a recipe end to end: map.html, RECIPE.gpkg, COGs, figures, metrics.json, report.md."""
     from geomap.pipeline.runner import build as run_build
     from geomap.pipeline.runner import summary_lines
 
+    if evidence or sites is not None:
+        recipe = _with_user_data(recipe, evidence or [], sites, sites_crs)  # type: ignore[assignment]
     result = run_build(
         recipe,
         region=region,
@@ -108,6 +126,20 @@ def build(
         use_cache=not no_cache,
     )
     typer.echo("\n".join(summary_lines(result)))
+
+
+def _with_user_data(
+    recipe: str, evidence: list[str], sites: Path | None, sites_crs: str | None
+) -> Any:
+    from geomap.recipes import with_user_data
+
+    files = {}
+    for item in evidence:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise typer.BadParameter(f"--evidence {item!r}: write NAME=PATH, e.g. my_faults=faults.gpkg")
+        files[name.strip()] = path.strip()
+    return with_user_data(recipe, evidence=files, sites=sites, sites_crs=sites_crs)
 
 
 @app.command("targets")
