@@ -311,9 +311,12 @@ def _source_choice_lines(choices: Mapping[str, Any]) -> list[str]:
     """Which source each layer with preferred sources used, and why others were skipped."""
     if not choices:
         return []
-    lines = ["", "Sources chosen (layers listing sources in order of preference):", ""]
+    lines = ["", "Sources chosen (preferred sources and your own files):", ""]
     for layer, choice in choices.items():
         skipped = "; ".join(s["reason"] for s in choice.get("skipped", []))
-        note = f" (skipped: {skipped})" if skipped else " (the preferred source)"
+        if "file" in choice:
+            note = f" (your file {choice['file']}, sha256 {choice.get('sha256', '?')})"
+        else:
+            note = f" (skipped: {skipped})" if skipped else " (the preferred source)"
         lines.append(f"- `{layer}`: `{', '.join(choice['used'])}`{note}")
     return lines
