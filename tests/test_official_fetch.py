@@ -10,13 +10,13 @@ import hashlib
 import zipfile
 from pathlib import Path
 
-import _official_fixtures as fx
 import pytest
 from typer.testing import CliRunner
 from werkzeug.wrappers import Request, Response
 
 from geomap._paths import catalog_path
 from geomap.catalog import load_catalog
+from geomap import testing as fx
 from geomap.errors import DataError, FetchError, HashMismatchError
 from geomap.fetching_official import fetch_official, local_official_files
 

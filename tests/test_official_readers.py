@@ -10,11 +10,11 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-import _official_fixtures as fx
 import numpy as np
 import pyproj
 import pytest
 
+from geomap import testing as fx
 from geomap.errors import DataError, FetchError, ParameterError
 from geomap.io.emag2v3 import read_emag2v3_path
 from geomap.io.gsj_seamless import (

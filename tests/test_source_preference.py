@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import _official_fixtures as fx
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from geomap import testing as fx
 from geomap.errors import RecipeError
 from geomap.recipes import build_evidence, load_recipe, resolve_sources
 

@@ -1,4 +1,4 @@
-"""Small fixture files in the published layouts of the official full-resolution sources.
+"""Small files in the published layouts of the official full-resolution sources (tests, demos).
 
 Each builder writes a few-KB copy of one official download, with the documented file
 names, field names, encodings, CRSs and conventions, so the readers are tested on the
@@ -13,6 +13,10 @@ same structure the real downloads have (values are invented; the layout is not):
 * USGS NGS: ``ngs-csv.zip`` -> ``geochem.csv``;
 * EMAG2v3: ``EMAG2_V3_20170530.zip`` -> headerless CSV and the ``_UpCont``/``_Sealevel``
   GeoTIFFs (longitude 0-360 in the CSV, nodata 99999).
+
+The tests of :mod:`geomap.io.gsj_seamless`, :mod:`geomap.io.sgmc`, :mod:`geomap.io.mrds`,
+:mod:`geomap.io.ngs`, :mod:`geomap.io.emag2v3` and of ``geomap fetch`` use them, and so does
+``notebooks/05_full_resolution.ipynb`` to show the switch to the official sources offline.
 """
 
 from __future__ import annotations
