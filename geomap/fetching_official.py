@@ -1,4 +1,4 @@
-"""Fetching the official full-resolution sources: resumable downloads, trust on first use, unpacking.
+"""Fetching the official full-resolution sources: resumable downloads, trust on first use.
 
 The online-only catalog entries (GSJ Seamless V2, SGMC, MRDS, NGS, EMAG2v3) are large
 (hundreds of MB to GB) and carry no sha256 in the catalog.  :func:`fetch_official`
@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock
 
@@ -57,12 +58,12 @@ class DownloadResult:
     bytes_received: int
 
 
-def _blocks(response: object) -> object:
+def _blocks(response: Any) -> Iterator[bytes]:
     """Yield the body as it arrives (``read1``), so bytes before a dropped connection are kept."""
-    raw = response.raw  # type: ignore[attr-defined]
+    raw = response.raw
     read1 = getattr(raw, "read1", None)
     if read1 is None:  # pragma: no cover  (urllib3 < 2)
-        yield from response.iter_content(_BLOCK)  # type: ignore[attr-defined]
+        yield from response.iter_content(_BLOCK)
         return
     while True:
         block = read1(_BLOCK)
@@ -172,7 +173,7 @@ def _record(entry: DataFile, digest: str) -> None:
 
 
 def _local(entry: DataFile, *, accept_new_hash: bool) -> Path | None:
-    """A verified local copy, ``None`` when there is none."""
+    """Return a verified local copy, ``None`` when there is none."""
     from geomap.fetching import fetch_file, file_sha256
 
     try:
@@ -313,7 +314,7 @@ def fetch_official(
 
 
 def local_official_files(dataset: Dataset) -> list[Path]:
-    """The verified local files of a dataset, without downloading (readers use this).
+    """Return the verified local files of a dataset, without downloading (readers use this).
 
     Raises
     ------
@@ -344,4 +345,3 @@ def is_available(dataset: Dataset) -> bool:
     """Whether every file of ``dataset`` is present locally (mirror or cache); no hashing."""
     roots = [*_paths.data_roots(), _paths.cache_dir()]
     return all(any((root / e.path).is_file() for root in roots) for e in dataset.files)
-

@@ -74,10 +74,11 @@ class SourceSpec(_Strict):
     dataset: str | list[str] | None = Field(default=None, description="Catalog dataset id(s)")
     path: str | None = Field(
         default=None,
-        description="Instead of a dataset: the user's own vector or raster file (relative to the recipe)",
+        description="Instead of a dataset: your own vector or raster file (relative to the recipe)",
     )
     sha256: str | None = Field(
-        default=None, description="Set by the build: the sha256 of 'path' (recorded in the manifest)"
+        default=None,
+        description="Set by the build: the sha256 of 'path' (recorded in the manifest)",
     )
     layer: str | None = Field(default=None, description="Reader layer, for multi-layer datasets")
     where: dict[str, WhereValue] = Field(
@@ -108,7 +109,9 @@ class SourceSpec(_Strict):
     @model_validator(mode="after")
     def _dataset_or_path(self) -> SourceSpec:
         if (self.dataset is None) == (self.path is None):
-            raise ValueError("give exactly one of 'dataset' (a catalog id) and 'path' (your own file)")
+            raise ValueError(
+                "give exactly one of 'dataset' (a catalog id) and 'path' (your own file)"
+            )
         return self
 
     @property
@@ -157,7 +160,11 @@ class LayerSpec(_Strict):
             items = [{"dataset": x} if isinstance(x, str) else x for x in data["source"]]
             if not items:
                 raise ValueError("source: an empty list; name at least one dataset")
-            data = {**data, "source": items[0], "fallbacks": [*items[1:], *data.get("fallbacks", [])]}
+            data = {
+                **data,
+                "source": items[0],
+                "fallbacks": [*items[1:], *data.get("fallbacks", [])],
+            }
         return data
 
     @property
@@ -612,7 +619,7 @@ def _check(recipe: Recipe, catalog: Catalog) -> None:
 
 
 def _user_path(recipe: Recipe, path: str) -> Path:
-    """A user file path: absolute, or relative to the recipe file's folder."""
+    """Return a user file path: absolute, or relative to the recipe file's folder."""
     candidate = Path(path).expanduser()
     if candidate.is_absolute() or not recipe.path:
         return candidate
@@ -633,12 +640,20 @@ def _check_alternatives(
     for i, source in enumerate(alternatives):
         last = i == len(alternatives) - 1
         _check_source(
-            problems, f"{key}[{i}]", source, recipe, catalog, classes, spec.regions,
-            allow_online=not last, check_regions=False,
+            problems,
+            f"{key}[{i}]",
+            source,
+            recipe,
+            catalog,
+            classes,
+            spec.regions,
+            allow_online=not last,
+            check_regions=False,
         )
     for region in spec.regions or recipe.regions:
         covering = [
-            s for s in alternatives
+            s
+            for s in alternatives
             if all(d in known and region in catalog.dataset(d).regions for d in s.datasets)
         ]
         if region in {r.id for r in catalog.regions} and not covering:
@@ -664,7 +679,8 @@ def _check_source(
     known = [d.id for d in catalog.datasets]
     if source.path is not None and not _user_path(recipe, source.path).is_file():
         problems.add(
-            f"{key}.path", f"file {str(_user_path(recipe, source.path))!r} not found; check the path"
+            f"{key}.path",
+            f"file {str(_user_path(recipe, source.path))!r} not found; check the path",
         )
     for dataset in source.datasets:
         if dataset not in known:
@@ -715,7 +731,11 @@ class _Reader:
         if source.path is not None:
             from geomap.io.user_data import sniff_format
 
-            return "raster" if sniff_format(_user_path(self.recipe, source.path)) == "geotiff" else "vector"
+            return (
+                "raster"
+                if sniff_format(_user_path(self.recipe, source.path)) == "geotiff"
+                else "vector"
+            )
         kinds = {self.catalog.dataset(d).kind for d in source.datasets}
         if kinds == {"occurrences"}:
             return "occurrences"
@@ -728,7 +748,10 @@ class _Reader:
 
         kind = self.kind(source)
         key = (
-            tuple(source.datasets), source.path, source.layer, json.dumps(source.options, sort_keys=True)
+            tuple(source.datasets),
+            source.path,
+            source.layer,
+            json.dumps(source.options, sort_keys=True),
         )
         if key not in self.cache:
             if source.path is not None:
@@ -846,7 +869,9 @@ def _prepare(data: Any, source: SourceSpec, kind: str, key: str) -> Any:
         data = data.set_geometry(data.geometry.boundary)
     elif source.geometry == "centroid":
         data = data.set_geometry(data.geometry.centroid)
-    data.attrs["geomap_source"] = ",".join(source.datasets) or data.attrs.get("geomap_source", "user")
+    data.attrs["geomap_source"] = ",".join(source.datasets) or data.attrs.get(
+        "geomap_source", "user"
+    )
     return data
 
 
@@ -910,7 +935,7 @@ def resolve_sources(
         if not spec.fallbacks or (spec.regions is not None and region not in spec.regions):
             layers.append(spec)
             continue
-        skipped = []
+        skipped: list[dict[str, Any]] = []
         chosen = None
         for source in spec.sources:
             reason = _source_status(source, region, cat)
@@ -921,7 +946,7 @@ def resolve_sources(
         if chosen is None:
             raise RecipeError(
                 f"recipe {recipe.path}: evidence layer {spec.name!r}: no source is usable in "
-                f"{region}: " + "; ".join(s["reason"] for s in skipped)
+                f"{region}: " + "; ".join(str(s["reason"]) for s in skipped)
             )
         choices[spec.name] = {
             "used": chosen.datasets,
@@ -929,9 +954,12 @@ def resolve_sources(
             "skipped": skipped,
         }
         layers.append(spec.model_copy(update={"source": chosen, "fallbacks": []}))
-    used = {d for spec in layers for d in spec.source.datasets} | set(recipe.training.datasets or [])
+    used = {d for spec in layers for d in spec.source.datasets} | set(
+        recipe.training.datasets or []
+    )
     datasets = [
-        d for d in recipe.datasets
+        d
+        for d in recipe.datasets
         if d in used or not (d in {x.id for x in cat.datasets} and cat.dataset(d).online_only)
     ]
     training = recipe.training
@@ -943,7 +971,11 @@ def resolve_sources(
             raise RecipeError(f"recipe {recipe.path}: training.path: file {str(path)!r} not found")
         digest = file_sha256(path)
         training = training.model_copy(update={"path": str(path.resolve()), "sha256": digest})
-        choices["training"] = {"used": ["user:sites"], "file": str(path.resolve()), "sha256": digest}
+        choices["training"] = {
+            "used": ["user:sites"],
+            "file": str(path.resolve()),
+            "sha256": digest,
+        }
     return recipe.model_copy(
         update={
             "evidence": layers,

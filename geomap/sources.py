@@ -41,7 +41,9 @@ def _size(dataset: Any) -> str:
 
 
 def source_overview(recipe: Any, region: str, *, catalog: Any = None) -> list[dict[str, Any]]:
-    """One row per (layer, source): status ``used``, ``available``, ``not fetched`` or ``not in region``.
+    """Return one row per (layer, source) with its status.
+
+    The status is ``used``, ``available``, ``not fetched`` or ``not in region``.
 
     Returns
     -------
@@ -76,29 +78,40 @@ def source_overview(recipe: Any, region: str, *, catalog: Any = None) -> list[di
                     "rank": rank,
                     "datasets": source.datasets,
                     "status": status,
-                    "resolution": "; ".join(_info().get(d.id, {}).get("resolution", "-") for d in datasets),
+                    "resolution": "; ".join(
+                        _info().get(d.id, {}).get("resolution", "-") for d in datasets
+                    ),
                     "size": "; ".join(_size(d) for d in datasets),
                     "license": "; ".join(f"{d.license.spdx}" for d in datasets),
                     "fetch": " && ".join(f"geomap fetch {d.id}" for d in datasets if d.online_only)
-                    if status == "not fetched" else "",
+                    if status == "not fetched"
+                    else "",
                 }
             )
     return rows
 
 
 def format_overview(rows: list[dict[str, Any]], recipe_id: str, region: str) -> str:
-    """The text ``geomap sources`` prints."""
-    lines = [f"recipe {recipe_id}, region {region}: sources per evidence layer (most preferred first)"]
+    """Return the text ``geomap sources`` prints."""
+    lines = [
+        f"recipe {recipe_id}, region {region}: sources per evidence layer (most preferred first)"
+    ]
     current = None
     pending = []
     for row in rows:
         if row["layer"] != current:
             current = row["layer"]
             lines.append(f"\n{current} ({row['function']})")
-        mark = {"used": "* used now", "available": "  available", "not fetched": "  not fetched",
-                "not in region": "  not in region"}[row["status"]]
-        lines.append(f"  {mark:<15} {', '.join(row['datasets'])}: {row['resolution']}; {row['size']}; "
-                     f"licence {row['license']}")
+        mark = {
+            "used": "* used now",
+            "available": "  available",
+            "not fetched": "  not fetched",
+            "not in region": "  not in region",
+        }[row["status"]]
+        lines.append(
+            f"  {mark:<15} {', '.join(row['datasets'])}: {row['resolution']}; {row['size']}; "
+            f"licence {row['license']}"
+        )
         if row["status"] == "not fetched":
             lines.append(f"  {'':<15} -> `{row['fetch']}` would add it")
             pending.append(row["fetch"])

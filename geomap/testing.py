@@ -30,17 +30,71 @@ import numpy as np
 
 SEAMLESS_LEGEND = [
     # no, symbol, r, g, b, age_ja, age_en, group_ja, group_en, lith_ja, lith_en
-    ("1", "K2gr", "255", "153", "153", "後期白亜紀", "Late Cretaceous", "深成岩", "Plutonic rocks",
-     "花崗岩", "Granite"),
-    ("2", "N2va", "230", "110", "90", "中期中新世～後期中新世", "Middle Miocene to Late Miocene",
-     "火山岩", "Volcanic rocks", "安山岩・玄武岩質安山岩 溶岩・火砕岩",
-     "Andesite and basaltic andesite lava and pyroclastic rocks"),
-    ("3", "Q3al", "255", "255", "230", "後期更新世～完新世", "Late Pleistocene to Holocene",
-     "堆積岩", "Sedimentary rocks", "海成および非海成堆積物", "Marine and non-marine sediments"),
-    ("4", "J2ms", "170", "170", "120", "中期ジュラ紀", "Middle Jurassic", "付加体",
-     "Accretionary complex", "付加体 混在岩", "Accretionary complex - Mixed rock"),
-    ("5", "Pum", "40", "120", "60", "ペルム紀", "Permian", "超苦鉄質岩", "Ultramafic rocks",
-     "蛇紋岩", "Serpentinite"),
+    (
+        "1",
+        "K2gr",
+        "255",
+        "153",
+        "153",
+        "後期白亜紀",
+        "Late Cretaceous",
+        "深成岩",
+        "Plutonic rocks",
+        "花崗岩",
+        "Granite",
+    ),
+    (
+        "2",
+        "N2va",
+        "230",
+        "110",
+        "90",
+        "中期中新世～後期中新世",
+        "Middle Miocene to Late Miocene",
+        "火山岩",
+        "Volcanic rocks",
+        "安山岩・玄武岩質安山岩 溶岩・火砕岩",
+        "Andesite and basaltic andesite lava and pyroclastic rocks",
+    ),
+    (
+        "3",
+        "Q3al",
+        "255",
+        "255",
+        "230",
+        "後期更新世～完新世",
+        "Late Pleistocene to Holocene",
+        "堆積岩",
+        "Sedimentary rocks",
+        "海成および非海成堆積物",
+        "Marine and non-marine sediments",
+    ),
+    (
+        "4",
+        "J2ms",
+        "170",
+        "170",
+        "120",
+        "中期ジュラ紀",
+        "Middle Jurassic",
+        "付加体",
+        "Accretionary complex",
+        "付加体 混在岩",
+        "Accretionary complex - Mixed rock",
+    ),
+    (
+        "5",
+        "Pum",
+        "40",
+        "120",
+        "60",
+        "ペルム紀",
+        "Permian",
+        "超苦鉄質岩",
+        "Ultramafic rocks",
+        "蛇紋岩",
+        "Serpentinite",
+    ),
 ]
 
 
@@ -59,18 +113,24 @@ def seamless_files(folder: Path, *, legend_rows: list[tuple[str, ...]] | None = 
 
     folder.mkdir(parents=True, exist_ok=True)
     # 3 x 2 map units near Tsukuba (36 N, 140 E) and one far north (Hokkaido).
-    cells = [box(139.9 + 0.1 * i, 36.0 + 0.1 * j, 140.0 + 0.1 * i, 36.1 + 0.1 * j)
-             for j in range(2) for i in range(3)]
+    cells = [
+        box(139.9 + 0.1 * i, 36.0 + 0.1 * j, 140.0 + 0.1 * i, 36.1 + 0.1 * j)
+        for j in range(2)
+        for i in range(3)
+    ]
     symbols = ["K2gr", "N2va", "Q3al", "J2ms", "K2gr", "Pum"]
     polys = gpd.GeoDataFrame(
-        {"symbol": symbols + ["Q3al"]},
+        {"symbol": [*symbols, "Q3al"]},
         geometry=[*cells, box(142.0, 43.0, 142.1, 43.1)],
         crs="EPSG:4612",
     )
     polys.to_file(folder / "seamlessV2_poly.shp", engine="pyogrio", encoding="UTF-8")
     lines = gpd.GeoDataFrame(
         {"type": ["fault", "fault"], "name_ja": ["断層A", "断層B"]},
-        geometry=[LineString([(139.95, 36.0), (140.05, 36.2)]), LineString([(142.0, 43.0), (142.1, 43.1)])],
+        geometry=[
+            LineString([(139.95, 36.0), (140.05, 36.2)]),
+            LineString([(142.0, 43.0), (142.1, 43.1)]),
+        ],
         crs="EPSG:4612",
     )
     lines.to_file(folder / "seamlessV2_line.shp", engine="pyogrio", encoding="UTF-8")
@@ -96,30 +156,110 @@ def seamless_zip(tmp: Path, **kwargs: object) -> Path:
 SGMC_UNITS = [
     # UNIT_LINK, STATE, ORIG_LABEL, SGMC_LABEL, UNIT_NAME, AGE_MIN, AGE_MAX, GENERALIZED_LITH,
     # MAJOR1, MAJOR2, MAJOR3, MINOR1
-    ("CAMDc;0", "CA", "Mdc", "Mdc;0", "Mountain Pass carbonatite", "Middle Proterozoic",
-     "Middle Proterozoic", "Igneous, intrusive", "carbonatite", "syenite", "", "shonkinite"),
-    ("CAXgr;0", "CA", "Xgr", "Xgr;0", "Granitic gneiss", "Early Proterozoic", "Early Proterozoic",
-     "Metamorphic, gneiss", "gneiss", "granite", "", ""),
-    ("CAQal;0", "CA", "Qal", "Qal;0", "Alluvium", "Holocene", "Pleistocene",
-     "Unconsolidated, undifferentiated", "alluvium", "", "", ""),
-    ("NVJs;0", "NV", "Js", "Js;0", "Aztec Sandstone", "Jurassic", "Jurassic",
-     "Sedimentary, clastic", "sandstone", "", "", ""),
-    ("NVKgd;0", "NV", "Kgd", "Kgd;0", "Granodiorite of the pass", "Cretaceous", "Cretaceous",
-     "Igneous, intrusive", "granodiorite", "", "", "carbonatite"),
+    (
+        "CAMDc;0",
+        "CA",
+        "Mdc",
+        "Mdc;0",
+        "Mountain Pass carbonatite",
+        "Middle Proterozoic",
+        "Middle Proterozoic",
+        "Igneous, intrusive",
+        "carbonatite",
+        "syenite",
+        "",
+        "shonkinite",
+    ),
+    (
+        "CAXgr;0",
+        "CA",
+        "Xgr",
+        "Xgr;0",
+        "Granitic gneiss",
+        "Early Proterozoic",
+        "Early Proterozoic",
+        "Metamorphic, gneiss",
+        "gneiss",
+        "granite",
+        "",
+        "",
+    ),
+    (
+        "CAQal;0",
+        "CA",
+        "Qal",
+        "Qal;0",
+        "Alluvium",
+        "Holocene",
+        "Pleistocene",
+        "Unconsolidated, undifferentiated",
+        "alluvium",
+        "",
+        "",
+        "",
+    ),
+    (
+        "NVJs;0",
+        "NV",
+        "Js",
+        "Js;0",
+        "Aztec Sandstone",
+        "Jurassic",
+        "Jurassic",
+        "Sedimentary, clastic",
+        "sandstone",
+        "",
+        "",
+        "",
+    ),
+    (
+        "NVKgd;0",
+        "NV",
+        "Kgd",
+        "Kgd;0",
+        "Granodiorite of the pass",
+        "Cretaceous",
+        "Cretaceous",
+        "Igneous, intrusive",
+        "granodiorite",
+        "",
+        "",
+        "carbonatite",
+    ),
 ]
 
 
-def _sgmc_tables() -> tuple[list[dict[str, object]], list[dict[str, object]], list[dict[str, object]]]:
+def _sgmc_tables() -> tuple[list[dict[str, str]], list[dict[str, str]], list[dict[str, str]]]:
     units, lith, ages = [], [], []
     for link, state, orig, label, name, age_min, age_max, gen, m1, m2, m3, n1 in SGMC_UNITS:
         units.append(
-            {"STATE": state, "ORIG_LABEL": orig, "SGMC_LABEL": label, "UNIT_LINK": link,
-             "UNIT_NAME": name, "AGE_MIN": age_min, "AGE_MAX": age_max, "UNITDESC": f"{name}."}
+            {
+                "STATE": state,
+                "ORIG_LABEL": orig,
+                "SGMC_LABEL": label,
+                "UNIT_LINK": link,
+                "UNIT_NAME": name,
+                "AGE_MIN": age_min,
+                "AGE_MAX": age_max,
+                "UNITDESC": f"{name}.",
+            }
         )
         lith.append(
-            {"STATE": state, "UNIT_LINK": link, "LITH_RANK": "Major", "LITH1": "Igneous",
-             "GENERALIZED_LITH": gen, "MAJOR1": m1, "MAJOR2": m2, "MAJOR3": m3, "MINOR1": n1,
-             "MINOR2": "", "MINOR3": "", "MINOR4": "", "MINOR5": ""}
+            {
+                "STATE": state,
+                "UNIT_LINK": link,
+                "LITH_RANK": "Major",
+                "LITH1": "Igneous",
+                "GENERALIZED_LITH": gen,
+                "MAJOR1": m1,
+                "MAJOR2": m2,
+                "MAJOR3": m3,
+                "MINOR1": n1,
+                "MINOR2": "",
+                "MINOR3": "",
+                "MINOR4": "",
+                "MINOR5": "",
+            }
         )
         ages.append({"STATE": state, "UNIT_LINK": link, "AGE_MIN": age_min, "AGE_MAX": age_max})
     return units, lith, ages
@@ -134,7 +274,9 @@ def _sgmc_geology() -> object:
     to_albers = pyproj.Transformer.from_crs("EPSG:4326", "ESRI:102039", always_xy=True)
 
     def transform(_: object, geom: object) -> object:
-        return shapely.transform(geom, lambda xy: np.column_stack(to_albers.transform(xy[:, 0], xy[:, 1])))
+        return shapely.transform(
+            geom, lambda xy: np.column_stack(to_albers.transform(xy[:, 0], xy[:, 1]))
+        )
 
     # Mountain Pass, CA (35.48 N, -115.53) and around; one unit in Nevada far away.
     rows = [
@@ -181,12 +323,14 @@ def sgmc_gdb_zip(tmp: Path) -> Path:
     pyogrio.write_dataframe(_sgmc_geology(), gdb, layer="SGMC_Geology", driver="OpenFileGDB")
     units, lith, ages = _sgmc_tables()
     for name, rows in (("SGMC_Units", units), ("SGMC_Lithology", lith), ("SGMC_Age", ages)):
-        pyogrio.write_dataframe(pd.DataFrame(rows), gdb, layer=name, driver="OpenFileGDB", append=False)
+        pyogrio.write_dataframe(
+            pd.DataFrame(rows), gdb, layer=name, driver="OpenFileGDB", append=False
+        )
     return _zip_folder(tmp / "sgmc-src", tmp / "USGS_SGMC_Geodatabase.zip")
 
 
 def sgmc_shapefile_folder(tmp: Path) -> Path:
-    """The shapefile + CSV tables form: ``SGMC_Geology.shp`` and ``SGMC_*.csv``."""
+    """Write the shapefile + CSV form: ``SGMC_Geology.shp`` and ``SGMC_*.csv``."""
     import pandas as pd
 
     folder = tmp / "sgmc-shp"
@@ -205,44 +349,145 @@ def sgmc_shapefile_folder(tmp: Path) -> Path:
 # ----------------------------------------------------------------------------- MRDS
 
 MRDS_COLUMNS = [
-    "dep_id", "url", "mrds_id", "mas_id", "site_name", "latitude", "longitude", "region",
-    "country", "state", "county", "com_type", "commod1", "commod2", "commod3", "oper_type",
-    "dep_type", "prod_size", "dev_stat", "ore", "gangue", "other_matl", "orebody_fm",
-    "work_type", "model", "alteration", "conc_proc", "names", "ore_ctrl", "reporter", "hrock_unit",
-    "hrock_type", "arock_unit", "arock_type", "structure", "tectonic", "ref", "yfp_ba", "yr_fst_prd",
-    "ylp", "yr_lst_prd", "dy_ba", "disc_yr", "prod_yrs", "discr",
+    "dep_id",
+    "url",
+    "mrds_id",
+    "mas_id",
+    "site_name",
+    "latitude",
+    "longitude",
+    "region",
+    "country",
+    "state",
+    "county",
+    "com_type",
+    "commod1",
+    "commod2",
+    "commod3",
+    "oper_type",
+    "dep_type",
+    "prod_size",
+    "dev_stat",
+    "ore",
+    "gangue",
+    "other_matl",
+    "orebody_fm",
+    "work_type",
+    "model",
+    "alteration",
+    "conc_proc",
+    "names",
+    "ore_ctrl",
+    "reporter",
+    "hrock_unit",
+    "hrock_type",
+    "arock_unit",
+    "arock_type",
+    "structure",
+    "tectonic",
+    "ref",
+    "yfp_ba",
+    "yr_fst_prd",
+    "ylp",
+    "yr_lst_prd",
+    "dy_ba",
+    "disc_yr",
+    "prod_yrs",
+    "discr",
 ]
 
 MRDS_ROWS = [
-    {"dep_id": "10161509", "url": "https://mrdata.usgs.gov/mrds/record/10161509",
-     "mrds_id": "M241508", "mas_id": "0060710001", "site_name": "Mountain Pass",
-     "latitude": "35.47778", "longitude": "-115.53222", "region": "NA",
-     "country": "United States", "state": "California", "county": "San Bernardino",
-     "com_type": "M", "commod1": "Rare Earth Elements, Barium-Barite, Strontium",
-     "commod2": "Thorium", "commod3": "Fluorine-Fluorite", "oper_type": "Surface",
-     "dep_type": "Carbonatite", "prod_size": "L", "dev_stat": "Producer",
-     "model": "Carbonatite deposits"},
-    {"dep_id": "10045123", "url": "https://mrdata.usgs.gov/mrds/record/10045123",
-     "mrds_id": "M045123", "site_name": "Bear Lodge", "latitude": "44.4997",
-     "longitude": "-104.4411", "region": "NA", "country": "United States", "state": "Wyoming",
-     "county": "Crook", "com_type": "M", "commod1": "Rare Earth Elements, Thorium",
-     "commod2": "Gold", "commod3": "", "dep_type": "Carbonatite", "dev_stat": "Prospect"},
-    {"dep_id": "10012345", "url": "https://mrdata.usgs.gov/mrds/record/10012345",
-     "mrds_id": "W012345", "site_name": "Nameless copper showing", "latitude": "36.2",
-     "longitude": "-115.9", "region": "NA", "country": "United States", "state": "Nevada",
-     "county": "Nye", "com_type": "M", "commod1": "Copper", "commod2": "", "commod3": "",
-     "dev_stat": "Occurrence"},
-    {"dep_id": "10099999", "url": "https://mrdata.usgs.gov/mrds/record/10099999",
-     "mrds_id": "X099999", "site_name": "No coordinates", "latitude": "", "longitude": "",
-     "country": "United States", "state": "Nevada", "commod1": "Gold", "dev_stat": "Occurrence"},
-    {"dep_id": "10200001", "url": "https://mrdata.usgs.gov/mrds/record/10200001",
-     "mrds_id": "J200001", "site_name": "Kamioka", "latitude": "36.333", "longitude": "137.3",
-     "region": "AS", "country": "Japan", "state": "Gifu", "com_type": "M",
-     "commod1": "Zinc, Lead, Silver", "commod2": "", "commod3": "", "dev_stat": "Past Producer"},
+    {
+        "dep_id": "10161509",
+        "url": "https://mrdata.usgs.gov/mrds/record/10161509",
+        "mrds_id": "M241508",
+        "mas_id": "0060710001",
+        "site_name": "Mountain Pass",
+        "latitude": "35.47778",
+        "longitude": "-115.53222",
+        "region": "NA",
+        "country": "United States",
+        "state": "California",
+        "county": "San Bernardino",
+        "com_type": "M",
+        "commod1": "Rare Earth Elements, Barium-Barite, Strontium",
+        "commod2": "Thorium",
+        "commod3": "Fluorine-Fluorite",
+        "oper_type": "Surface",
+        "dep_type": "Carbonatite",
+        "prod_size": "L",
+        "dev_stat": "Producer",
+        "model": "Carbonatite deposits",
+    },
+    {
+        "dep_id": "10045123",
+        "url": "https://mrdata.usgs.gov/mrds/record/10045123",
+        "mrds_id": "M045123",
+        "site_name": "Bear Lodge",
+        "latitude": "44.4997",
+        "longitude": "-104.4411",
+        "region": "NA",
+        "country": "United States",
+        "state": "Wyoming",
+        "county": "Crook",
+        "com_type": "M",
+        "commod1": "Rare Earth Elements, Thorium",
+        "commod2": "Gold",
+        "commod3": "",
+        "dep_type": "Carbonatite",
+        "dev_stat": "Prospect",
+    },
+    {
+        "dep_id": "10012345",
+        "url": "https://mrdata.usgs.gov/mrds/record/10012345",
+        "mrds_id": "W012345",
+        "site_name": "Nameless copper showing",
+        "latitude": "36.2",
+        "longitude": "-115.9",
+        "region": "NA",
+        "country": "United States",
+        "state": "Nevada",
+        "county": "Nye",
+        "com_type": "M",
+        "commod1": "Copper",
+        "commod2": "",
+        "commod3": "",
+        "dev_stat": "Occurrence",
+    },
+    {
+        "dep_id": "10099999",
+        "url": "https://mrdata.usgs.gov/mrds/record/10099999",
+        "mrds_id": "X099999",
+        "site_name": "No coordinates",
+        "latitude": "",
+        "longitude": "",
+        "country": "United States",
+        "state": "Nevada",
+        "commod1": "Gold",
+        "dev_stat": "Occurrence",
+    },
+    {
+        "dep_id": "10200001",
+        "url": "https://mrdata.usgs.gov/mrds/record/10200001",
+        "mrds_id": "J200001",
+        "site_name": "Kamioka",
+        "latitude": "36.333",
+        "longitude": "137.3",
+        "region": "AS",
+        "country": "Japan",
+        "state": "Gifu",
+        "com_type": "M",
+        "commod1": "Zinc, Lead, Silver",
+        "commod2": "",
+        "commod3": "",
+        "dev_stat": "Past Producer",
+    },
 ]
 
 
-def mrds_zip(tmp: Path, *, rows: list[dict[str, str]] | None = None, encoding: str = "utf-8") -> Path:
+def mrds_zip(
+    tmp: Path, *, rows: list[dict[str, str]] | None = None, encoding: str = "utf-8"
+) -> Path:
     """``mrds-csv.zip`` -> ``mrds.csv`` (comma-separated, quoted lists)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=MRDS_COLUMNS, quoting=csv.QUOTE_MINIMAL)
@@ -258,44 +503,148 @@ def mrds_zip(tmp: Path, *, rows: list[dict[str, str]] | None = None, encoding: s
 # ----------------------------------------------------------------------------- NGS
 
 NGS_COLUMNS = [
-    "REC_NO", "LAB_ID", "LATITUDE", "LONGITUDE", "STATE", "COUNTY", "CATEGORY", "DATASET",
-    "MEDIUM", "AL_ICP40", "CE_ICP40", "LA_ICP40", "Y_ICP40", "TH_ICP40", "U_ICP40", "NB_ICP40",
-    "LI_ICP40", "SN_ICP40", "AU_AA", "AU_FA",
+    "REC_NO",
+    "LAB_ID",
+    "LATITUDE",
+    "LONGITUDE",
+    "STATE",
+    "COUNTY",
+    "CATEGORY",
+    "DATASET",
+    "MEDIUM",
+    "AL_ICP40",
+    "CE_ICP40",
+    "LA_ICP40",
+    "Y_ICP40",
+    "TH_ICP40",
+    "U_ICP40",
+    "NB_ICP40",
+    "LI_ICP40",
+    "SN_ICP40",
+    "AU_AA",
+    "AU_FA",
 ]
 
 
 def ngs_rows() -> list[dict[str, str]]:
     """Five samples: two near Mountain Pass, a censored La, a missing Ce, Alaska, ppb gold."""
     return [
-        {"REC_NO": "1", "LAB_ID": "C-100001", "LATITUDE": "35.48", "LONGITUDE": "-115.52",
-         "STATE": "CA", "COUNTY": "San Bernardino", "CATEGORY": "NURE", "DATASET": "NURE HSSR",
-         "MEDIUM": "stream sediment", "AL_ICP40": "7.1", "CE_ICP40": "420", "LA_ICP40": "250",
-         "Y_ICP40": "31", "TH_ICP40": "48", "U_ICP40": "-100", "NB_ICP40": "22", "LI_ICP40": "25",
-         "SN_ICP40": "-50", "AU_AA": "12", "AU_FA": ""},
-        {"REC_NO": "2", "LAB_ID": "C-100002", "LATITUDE": "35.44", "LONGITUDE": "-115.47",
-         "STATE": "CA", "COUNTY": "San Bernardino", "CATEGORY": "NGS", "DATASET": "NGS",
-         "MEDIUM": "soil", "AL_ICP40": "6.5", "CE_ICP40": "", "LA_ICP40": "-4", "Y_ICP40": "12",
-         "TH_ICP40": "9", "U_ICP40": "-100", "NB_ICP40": "-4", "LI_ICP40": "18", "SN_ICP40": "-50",
-         "AU_AA": "-2", "AU_FA": ""},
-        {"REC_NO": "3", "LAB_ID": "C-100003", "LATITUDE": "39.05", "LONGITUDE": "-117.45",
-         "STATE": "NV", "COUNTY": "Lander", "CATEGORY": "NGS", "DATASET": "NGS",
-         "MEDIUM": "stream sediment", "AL_ICP40": "5.9", "CE_ICP40": "61", "LA_ICP40": "30",
-         "Y_ICP40": "18", "TH_ICP40": "10", "U_ICP40": "-100", "NB_ICP40": "9", "LI_ICP40": "33",
-         "SN_ICP40": "-50", "AU_AA": "", "AU_FA": "5"},
-        {"REC_NO": "4", "LAB_ID": "C-100004", "LATITUDE": "61.2", "LONGITUDE": "-149.9",
-         "STATE": "AK", "COUNTY": "Anchorage", "CATEGORY": "AK", "DATASET": "AK",
-         "MEDIUM": "stream sediment", "AL_ICP40": "7.9", "CE_ICP40": "55", "LA_ICP40": "27",
-         "Y_ICP40": "20", "TH_ICP40": "8", "U_ICP40": "-100", "NB_ICP40": "8", "LI_ICP40": "21",
-         "SN_ICP40": "-50", "AU_AA": "", "AU_FA": ""},
-        {"REC_NO": "5", "LAB_ID": "C-100005", "LATITUDE": "", "LONGITUDE": "",
-         "STATE": "CA", "COUNTY": "", "CATEGORY": "NGS", "DATASET": "NGS",
-         "MEDIUM": "soil", "AL_ICP40": "6", "CE_ICP40": "40", "LA_ICP40": "20", "Y_ICP40": "10",
-         "TH_ICP40": "7", "U_ICP40": "-100", "NB_ICP40": "5", "LI_ICP40": "12", "SN_ICP40": "-50",
-         "AU_AA": "", "AU_FA": ""},
+        {
+            "REC_NO": "1",
+            "LAB_ID": "C-100001",
+            "LATITUDE": "35.48",
+            "LONGITUDE": "-115.52",
+            "STATE": "CA",
+            "COUNTY": "San Bernardino",
+            "CATEGORY": "NURE",
+            "DATASET": "NURE HSSR",
+            "MEDIUM": "stream sediment",
+            "AL_ICP40": "7.1",
+            "CE_ICP40": "420",
+            "LA_ICP40": "250",
+            "Y_ICP40": "31",
+            "TH_ICP40": "48",
+            "U_ICP40": "-100",
+            "NB_ICP40": "22",
+            "LI_ICP40": "25",
+            "SN_ICP40": "-50",
+            "AU_AA": "12",
+            "AU_FA": "",
+        },
+        {
+            "REC_NO": "2",
+            "LAB_ID": "C-100002",
+            "LATITUDE": "35.44",
+            "LONGITUDE": "-115.47",
+            "STATE": "CA",
+            "COUNTY": "San Bernardino",
+            "CATEGORY": "NGS",
+            "DATASET": "NGS",
+            "MEDIUM": "soil",
+            "AL_ICP40": "6.5",
+            "CE_ICP40": "",
+            "LA_ICP40": "-4",
+            "Y_ICP40": "12",
+            "TH_ICP40": "9",
+            "U_ICP40": "-100",
+            "NB_ICP40": "-4",
+            "LI_ICP40": "18",
+            "SN_ICP40": "-50",
+            "AU_AA": "-2",
+            "AU_FA": "",
+        },
+        {
+            "REC_NO": "3",
+            "LAB_ID": "C-100003",
+            "LATITUDE": "39.05",
+            "LONGITUDE": "-117.45",
+            "STATE": "NV",
+            "COUNTY": "Lander",
+            "CATEGORY": "NGS",
+            "DATASET": "NGS",
+            "MEDIUM": "stream sediment",
+            "AL_ICP40": "5.9",
+            "CE_ICP40": "61",
+            "LA_ICP40": "30",
+            "Y_ICP40": "18",
+            "TH_ICP40": "10",
+            "U_ICP40": "-100",
+            "NB_ICP40": "9",
+            "LI_ICP40": "33",
+            "SN_ICP40": "-50",
+            "AU_AA": "",
+            "AU_FA": "5",
+        },
+        {
+            "REC_NO": "4",
+            "LAB_ID": "C-100004",
+            "LATITUDE": "61.2",
+            "LONGITUDE": "-149.9",
+            "STATE": "AK",
+            "COUNTY": "Anchorage",
+            "CATEGORY": "AK",
+            "DATASET": "AK",
+            "MEDIUM": "stream sediment",
+            "AL_ICP40": "7.9",
+            "CE_ICP40": "55",
+            "LA_ICP40": "27",
+            "Y_ICP40": "20",
+            "TH_ICP40": "8",
+            "U_ICP40": "-100",
+            "NB_ICP40": "8",
+            "LI_ICP40": "21",
+            "SN_ICP40": "-50",
+            "AU_AA": "",
+            "AU_FA": "",
+        },
+        {
+            "REC_NO": "5",
+            "LAB_ID": "C-100005",
+            "LATITUDE": "",
+            "LONGITUDE": "",
+            "STATE": "CA",
+            "COUNTY": "",
+            "CATEGORY": "NGS",
+            "DATASET": "NGS",
+            "MEDIUM": "soil",
+            "AL_ICP40": "6",
+            "CE_ICP40": "40",
+            "LA_ICP40": "20",
+            "Y_ICP40": "10",
+            "TH_ICP40": "7",
+            "U_ICP40": "-100",
+            "NB_ICP40": "5",
+            "LI_ICP40": "12",
+            "SN_ICP40": "-50",
+            "AU_AA": "",
+            "AU_FA": "",
+        },
     ]
 
 
-def ngs_zip(tmp: Path, *, rows: list[dict[str, str]] | None = None, encoding: str = "utf-8") -> Path:
+def ngs_zip(
+    tmp: Path, *, rows: list[dict[str, str]] | None = None, encoding: str = "utf-8"
+) -> Path:
     """``ngs-csv.zip`` -> ``geochem.csv``."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=NGS_COLUMNS)
@@ -347,8 +696,15 @@ def emag2_zip(tmp: Path) -> Path:
     for name, values in (("UpCont", upcont), ("Sealevel", sealevel)):
         data = np.where(np.isnan(values), -99999, values)[:, order].astype("float32")
         with rasterio.open(
-            src / f"EMAG2_V3_20170530_{name}.tif", "w", driver="GTiff", width=data.shape[1],
-            height=data.shape[0], count=1, dtype="float32", crs="EPSG:4326", nodata=-99999,
+            src / f"EMAG2_V3_20170530_{name}.tif",
+            "w",
+            driver="GTiff",
+            width=data.shape[1],
+            height=data.shape[0],
+            count=1,
+            dtype="float32",
+            crs="EPSG:4326",
+            nodata=-99999,
             transform=from_origin(-180.0, 90.0, EMAG2_STEP, EMAG2_STEP),
         ) as dst:
             dst.write(data, 1)

@@ -14,9 +14,9 @@ import pytest
 from typer.testing import CliRunner
 from werkzeug.wrappers import Request, Response
 
+from geomap import testing as fx
 from geomap._paths import catalog_path
 from geomap.catalog import load_catalog
-from geomap import testing as fx
 from geomap.errors import DataError, FetchError, HashMismatchError
 from geomap.fetching_official import fetch_official, local_official_files
 
@@ -92,7 +92,9 @@ def test_fetch_resumes_an_interrupted_download_with_a_range_request(
     cache, local_catalog, httpserver, seamless_bytes
 ):
     seen: list[str | None] = []
-    httpserver.expect_request(SEAMLESS_PATH).respond_with_handler(_range_handler(seamless_bytes, seen))
+    httpserver.expect_request(SEAMLESS_PATH).respond_with_handler(
+        _range_handler(seamless_bytes, seen)
+    )
     part = cache / SEAMLESS_ID / "seamlessV2.zip.part"
     part.parent.mkdir(parents=True)
     part.write_bytes(seamless_bytes[:1000])  # what an interrupted earlier run left
@@ -102,8 +104,12 @@ def test_fetch_resumes_an_interrupted_download_with_a_range_request(
     assert path.read_bytes() == seamless_bytes and not part.exists()
 
 
-def test_a_server_that_ignores_ranges_restarts_the_file(cache, local_catalog, httpserver, seamless_bytes):
-    httpserver.expect_request(SEAMLESS_PATH).respond_with_data(seamless_bytes)  # always 200, whole file
+def test_a_server_that_ignores_ranges_restarts_the_file(
+    cache, local_catalog, httpserver, seamless_bytes
+):
+    httpserver.expect_request(SEAMLESS_PATH).respond_with_data(
+        seamless_bytes
+    )  # always 200, whole file
     part = cache / SEAMLESS_ID / "seamlessV2.zip.part"
     part.parent.mkdir(parents=True)
     part.write_bytes(b"stale bytes from another version")
@@ -111,7 +117,9 @@ def test_a_server_that_ignores_ranges_restarts_the_file(cache, local_catalog, ht
     assert path.read_bytes() == seamless_bytes
 
 
-def test_a_changed_file_is_refused_unless_accepted(cache, local_catalog, httpserver, seamless_bytes, tmp_path):
+def test_a_changed_file_is_refused_unless_accepted(
+    cache, local_catalog, httpserver, seamless_bytes, tmp_path
+):
     cat = load_catalog(local_catalog)
     httpserver.expect_oneshot_request(SEAMLESS_PATH).respond_with_data(seamless_bytes)
     (path,) = fetch_official(SEAMLESS_ID, catalog=cat)
@@ -119,7 +127,9 @@ def test_a_changed_file_is_refused_unless_accepted(cache, local_catalog, httpser
     changed = fx.seamless_zip(tmp_path / "v2", legend_rows=fx.SEAMLESS_LEGEND[::-1]).read_bytes()
     path.unlink()  # e.g. the cache was cleaned; the publisher has since changed the file
     httpserver.expect_request(SEAMLESS_PATH).respond_with_data(changed)
-    with pytest.raises(HashMismatchError, match=f"recorded at its first download \\({first}\\).*--accept-new-hash"):
+    with pytest.raises(
+        HashMismatchError, match=f"recorded at its first download \\({first}\\).*--accept-new-hash"
+    ):
         fetch_official(SEAMLESS_ID, catalog=cat)
     assert not path.exists() and not list(path.parent.glob("*.part"))
     (path,) = fetch_official(SEAMLESS_ID, catalog=cat, accept_new_hash=True)
@@ -157,9 +167,13 @@ def dropping_server(seamless_bytes):
 
 
 def test_an_interrupted_download_keeps_the_partial_file(cache, tmp_path, dropping_server):
-    text = catalog_path().read_text(encoding="utf-8").replace("https://gbank.gsj.jp", dropping_server)
+    text = (
+        catalog_path().read_text(encoding="utf-8").replace("https://gbank.gsj.jp", dropping_server)
+    )
     (tmp_path / "catalog.yaml").write_text(text, encoding="utf-8")
-    with pytest.raises(FetchError, match="interrupted after .* bytes.*run `geomap fetch` again to resume"):
+    with pytest.raises(
+        FetchError, match="interrupted after .* bytes.*run `geomap fetch` again to resume"
+    ):
         fetch_official(SEAMLESS_ID, catalog=load_catalog(tmp_path / "catalog.yaml"))
     part = cache / SEAMLESS_ID / "seamlessV2.zip.part"
     assert 0 < part.stat().st_size < 3000

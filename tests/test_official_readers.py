@@ -91,7 +91,10 @@ def test_seamless_wrong_zip_layout_names_the_missing_member(tmp_path):
     archive = tmp_path / "seamlessV2.zip"
     with zipfile.ZipFile(archive, "w") as out:
         out.writestr("readme.txt", "not the map")
-    with pytest.raises(DataError, match=r"wrong archive layout: seamlessV2_poly.shp, legend.tsv not found \(it holds readme.txt\)"):
+    with pytest.raises(
+        DataError,
+        match=r"wrong archive layout: seamlessV2_poly.shp, legend.tsv not found \(it holds readme",
+    ):
         read_seamless_path(archive)
 
 
@@ -123,11 +126,15 @@ def test_seamless_point_lookup_latitude_first_and_empty_places(httpserver):
         "group_en": "Plutonic rocks",
     }
     base = httpserver.url_for("/seamless/v2/api/1.3.1")
-    httpserver.expect_oneshot_request(API_PATH, query_string="point=36.1,140.05").respond_with_json(unit)
+    httpserver.expect_oneshot_request(API_PATH, query_string="point=36.1,140.05").respond_with_json(
+        unit
+    )
     found = seamless_legend_at(36.1, 140.05, base_url=base)
     assert found is not None and found["symbol"] == "K2gr"
     assert found["lithology"] == "felsic_intrusive" and found["age_younger_ma"] == 66.0
-    httpserver.expect_oneshot_request(API_PATH, query_string="point=35.0,141.5").respond_with_json({})
+    httpserver.expect_oneshot_request(API_PATH, query_string="point=35.0,141.5").respond_with_json(
+        {}
+    )
     assert seamless_legend_at(35.0, 141.5, base_url=base) is None  # sea: {} with HTTP 200
     httpserver.expect_oneshot_request(API_PATH, query_string="point=30.0,150.0").respond_with_json(
         {"symbol": None}
@@ -168,10 +175,14 @@ def test_sgmc_geodatabase_window_join_and_alkaline_units(files):
 def test_sgmc_shapefile_and_csv_tables_give_the_same_classes(files):
     from_gdb = read_sgmc_path(files["sgmc_gdb"]).set_index("UNIT_LINK")
     from_shp = read_sgmc_path(files["sgmc_shp"]).set_index("UNIT_LINK")
-    assert from_shp["lithology"].sort_index().tolist() == from_gdb["lithology"].sort_index().tolist()
+    assert (
+        from_shp["lithology"].sort_index().tolist() == from_gdb["lithology"].sort_index().tolist()
+    )
     assert from_shp.loc["NVKgd;0", "lithology"] == "felsic_intrusive"
     assert bool(from_shp.loc["NVKgd;0", "alkaline_minor"])  # carbonatite as a minor lithology
-    assert from_shp.loc["NVKgd;0", "GENERALIZED_LITH"] == "Igneous, intrusive"  # 10-char name restored
+    assert (
+        from_shp.loc["NVKgd;0", "GENERALIZED_LITH"] == "Igneous, intrusive"
+    )  # 10-char name restored
 
 
 def test_sgmc_table_without_unit_link_is_refused(tmp_path, files):

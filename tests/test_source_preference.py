@@ -14,6 +14,7 @@ from geomap.errors import RecipeError
 from geomap.recipes import build_evidence, load_recipe, resolve_sources
 
 SEAMLESS = "gsj-seamless-geology-200k-v2"
+GLIM = "{dataset: glim-lithology-0.5deg, vocabulary: lithology}"
 
 RECIPE = """
 id: test-preference
@@ -92,12 +93,14 @@ def test_a_list_ending_with_an_online_only_source_is_refused(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(
         RECIPE.replace(
-            "[gsj-seamless-geology-200k-v2, {dataset: glim-lithology-0.5deg, vocabulary: lithology}]",
-            "[{dataset: glim-lithology-0.5deg, vocabulary: lithology}, gsj-seamless-geology-200k-v2]",
+            f"[{SEAMLESS}, {GLIM}]",
+            f"[{GLIM}, {SEAMLESS}]",
         ),
         encoding="utf-8",
     )
-    with pytest.raises(RecipeError, match=r"source\[1\].dataset: 'gsj-seamless.*online-only.*mirrored fallback"):
+    with pytest.raises(
+        RecipeError, match=r"source\[1\].dataset: 'gsj-seamless.*online-only.*mirrored fallback"
+    ):
         load_recipe(path)
 
 

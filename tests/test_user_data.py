@@ -41,8 +41,16 @@ def user_files(tmp_path_factory) -> dict[str, Path]:
     tif = tmp / "my_gravity.tif"
     data = np.arange(20 * 30, dtype="float32").reshape(20, 30)
     with rasterio.open(
-        tif, "w", driver="GTiff", width=30, height=20, count=1, dtype="float32",
-        crs="EPSG:6668", transform=from_origin(135.0, 38.0, 0.1, 0.1), nodata=-9999,
+        tif,
+        "w",
+        driver="GTiff",
+        width=30,
+        height=20,
+        count=1,
+        dtype="float32",
+        crs="EPSG:6668",
+        transform=from_origin(135.0, 38.0, 0.1, 0.1),
+        nodata=-9999,
     ) as dst:
         dst.write(data, 1)
     faults = tmp / "my_faults.gpkg"
@@ -51,7 +59,7 @@ def user_files(tmp_path_factory) -> dict[str, Path]:
     ).to_file(faults, engine="pyogrio")
     sites = tmp / "sites.csv"
     sites.write_text(
-        "name,longitude,latitude,commodities\nKosaka,140.76,40.33,\"Zn, Pb, Cu\"\n"
+        'name,longitude,latitude,commodities\nKosaka,140.76,40.33,"Zn, Pb, Cu"\n'
         "Hanaoka,140.55,40.32,Cu\nSouthern,136.5,36.5,Au\n",
         encoding="utf-8",
     )
@@ -93,9 +101,9 @@ def test_a_file_without_crs_names_the_fix(tmp_path):
 
 def test_coordinates_outside_the_crs_area_of_use_are_refused(tmp_path):
     wrong = tmp_path / "wrong_crs.gpkg"
-    gpd.GeoDataFrame(
-        {"a": [1]}, geometry=[Point(2_000_000, 4_000_000)], crs="EPSG:32654"
-    ).to_file(wrong, engine="pyogrio")
+    gpd.GeoDataFrame({"a": [1]}, geometry=[Point(2_000_000, 4_000_000)], crs="EPSG:32654").to_file(
+        wrong, engine="pyogrio"
+    )
     with pytest.raises(CRSError, match="outside the area of use of its CRS.*probably wrong"):
         read_user_evidence(wrong, name="x")
 

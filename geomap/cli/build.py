@@ -109,7 +109,7 @@ def build(
     from geomap.pipeline.runner import summary_lines
 
     if evidence or sites is not None:
-        recipe = _with_user_data(recipe, evidence or [], sites, sites_crs)  # type: ignore[assignment]
+        recipe = _with_user_data(recipe, evidence or [], sites, sites_crs)
     result = run_build(
         recipe,
         region=region,
@@ -137,7 +137,9 @@ def _with_user_data(
     for item in evidence:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
-            raise typer.BadParameter(f"--evidence {item!r}: write NAME=PATH, e.g. my_faults=faults.gpkg")
+            raise typer.BadParameter(
+                f"--evidence {item!r}: write NAME=PATH, e.g. my_faults=faults.gpkg"
+            )
         files[name.strip()] = path.strip()
     return with_user_data(recipe, evidence=files, sites=sites, sites_crs=sites_crs)
 

@@ -28,4 +28,6 @@ def sources(
     cat = load_catalog(catalog)
     loaded = load_recipe(recipe, catalog=cat)
     region_id = region or loaded.regions[0]
-    typer.echo(format_overview(source_overview(loaded, region_id, catalog=cat), loaded.id, region_id))
+    typer.echo(
+        format_overview(source_overview(loaded, region_id, catalog=cat), loaded.id, region_id)
+    )

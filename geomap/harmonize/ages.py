@@ -34,7 +34,7 @@ _NAN = (math.nan, math.nan)
 
 @functools.cache
 def geologic_time_units() -> dict[str, tuple[float, float]]:
-    """The time-unit table: lower-case name -> (older, younger) bound in Ma."""
+    """Return the time-unit table: lower-case name -> (older, younger) bound in Ma."""
     raw = load_yaml(_PATH, DataError)
     units = raw.get("units") if isinstance(raw, dict) else None
     if not isinstance(units, dict):

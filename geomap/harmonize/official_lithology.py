@@ -58,7 +58,9 @@ def _rules(raw: Any, where: str, known: set[str]) -> Rules:
     for i, rule in enumerate(raw):
         if not isinstance(rule, dict) or set(rule) != {"pattern", "class"}:
             raise DataError(f"{_PATH}: {where}[{i}] must have exactly 'pattern' and 'class'")
-        out.append((_compile(rule["pattern"], f"{where}[{i}]"), _known(rule["class"], where, known)))
+        out.append(
+            (_compile(rule["pattern"], f"{where}[{i}]"), _known(rule["class"], where, known))
+        )
     return tuple(out)
 
 
@@ -97,7 +99,9 @@ def official_rules() -> OfficialRules:
             sgmc_generalized=generalized,
         )
     except (KeyError, TypeError, AttributeError) as exc:
-        raise DataError(f"{_PATH}: missing or malformed section ({exc}); see the file header")
+        raise DataError(
+            f"{_PATH}: missing or malformed section ({exc}); see the file header"
+        ) from None
 
 
 def _first(rules: Rules, texts: Sequence[str]) -> str | None:
@@ -112,7 +116,10 @@ def _texts(values: Sequence[object]) -> list[str]:
 
 
 def seamless_lithology(
-    lithology_en: object, lithology_ja: object = None, group_en: object = None, group_ja: object = None
+    lithology_en: object,
+    lithology_ja: object = None,
+    group_en: object = None,
+    group_ja: object = None,
 ) -> str:
     """Classify a Seamless V2 legend unit (lithology first, then its group)."""
     rules = official_rules()

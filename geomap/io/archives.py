@@ -173,7 +173,7 @@ def unpack_zip(
 
 
 def list_files(folder: Path) -> list[str]:
-    """Relative POSIX paths of the files under ``folder`` (a ``.gdb`` folder counts as one entry)."""
+    """Return the relative POSIX paths of the files under ``folder`` (a ``.gdb`` counts as one)."""
     out: list[str] = []
     for current, dirs, files in os.walk(folder):
         base = Path(current)
@@ -222,7 +222,7 @@ def find_member(
 
 
 def layout_error(folder: Path, archive: Path | str, missing: list[str], expected: str) -> DataError:
-    """A :class:`DataError` naming the archive, the missing members and what it holds."""
+    """Return a :class:`DataError` naming the archive, the missing members and its content."""
     held = list_files(folder)
     shown = ", ".join(held[:8]) + (f", ... ({len(held)} files)" if len(held) > 8 else "")
     return DataError(

@@ -50,7 +50,9 @@ EMAG2_NODATA = 99999.0
 """No-data value of the CSV (and of GeoTIFFs that declare none)."""
 
 _LAYERS = ("upcont", "sealevel", "sealevel_filled")
-_LAYOUT = "EMAG2_V3_20170530_UpCont.tif, EMAG2_V3_20170530_Sealevel.tif and/or EMAG2_V3_20170530.csv"
+_LAYOUT = (
+    "EMAG2_V3_20170530_UpCont.tif, EMAG2_V3_20170530_Sealevel.tif and/or EMAG2_V3_20170530.csv"
+)
 _MARGIN_CELLS = 2
 
 
@@ -76,14 +78,18 @@ def _files(source: Path) -> tuple[dict[str, Path], Path]:
     return out, source
 
 
-def _tif_window(path: Path, bbox: BBox | None, report: IngestReport) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _tif_window(
+    path: Path, bbox: BBox | None, report: IngestReport
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Values (float64, NaN = no data), cell-centre lon and lat for the window."""
     from rasterio.windows import Window, from_bounds
 
     require_format(path, "geotiff", what="EMAG2v3 GeoTIFF")
     with open_raster(path, drivers=("GTiff",)) as src:
         if src.crs is None or not pyproj.CRS.from_user_input(src.crs.to_wkt()).is_geographic:
-            raise DataError(f"{path}: expected a geographic CRS (EMAG2v3 is WGS 84 lon/lat), got {src.crs}")
+            raise DataError(
+                f"{path}: expected a geographic CRS (EMAG2v3 is WGS 84 lon/lat), got {src.crs}"
+            )
         t = src.transform
         if t.b or t.d:
             raise DataError(f"{path}: rotated transform; not the EMAG2v3 layout")
@@ -120,14 +126,22 @@ def _tif_window(path: Path, bbox: BBox | None, report: IngestReport) -> tuple[np
     return values, lon, parts[0][2]
 
 
-def _csv_window(path: Path, layer: str, bbox: BBox | None, report: IngestReport) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _csv_window(
+    path: Path, layer: str, bbox: BBox | None, report: IngestReport
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     require_format(path, "text", what="EMAG2v3 CSV")
     kept = []
     total = 0
     box: BBox | None = None
     try:
-        chunks = pd.read_csv(path, header=None, names=list(CSV_COLUMNS), chunksize=500_000,
-                             usecols=["lon", "lat", "sealevel", "upcont"], dtype="float64")
+        chunks = pd.read_csv(
+            path,
+            header=None,
+            names=list(CSV_COLUMNS),
+            chunksize=500_000,
+            usecols=["lon", "lat", "sealevel", "upcont"],
+            dtype="float64",
+        )
         for chunk in chunks:
             total += len(chunk)
             if bbox is not None and box is None:
@@ -160,7 +174,9 @@ def _csv_window(path: Path, layer: str, bbox: BBox | None, report: IngestReport)
     for axis, values in (("longitude", xs), ("latitude", ys)):
         steps = np.abs(np.diff(values))
         if steps.size and not np.allclose(steps, steps[0], rtol=1e-4):
-            raise DataError(f"{path}: the {axis}s in the window are not evenly spaced; not the EMAG2v3 grid")
+            raise DataError(
+                f"{path}: the {axis}s in the window are not evenly spaced; not the EMAG2v3 grid"
+            )
     grid = np.full((ys.size, xs.size), np.nan)
     col = np.searchsorted(xs, np.round(lon, 6))
     row = ys.size - 1 - np.searchsorted(ys[::-1], np.round(frame["lat"].to_numpy(), 6))
@@ -168,17 +184,26 @@ def _csv_window(path: Path, layer: str, bbox: BBox | None, report: IngestReport)
     values = np.where(values == EMAG2_NODATA, np.nan, values)
     grid[row, col] = values
     if layer == "sealevel_filled":
-        up = np.where(frame["upcont"].to_numpy() == EMAG2_NODATA, np.nan, frame["upcont"].to_numpy())
+        up = np.where(
+            frame["upcont"].to_numpy() == EMAG2_NODATA, np.nan, frame["upcont"].to_numpy()
+        )
         filled = np.full_like(grid, np.nan)
         filled[row, col] = up
         missing = np.isnan(grid) & np.isfinite(filled)
-        report.normalize("land cells (no sea-level value) filled with the upward-continued value", int(missing.sum()))
+        report.normalize(
+            "land cells (no sea-level value) filled with the upward-continued value",
+            int(missing.sum()),
+        )
         grid = np.where(missing, filled, grid)
     return grid, xs, ys
 
 
 def read_emag2v3_path(
-    source: Path, *, layer: str = "upcont", bbox: BBox | None = None, prefer: str = "tif",
+    source: Path,
+    *,
+    layer: str = "upcont",
+    bbox: BBox | None = None,
+    prefer: str = "tif",
     dataset_id: str = "emag2-v3",
 ) -> Any:
     """Read one EMAG2v3 layer inside ``bbox`` (see the module docstring).
@@ -213,7 +238,9 @@ def read_emag2v3_path(
     else:
         name = "upcont_tif" if layer == "upcont" else "sealevel_tif"
         if name not in files:
-            raise layout_error(files[next(iter(files))].parent, origin, [name.replace("_tif", ".tif")], _LAYOUT)
+            raise layout_error(
+                files[next(iter(files))].parent, origin, [name.replace("_tif", ".tif")], _LAYOUT
+            )
         values, lon, lat = _tif_window(files[name], bbox, report)
         if layer == "sealevel_filled":
             if "upcont_tif" not in files:
@@ -221,7 +248,8 @@ def read_emag2v3_path(
             up, _, _ = _tif_window(files["upcont_tif"], bbox, report)
             missing = np.isnan(values) & np.isfinite(up)
             report.normalize(
-                "land cells (no sea-level value) filled with the upward-continued value", int(missing.sum())
+                "land cells (no sea-level value) filled with the upward-continued value",
+                int(missing.sum()),
             )
             values = np.where(missing, up, values)
     import xarray as xr
@@ -236,7 +264,11 @@ def read_emag2v3_path(
         crs=pyproj.CRS.from_epsg(4326),
         nodata=np.nan,
         name=f"emag2v3_{layer}",
-        attrs={"units": "nT", "long_name": f"EMAG2v3 magnetic anomaly ({layer})", "geomap_window": str(bbox)},
+        attrs={
+            "units": "nT",
+            "long_name": f"EMAG2v3 magnetic anomaly ({layer})",
+            "geomap_window": str(bbox),
+        },
         report=report,
         dataset_id=dataset_id,
         layer=layer,
@@ -245,8 +277,13 @@ def read_emag2v3_path(
 
 @reader("emag2v3")
 def read_emag2v3(
-    dataset: Dataset, paths: dict[str, Path], *, layer: str | None = None,
-    bbox: BBox | None = None, prefer: str = "tif", **options: Any,
+    dataset: Dataset,
+    paths: dict[str, Path],
+    *,
+    layer: str | None = None,
+    bbox: BBox | None = None,
+    prefer: str = "tif",
+    **options: Any,
 ) -> Any:
     """Read a layer of the EMAG2v3 catalog dataset (see :func:`read_emag2v3_path`)."""
     reject_unknown_options("emag2v3", options, ["bbox", "prefer"])

@@ -94,7 +94,7 @@ def _folder(source: Path) -> tuple[Path, Path]:
 
 
 def _member(folder: Path, name: str, origin: Path, *also: str) -> Path:
-    """The member ``name``; when it (or any of ``also``) is missing, name all missing ones."""
+    """Return the member ``name``; if it (or one of ``also``) is missing, name all missing."""
     found = {n: find_member(folder, (n,), archive=origin, expected=_LAYOUT) for n in (name, *also)}
     missing = [n for n, path in found.items() if path is None]
     if missing:
@@ -136,9 +136,7 @@ def read_seamless_legend(path: Path, report: IngestReport | None = None) -> pd.D
             f"{extra or 'none'}; legend.tsv must have the tab-separated columns "
             f"{', '.join(LEGEND_COLUMNS)} (the Seamless V2 download)"
         )
-    frame = pd.read_csv(
-        io.StringIO(text), sep="\t", dtype=str, keep_default_na=False, quoting=3
-    )
+    frame = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False, quoting=3)
     frame.columns = names
     frame["symbol"] = frame["symbol"].str.strip()
     empty = frame["symbol"] == ""
@@ -157,12 +155,17 @@ def read_seamless_legend(path: Path, report: IngestReport | None = None) -> pd.D
     report.normalize("legend units without a valid colour (no display colour)", int(bad_rgb.sum()))
     frame["color"] = [
         None if bad else f"#{int(r):02x}{int(g):02x}{int(b):02x}"
-        for bad, r, g, b in zip(bad_rgb, rgb["r"].fillna(0), rgb["g"].fillna(0), rgb["b"].fillna(0), strict=True)
+        for bad, r, g, b in zip(
+            bad_rgb, rgb["r"].fillna(0), rgb["g"].fillna(0), rgb["b"].fillna(0), strict=True
+        )
     ]
     frame["lithology"] = [
         seamless_lithology(le, lj, ge, gj)
         for le, lj, ge, gj in zip(
-            frame["lithology_en"], frame["lithology_ja"], frame["group_en"], frame["group_ja"],
+            frame["lithology_en"],
+            frame["lithology_ja"],
+            frame["group_en"],
+            frame["group_ja"],
             strict=True,
         )
     ]
@@ -224,7 +227,11 @@ def read_seamless_path(
         path = _member(folder, _LINE, origin)
         check_shapefile(path)
         lines = read_vector_window(
-            path, driver="ESRI Shapefile", report=report, bbox=bbox, declared_crs=JGD2000,
+            path,
+            driver="ESRI Shapefile",
+            report=report,
+            bbox=bbox,
+            declared_crs=JGD2000,
             encoding="UTF-8",
         )
         if len(lines):
@@ -236,7 +243,11 @@ def read_seamless_path(
     legend = read_seamless_legend(legend_path, report)
     check_shapefile(path)
     polys = read_vector_window(
-        path, driver="ESRI Shapefile", report=report, bbox=bbox, declared_crs=JGD2000,
+        path,
+        driver="ESRI Shapefile",
+        report=report,
+        bbox=bbox,
+        declared_crs=JGD2000,
         encoding="UTF-8",
     )
     symbol_column = next((c for c in polys.columns if c.lower() == "symbol"), None)
@@ -260,12 +271,22 @@ def read_seamless_path(
             f"polygons whose symbol is not in legend.tsv kept as 'unknown' ({absent[:5]})",
             int((~known).sum()),
         )
-    keep = ["symbol", "lithology", "lithology_code", "age_older_ma", "age_younger_ma",
-            "formationAge_en", "group_en", "lithology_en", "lithology_ja", "color"]
+    keep = [
+        "symbol",
+        "lithology",
+        "lithology_code",
+        "age_older_ma",
+        "age_younger_ma",
+        "formationAge_en",
+        "group_en",
+        "lithology_en",
+        "lithology_ja",
+        "color",
+    ]
     joined = polys[["symbol", polys.geometry.name]].merge(legend[keep], on="symbol", how="left")
     joined["lithology"] = joined["lithology"].fillna("unknown")
-    joined["lithology_code"] = joined["lithology_code"].fillna(lithology_code("unknown")).astype(
-        "uint8"
+    joined["lithology_code"] = (
+        joined["lithology_code"].fillna(lithology_code("unknown")).astype("uint8")
     )
     joined = joined.set_geometry(polys.geometry.name).set_crs(polys.crs, allow_override=True)
     if len(joined):
@@ -346,7 +367,9 @@ def seamless_legend_at(
         response.raise_for_status()
         payload = response.json()
     except requests.HTTPError as exc:
-        raise FetchError(f"Seamless V2 API {url} answered HTTP {exc.response.status_code}") from None
+        raise FetchError(
+            f"Seamless V2 API {url} answered HTTP {exc.response.status_code}"
+        ) from None
     except requests.RequestException as exc:
         raise FetchError(
             f"cannot reach the Seamless V2 API {url} ({type(exc).__name__}); use the bulk "
@@ -360,7 +383,10 @@ def seamless_legend_at(
         return None
     unit = dict(payload)
     unit["lithology"] = seamless_lithology(
-        unit.get("lithology_en"), unit.get("lithology_ja"), unit.get("group_en"), unit.get("group_ja")
+        unit.get("lithology_en"),
+        unit.get("lithology_ja"),
+        unit.get("group_en"),
+        unit.get("group_ja"),
     )
     unit["lithology_code"] = lithology_code(unit["lithology"])
     unit["age_older_ma"], unit["age_younger_ma"] = age_range_ma(unit.get("formationAge_en"))

@@ -39,7 +39,12 @@ from geomap.catalog import Dataset
 from geomap.errors import DataError, ParameterError
 from geomap.harmonize.commodities import join_codes, load_vocabulary
 from geomap.harmonize.occurrences import country_iso3, deposit_class, make_occurrences
-from geomap.io._guard import _safe_member_name, attach_report, reject_unknown_options, require_format
+from geomap.io._guard import (
+    _safe_member_name,
+    attach_report,
+    reject_unknown_options,
+    require_format,
+)
 from geomap.io._windows import BBox, check_bbox, split_antimeridian
 from geomap.io.registry import reader
 from geomap.io.report import IngestReport
@@ -57,7 +62,7 @@ def _open_text(source: Path, member: str, encoding: str) -> tuple[io.TextIOBase,
     """Open ``member`` of a zip (or a plain CSV) as a streaming text handle."""
     if source.suffix.lower() != ".zip":
         require_format(source, "text", what=f"{member} table")
-        return open(source, encoding=encoding, newline=""), str(source)  # noqa: SIM115
+        return open(source, encoding=encoding, newline=""), str(source)
     require_format(source, "zip", what="zip archive")
     try:
         archive = zipfile.ZipFile(source)
@@ -94,10 +99,14 @@ def iter_csv_chunks(
             header_line = handle.readline()
         except UnicodeDecodeError as exc:
             raise _encoding_error(label, encoding, exc) from None
-        names = [n.strip().strip('"').lstrip("\ufeff") for n in header_line.rstrip("\r\n").split(sep)]
+        names = [
+            n.strip().strip('"').lstrip("\ufeff") for n in header_line.rstrip("\r\n").split(sep)
+        ]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
-            raise DataError(f"{label}: the header repeats column(s) {repeated}; remove the duplicate")
+            raise DataError(
+                f"{label}: the header repeats column(s) {repeated}; remove the duplicate"
+            )
         missing = [c for c in required if c not in names]
         if missing:
             raise DataError(
@@ -107,7 +116,12 @@ def iter_csv_chunks(
             )
         try:
             reader_ = pd.read_csv(
-                handle, sep=sep, names=names, header=None, dtype=str, keep_default_na=False,
+                handle,
+                sep=sep,
+                names=names,
+                header=None,
+                dtype=str,
+                keep_default_na=False,
                 chunksize=_CHUNK,
             )
             yield from reader_
@@ -119,7 +133,7 @@ def iter_csv_chunks(
 
 def _encoding_error(label: str, encoding: str, exc: UnicodeDecodeError) -> DataError:
     return DataError(
-        f"{label} is not {encoding} text (byte {exc.object[exc.start:exc.end]!r} at offset "
+        f"{label} is not {encoding} text (byte {exc.object[exc.start : exc.end]!r} at offset "
         f"{exc.start} of a block); pass the file's real encoding, e.g. encoding='cp1252'"
     )
 
@@ -135,7 +149,10 @@ def in_bbox(lon: np.ndarray, lat: np.ndarray, bbox: BBox | None) -> np.ndarray:
 
 
 def read_mrds_path(
-    source: Path, *, bbox: BBox | None = None, encoding: str = "utf-8",
+    source: Path,
+    *,
+    bbox: BBox | None = None,
+    encoding: str = "utf-8",
     dataset_id: str = "usgs-mrds-full",
 ) -> Any:
     """Read ``mrds-csv.zip`` (or ``mrds.csv``) into the occurrence schema, inside ``bbox``."""
@@ -146,7 +163,9 @@ def read_mrds_path(
     vocab = load_vocabulary()
     kept: list[pd.DataFrame] = []
     outside = 0
-    for chunk in iter_csv_chunks(Path(source), "mrds.csv", encoding=encoding, required=MRDS_REQUIRED):
+    for chunk in iter_csv_chunks(
+        Path(source), "mrds.csv", encoding=encoding, required=MRDS_REQUIRED
+    ):
         report.records_in += len(chunk)
         lat = pd.to_numeric(chunk["latitude"], errors="coerce").to_numpy()
         lon = pd.to_numeric(chunk["longitude"], errors="coerce").to_numpy()
@@ -215,16 +234,23 @@ def read_mrds_path(
 
 @reader("usgs-mrds")
 def read_mrds(
-    dataset: Dataset, paths: dict[str, Path], *, layer: str | None = None,
-    bbox: BBox | None = None, encoding: str | None = None, **options: Any,
+    dataset: Dataset,
+    paths: dict[str, Path],
+    *,
+    layer: str | None = None,
+    bbox: BBox | None = None,
+    encoding: str | None = None,
+    **options: Any,
 ) -> Any:
     """Read the MRDS catalog dataset (see :func:`read_mrds_path`)."""
     reject_unknown_options("usgs-mrds", options, ["bbox", "encoding"])
     if layer not in (None, "sites"):
         raise ParameterError(f"dataset {dataset.id!r} has one layer, 'sites' (got {layer!r})")
-    (relpath, path), = paths.items()
+    ((relpath, path),) = paths.items()
     declared = dataset.file(relpath).encoding
-    return read_mrds_path(path, bbox=bbox, encoding=encoding or declared or "utf-8", dataset_id=dataset.id)
+    return read_mrds_path(
+        path, bbox=bbox, encoding=encoding or declared or "utf-8", dataset_id=dataset.id
+    )
 
 
 read_mrds.geomap_windowed = True  # type: ignore[attr-defined]

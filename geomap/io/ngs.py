@@ -60,8 +60,12 @@ _NOT_ELEMENT_METHODS = {"ID", "NO", "NAME", "TYPE", "CODE"}
 def ngs_element_columns(columns: list[str]) -> dict[str, tuple[str, str, float]]:
     """Map NGS element columns to (element, method, factor to ppm).
 
-    >>> ngs_element_columns(["LA_ICP40", "AL_ICP40", "AU_FA", "REC_NO", "LAB_ID"])
-    {'LA_ICP40': ('La', 'ICP40', 1.0), 'AL_ICP40': ('Al', 'ICP40', 10000.0), 'AU_FA': ('Au', 'FA', 0.001)}
+    >>> found = ngs_element_columns(["LA_ICP40", "AL_ICP40", "AU_FA", "LAB_ID"])
+    >>> for column, spec in found.items():
+    ...     print(column, spec)
+    LA_ICP40 ('La', 'ICP40', 1.0)
+    AL_ICP40 ('Al', 'ICP40', 10000.0)
+    AU_FA ('Au', 'FA', 0.001)
     """
     out: dict[str, tuple[str, str, float]] = {}
     for column in columns:
@@ -86,12 +90,14 @@ def _element_values(
     frame: pd.DataFrame, elements: dict[str, tuple[str, str, float]], report: IngestReport
 ) -> dict[str, Any]:
     by_element: dict[str, list[str]] = {}
-    for column, (element, method, _) in elements.items():
+    for column, (element, _, _) in elements.items():
         by_element.setdefault(element, []).append(column)
     out: dict[str, Any] = {}
     n = len(frame)
     for element, columns in by_element.items():
-        columns = sorted(columns, key=lambda c: (elements[c][1] != "ICP40", list(elements).index(c)))
+        columns = sorted(
+            columns, key=lambda c: (elements[c][1] != "ICP40", list(elements).index(c))
+        )
         value = np.full(n, np.nan)
         censored = np.zeros(n, dtype=bool)
         limit = np.full(n, np.nan)
@@ -101,17 +107,23 @@ def _element_values(
             factor = elements[column][2]
             raw = pd.to_numeric(frame[column].replace("", np.nan), errors="coerce").to_numpy()
             text = frame[column].astype(str).str.strip()
-            unreadable = np.isnan(raw) & (text != "").to_numpy() & (text.str.lower() != "nan").to_numpy()
+            unreadable = (
+                np.isnan(raw) & (text != "").to_numpy() & (text.str.lower() != "nan").to_numpy()
+            )
             report.normalize(f"{column}: unreadable values set to NaN", int(unreadable.sum()))
             zero = raw == 0
-            report.normalize(f"{column}: zero values (not a concentration) set to NaN", int(zero.sum()))
+            report.normalize(
+                f"{column}: zero values (not a concentration) set to NaN", int(zero.sum())
+            )
             has = np.isfinite(raw) & ~zero & ~done
             below = has & (raw < 0)
             value[has & ~below] = raw[has & ~below] * factor
             censored[below] = True
             limit[below] = -raw[below] * factor
             method[has] = elements[column][1]
-            report.normalize(f"{column}: below detection (negative = -limit) kept as censored", int(below.sum()))
+            report.normalize(
+                f"{column}: below detection (negative = -limit) kept as censored", int(below.sum())
+            )
             done |= has
         out[f"{element}_ppm"] = value
         out[f"{element}_censored"] = censored
@@ -122,7 +134,11 @@ def _element_values(
 
 
 def read_ngs_path(
-    source: Path, *, crs: str | None, bbox: BBox | None = None, encoding: str = "utf-8",
+    source: Path,
+    *,
+    crs: str | None,
+    bbox: BBox | None = None,
+    encoding: str = "utf-8",
     dataset_id: str = "usgs-national-geochemical-survey",
 ) -> Any:
     """Read ``geochem.csv`` (zipped or not) into the geochemistry schema, inside ``bbox``.
@@ -143,7 +159,9 @@ def read_ngs_path(
     report = IngestReport(dataset_id)
     kept = []
     outside = 0
-    for chunk in iter_csv_chunks(Path(source), "geochem.csv", encoding=encoding, required=NGS_REQUIRED):
+    for chunk in iter_csv_chunks(
+        Path(source), "geochem.csv", encoding=encoding, required=NGS_REQUIRED
+    ):
         report.records_in += len(chunk)
         lat = pd.to_numeric(chunk["LATITUDE"], errors="coerce").to_numpy()
         lon = pd.to_numeric(chunk["LONGITUDE"], errors="coerce").to_numpy()
@@ -154,12 +172,18 @@ def read_ngs_path(
         kept.append(chunk.loc[inside].assign(_lon=lon[inside], _lat=lat[inside]))
     frame = pd.concat(kept, ignore_index=True)
     if bbox is not None:
-        report.notes.append(f"window {bbox}: {len(frame):,} samples kept, {outside:,} outside not kept")
+        report.notes.append(
+            f"window {bbox}: {len(frame):,} samples kept, {outside:,} outside not kept"
+        )
     elements = ngs_element_columns([c for c in frame.columns if not c.startswith("_")])
     if not elements:
-        raise DataError(f"{source}: no element columns (<EL>_<METHOD>, e.g. LA_ICP40); check the file")
+        raise DataError(
+            f"{source}: no element columns (<EL>_<METHOD>, e.g. LA_ICP40); check the file"
+        )
     table: dict[str, Any] = {
-        "sample_id": frame.get("LAB_ID", frame.get("REC_NO", pd.Series([""] * len(frame)))).astype("string"),
+        "sample_id": frame.get("LAB_ID", frame.get("REC_NO", pd.Series([""] * len(frame)))).astype(
+            "string"
+        ),
         "category": frame["CATEGORY"].astype("string"),
         "dataset": frame["DATASET"].astype("string"),
         "medium": frame["MEDIUM"].astype("string"),
@@ -172,22 +196,32 @@ def read_ngs_path(
     )
     report.records_out = len(out)
     symbols = sorted({e for e, _, _ in elements.values()})
-    return attach_report(out, report, geomap_source=dataset_id, geomap_elements=symbols, geomap_window=bbox)
+    return attach_report(
+        out, report, geomap_source=dataset_id, geomap_elements=symbols, geomap_window=bbox
+    )
 
 
 @reader("usgs-ngs")
 def read_ngs(
-    dataset: Dataset, paths: dict[str, Path], *, layer: str | None = None,
-    bbox: BBox | None = None, encoding: str | None = None, **options: Any,
+    dataset: Dataset,
+    paths: dict[str, Path],
+    *,
+    layer: str | None = None,
+    bbox: BBox | None = None,
+    encoding: str | None = None,
+    **options: Any,
 ) -> Any:
     """Read the NGS catalog dataset (see :func:`read_ngs_path`)."""
     reject_unknown_options("usgs-ngs", options, ["bbox", "encoding"])
     if layer not in (None, "samples"):
         raise ParameterError(f"dataset {dataset.id!r} has one layer, 'samples' (got {layer!r})")
-    (relpath, path), = paths.items()
+    ((relpath, path),) = paths.items()
     entry = dataset.file(relpath)
     return read_ngs_path(
-        path, crs=entry.crs, bbox=bbox, encoding=encoding or entry.encoding or "utf-8",
+        path,
+        crs=entry.crs,
+        bbox=bbox,
+        encoding=encoding or entry.encoding or "utf-8",
         dataset_id=dataset.id,
     )
 

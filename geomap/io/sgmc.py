@@ -96,7 +96,7 @@ def _read_csv_table(path: Path) -> pd.DataFrame:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DataError(
-            f"{path} is not UTF-8 (byte {data[exc.start:exc.end]!r} at offset {exc.start}); "
+            f"{path} is not UTF-8 (byte {data[exc.start : exc.end]!r} at offset {exc.start}); "
             "re-save it as UTF-8 (e.g. from cp1252) or use the geodatabase"
         ) from None
     header = next(iter(text.splitlines()), "").split(",")
@@ -112,8 +112,14 @@ def _tables(mode: str, path: Path, origin: Path) -> dict[str, pd.DataFrame]:
     for name in _TABLES:
         if mode == "gdb":
             try:
-                frame = read_ogr(path, driver="OpenFileGDB", name=f"{path} layer {name}", layer=name,
-                                 read_geometry=False, allow_empty=True)
+                frame = read_ogr(
+                    path,
+                    driver="OpenFileGDB",
+                    name=f"{path} layer {name}",
+                    layer=name,
+                    read_geometry=False,
+                    allow_empty=True,
+                )
             except DataError:
                 frame = None
         else:
@@ -122,9 +128,7 @@ def _tables(mode: str, path: Path, origin: Path) -> dict[str, pd.DataFrame]:
         if frame is None:
             if name == "SGMC_Age":
                 continue  # ages are also on the polygons (AGE_MIN / AGE_MAX)
-            raise DataError(
-                f"{origin}: table {name} not found; the documented layout is {_LAYOUT}"
-            )
+            raise DataError(f"{origin}: table {name} not found; the documented layout is {_LAYOUT}")
         frame = pd.DataFrame(frame)
         if "UNIT_LINK" not in frame.columns:
             raise DataError(
@@ -136,9 +140,7 @@ def _tables(mode: str, path: Path, origin: Path) -> dict[str, pd.DataFrame]:
     return out
 
 
-def read_sgmc_path(
-    source: Path, *, bbox: BBox | None = None, dataset_id: str = "usgs-sgmc"
-) -> Any:
+def read_sgmc_path(source: Path, *, bbox: BBox | None = None, dataset_id: str = "usgs-sgmc") -> Any:
     """Read SGMC polygons inside ``bbox`` joined to the unit, lithology and age tables.
 
     Parameters
@@ -161,7 +163,11 @@ def read_sgmc_path(
     if mode == "gdb":
         _check_gdb(path)
         geology = read_vector_window(
-            path, driver="OpenFileGDB", report=report, bbox=bbox, declared_crs=SGMC_CRS,
+            path,
+            driver="OpenFileGDB",
+            report=report,
+            bbox=bbox,
+            declared_crs=SGMC_CRS,
             layer="SGMC_Geology",
         )
     else:
@@ -178,7 +184,8 @@ def read_sgmc_path(
     if "UNIT_LINK" not in geology.columns:
         raise DataError(
             f"{origin}: SGMC_Geology has no UNIT_LINK field (fields: "
-            f"{[c for c in geology.columns if c != 'geometry'][:12]}); expected {list(GEOLOGY_FIELDS)}"
+            f"{[c for c in geology.columns if c != 'geometry'][:12]}); "
+            f"expected {list(GEOLOGY_FIELDS)}"
         )
     tables = _tables(mode, path, origin)
     geometry = geology.geometry.name
@@ -188,12 +195,18 @@ def read_sgmc_path(
     for name, table in tables.items():
         table = table.loc[table["UNIT_LINK"].isin(links)]
         repeated = table["UNIT_LINK"].duplicated()
-        report.normalize(f"{name}: extra rows per UNIT_LINK ignored (first kept)", int(repeated.sum()))
+        report.normalize(
+            f"{name}: extra rows per UNIT_LINK ignored (first kept)", int(repeated.sum())
+        )
         table = table.loc[~repeated]
-        columns = [c for c in table.columns if c in GEOLOGY_FIELDS and c not in ("UNIT_LINK", "STATE")]
+        columns = [
+            c for c in table.columns if c in GEOLOGY_FIELDS and c not in ("UNIT_LINK", "STATE")
+        ]
         if not columns:
             continue
-        joined = geology[["UNIT_LINK"]].merge(table[["UNIT_LINK", *columns]], on="UNIT_LINK", how="left")
+        joined = geology[["UNIT_LINK"]].merge(
+            table[["UNIT_LINK", *columns]], on="UNIT_LINK", how="left"
+        )
         for column in columns:
             values = joined[column].replace("", pd.NA).to_numpy()
             have = pd.notna(values)
@@ -202,7 +215,9 @@ def read_sgmc_path(
             else:
                 geology[column] = values
         absent = ~geology["UNIT_LINK"].isin(table["UNIT_LINK"]).to_numpy(dtype=bool)
-        report.normalize(f"polygons whose UNIT_LINK is not in {name} (polygon fields kept)", int(absent.sum()))
+        report.normalize(
+            f"polygons whose UNIT_LINK is not in {name} (polygon fields kept)", int(absent.sum())
+        )
     for column in GEOLOGY_FIELDS:
         if column not in geology.columns:
             geology[column] = pd.NA
@@ -210,7 +225,9 @@ def read_sgmc_path(
     minors = geology[["MINOR1", "MINOR2", "MINOR3", "MINOR4", "MINOR5"]].astype(object).to_numpy()
     classes = [
         sgmc_lithology(name, list(m), gen)
-        for name, m, gen in zip(geology["UNIT_NAME"], majors, geology["GENERALIZED_LITH"], strict=True)
+        for name, m, gen in zip(
+            geology["UNIT_NAME"], majors, geology["GENERALIZED_LITH"], strict=True
+        )
     ]
     geology["lithology"] = classes
     geology["lithology_code"] = np.array([lithology_code(c) for c in classes], dtype="uint8")
@@ -222,9 +239,12 @@ def read_sgmc_path(
     unknown = geology.loc[geology["lithology"] == "unknown", "GENERALIZED_LITH"].fillna("<none>")
     for term, count in unknown.value_counts().items():
         report.unmapped[str(term)] += int(count)
-    report.normalize("polygons given a lithology class", int((geology["lithology"] != "unknown").sum()))
     report.normalize(
-        "polygons recognised as carbonatite/alkaline", int((geology["lithology"] == "carbonatite_alkaline").sum())
+        "polygons given a lithology class", int((geology["lithology"] != "unknown").sum())
+    )
+    report.normalize(
+        "polygons recognised as carbonatite/alkaline",
+        int((geology["lithology"] == "carbonatite_alkaline").sum()),
     )
     if len(geology):
         geology = clean_geometries(geology, report, what=f"{origin} SGMC_Geology")
@@ -234,7 +254,11 @@ def read_sgmc_path(
 
 @reader("usgs-sgmc")
 def read_sgmc(
-    dataset: Dataset, paths: dict[str, Path], *, layer: str | None = None, bbox: BBox | None = None,
+    dataset: Dataset,
+    paths: dict[str, Path],
+    *,
+    layer: str | None = None,
+    bbox: BBox | None = None,
     **options: Any,
 ) -> Any:
     """Read the SGMC catalog dataset (see :func:`read_sgmc_path`)."""

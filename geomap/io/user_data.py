@@ -36,7 +36,10 @@ _VECTOR_DRIVERS = {
     "geojson": "GeoJSON",
     "flatgeobuf": "FlatGeobuf",
 }
-_ACCEPTED = "GeoTIFF (.tif), GeoPackage (.gpkg), shapefile (.shp), GeoJSON (.geojson), FlatGeobuf (.fgb); sites also CSV"
+_ACCEPTED = (
+    "GeoTIFF (.tif), GeoPackage (.gpkg), shapefile (.shp), GeoJSON (.geojson), "
+    "FlatGeobuf (.fgb); sites also CSV"
+)
 
 
 @dataclass(frozen=True)
@@ -51,12 +54,12 @@ class UserFile:
     crs: str | None
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict."""
+        """Return a JSON-serialisable dict."""
         return dict(self.__dict__)
 
 
 def sniff_format(path: Path) -> str:
-    """The format of a user file, from its first bytes (not its name).
+    """Return the format of a user file, from its first bytes (not its name).
 
     Raises
     ------
@@ -84,7 +87,8 @@ def sniff_format(path: Path) -> str:
         return "csv"
     raise DataError(
         f"{path} is not a format geomap reads as user data (it looks like "
-        f"{_describe(head)}); accepted: {_ACCEPTED}. Convert it with GDAL (ogr2ogr / gdal_translate)"
+        f"{_describe(head)}); accepted: {_ACCEPTED}. Convert it with GDAL "
+        "(ogr2ogr / gdal_translate)"
     )
 
 
@@ -127,24 +131,25 @@ def check_area(path: Path, bounds: tuple[float, ...], crs: pyproj.CRS, region: A
     if area is not None:
         margin = 2.0
         outside = (
-            south > area.north + margin or north < area.south - margin
+            south > area.north + margin
+            or north < area.south - margin
             or (area.west <= area.east and (west > area.east + margin or east < area.west - margin))
         )
         if outside:
             raise CRSError(
-                f"{path}: its data ({west:.2f}, {south:.2f}, {east:.2f}, {north:.2f} in lon/lat) lie "
+                f"{path}: its data ({west:.2f}, {south:.2f}, {east:.2f}, {north:.2f} in lon/lat) "
+                "lie "
                 f"outside the area of use of its CRS {crs.name!r} ({area.west:g}, {area.south:g}, "
                 f"{area.east:g}, {area.north:g}); the CRS in the file is probably wrong: fix the "
                 ".prj / CRS (e.g. ogr2ogr -a_srs EPSG:xxxx)"
             )
     if region is not None:
         rw, rs, re_, rn = region.bbox
-        lon_overlap = (
-            (west <= re_ and east >= rw) if rw <= re_ else (east >= rw or west <= re_)
-        )
+        lon_overlap = (west <= re_ and east >= rw) if rw <= re_ else (east >= rw or west <= re_)
         if not (lon_overlap and south <= rn and north >= rs):
             raise DataError(
-                f"{path}: its data ({west:.2f}, {south:.2f}, {east:.2f}, {north:.2f}) do not overlap "
+                f"{path}: its data ({west:.2f}, {south:.2f}, {east:.2f}, {north:.2f}) do not "
+                "overlap "
                 f"region {region.id!r} ({rw:g}, {rs:g}, {re_:g}, {rn:g}); choose the region the "
                 "file covers, or the right file"
             )
@@ -185,7 +190,9 @@ def read_user_evidence(path: Path, *, name: str, region: Any | None = None) -> t
             report.records_in += len(data)
         else:
             try:
-                data = read_vector_path(path, file_format=fmt, declared_crs=None, report=report, mixed="keep")
+                data = read_vector_path(
+                    path, file_format=fmt, declared_crs=None, report=report, mixed="keep"
+                )
             except CRSError:
                 raise CRSError(_no_crs(path)) from None
         crs = pyproj.CRS.from_user_input(data.crs)
@@ -249,7 +256,7 @@ def read_user_sites(
         except UnicodeDecodeError as exc:
             guess = next((e for e in ("cp1252", "cp932", "latin-1") if _decodes(data, e)), None)
             raise DataError(
-                f"{path} is not {encoding} text (byte {data[exc.start:exc.end]!r} at offset "
+                f"{path} is not {encoding} text (byte {data[exc.start : exc.end]!r} at offset "
                 f"{exc.start}); it looks like {guess or 'another encoding'}: re-save it as UTF-8"
             ) from None
         import io
@@ -288,7 +295,11 @@ def read_user_sites(
     lon, lat = pyproj.Transformer.from_crs(source_crs, "EPSG:4326", always_xy=True).transform(x, y)
     vocab = load_vocabulary()
     names = frame[lower["name"]].astype(str).tolist() if "name" in lower else [""] * len(frame)
-    raw = frame[lower["commodities"]].astype(str).tolist() if "commodities" in lower else [""] * len(frame)
+    raw = (
+        frame[lower["commodities"]].astype(str).tolist()
+        if "commodities" in lower
+        else [""] * len(frame)
+    )
     codes = [join_codes(vocab.normalize(r)) for r in raw]
     n = len(frame)
     out = make_occurrences(
