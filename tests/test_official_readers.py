@@ -153,6 +153,17 @@ def test_seamless_tile_url_puts_the_row_before_the_column():
     assert url.endswith("/tiles/10/403/909.png")
 
 
+def test_seamless_tiles_are_an_online_map_layer_with_the_gsj_credit():
+    from geomap.render import MapBuilder
+
+    builder = MapBuilder(
+        title="geology", basemap=False, online_basemaps=["GSJ Seamless geology V2 (1:200,000)"]
+    )
+    html = builder.to_map().get_root().render()
+    assert "gbank.gsj.jp/seamless/v2/api/1.3.1/tiles/{z}/{y}/{x}.png" in html
+    assert "(GSJ, AIST)" in html  # the credit line (Japanese text is JSON-escaped)
+
+
 # ------------------------------------------------------------------ USGS SGMC
 
 
