@@ -299,3 +299,31 @@ def test_emag2v3_sea_level_has_no_data_on_land_and_filled_uses_upcont(files):
     np.testing.assert_allclose(filled.values[~land], sea.values[~land])
     counted = filled.attrs["geomap_report"]["normalized"]
     assert next(iter(counted.values())) == int(land.sum())
+
+
+@pytest.mark.parametrize(
+    "bbox", [(-125.0, 24.0, -66.5, 49.5), (172.0, 51.0, -129.0, 71.5), (-10.0, 40.0, 10.0, 60.0)]
+)
+def test_emag2v3_geotiff_from_0_to_360_gives_the_same_window(files, tmp_path, bbox):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    _, _, _, upcont = fx.emag2_values()
+    shifted = tmp_path / "EMAG2_V3_20170530_UpCont.tif"  # the same grid, stored 0-360
+    with rasterio.open(
+        shifted,
+        "w",
+        driver="GTiff",
+        width=upcont.shape[1],
+        height=upcont.shape[0],
+        count=1,
+        dtype="float32",
+        crs="EPSG:4326",
+        nodata=-99999,
+        transform=from_origin(0.0, 90.0, fx.EMAG2_STEP, fx.EMAG2_STEP),
+    ) as dst:
+        dst.write(upcont, 1)
+    reference = read_emag2v3_path(files["emag2"], bbox=bbox)
+    other = read_emag2v3_path(shifted, bbox=bbox)
+    np.testing.assert_allclose(other.x.values, reference.x.values)
+    np.testing.assert_allclose(other.values, reference.values)

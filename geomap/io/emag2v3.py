@@ -36,7 +36,7 @@ import pyproj
 from geomap.catalog import Dataset
 from geomap.errors import DataError, ParameterError
 from geomap.io._guard import open_raster, reject_unknown_options, require_format
-from geomap.io._windows import BBox, check_bbox, split_antimeridian
+from geomap.io._windows import BBox, check_bbox
 from geomap.io.archives import layout_error, list_files, unpack_zip
 from geomap.io.registry import reader
 from geomap.io.report import IngestReport
@@ -82,8 +82,6 @@ def _tif_window(
     path: Path, bbox: BBox | None, report: IngestReport
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Values (float64, NaN = no data), cell-centre lon and lat for the window."""
-    from rasterio.windows import Window, from_bounds
-
     require_format(path, "geotiff", what="EMAG2v3 GeoTIFF")
     with open_raster(path, drivers=("GTiff",)) as src:
         if src.crs is None or not pyproj.CRS.from_user_input(src.crs.to_wkt()).is_geographic:
@@ -97,25 +95,11 @@ def _tif_window(
         full = f"{src.height}x{src.width}"
         step = abs(t.a)
         parts = []
-        boxes = [None] if bbox is None else split_antimeridian(bbox)
-        for k, box in enumerate(boxes):
-            if box is None:
-                window = Window(0, 0, src.width, src.height)
-            else:
-                w, s, e, n = box
-                margin = _MARGIN_CELLS * step
-                window = from_bounds(w - margin, s - margin, e + margin, n + margin, transform=t)
-                col0, row0 = math.floor(window.col_off), math.floor(window.row_off)
-                col1 = math.ceil(window.col_off + window.width)
-                row1 = math.ceil(window.row_off + window.height)
-                window = Window(col0, row0, col1 - col0, row1 - row0)
-                window = window.intersection(Window(0, 0, src.width, src.height))
+        for window, shift in _tif_windows(src, bbox, _MARGIN_CELLS * step):
             values = src.read(1, window=window).astype("float64")
             wt = src.window_transform(window)
-            lon = wt.c + (np.arange(values.shape[1]) + 0.5) * wt.a
+            lon = wt.c + (np.arange(values.shape[1]) + 0.5) * wt.a + shift
             lat = wt.f + (np.arange(values.shape[0]) + 0.5) * wt.e
-            if k == 1:
-                lon = lon + 360.0  # the part east of the antimeridian continues past 180°
             values[values == nodata] = np.nan
             parts.append((values, lon, lat))
             report.notes.append(
@@ -123,7 +107,39 @@ def _tif_window(
             )
     values = np.concatenate([p[0] for p in parts], axis=1)
     lon = np.concatenate([p[1] for p in parts])
+    lon = lon - 360.0 * np.floor((lon[0] + 180.0) / 360.0)  # first column in [-180, 180)
     return values, lon, parts[0][2]
+
+
+def _tif_windows(src: Any, bbox: BBox | None, margin: float) -> list[tuple[Any, float]]:
+    """Windows (and the longitude shift of each) covering ``bbox`` in the grid's own frame.
+
+    The grid may run from -180° or from 0° (0-360); a box is moved into that frame and
+    split where it passes the frame's edge, the second part shifted by 360° so the
+    longitudes stay continuous.
+    """
+    from rasterio.windows import Window, from_bounds
+
+    full = Window(0, 0, src.width, src.height)
+    if bbox is None:
+        return [(full, 0.0)]
+    left = src.bounds.left
+    w, s, e, n = bbox
+    width = (e - w) % 360.0 or 360.0
+    start = left + (w - margin - left) % 360.0
+    stop = start + width + 2 * margin
+    spans = [(start, min(stop, left + 360.0), 0.0)]
+    if stop > left + 360.0:
+        spans.append((left, stop - 360.0, 360.0))
+    out = []
+    for west, east, shift in spans:
+        window = from_bounds(west, s - margin, east, n + margin, transform=src.transform)
+        col0, row0 = math.floor(window.col_off + 1e-9), math.floor(window.row_off + 1e-9)
+        col1 = math.ceil(window.col_off + window.width - 1e-9)
+        row1 = math.ceil(window.row_off + window.height - 1e-9)
+        window = Window(col0, row0, col1 - col0, row1 - row0).intersection(full)
+        out.append((window, shift))
+    return out
 
 
 def _csv_window(
