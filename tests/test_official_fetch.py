@@ -209,3 +209,18 @@ def test_cli_fetch_accept_new_hash(cache, local_catalog, httpserver, seamless_by
     assert str(cache / SEAMLESS_ID / "seamlessV2.zip") in result.output
     result = runner.invoke(app, ["fetch", "--help"])
     assert "--accept-new-hash" in result.output
+
+
+def test_fetched_mrds_joins_read_occurrences_for_the_region_only(
+    cache, local_catalog, httpserver, tmp_path
+):
+    import geomap
+
+    archive = fx.mrds_zip(tmp_path)
+    httpserver.expect_oneshot_request("/mrds/mrds-csv.zip").respond_with_data(archive.read_bytes())
+    cat = load_catalog(local_catalog)
+    fetch_official("usgs-mrds-full", catalog=cat)
+    sites = geomap.read_occurrences(["usgs-mrds-full"], region="conus", catalog=cat)
+    assert sorted(sites["name"]) == ["Bear Lodge", "Mountain Pass", "Nameless copper showing"]
+    assert sites.crs == cat.region("conus").pyproj_crs
+    assert "Kamioka" not in set(sites["name"])  # outside the region box: never kept

@@ -104,7 +104,8 @@ def read_occurrences(
     per_dataset = []
     frames = []
     for dataset_id in ids:
-        frame = read(dataset_id, catalog=cat)
+        # large official sources (MRDS) read only the region's box; others ignore bbox
+        frame = read(dataset_id, catalog=cat, bbox=region_obj.bbox if region_obj else None)
         sub = frame.attrs.get("geomap_report", {})
         per_dataset.append(sub)
         report.records_in += int(sub.get("records_in", len(frame)))
