@@ -37,7 +37,13 @@ def local_catalog(tmp_path, httpserver):
     """The project catalog with the official hosts pointed at the local server."""
     base = httpserver.url_for("/").rstrip("/")
     text = catalog_path().read_text(encoding="utf-8")
-    for host in ("https://gbank.gsj.jp", "https://mrdata.usgs.gov", "https://www.ngdc.noaa.gov"):
+    hosts = (
+        "https://gbank.gsj.jp",
+        "https://mrdata.usgs.gov",
+        "https://www.ngdc.noaa.gov",
+        "https://www.sciencebase.gov",
+    )
+    for host in hosts:
         text = text.replace(host, base)
     path = tmp_path / "catalog.yaml"
     path.write_text(text, encoding="utf-8")
@@ -224,3 +230,30 @@ def test_fetched_mrds_joins_read_occurrences_for_the_region_only(
     assert sorted(sites["name"]) == ["Bear Lodge", "Mountain Pass", "Nameless copper showing"]
     assert sites.crs == cat.region("conus").pyproj_crs
     assert "Kamioka" not in set(sites["name"])  # outside the region box: never kept
+
+
+OFFICIAL = [
+    # dataset id, official URL path, fixture builder, region
+    ("usgs-sgmc", "/catalog/file/get/5888bf4fe4b05ccb964bab9d", fx.sgmc_gdb_zip, "us-southwest"),
+    ("usgs-national-geochemical-survey", "/geochem/ngs-csv.zip", fx.ngs_zip, "conus"),
+    ("emag2-v3", "/geomag/data/EMag2/EMAG2_V3_20170530.zip", fx.emag2_zip, "japan"),
+]
+
+
+@pytest.mark.parametrize(("dataset_id", "url_path", "builder", "region"), OFFICIAL)
+def test_each_official_source_fetches_and_reads_for_a_region(
+    cache, local_catalog, httpserver, tmp_path, dataset_id, url_path, builder, region
+):
+    import geomap
+
+    payload = builder(tmp_path).read_bytes()
+    httpserver.expect_oneshot_request(url_path).respond_with_data(payload)
+    cat = load_catalog(local_catalog)
+    (path,) = fetch_official(dataset_id, catalog=cat)
+    httpserver.check_assertions()
+    assert path == cache / cat.dataset(dataset_id).files[0].path
+    data = geomap.read(dataset_id, region=region, catalog=cat)
+    crs = data.rio.crs if hasattr(data, "rio") and not hasattr(data, "geometry") else data.crs
+    assert crs == cat.region(region).pyproj_crs
+    assert data.attrs["geomap_source"] == dataset_id
+    assert data.attrs["geomap_report"]["records_out"] > 0
