@@ -327,3 +327,31 @@ def test_emag2v3_geotiff_from_0_to_360_gives_the_same_window(files, tmp_path, bb
     other = read_emag2v3_path(shifted, bbox=bbox)
     np.testing.assert_allclose(other.x.values, reference.x.values)
     np.testing.assert_allclose(other.values, reference.values)
+
+
+# ------------------------------------------------------------------ safe unpacking
+
+
+def test_unpack_refuses_links_bombs_and_keeps_nothing_partial(tmp_path):
+    import stat
+
+    from geomap.io.archives import unpack_zip
+
+    linked = tmp_path / "linked.zip"
+    with zipfile.ZipFile(linked, "w") as out:
+        info = zipfile.ZipInfo("data/link.shp")
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        out.writestr(info, "/etc/passwd")
+    with pytest.raises(DataError, match="is a symbolic link"):
+        unpack_zip(linked, dest_root=tmp_path / "out")
+    big = tmp_path / "big.zip"
+    with zipfile.ZipFile(big, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("zeros.bin", b"\0" * 100_000)
+    with pytest.raises(DataError, match="beyond 1,000"):
+        unpack_zip(big, dest_root=tmp_path / "out", max_total_bytes=1_000)
+    with pytest.raises(DataError, match="more than 0"):
+        unpack_zip(big, dest_root=tmp_path / "out", max_members=0)
+    assert not list((tmp_path / "out").iterdir())  # no partial folder left behind
+    folder = unpack_zip(big, dest_root=tmp_path / "out")
+    assert (folder / "zeros.bin").stat().st_size == 100_000
+    assert unpack_zip(big, dest_root=tmp_path / "out") == folder  # unpacked once
