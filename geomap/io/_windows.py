@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import pyproj
 
+from geomap.core.report import IngestReport
 from geomap.errors import DataError, ParameterError
 from geomap.io._guard import gdal_options, read_ogr, require_format, resolve_crs
-from geomap.io.report import IngestReport
 
 __all__ = ["BBox", "check_bbox", "check_shapefile", "read_vector_window", "split_antimeridian"]
 

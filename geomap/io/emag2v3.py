@@ -34,12 +34,12 @@ import pandas as pd
 import pyproj
 
 from geomap.catalog import Dataset
+from geomap.core.report import IngestReport
 from geomap.errors import DataError, ParameterError
 from geomap.io._guard import open_raster, reject_unknown_options, require_format
 from geomap.io._windows import BBox, check_bbox
 from geomap.io.archives import layout_error, list_files, unpack_zip
 from geomap.io.registry import reader
-from geomap.io.report import IngestReport
 
 __all__ = ["CSV_COLUMNS", "EMAG2_NODATA", "read_emag2v3", "read_emag2v3_path"]
 

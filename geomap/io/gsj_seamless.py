@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from geomap.catalog import Dataset
+from geomap.core.report import IngestReport
 from geomap.errors import DataError, FetchError, ParameterError
 from geomap.harmonize.ages import age_range_ma
 from geomap.harmonize.geometry import clean_geometries
@@ -46,7 +47,6 @@ from geomap.io._guard import attach_report, decode_text, pick_layer, reject_unkn
 from geomap.io._windows import BBox, check_bbox, check_shapefile, read_vector_window
 from geomap.io.archives import find_member, layout_error, unpack_zip
 from geomap.io.registry import reader
-from geomap.io.report import IngestReport
 
 __all__ = [
     "LEGEND_COLUMNS",

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from geomap.catalog import Dataset
+from geomap.core.report import IngestReport
 from geomap.errors import DataError, ParameterError
 from geomap.harmonize.commodities import join_codes, load_vocabulary
 from geomap.harmonize.occurrences import country_iso3, deposit_class, make_occurrences
@@ -47,7 +48,6 @@ from geomap.io._guard import (
 )
 from geomap.io._windows import BBox, check_bbox, split_antimeridian
 from geomap.io.registry import reader
-from geomap.io.report import IngestReport
 
 __all__ = ["MRDS_REQUIRED", "iter_csv_chunks", "read_mrds", "read_mrds_path"]
 

@@ -39,13 +39,13 @@ import numpy as np
 import pandas as pd
 
 from geomap.catalog import Dataset
+from geomap.core.report import IngestReport
 from geomap.errors import CRSError, DataError, ParameterError
 from geomap.io._guard import attach_report, reject_unknown_options
 from geomap.io._windows import BBox, check_bbox
 from geomap.io.geochem import ELEMENTS
 from geomap.io.mrds import in_bbox, iter_csv_chunks
 from geomap.io.registry import reader
-from geomap.io.report import IngestReport
 
 __all__ = ["NGS_REQUIRED", "ngs_element_columns", "read_ngs", "read_ngs_path"]
 

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from geomap.catalog import Dataset
+from geomap.core.report import IngestReport
 from geomap.errors import DataError, ParameterError
 from geomap.harmonize.ages import age_range_ma
 from geomap.harmonize.geometry import clean_geometries
@@ -45,7 +46,6 @@ from geomap.io._guard import attach_report, read_ogr, reject_unknown_options
 from geomap.io._windows import BBox, check_bbox, check_shapefile, read_vector_window
 from geomap.io.archives import find_member, layout_error, list_files, unpack_zip
 from geomap.io.registry import reader
-from geomap.io.report import IngestReport
 
 __all__ = ["GEOLOGY_FIELDS", "read_sgmc", "read_sgmc_path"]
 

@@ -164,8 +164,8 @@ def read_user_evidence(path: Path, *, name: str, region: Any | None = None) -> t
         The data with its own CRS (``attrs["geomap_source"] = "user:NAME"``) and its
         provenance (path, sha256, size, format, CRS).
     """
+    from geomap.core.report import IngestReport
     from geomap.io.grids import read_geotiff_path
-    from geomap.io.report import IngestReport
     from geomap.io.vectors import read_vector_path
 
     path = Path(path)
@@ -237,9 +237,9 @@ def read_user_sites(
     """
     import pandas as pd
 
+    from geomap.core.report import IngestReport
     from geomap.harmonize.commodities import join_codes, load_vocabulary
     from geomap.harmonize.occurrences import make_occurrences
-    from geomap.io.report import IngestReport
 
     path = Path(path)
     fmt = sniff_format(path)

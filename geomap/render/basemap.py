@@ -72,7 +72,7 @@ GSI_PHOTO = _gsi("SeamlessPhoto", "seamlessphoto", "jpg", "GSI seamless aerial p
 
 
 def _gsj_seamless() -> Any:
-    """The GSJ Seamless V2 geology tiles (web API; the path is ``z/y/x``, row before column)."""
+    """Return the GSJ Seamless V2 geology tiles (web API; the path is ``z/y/x``: row first)."""
     from xyzservices import TileProvider
 
     from geomap.io.gsj_seamless import SEAMLESS_TILES
