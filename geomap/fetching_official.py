@@ -301,6 +301,10 @@ def fetch_official(
     out = []
     for entry in dataset.files:
         path = _local(entry, accept_new_hash=accept_new_hash)
+        if path is not None and entry.sha256 is None and _recorded(entry) is None:
+            from geomap.fetching import file_sha256
+
+            _record(entry, file_sha256(path))  # a copy placed by hand: trusted from now on
         if path is None:
             path = _download_entry(
                 dataset, entry, accept_new_hash=accept_new_hash, timeout=timeout, progress=progress

@@ -257,3 +257,20 @@ def test_each_official_source_fetches_and_reads_for_a_region(
     assert crs == cat.region(region).pyproj_crs
     assert data.attrs["geomap_source"] == dataset_id
     assert data.attrs["geomap_report"]["records_out"] > 0
+
+
+def test_a_copy_placed_by_hand_is_hashed_on_fetch_and_checked_afterwards(
+    cache, tmp_path, monkeypatch, seamless_bytes
+):
+    mirror = tmp_path / "mirror"
+    (mirror / SEAMLESS_ID).mkdir(parents=True)
+    copy = mirror / SEAMLESS_ID / "seamlessV2.zip"
+    copy.write_bytes(seamless_bytes)
+    monkeypatch.setenv("GEOMAP_DATA_DIR", str(mirror))
+    assert fetch_official(SEAMLESS_ID) == [copy]  # no download: the mirror has it
+    assert (
+        hashlib.sha256(seamless_bytes).hexdigest() in (cache / "recorded_hashes.json").read_text()
+    )
+    copy.write_bytes(seamless_bytes + b"changed")
+    with pytest.raises(HashMismatchError):
+        local_official_files(load_catalog().dataset(SEAMLESS_ID))
