@@ -355,3 +355,46 @@ def test_unpack_refuses_links_bombs_and_keeps_nothing_partial(tmp_path):
     folder = unpack_zip(big, dest_root=tmp_path / "out")
     assert (folder / "zeros.bin").stat().st_size == 100_000
     assert unpack_zip(big, dest_root=tmp_path / "out") == folder  # unpacked once
+
+
+@pytest.mark.parametrize(
+    ("english", "japanese", "expected"),
+    [
+        ("Non-alkaline felsic volcanic rocks", "非アルカリ珪長質火山岩類", "felsic_volcanic"),
+        (None, "非アルカリ苦鉄質火山岩類", "mafic_volcanic"),  # 非アルカリ is not alkaline
+        ("Pyroclastic flow deposits", "火砕流堆積物", "pyroclastic"),  # not loose sediment
+        ("Accretionary complex - Sandstone", "付加体 砂岩", "clastic_sedimentary"),
+        ("Granodiorite", "花崗閃緑岩", "felsic_intrusive"),
+        ("Syenite", "閃長岩", "carbonatite_alkaline"),
+    ],
+)
+def test_seamless_legend_terms_map_to_the_vocabulary(english, japanese, expected):
+    from geomap.harmonize.official_lithology import seamless_lithology
+
+    assert seamless_lithology(english, japanese) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "majors", "generalized", "expected"),
+    [
+        ("Alkali basalt of the pass", ["basalt"], "Igneous, volcanic", "mafic_volcanic"),
+        (
+            "Bearpaw Mountains",
+            ["alkaline intrusive rocks"],
+            "Igneous, intrusive",
+            "carbonatite_alkaline",
+        ),
+        (
+            "Iron Hill carbonatite complex",
+            ["carbonatite"],
+            "Igneous, intrusive",
+            "carbonatite_alkaline",
+        ),
+        ("Salt Wash Member", ["sandstone"], "Sedimentary, clastic", "clastic_sedimentary"),
+        ("Unit without majors", [], "Metamorphic, serpentinite", "ultramafic"),
+    ],
+)
+def test_sgmc_terms_map_to_the_vocabulary(name, majors, generalized, expected):
+    from geomap.harmonize.official_lithology import sgmc_lithology
+
+    assert sgmc_lithology(name, majors, generalized) == expected

@@ -18,6 +18,10 @@ compile.
 'carbonatite_alkaline'
 >>> sgmc_lithology("Navajo Sandstone", ["sandstone"], "Sedimentary, clastic")
 'clastic_sedimentary'
+>>> seamless_lithology("Non-alkaline felsic volcanic rocks", "非アルカリ珪長質火山岩類")
+'felsic_volcanic'
+>>> seamless_lithology(None, "非アルカリ苦鉄質火山岩類")
+'mafic_volcanic'
 """
 
 from __future__ import annotations
@@ -115,6 +119,9 @@ def _texts(values: Sequence[object]) -> list[str]:
     return [str(v) for v in values if isinstance(v, str) and v.strip()]
 
 
+_NON_ALKALINE = re.compile(r"non-?\s?alkaline|非アルカリ", re.IGNORECASE)
+
+
 def seamless_lithology(
     lithology_en: object,
     lithology_ja: object = None,
@@ -124,7 +131,8 @@ def seamless_lithology(
     """Classify a Seamless V2 legend unit (lithology first, then its group)."""
     rules = official_rules()
     vocabulary = load_lithology_vocabulary()
-    for texts in (_texts([lithology_en, lithology_ja]), _texts([group_en, group_ja])):
+    for raw in (_texts([lithology_en, lithology_ja]), _texts([group_en, group_ja])):
+        texts = [_NON_ALKALINE.sub(" ", t) for t in raw]
         if not texts:
             continue
         found = _first(rules.seamless_before, texts)
