@@ -777,7 +777,7 @@ class _Reader:
                     source.datasets[0],
                     layer=source.layer,
                     catalog=self.catalog,
-                    bbox=self.catalog.region(self.region).bbox,  # windowed readers read only this
+                    bbox=_raster_window(self.catalog.region(self.region)),
                     **source.options,
                 )
             else:
@@ -790,6 +790,25 @@ class _Reader:
                 )
             self.cache[key] = data
         return self.cache[key]
+
+
+def _raster_window(region: Any) -> tuple[float, float, float, float]:
+    """Return the lon/lat window a windowed raster reader reads for a region's analysis grid.
+
+    The region's equal-area grid is a projected rectangle around its lon/lat box, so it
+    reaches beyond the box (at the corners by several degrees); the window is that
+    rectangle's lon/lat extent, plus one degree.
+    """
+    import pyproj
+
+    from geomap.io._windows import expand_bbox
+
+    west, south, east, north = region.bbox
+    to_grid = pyproj.Transformer.from_crs("EPSG:4326", region.pyproj_crs, always_xy=True)
+    to_lonlat = pyproj.Transformer.from_crs(region.pyproj_crs, "EPSG:4326", always_xy=True)
+    xmin, ymin, xmax, ymax = to_grid.transform_bounds(west, south, east, north, densify_pts=51)
+    box = to_lonlat.transform_bounds(xmin, ymin, xmax, ymax, densify_pts=51)
+    return expand_bbox(tuple(float(v) for v in box), 1.0)  # type: ignore[arg-type]
 
 
 def _text(series: Any) -> Any:

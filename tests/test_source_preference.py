@@ -114,3 +114,18 @@ def test_geomap_sources_shows_what_a_download_would_add(mirror):
     assert "`geomap fetch usgs-sgmc` would add it" in text and "about 1 GB" in text
     result = CliRunner().invoke(app, ["sources", "kuroko-vms", "--region", "japan"])
     assert f"* used now      {SEAMLESS}" in result.output
+
+
+def test_emag2v3_fills_the_whole_analysis_grid_when_fetched(tmp_path, monkeypatch):
+    """The window read for a region leaves no empty corners in its equal-area grid."""
+    folder = tmp_path / "mirror" / "emag2-v3"
+    folder.mkdir(parents=True)
+    archive = fx.emag2_zip(tmp_path)
+    (folder / "EMAG2_V3_20170530.zip").write_bytes(archive.read_bytes())
+    monkeypatch.setenv("GEOMAP_DATA_DIR", str(tmp_path / "mirror"))
+    recipe = resolve_sources("carbonatite-ree", "conus")
+    assert recipe.source_choices["magnetic_anomaly"]["used"] == ["emag2-v3"]
+    stack = build_evidence(recipe, "conus", 200_000)
+    layer = stack["magnetic_anomaly"]
+    assert layer.attrs["geomap_source"] == "emag2-v3"
+    assert np.isfinite(layer.values).all()  # corners included: the window was wide enough

@@ -24,7 +24,14 @@ from geomap.core.report import IngestReport
 from geomap.errors import DataError, ParameterError
 from geomap.io._guard import gdal_options, read_ogr, require_format, resolve_crs
 
-__all__ = ["BBox", "check_bbox", "check_shapefile", "read_vector_window", "split_antimeridian"]
+__all__ = [
+    "BBox",
+    "check_bbox",
+    "check_shapefile",
+    "expand_bbox",
+    "read_vector_window",
+    "split_antimeridian",
+]
 
 BBox = tuple[float, float, float, float]
 
@@ -45,6 +52,29 @@ def check_bbox(bbox: Sequence[float] | None) -> BBox | None:
             "give longitudes in [-180, 180] (west > east crosses the antimeridian)"
         )
     return (west, south, east, north)
+
+
+def expand_bbox(bbox: BBox, degrees: float) -> BBox:
+    """Widen a lon/lat box by ``degrees`` on every side (latitudes clamped, longitudes wrapped).
+
+    >>> expand_bbox((-125.0, 24.0, -66.5, 49.5), 5)
+    (-130.0, 19.0, -61.5, 54.5)
+    >>> expand_bbox((172.0, 51.0, -129.0, 71.5), 10)
+    (162.0, 41.0, -119.0, 81.5)
+    """
+    west, south, east, north = bbox
+    if (east - west) % 360 + 2 * degrees >= 360:
+        return (-180.0, max(south - degrees, -90.0), 180.0, min(north + degrees, 90.0))
+
+    def wrap(lon: float) -> float:
+        return (lon + 180.0) % 360.0 - 180.0
+
+    return (
+        wrap(west - degrees),
+        max(south - degrees, -90.0),
+        wrap(east + degrees),
+        min(north + degrees, 90.0),
+    )
 
 
 def split_antimeridian(bbox: BBox) -> list[BBox]:
