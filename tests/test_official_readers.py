@@ -196,6 +196,14 @@ def test_sgmc_shapefile_and_csv_tables_give_the_same_classes(files):
     )  # 10-char name restored
 
 
+def test_sgmc_states_filter_reads_only_those_states(files):
+    nevada = read_sgmc_path(files["sgmc_gdb"], states=["NV"])
+    assert sorted(nevada["UNIT_LINK"]) == ["NVJs;0", "NVKgd;0"]
+    assert nevada.attrs["geomap_report"]["records_in"] == 2  # the filter ran inside GDAL
+    with pytest.raises(ParameterError, match="two-letter state codes"):
+        read_sgmc_path(files["sgmc_gdb"], states=["CA'); DROP TABLE x; --"])
+
+
 def test_sgmc_table_without_unit_link_is_refused(tmp_path, files):
     import shutil
 

@@ -140,7 +140,26 @@ def _tables(mode: str, path: Path, origin: Path) -> dict[str, pd.DataFrame]:
     return out
 
 
-def read_sgmc_path(source: Path, *, bbox: BBox | None = None, dataset_id: str = "usgs-sgmc") -> Any:
+def _state_filter(states: Any) -> str | None:
+    """Return an OGR SQL filter on STATE from two-letter codes (checked: nothing else gets in)."""
+    if states is None:
+        return None
+    codes = [states] if isinstance(states, str) else list(states)
+    bad = [c for c in codes if not (isinstance(c, str) and len(c) == 2 and c.isalpha())]
+    if bad or not codes:
+        raise ParameterError(
+            f"states={states!r}: give two-letter state codes, e.g. states=['CA', 'NV']"
+        )
+    return "STATE IN (" + ", ".join(f"'{c.upper()}'" for c in codes) + ")"
+
+
+def read_sgmc_path(
+    source: Path,
+    *,
+    bbox: BBox | None = None,
+    states: Any = None,
+    dataset_id: str = "usgs-sgmc",
+) -> Any:
     """Read SGMC polygons inside ``bbox`` joined to the unit, lithology and age tables.
 
     Parameters
@@ -150,6 +169,8 @@ def read_sgmc_path(source: Path, *, bbox: BBox | None = None, dataset_id: str = 
         ``SGMC_Geology.shp`` and the ``SGMC_*.csv`` tables.
     bbox : (west, south, east, north), optional
         Degrees; only polygons intersecting it are read.
+    states : str or list of str, optional
+        Two-letter state codes; only those states' polygons are read (GDAL attribute filter).
 
     Returns
     -------
@@ -158,6 +179,7 @@ def read_sgmc_path(source: Path, *, bbox: BBox | None = None, dataset_id: str = 
         ``age_older_ma``, ``age_younger_ma``; ``attrs["geomap_report"]``.
     """
     bbox = check_bbox(bbox)
+    where = _state_filter(states)
     mode, path, origin = _locate(source)
     report = IngestReport(dataset_id)
     if mode == "gdb":
@@ -169,12 +191,18 @@ def read_sgmc_path(source: Path, *, bbox: BBox | None = None, dataset_id: str = 
             bbox=bbox,
             declared_crs=SGMC_CRS,
             layer="SGMC_Geology",
+            where=where,
         )
     else:
         shp = path / "SGMC_Geology.shp"
         check_shapefile(shp)
         geology = read_vector_window(
-            shp, driver="ESRI Shapefile", report=report, bbox=bbox, declared_crs=SGMC_CRS
+            shp,
+            driver="ESRI Shapefile",
+            report=report,
+            bbox=bbox,
+            declared_crs=SGMC_CRS,
+            where=where,
         )
     truncated = {f[:10]: f for f in GEOLOGY_FIELDS if len(f) > 10 and f not in geology.columns}
     renamed = {c: truncated[c] for c in geology.columns if c in truncated}
@@ -259,14 +287,15 @@ def read_sgmc(
     *,
     layer: str | None = None,
     bbox: BBox | None = None,
+    states: Any = None,
     **options: Any,
 ) -> Any:
     """Read the SGMC catalog dataset (see :func:`read_sgmc_path`)."""
-    reject_unknown_options("usgs-sgmc", options, ["bbox"])
+    reject_unknown_options("usgs-sgmc", options, ["bbox", "states"])
     if layer not in (None, "geology"):
         raise ParameterError(f"dataset {dataset.id!r} has one layer, 'geology' (got {layer!r})")
     (path,) = paths.values()
-    return read_sgmc_path(path, bbox=bbox, dataset_id=dataset.id)
+    return read_sgmc_path(path, bbox=bbox, states=states, dataset_id=dataset.id)
 
 
 read_sgmc.geomap_windowed = True  # type: ignore[attr-defined]
