@@ -894,6 +894,52 @@ def _prepare(data: Any, source: SourceSpec, kind: str, key: str) -> Any:
     return data
 
 
+_CLASS_FUNCTIONS = ("classes", "one_hot", "class_scores", "distance_to_class")
+
+
+def _vocabulary_polygons(data: Any, spec: LayerSpec) -> bool:
+    """Whether a class layer reads polygons classified in the shared lithology vocabulary."""
+    import xarray as xr
+
+    return (
+        spec.function in _CLASS_FUNCTIONS
+        and spec.params.get("column") == "lithology"
+        and not isinstance(data, xr.DataArray)
+        and "lithology_code" in data.columns
+    )
+
+
+def _vocabulary_raster(data: Any, grid: Any, chunks: Any) -> Any:
+    """Rasterize vocabulary-classified polygons into the uint8 code raster GLiM gives.
+
+    Class layers built from official geology (SGMC, Seamless V2) and from GLiM then share
+    codes and labels (every vocabulary class, not only those present in the window), so
+    a recipe's class scores and one-hot classes mean the same whichever source is used.
+    """
+    from geomap.grid import rasterize
+    from geomap.harmonize.lithology import LITHOLOGY_NODATA, load_lithology_vocabulary
+
+    vocab = load_lithology_vocabulary()
+    codes = rasterize(
+        data,
+        grid,
+        values="lithology_code",
+        fill=LITHOLOGY_NODATA,
+        dtype="uint8",
+        chunks=chunks,
+        name="lithology",
+    )
+    codes = codes.rio.write_nodata(LITHOLOGY_NODATA, encoded=False)
+    codes.attrs.update(
+        long_name="lithology class (geomap shared vocabulary)",
+        units="1",
+        flag_values=[c.code for c in vocab.classes],
+        flag_meanings=" ".join(c.id for c in vocab.classes),
+        geomap_source=data.attrs.get("geomap_source", ""),
+    )
+    return codes
+
+
 def _input_kind(data: Any) -> str:
     import xarray as xr
 
@@ -1150,6 +1196,8 @@ def build_evidence(
         try:
             data = reader.read(spec.source)
             data = _prepare(data, spec.source, reader.kind(spec.source), f"{key}.source")
+            if _vocabulary_polygons(data, spec):
+                data = _vocabulary_raster(data, grid, chunks)  # the codes and labels of GLiM
             kind = _input_kind(data)
             if kind not in func.inputs and not (kind == "points" and "vector" in func.inputs):
                 raise RecipeError(

@@ -31,7 +31,7 @@ evidence:
     source: [gsj-seamless-geology-200k-v2, {dataset: glim-lithology-0.5deg, vocabulary: lithology}]
     params:
       column: lithology
-      scores: {felsic_intrusive: 1.0, intermediate_volcanic: 0.8, ultramafic: 0.6}
+      scores: {felsic_intrusive: 1.0, intermediate_volcanic: 0.8, ultramafic: 0.6, water: 0.0}
       default: 0.1
 training: {}
 model: {name: wofe}
@@ -74,6 +74,8 @@ def test_the_official_source_is_used_once_present(recipe_path, mirror):
     }
     layer = stack["lithology_score"]
     assert layer.attrs["geomap_source"] == SEAMLESS
+    params = json.loads(layer.attrs["geomap_params"])
+    assert params["scores"]["water"] == 0.0  # a class absent from the map window still scores
     values = layer.values[np.isfinite(layer.values)]
     assert {round(float(v), 3) for v in values} <= {1.0, 0.8, 0.6, 0.1} and len(values) >= 10
     assert np.isfinite(layer.values).sum() < 0.01 * layer.size  # only the mapped fixture area

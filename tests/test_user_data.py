@@ -140,3 +140,44 @@ def test_bad_layer_names_and_missing_files(user_files):
         with_user_data(user_files["recipe"], evidence={"lithology_score": user_files["tif"]})
     with pytest.raises(DataError, match="no such file"):
         with_user_data(user_files["recipe"], evidence={"x": "/nonexistent/file.tif"})
+
+
+@pytest.mark.slow
+def test_build_with_official_geology_own_files_and_sites_records_them(tmp_path, monkeypatch):
+    """One end-to-end `geomap build`: the manifest and report say which sources were used."""
+    from typer.testing import CliRunner
+
+    from geomap import testing
+    from geomap.cli import app
+    from geomap.fetching import file_sha256
+
+    mirror = tmp_path / "mirror" / "gsj-seamless-geology-200k-v2"
+    mirror.mkdir(parents=True)
+    (mirror / "seamlessV2.zip").write_bytes(testing.seamless_zip(tmp_path).read_bytes())
+    monkeypatch.setenv("GEOMAP_DATA_DIR", str(tmp_path / "mirror"))
+    faults = tmp_path / "faults.gpkg"
+    gpd.GeoDataFrame(
+        {"kind": ["fault"]}, geometry=[LineString([(140.0, 39.5), (141.0, 40.8)])], crs="EPSG:6668"
+    ).to_file(faults, engine="pyogrio")
+    sites = tmp_path / "sites.csv"
+    sites.write_text(
+        "name,longitude,latitude\nKosaka,140.76,40.33\nHanaoka,140.55,40.32\n"
+        "Shakanai,140.60,40.28\nHitachi,140.65,36.6\nBesshi,133.3,33.9\nToyoha,141.0,42.9\n"
+        "Kamioka,137.3,36.33\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    args = ["build", "kuroko-vms", "--region", "japan", "--resolution", "50000", "-o", str(out)]
+    args += ["--evidence", f"my_faults={faults}", "--sites", str(sites), "--sites-crs", "EPSG:4326"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    sources = manifest["parameters"]["sources"]
+    assert sources["lithology_score"]["used"] == ["gsj-seamless-geology-200k-v2"]
+    assert sources["my_faults"]["sha256"] == file_sha256(faults)
+    assert sources["training"]["sha256"] == file_sha256(sites)
+    ids = [d["id"] for d in manifest["datasets"]]
+    assert "gsj-seamless-geology-200k-v2" in ids and "emag2-v3" not in ids  # never fetched
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "`lithology_score`: `gsj-seamless-geology-200k-v2`" in report
+    assert f"your file {faults.resolve()}" in report
