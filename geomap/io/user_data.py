@@ -182,12 +182,14 @@ def read_user_evidence(path: Path, *, name: str, region: Any | None = None) -> t
         bounds = data.rio.bounds()
     else:
         if fmt == "flatgeobuf":
+            from geomap.harmonize.geometry import clean_geometries
             from geomap.io._guard import read_ogr
 
             data = read_ogr(path, driver="FlatGeobuf", name=str(path))
             if data.crs is None:
                 raise CRSError(_no_crs(path))
             report.records_in += len(data)
+            data = clean_geometries(data, report, what=str(path), mixed="keep")
         else:
             try:
                 data = read_vector_path(
