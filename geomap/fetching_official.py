@@ -215,7 +215,13 @@ def _download_entry(
             found = _local(entry, accept_new_hash=accept_new_hash)
             if found is not None:
                 return found
-        result = download_resumable(entry.url, part, timeout=timeout, progress=report)
+        try:
+            result = download_resumable(entry.url, part, timeout=timeout, progress=report)
+        finally:
+            if report is not None:
+                import sys
+
+                sys.stderr.write("\n")
         if entry.format in ("zip", "gdb-zip"):
             _require_complete_zip(entry, part)
         actual = file_sha256(part)
