@@ -45,11 +45,29 @@ def build(
     scheduler: Scheduler = None,
     seed: Seed = DEFAULTS.random_state,
     no_cache: NoCache = False,
+    evidence: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--evidence",
+            help="NAME=PATH: add your own raster (continuous layer) or vector file (distance "
+            "layer); repeatable.",
+        ),
+    ] = None,
+    sites: Annotated[
+        Path | None,
+        typer.Option("--sites", help="Your own training sites (CSV or point file)."),
+    ] = None,
+    sites_crs: Annotated[
+        str | None,
+        typer.Option("--sites-crs", help="CRS of a sites CSV's coordinates, e.g. EPSG:4326."),
+    ] = None,
 ) -> None:
     """Run a recipe end to end: map.html, RECIPE.gpkg, COGs, figures, metrics.json, report.md."""
     from geomap.pipeline.runner import build as run_build
     from geomap.pipeline.runner import summary_lines
 
+    if evidence or sites is not None:
+        recipe = _with_user_data(recipe, evidence or [], sites, sites_crs)
     run = settings(
         region=region,
         resolution_m=resolution,
@@ -64,6 +82,22 @@ def build(
     )
     result = run_build(recipe, run, out=out, overwrite=overwrite)
     typer.echo("\n".join(summary_lines(result)))
+
+
+def _with_user_data(
+    recipe: str, evidence: list[str], sites: Path | None, sites_crs: str | None
+) -> Any:
+    from geomap.recipes import with_user_data
+
+    files = {}
+    for item in evidence:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise typer.BadParameter(
+                f"--evidence {item!r}: write NAME=PATH, e.g. my_faults=faults.gpkg"
+            )
+        files[name.strip()] = path.strip()
+    return with_user_data(recipe, evidence=files, sites=sites, sites_crs=sites_crs)
 
 
 @app.command("targets")
