@@ -61,6 +61,7 @@ FileFormat = Literal[
     "yaml",
     "text",
     "markdown",
+    "rdata",
 ]
 """File formats the catalog may declare; readers in ``geomap.io`` dispatch on them."""
 

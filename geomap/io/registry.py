@@ -42,6 +42,8 @@ READER_MODULES: dict[str, str] = {
     "line-survey": "geomap.io.lines",
     "capricorn-geochem": "geomap.io.geochem",
     "lapland-till-geochem": "geomap.io.geochem",
+    "gsj-geochem": "geomap.io.gsj_geochem",
+    "colorado-soil-geochem": "geomap.io.colorado_geochem",
 }
 
 _REGISTRY: dict[str, ReaderFunc] = {}
