@@ -13,7 +13,9 @@ DataArray`` in two steps:
      (a compositional coordinate); a sum of parts is not free of closure, which
      the layer's attrs say;
    - ``score="robust_z"``: the same, as a robust z-score (median/MAD): how many
-     robust standard deviations above the survey's background;
+     robust standard deviations above the survey's background; with ``elements``
+     instead of an expression, the mean of each element's robust z of log10 (an
+     additive index);
    - ``score="clr_z"``: the composition of every analysed element plus the
      residual part (closed to 10⁶ ppm) is clr-transformed; each chosen element's
      clr coordinate becomes a robust z-score and the score is their mean (an
@@ -207,17 +209,22 @@ def sample_scores(
     else:
         parts, censored = substitute_censored(samples, needed, factor=censored_factor)
     info["censored"] = censored.to_dict()
-    if score in ("log", "robust_z"):
-        assert expression is not None or chosen is not None
-        text = expression if expression is not None else " + ".join(chosen or [])
-        value = evaluate_expression(text, {e: parts[e] for e in needed})
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.where(value > 0, np.log10(np.where(value > 0, value, 1.0)), np.nan)
+    if score in ("log", "robust_z") and expression is None:
+        # additive index: mean of each element's robust z of log10 (Garrett and Grunsky 2001)
+        logs = {e: _log10(parts[e]) for e in needed}
+        if score == "log":
+            out = np.mean([logs[e] for e in needed], axis=0)
+        else:
+            out = np.mean([robust_z(logs[e]) for e in needed], axis=0)
+        info["closure"] = "mean of per-element log10 scores: not closure-free; one survey only"
+    elif score in ("log", "robust_z"):
+        assert expression is not None
+        out = _log10(evaluate_expression(expression, {e: parts[e] for e in needed}))
         if score == "robust_z":
             out = robust_z(out)
         info["closure"] = (
             "log-ratio of parts (closure-free)"
-            if "/" in text
+            if "/" in expression
             else "log of a sum of parts: not a log-ratio; scale by robust z within one survey"
         )
     elif score == "clr_z":
@@ -250,6 +257,11 @@ def sample_scores(
     if info["n_scored"] == 0:
         raise DataError(f"no sample has a {score} score for {expression or chosen}")
     return out, info
+
+
+def _log10(value: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(value > 0, np.log10(np.where(value > 0, value, 1.0)), np.nan)
 
 
 def sample_spacing(xy: np.ndarray) -> float:
