@@ -212,7 +212,7 @@ def test_end_use_selects_element_sets():
     assert "li_anomaly" in batteries and "lree_anomaly" not in batteries
     assert "magnetic_low" in batteries  # context is always kept
     assert "sb_anomaly" in [
-        s.name for s in load_recipe("ree-japan-geochem", end_use="flame-retardants").evidence
+        s.name for s in load_recipe("ree-japan-geochem", end_use="flame_retardants").evidence
     ]
     with pytest.raises(UnknownNameError, match="unknown end use"):
         load_recipe("ree-japan-geochem", end_use="jewellery")
@@ -237,3 +237,97 @@ def test_japan_ree_stack_builds_at_coarse_resolution():
     layer = stack["lree_anomaly"]
     assert float(layer.min()) >= 0 and float(layer.max()) <= 1
     assert stack["coverage"].max() == len(stack.data_vars) - 1
+
+
+# --------------------------------------------------------------------------- the packet
+
+
+@pytest.fixture(scope="module")
+def packet(tmp_path_factory):
+    from geomap.pipeline.packet import build_packet
+
+    out = tmp_path_factory.mktemp("packet") / "pk"
+    return build_packet(
+        out=out,
+        resolutions={"conus": 100_000, "japan": 40_000},
+        cache_dir=tmp_path_factory.mktemp("cache"),
+        progress=False,
+    )
+
+
+@pytest.mark.slow
+def test_packet_carries_ree_geochemistry_on_both_sides(packet):
+    import pyogrio
+    import rasterio
+
+    gpkg = packet.out / "packet.gpkg"
+    layers = set(pyogrio.list_layers(gpkg)[:, 0])
+    assert {"japan_geochem_samples", "conus_geochem_samples"} <= layers
+    japan = pyogrio.read_dataframe(gpkg, layer="japan_geochem_samples")
+    assert len(japan) == 3024 and {"La_ppm", "Th_ppm", "ree_score", "ree_class"} <= set(japan)
+    colorado = pyogrio.read_dataframe(gpkg, layer="conus_geochem_samples")
+    assert len(colorado) == 959
+    with rasterio.open(f"GPKG:{gpkg}:japan_ree_anomaly") as src:
+        values = src.read(1)
+        assert "JGD2011" in src.crs.to_wkt()
+        assert 0 <= np.nanmin(values) and np.nanmax(values) <= 1
+    summary = (packet.out / "summary.md").read_text(encoding="utf-8")
+    assert "there are no REE deposits to validate it against" in summary
+    assert "日本の地球化学図" in summary  # the GSJ credit
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_packet_sample_popups_show_values(packet, browser):
+    from _browser import _assert_clean, _open
+
+    visit = _open(browser, packet.out / "packet.html")
+    names = visit.js(
+        "Object.values(window).filter(v => v && v._layers && v.addOverlay)"
+        ".flatMap(c => Object.values(c._layers).map(o => o.name))"
+    )
+    assert any("GSJ stream sediments (3024 samples)" in n for n in names), names
+    assert any("REE anomaly" in n for n in names)
+    popup = visit.js(
+        """(() => {
+        const map = __MAP__;
+        let found = null;
+        const visit = layer => {
+            if (found) return;
+            if (layer.feature && layer.feature.properties
+                && layer.feature.properties.sample_id === '78013#2') { found = layer; return; }
+            if (layer.eachLayer) layer.eachLayer(visit);
+        };
+        const ctl = Object.values(window).find(v => v && v._layers && v.addOverlay);
+        Object.values(ctl._layers).forEach(o => visit(o.layer));
+        if (!found) return null;
+        if (!map.hasLayer(found)) found.addTo(map);
+        found.openPopup();
+        const el = document.querySelector('.leaflet-popup-content');
+        return el ? el.textContent : '(no popup element)';
+    })()"""
+    )
+    assert popup is not None and "78013#2" in popup and "La" in popup, popup
+    _assert_clean(visit)
+    visit.page.context.close()
+
+
+def test_cli_evidence_end_use(tmp_path):
+    from typer.testing import CliRunner
+
+    from geomap.cli import app
+
+    out = tmp_path / "ev"
+    result = CliRunner().invoke(
+        app,
+        ["evidence", "ree-japan-geochem", "-r", "japan", "--resolution", "50000", "-o", str(out)]
+        + ["--end-use", "battery", "--no-png"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "li_anomaly" in result.output and "lree_anomaly" not in result.output
+    bad = CliRunner().invoke(
+        app,
+        ["evidence", "ree-japan-geochem", "-r", "japan", "--resolution", "50000"]
+        + ["-o", str(tmp_path / "x"), "--end-use", "jewellery"],
+    )
+    assert bad.exit_code == 1 and "unknown end use 'jewellery'" in bad.output

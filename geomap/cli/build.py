@@ -53,6 +53,23 @@ Threshold = Annotated[
 MinArea = Annotated[
     float | None, typer.Option("--min-area", help="Targets: drop targets smaller than this (km²).")
 ]
+EndUse = Annotated[
+    str | None,
+    typer.Option(
+        "--end-use",
+        help="Geochemistry layers for one supply chain: magnets, batteries, optical_electronic, "
+        "alloys, flame_retardants, ... ('all' = every layer; default: the recipe's).",
+    ),
+]
+
+
+def _with_end_use(recipe: str, end_use: str | None) -> Any:
+    """Return the recipe name, or the loaded recipe cut to an end use's element sets."""
+    if end_use is None:
+        return recipe
+    from geomap.recipes import load_recipe
+
+    return load_recipe(recipe, end_use=end_use)
 
 
 def _chunks(value: str | None) -> Any:
@@ -87,13 +104,14 @@ def build(
     scheduler: Scheduler = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     no_cache: NoCache = False,
+    end_use: EndUse = None,
 ) -> None:
     """Run a recipe end to end: map.html, RECIPE.gpkg, COGs, figures, metrics.json, report.md."""
     from geomap.pipeline.runner import build as run_build
     from geomap.pipeline.runner import summary_lines
 
     result = run_build(
-        recipe,
+        _with_end_use(recipe, end_use),
         region=region,
         resolution_m=resolution,
         model=model,

@@ -26,6 +26,13 @@ def evidence(
         bool, typer.Option("--overwrite", help="Replace an existing output folder.")
     ] = False,
     no_png: Annotated[bool, typer.Option("--no-png", help="Skip the PNG quick-looks.")] = False,
+    end_use: Annotated[
+        str | None,
+        typer.Option(
+            "--end-use",
+            help="Geochemistry layers for one supply chain (magnets, batteries, ...; 'all').",
+        ),
+    ] = None,
 ) -> None:
     """Write each evidence layer (and coverage) as a COG and a PNG; print a summary table."""
     from geomap.errors import OutputExistsError, ParameterError
@@ -42,7 +49,10 @@ def evidence(
             raise ParameterError(
                 f"--chunks {chunks!r}: use 'auto' or a block side such as 1024"
             ) from None
-    stack = build_evidence(recipe, region, resolution, chunks=block)  # type: ignore[arg-type]
+    from geomap.recipes import load_recipe
+
+    loaded = load_recipe(recipe, end_use=end_use)
+    stack = build_evidence(loaded, region, resolution, chunks=block)  # type: ignore[arg-type]
     rows = write_evidence(stack, out, overwrite=overwrite, quicklook=not no_png)
     typer.echo(stack.attrs.get("title", ""))
     typer.echo(format_summary(rows))

@@ -120,10 +120,21 @@ def end_use_elements(name: str) -> set[str]:
     UnknownNameError
         Not one of :func:`end_uses`.
     """
+    from geomap.harmonize.commodities import load_vocabulary
+
     known = end_uses()
+    canonical = name
     if name not in known:
+        aliases = load_vocabulary().end_use_aliases
+        key = " ".join(str(name).lower().replace("-", " ").replace("_", " ").split())
+        canonical = next(
+            (use for alias, use in aliases.items() if alias.replace("_", " ") == key), name
+        )
+    if canonical not in known:
+        canonical = str(name).replace("-", "_")
+    if canonical not in known:
         raise UnknownNameError(f"unknown end use {name!r}; choose one of {sorted(known)}")
-    return set(known[name]["elements"])
+    return set(known[canonical]["elements"])
 
 
 def _resolve_index(
