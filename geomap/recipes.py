@@ -490,10 +490,10 @@ def _check_geochem_params(recipe: Recipe) -> None:
         try:
             _layer_elements(spec)
             if spec.function == "geochem_anomaly":
-                from geomap.evidence.geochem import _resolve_index
+                from geomap.evidence.geochem import resolve_index
 
                 p = spec.params
-                _resolve_index(
+                resolve_index(
                     p.get("index"), p.get("expression"), p.get("elements"), p.get("score")
                 )
         except GeomapError as exc:

@@ -248,8 +248,9 @@ def packet(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("packet") / "pk"
     return build_packet(
+        [("carbonatite-ree", "conus"), ("ree-japan-geochem", "japan")],  # REE on both sides
         out=out,
-        resolutions={"conus": 100_000, "japan": 40_000},
+        resolutions={"conus": 150_000, "japan": 40_000},
         cache_dir=tmp_path_factory.mktemp("cache"),
         progress=False,
     )
@@ -270,7 +271,7 @@ def test_packet_carries_ree_geochemistry_on_both_sides(packet):
     with rasterio.open(f"GPKG:{gpkg}:japan_ree_anomaly") as src:
         values = src.read(1)
         assert "JGD2011" in src.crs.to_wkt()
-        assert 0 <= np.nanmin(values) and np.nanmax(values) <= 1
+        assert np.nanmin(values) >= 0 and np.nanmax(values) <= 1
     summary = (packet.out / "summary.md").read_text(encoding="utf-8")
     assert "there are no REE deposits to validate it against" in summary
     assert "日本の地球化学図" in summary  # the GSJ credit
@@ -312,6 +313,9 @@ def test_packet_sample_popups_show_values(packet, browser):
     visit.page.context.close()
 
 
+EVIDENCE = ["evidence", "ree-japan-geochem", "-r", "japan", "--resolution", "50000"]
+
+
 def test_cli_evidence_end_use(tmp_path):
     from typer.testing import CliRunner
 
@@ -320,14 +324,12 @@ def test_cli_evidence_end_use(tmp_path):
     out = tmp_path / "ev"
     result = CliRunner().invoke(
         app,
-        ["evidence", "ree-japan-geochem", "-r", "japan", "--resolution", "50000", "-o", str(out)]
-        + ["--end-use", "battery", "--no-png"],
+        [*EVIDENCE, "-o", str(out), "--end-use", "battery", "--no-png"],
     )
     assert result.exit_code == 0, result.output
     assert "li_anomaly" in result.output and "lree_anomaly" not in result.output
     bad = CliRunner().invoke(
         app,
-        ["evidence", "ree-japan-geochem", "-r", "japan", "--resolution", "50000"]
-        + ["-o", str(tmp_path / "x"), "--end-use", "jewellery"],
+        [*EVIDENCE, "-o", str(tmp_path / "x"), "--end-use", "jewellery"],
     )
     assert bad.exit_code == 1 and "unknown end use 'jewellery'" in bad.output

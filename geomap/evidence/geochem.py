@@ -82,6 +82,7 @@ __all__ = [
     "geochem_anomaly",
     "geochem_indices",
     "layer_elements",
+    "resolve_index",
     "sample_scores",
     "sample_spacing",
 ]
@@ -137,9 +138,18 @@ def end_use_elements(name: str) -> set[str]:
     return set(known[canonical]["elements"])
 
 
-def _resolve_index(
+def resolve_index(
     index: str | None, expression: str | None, elements: Sequence[str] | None, score: str | None
 ) -> tuple[str | None, list[str] | None, str]:
+    """Return ``(expression, elements, score)`` from a named index or explicit parameters.
+
+    Raises
+    ------
+    ParameterError
+        Both or neither of index and expression/elements; an unknown score.
+    UnknownNameError
+        An unknown index.
+    """
     if index is not None:
         if expression is not None or elements is not None:
             raise ParameterError("give either index or expression/elements, not both")
@@ -208,7 +218,7 @@ def sample_scores(
     DataError
         Elements the samples lack; too few samples for the statistics.
     """
-    expression, chosen, score = _resolve_index(index, expression, elements, score)
+    expression, chosen, score = resolve_index(index, expression, elements, score)
     needed = sorted(expression_elements(expression)) if expression else list(chosen or [])
     info: dict[str, Any] = {"score": score, "expression": expression, "elements": chosen}
     if score in ("clr_z", "mahalanobis"):
