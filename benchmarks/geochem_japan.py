@@ -5,7 +5,7 @@
 1. **build times** of every GSJ geochemistry layer of the Japan recipes on the 1 km Japan grid
    (2,472 × 2,524 cells), each next to the baseline of the same run: the existing IDW
    ``geochem_surface`` of La on the same grid (ratio = layer / baseline);
-2. **validation** (spatial block CV, :func:`geomap.models.model_region`) of ``kuroko-vms`` and
+2. **validation** (spatial block CV, :func:`geomap.pipeline.model_region`) of ``kuroko-vms`` and
    ``granite-sn-w`` in Japan at 5 km, each recipe as shipped and as it was before the GSJ layers
    (the same recipe with its ``geochem_anomaly`` layers removed: the control);
 3. **REE context**: how the per-sample REE scores of ``ree-japan-geochem`` relate to granite
@@ -95,7 +95,7 @@ def _without_geochem(recipe: str, folder: Path) -> Path:
 
 def validation(resolution_m: float = 5000.0) -> list[dict[str, Any]]:
     """Spatial-CV AUC and capture of the Japan recipes, shipped and without the GSJ layers."""
-    from geomap.models import model_region
+    from geomap.pipeline import model_region
 
     runs = [
         ("kuroko-vms", None),

@@ -32,11 +32,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from geomap.core.report import IngestReport
 from geomap.errors import DataError
 from geomap.io._guard import attach_report, local_file, reject_unknown_options
 from geomap.io.geochem import ELEMENTS
 from geomap.io.registry import reader
-from geomap.io.report import IngestReport
 
 __all__ = ["IMPUTATION_FACTOR", "read_colorado_rda", "read_colorado_soil_geochem"]
 

@@ -60,10 +60,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from geomap.core.report import IngestReport
 from geomap.errors import DataError
 from geomap.io._guard import attach_report, local_file, reject_unknown_options, require_format
 from geomap.io.registry import reader
-from geomap.io.report import IngestReport
 
 __all__ = [
     "GSJ_CRS",

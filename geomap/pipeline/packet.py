@@ -87,10 +87,10 @@ def geochem_samples(overlay: GeochemOverlay, region: str, *, catalog: Catalog) -
         ``sample_id``, ``medium``, ``<El>_ppm`` (3 significant digits), ``ree_score``
         (robust z), ``ree_class`` and the geometry.
     """
-    import geomap
     from geomap.evidence import sample_scores
+    from geomap.io import read
 
-    samples = geomap.read(overlay.dataset, region=region, catalog=catalog)
+    samples = read(overlay.dataset, region=region, catalog=catalog)
     score, _info = sample_scores(samples, index=overlay.index)
     classes = np.full(len(samples), ">= 3 (strong anomaly)", dtype=object)
     for low, high, label in _SCORE_CLASSES:
