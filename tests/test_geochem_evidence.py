@@ -243,7 +243,12 @@ def test_japan_ree_stack_builds_at_coarse_resolution():
 
 
 @pytest.fixture(scope="module")
-def packet(tmp_path_factory):
+def product_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def packet(tmp_path_factory, product_cache):
     from geomap.pipeline.packet import build_packet
 
     out = tmp_path_factory.mktemp("packet") / "pk"
@@ -251,7 +256,7 @@ def packet(tmp_path_factory):
         [("carbonatite-ree", "conus"), ("ree-japan-geochem", "japan")],  # REE on both sides
         out=out,
         resolutions={"conus": 150_000, "japan": 40_000},
-        cache_dir=tmp_path_factory.mktemp("cache"),
+        cache_dir=product_cache,
         progress=False,
     )
 
@@ -333,3 +338,18 @@ def test_cli_evidence_end_use(tmp_path):
         [*EVIDENCE, "-o", str(tmp_path / "x"), "--end-use", "jewellery"],
     )
     assert bad.exit_code == 1 and "unknown end use 'jewellery'" in bad.output
+
+
+def test_japan_ree_build_report_says_it_cannot_be_validated(tmp_path, product_cache):
+    from geomap.pipeline.runner import run_stages, write_outputs
+
+    # same settings as the packet's Japan REE anomaly: read back from the product cache
+    state = run_stages(
+        "ree-japan-geochem", resolution_m=40_000, cache_dir=product_cache, progress=None
+    )
+    written = write_outputs(state, tmp_path, parts=frozenset({"report"}))
+    report = written["report.md"].read_text(encoding="utf-8")
+    assert "this map CANNOT be" in report and "validated against deposits" in report
+    assert "Why the held-out AUC is undefined" in report
+    assert "31.7 %" in report  # REE anomalies and granite types, measured
+    assert "出典：産総研地質調査総合センター, 日本の地球化学図" in report

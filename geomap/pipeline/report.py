@@ -205,6 +205,10 @@ def build_report(
         "",
         f"Mineral system: {recipe.mineral_system.strip()}",
         "",
+        "## Rationale (from the recipe)",
+        "",
+        str(getattr(recipe, "rationale", "") or "").strip() or "(none given)",
+        "",
         "## What was run",
         "",
         f"- Recipe `{recipe.id}` ({recipe.path or 'built-in'}), region `{region.id}` in its "
