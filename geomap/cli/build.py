@@ -9,50 +9,23 @@ from typing import Annotated, Any
 import typer
 
 from geomap.cli._app import app
+from geomap.cli.options import (
+    DEFAULTS,
+    Chunks,
+    MinArea,
+    ModelName,
+    NoCache,
+    Overwrite,
+    Recipe,
+    Region,
+    Resolution,
+    Scheduler,
+    Seed,
+    Threshold,
+    TopPercent,
+    settings,
+)
 
-Recipe = Annotated[str, typer.Argument(help="Recipe name from layers/ or a YAML path.")]
-Region = Annotated[
-    str | None, typer.Option("--region", "-r", help="Region id (default: the recipe's first).")
-]
-Resolution = Annotated[
-    float | None, typer.Option("--resolution", help="Cell size in metres (default: ~150k cells).")
-]
-ModelName = Annotated[
-    str | None,
-    typer.Option(
-        "--model", "-m", help="wofe|fuzzy|weighted|logistic|rf|gbm (default: the recipe's)."
-    ),
-]
-Chunks = Annotated[
-    str | None,
-    typer.Option(
-        "--chunks",
-        help="Dask chunks: 'auto' (2048-cell blocks) or a block size in cells; memory is "
-        "bounded by the blocks, not the grid.",
-    ),
-]
-Scheduler = Annotated[
-    str | None,
-    typer.Option(
-        "--scheduler", help="'local', 'local:N' (N worker processes) or a Dask scheduler address."
-    ),
-]
-Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
-NoCache = Annotated[bool, typer.Option("--no-cache", help="Recompute every product.")]
-TopPercent = Annotated[
-    float | None,
-    typer.Option("--top-percent", help="Targets: top X % of the area (default 2)."),
-]
-Threshold = Annotated[
-    float | None,
-    typer.Option(
-        "--threshold",
-        help="Targets: every cell with prospectivity >= P, in (0, 1) (instead of --top-percent).",
-    ),
-]
-MinArea = Annotated[
-    float | None, typer.Option("--min-area", help="Targets: drop targets smaller than this (km²).")
-]
 EndUse = Annotated[
     str | None,
     typer.Option(
@@ -72,20 +45,6 @@ def _with_end_use(recipe: str, end_use: str | None) -> Any:
     return load_recipe(recipe, end_use=end_use)
 
 
-def _chunks(value: str | None) -> Any:
-    if value is None or value == "auto":
-        return value
-    try:
-        cells = int(value)
-    except ValueError:
-        cells = 0
-    if cells <= 0:
-        raise typer.BadParameter(
-            f"--chunks {value!r}: use 'auto' or a positive whole number of cells"
-        )
-    return cells
-
-
 @app.command("build")
 def build(
     recipe: Recipe,
@@ -102,7 +61,7 @@ def build(
     min_area: MinArea = None,
     chunks: Chunks = None,
     scheduler: Scheduler = None,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    seed: Seed = DEFAULTS.random_state,
     no_cache: NoCache = False,
     end_use: EndUse = None,
 ) -> None:
@@ -110,21 +69,19 @@ def build(
     from geomap.pipeline.runner import build as run_build
     from geomap.pipeline.runner import summary_lines
 
-    result = run_build(
-        _with_end_use(recipe, end_use),
+    run = settings(
         region=region,
         resolution_m=resolution,
         model=model,
-        out=out,
-        overwrite=overwrite,
         top_percent=top_percent,
         threshold=threshold,
         min_area_km2=min_area,
-        chunks=_chunks(chunks),
+        chunks=chunks,
         scheduler=scheduler,
         random_state=seed,
         use_cache=not no_cache,
     )
+    result = run_build(_with_end_use(recipe, end_use), run, out=out, overwrite=overwrite)
     typer.echo("\n".join(summary_lines(result)))
 
 
@@ -151,16 +108,16 @@ def targets(
 
     if output_format not in ("table", "csv", "geojson"):
         raise typer.BadParameter(f"--format {output_format!r}: use table, csv or geojson")
-    state = run_stages(
-        recipe,
+    run = settings(
         region=region,
         resolution_m=resolution,
         model=model,
         top_percent=top_percent,
         threshold=threshold,
         min_area_km2=min_area,
-        chunks=_chunks(chunks),
+        chunks=chunks,
     )
+    state = run_stages(recipe, run)
     frame = state.layers.targets
     if output_format == "geojson":
         text = frame.to_crs("EPSG:4326").to_json(drop_id=True)
@@ -196,14 +153,13 @@ def _write_parts(
     out: Path,
     overwrite: bool,
     parts: frozenset[str],
-    chunks: str | None = None,
+    chunks: Any = None,
 ) -> list[Path]:
     from geomap.errors import OutputExistsError
     from geomap.pipeline.runner import run_stages, write_outputs
 
-    state = run_stages(
-        recipe, region=region, resolution_m=resolution, model=model, chunks=_chunks(chunks)
-    )
+    run = settings(region=region, resolution_m=resolution, model=model, chunks=chunks)
+    state = run_stages(recipe, run)
     out.mkdir(parents=True, exist_ok=True)
     # written in a scratch folder inside `out`, then each file renamed into place
     with tempfile.TemporaryDirectory(dir=out, prefix=".geomap-") as scratch:

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from geomap.cli._app import app
+from geomap.cli.options import Chunks, OutFolder, Recipe, Region, Resolution, settings
 
 
 @app.command("evidence")
 def evidence(
-    recipe: Annotated[str, typer.Argument(help="Recipe name from layers/ or a YAML path.")],
-    region: Annotated[str, typer.Option("--region", "-r", help="Catalog region id.")],
-    resolution: Annotated[
-        float, typer.Option("--resolution", help="Cell size in metres, e.g. 1000.")
-    ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created).")],
-    chunks: Annotated[
-        str | None,
-        typer.Option("--chunks", help="Build on Dask blocks: 'auto' or a block side N."),
-    ] = None,
+    recipe: Recipe,
+    out: OutFolder,
+    region: Region = None,
+    resolution: Resolution = None,
+    chunks: Chunks = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing output folder.")
     ] = False,
@@ -35,24 +30,19 @@ def evidence(
     ] = None,
 ) -> None:
     """Write each evidence layer (and coverage) as a COG and a PNG; print a summary table."""
-    from geomap.errors import OutputExistsError, ParameterError
+    from geomap.catalog import load_catalog
+    from geomap.errors import OutputExistsError
     from geomap.export.evidence import format_summary, write_evidence
-    from geomap.recipes import build_evidence
+    from geomap.recipes import build_evidence, load_recipe
 
     if out.exists() and not overwrite:  # fail before the build, not after it
         raise OutputExistsError(f"{out} already exists; pass --overwrite to replace it")
-    block: str | int | None = chunks
-    if chunks is not None and chunks != "auto":
-        try:
-            block = int(chunks)
-        except ValueError:
-            raise ParameterError(
-                f"--chunks {chunks!r}: use 'auto' or a block side such as 1024"
-            ) from None
-    from geomap.recipes import load_recipe
-
-    loaded = load_recipe(recipe, end_use=end_use)
-    stack = build_evidence(loaded, region, resolution, chunks=block)  # type: ignore[arg-type]
+    run = settings(region=region, resolution_m=resolution, chunks=chunks)
+    catalog = load_catalog()
+    loaded = load_recipe(recipe, catalog=catalog, end_use=end_use)
+    region_id = run.region or loaded.regions[0]
+    resolution_m = run.resolution_for(catalog.region(region_id))
+    stack = build_evidence(loaded, region_id, resolution_m, chunks=run.chunks, catalog=catalog)
     rows = write_evidence(stack, out, overwrite=overwrite, quicklook=not no_png)
     typer.echo(stack.attrs.get("title", ""))
     typer.echo(format_summary(rows))
