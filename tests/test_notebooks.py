@@ -177,7 +177,7 @@ def test_japan_vms_snw(tmp_path: Path) -> None:
     assert "cannot be validated" in _text(
         _cell(nb, 'ree = geomap.load_recipe("ree-japan-geochem")')
     )
-    layers = _text(_cell(nb, "packet = build_packet("))
+    layers = _text(_cell(nb, "packet = geomap.build_packet("))
     assert "japan_geochem_samples" in layers and "conus_geochem_samples" in layers
 
 

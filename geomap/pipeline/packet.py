@@ -50,6 +50,9 @@ class GeochemOverlay:
     anomaly_recipe: str | None = None
 
 
+_COLORADO = GeochemOverlay(
+    "Colorado soils", "usgs-colorado-soil-geochem", ("La", "Ce", "Y", "Th", "Nb"), "ree_th_nb_soil"
+)
 GEOCHEM_OVERLAYS: dict[str, GeochemOverlay] = {
     "japan": GeochemOverlay(
         "GSJ stream sediments",
@@ -58,14 +61,9 @@ GEOCHEM_OVERLAYS: dict[str, GeochemOverlay] = {
         "lree",
         anomaly_recipe="ree-japan-geochem",
     ),
-    "conus": GeochemOverlay(
-        "Colorado soils",
-        "usgs-colorado-soil-geochem",
-        ("La", "Ce", "Y", "Th", "Nb"),
-        "ree_th_nb_soil",
-    ),
+    "conus": _COLORADO,
+    "us-southwest": _COLORADO,
 }
-GEOCHEM_OVERLAYS["us-southwest"] = GEOCHEM_OVERLAYS["conus"]
 """Region id -> the REE geochemistry the packet shows there (both sides of the Pacific)."""
 
 _SCORE_CLASSES = ((-np.inf, 1.0, "< 1 (background)"), (1.0, 2.0, "1-2"), (2.0, 3.0, "2-3"))
