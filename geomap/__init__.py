@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from geomap.catalog import load_catalog as load_catalog
     from geomap.core.report import IngestReport as IngestReport
     from geomap.errors import GeomapError as GeomapError
+    from geomap.evidence.geochem import sample_scores as sample_scores
     from geomap.export.cog import write_cog as write_cog
     from geomap.export.gpkg import export_geopackage as export_geopackage
     from geomap.export.gpkg import read_provenance as read_provenance

@@ -51,6 +51,7 @@ __all__ = [
     "load_recipe",
     "recipe_names",
     "resolve_sources",
+    "select_end_use",
     "training_occurrences",
     "with_user_data",
 ]
@@ -219,6 +220,13 @@ class Recipe(_Strict):
     evidence: list[LayerSpec] = Field(min_length=1)
     training: TrainingSpec
     model: ModelSpec
+    end_use: str | None = Field(
+        default=None,
+        description=(
+            "Default end use (geomap/data/geochem_indices.yaml, e.g. magnets): only the "
+            "geochemistry layers whose elements it needs are built; 'all' keeps every layer"
+        ),
+    )
     path: str = Field(default="", description="Where the recipe was loaded from (set on load)")
     source_choices: dict[str, Any] = Field(
         default_factory=dict,
@@ -368,6 +376,9 @@ def _functions() -> dict[str, _Function]:
         "geochem": _Function(
             single(ev.geochem_surface), ("points",), _keyword_params(ev.geochem_surface)
         ),
+        "geochem_anomaly": _Function(
+            single(ev.geochem_anomaly), ("points",), _keyword_params(ev.geochem_anomaly)
+        ),
         "gravity_disturbance": _Function(
             single(ev.gravity_disturbance), ("raster",), _keyword_params(ev.gravity_disturbance)
         ),
@@ -472,7 +483,9 @@ def _format_validation(path: Path, exc: ValidationError) -> str:
     return f"recipe {path}: " + "; ".join(problems)
 
 
-def load_recipe(name_or_path: str | Path, *, catalog: Catalog | None = None) -> Recipe:
+def load_recipe(
+    name_or_path: str | Path, *, catalog: Catalog | None = None, end_use: str | None = None
+) -> Recipe:
     """Load and validate a recipe.
 
     Parameters
@@ -481,6 +494,9 @@ def load_recipe(name_or_path: str | Path, *, catalog: Catalog | None = None) -> 
         A recipe name from ``layers/`` (e.g. ``"kuroko-vms"``) or a YAML file.
     catalog : Catalog, optional
         Defaults to the project catalog.
+    end_use : str, optional
+        Keep only the geochemistry layers whose elements this end use needs
+        (:func:`select_end_use`); default the recipe's own ``end_use``, if any.
 
     Returns
     -------
@@ -514,7 +530,85 @@ def load_recipe(name_or_path: str | Path, *, catalog: Catalog | None = None) -> 
     except ValidationError as exc:
         raise RecipeError(_format_validation(path, exc)) from None
     _check(recipe, catalog or load_catalog())
-    return recipe
+    _check_geochem_params(recipe)
+    chosen = end_use or recipe.end_use
+    return select_end_use(recipe, chosen) if chosen else recipe
+
+
+_GEOCHEM_FUNCTIONS = ("geochem", "geochem_anomaly")
+
+
+def _layer_elements(spec: LayerSpec) -> set[str]:
+    if spec.function not in _GEOCHEM_FUNCTIONS:
+        return set()
+    from geomap.evidence.geochem import layer_elements
+
+    return layer_elements(dict(spec.params))
+
+
+def _check_geochem_params(recipe: Recipe) -> None:
+    """Parse every geochemical expression and index at load time (errors name the layer)."""
+    from geomap.evidence.geochem import end_uses
+
+    problems = _Problems(recipe.path)
+    for i, spec in enumerate(recipe.evidence):
+        try:
+            _layer_elements(spec)
+            if spec.function == "geochem_anomaly":
+                from geomap.evidence.geochem import resolve_index
+
+                p = spec.params
+                resolve_index(
+                    p.get("index"), p.get("expression"), p.get("elements"), p.get("score")
+                )
+        except GeomapError as exc:
+            problems.add(f"evidence[{i}].params", str(exc))
+    if recipe.end_use not in (None, "all") and recipe.end_use not in end_uses():
+        problems.add("end_use", _unknown("end use", recipe.end_use, sorted(end_uses())))
+    problems.raise_if_any()
+
+
+def select_end_use(recipe: Recipe, end_use: str) -> Recipe:
+    """Keep the layers an end use needs: geochemistry reading its elements, and all context.
+
+    Parameters
+    ----------
+    recipe : Recipe
+    end_use : str
+        A name from ``geomap/data/geochem_indices.yaml`` (``magnets``, ``batteries``,
+        ...), or ``"all"`` for every layer.
+
+    Returns
+    -------
+    Recipe
+        A copy with the selected layers and ``end_use`` set.
+
+    Raises
+    ------
+    UnknownNameError
+        Unknown end use.
+    RecipeError
+        The recipe has no geochemistry layer for that end use.
+    """
+    if end_use == "all":
+        return recipe.model_copy(update={"end_use": "all"})
+    from geomap.evidence.geochem import end_use_elements
+
+    wanted = end_use_elements(end_use)
+    geochem = [spec for spec in recipe.evidence if _layer_elements(spec)]
+    kept = [
+        spec
+        for spec in recipe.evidence
+        if not _layer_elements(spec) or _layer_elements(spec) & wanted
+    ]
+    if not any(_layer_elements(spec) for spec in kept):
+        reads = sorted(set().union(*(_layer_elements(spec) for spec in geochem))) if geochem else []
+        raise RecipeError(
+            f"recipe {recipe.path}: no geochemistry layer serves end use {end_use!r} "
+            f"(it needs {sorted(wanted)}; the recipe's layers read {reads or 'no elements'}); "
+            "choose another end use or recipe"
+        )
+    return recipe.model_copy(update={"evidence": kept, "end_use": end_use})
 
 
 class _Problems:

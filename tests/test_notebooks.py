@@ -173,6 +173,13 @@ def test_japan_vms_snw(tmp_path: Path) -> None:
     assert len(aucs) == 4 and all(0.0 <= v <= 1.0 for v in aucs)
     assert "from random at 95 %" in verdicts
     assert "japan -> conus AUC" in _text(_cell(nb, "us_snw = run_model("))
+    gsj = _text(_cell(nb, 'gsj = geomap.read("gsj-geochemical-map-japan"'))
+    assert "3024 samples from 3025 lines" in gsj and "JGD2000 to JGD2011" in gsj
+    assert "cannot be validated" in _text(
+        _cell(nb, 'ree = geomap.load_recipe("ree-japan-geochem")')
+    )
+    layers = _text(_cell(nb, "packet = geomap.build_packet("))
+    assert "japan_geochem_samples" in layers and "conus_geochem_samples" in layers
 
 
 def test_joint_survey_planning(tmp_path: Path) -> None:

@@ -88,6 +88,7 @@ FileFormat = Literal[
     "yaml",
     "text",
     "markdown",
+    "rdata",
 ]
 """File formats the catalog may declare; readers in ``geomap.io`` dispatch on them."""
 

@@ -26,6 +26,27 @@ from geomap.cli.options import (
     settings,
 )
 
+EndUse = Annotated[
+    str | None,
+    typer.Option(
+        "--end-use",
+        help="Geochemistry layers for one supply chain: magnets, batteries, optical_electronic, "
+        "alloys, flame_retardants, ... ('all' = every layer; default: the recipe's).",
+    ),
+]
+
+
+def _with_end_use(recipe: Any, end_use: str | None) -> Any:
+    """Return the recipe as given, or the recipe cut to an end use's element sets."""
+    if end_use is None:
+        return recipe
+    from geomap.recipes import Recipe as LoadedRecipe
+    from geomap.recipes import load_recipe, select_end_use
+
+    if isinstance(recipe, LoadedRecipe):  # already loaded (with the user's own files)
+        return select_end_use(recipe, end_use)
+    return load_recipe(recipe, end_use=end_use)
+
 
 @app.command("build")
 def build(
@@ -61,6 +82,7 @@ def build(
         str | None,
         typer.Option("--sites-crs", help="CRS of a sites CSV's coordinates, e.g. EPSG:4326."),
     ] = None,
+    end_use: EndUse = None,
 ) -> None:
     """Run a recipe end to end: map.html, RECIPE.gpkg, COGs, figures, metrics.json, report.md."""
     from geomap.pipeline.runner import build as run_build
@@ -80,7 +102,7 @@ def build(
         random_state=seed,
         use_cache=not no_cache,
     )
-    result = run_build(recipe, run, out=out, overwrite=overwrite)
+    result = run_build(_with_end_use(recipe, end_use), run, out=out, overwrite=overwrite)
     typer.echo("\n".join(summary_lines(result)))
 
 

@@ -47,6 +47,8 @@ READER_MODULES: dict[str, str] = {
     "usgs-mrds": "geomap.io.mrds",
     "usgs-ngs": "geomap.io.ngs",
     "emag2v3": "geomap.io.emag2v3",
+    "gsj-geochem": "geomap.io.gsj_geochem",
+    "colorado-soil-geochem": "geomap.io.colorado_geochem",
 }
 
 _REGISTRY: dict[str, ReaderFunc] = {}

@@ -210,6 +210,10 @@ def build_report(
         "",
         f"Mineral system: {markdown_text(recipe.mineral_system.strip())}",
         "",
+        "## Rationale (from the recipe)",
+        "",
+        str(getattr(recipe, "rationale", "") or "").strip() or "(none given)",
+        "",
         "## What was run",
         "",
         f"- Recipe {markdown_code(recipe.id)} ({markdown_text(recipe.path or 'built-in')}), "
