@@ -22,7 +22,7 @@ from tqdm import tqdm
 from geomap.catalog import Catalog, load_catalog
 from geomap.core.atomic import atomic_dir, atomic_path
 from geomap.core.output_guard import check_output_path, check_replaceable
-from geomap.core.safe_text import markdown_paragraphs, markdown_text, write_csv
+from geomap.core.safe_text import markdown_code, markdown_paragraphs, markdown_text, write_csv
 from geomap.errors import ParameterError
 from geomap.pipeline.outputs import file_hashes, write_json
 from geomap.pipeline.runner import BuildState, run_stages
@@ -350,8 +350,8 @@ def build_packet(
                 f"({markdown_code(overlay.dataset)}) with their REE score ({overlay.index}, "
                 "robust z) in the map popups"
                 + (
-                    f"; REE anomaly from {markdown_code(overlay.anomaly_recipe)} (knowledge-driven fuzzy "
-                    "overlay: there are no REE deposits to validate it against)"
+                    f"; REE anomaly from {markdown_code(overlay.anomaly_recipe)} (knowledge-driven "
+                    "fuzzy overlay: there are no REE deposits to validate it against)"
                     if anomaly is not None
                     else ""
                 )
