@@ -15,8 +15,9 @@ The online-only catalog entries (GSJ Seamless V2, SGMC, MRDS, NGS, EMAG2v3) are 
    A file that differs from the recorded hash is refused (the publisher changed it, or
    the transfer was tampered with) unless ``accept_new_hash=True``
    (``geomap fetch ID --accept-new-hash``), which records the new hash;
-4. moves it into place only when accepted, and unpacks zip archives safely
-   (:func:`geomap.io.archives.unpack_zip`: checked names, bounded sizes, atomic).
+4. moves it into place only when accepted, and hands each zip archive to ``unpack`` (the CLI
+   passes :func:`geomap.io.archives.unpack_zip`: checked names, bounded sizes, atomic; readers
+   unpack on first read otherwise).
 
 :func:`local_official_files` is what readers use: it never downloads (a multi-GB
 download only ever starts from an explicit ``geomap fetch``), and its error says
@@ -278,7 +279,7 @@ def fetch_official(
     *,
     catalog: Catalog | None = None,
     accept_new_hash: bool = False,
-    unpack: bool = True,
+    unpack: Callable[[Path], object] | None = None,
     timeout: float = 60.0,
     progress: bool = False,
 ) -> list[Path]:
@@ -291,8 +292,10 @@ def fetch_official(
     accept_new_hash : bool, default False
         Accept a file whose sha256 differs from the one recorded at its first download
         (and record the new one).  A catalog sha256 is never overridden.
-    unpack : bool, default True
-        Unpack zip archives into the cache (safely) so readers can window them.
+    unpack : callable, optional
+        Called with each zip archive once it is in place, e.g.
+        :func:`geomap.io.archives.unpack_zip` to unpack it into the cache now (readers
+        unpack on their first read otherwise).
     timeout : float
         Seconds to wait for the server.
     progress : bool
@@ -315,10 +318,8 @@ def fetch_official(
             path = _download_entry(
                 dataset, entry, accept_new_hash=accept_new_hash, timeout=timeout, progress=progress
             )
-        if unpack and entry.format in ("zip", "gdb-zip"):
-            from geomap.io.archives import unpack_zip
-
-            unpack_zip(path)
+        if unpack is not None and entry.format in ("zip", "gdb-zip"):
+            unpack(path)
         out.append(path)
     return out
 

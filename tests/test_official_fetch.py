@@ -7,6 +7,7 @@ URL paths; the catalog copy used here differs from the project catalog only in t
 from __future__ import annotations
 
 import hashlib
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -15,10 +16,11 @@ from typer.testing import CliRunner
 from werkzeug.wrappers import Request, Response
 
 from geomap import testing as fx
-from geomap._paths import catalog_path
+from geomap._paths import catalog_path, catalog_root
 from geomap.catalog import load_catalog
 from geomap.errors import DataError, FetchError, HashMismatchError
 from geomap.fetching_official import fetch_official, local_official_files
+from geomap.io.archives import unpack_zip
 
 SEAMLESS_PATH = "/seamless/download/data/seamlessV2.zip"
 SEAMLESS_ID = "gsj-seamless-geology-200k-v2"
@@ -45,8 +47,15 @@ def local_catalog(tmp_path, httpserver):
     )
     for host in hosts:
         text = text.replace(host, base)
-    path = tmp_path / "catalog.yaml"
+    return _write_catalog(tmp_path, text)
+
+
+def _write_catalog(folder, text):
+    """Write a catalog copy into ``folder`` with the registry folder its hashes live in."""
+    path = folder / "catalog.yaml"
     path.write_text(text, encoding="utf-8")
+    registry = catalog_root(catalog_path()) / "geomap" / "registry"
+    shutil.copytree(registry, folder / "geomap" / "registry")
     return path
 
 
@@ -80,7 +89,7 @@ def test_fetch_downloads_records_the_hash_unpacks_and_the_reader_uses_it(
     cat = load_catalog(local_catalog)
     with pytest.raises(FetchError, match=f"not fetched yet: run `geomap fetch {SEAMLESS_ID}`"):
         local_official_files(cat.dataset(SEAMLESS_ID))  # readers never download by themselves
-    (path,) = fetch_official(SEAMLESS_ID, catalog=cat)
+    (path,) = fetch_official(SEAMLESS_ID, catalog=cat, unpack=unpack_zip)
     httpserver.check_assertions()
     assert path == cache / SEAMLESS_ID / "seamlessV2.zip" and path.read_bytes() == seamless_bytes
     registry = (cache / "recorded_hashes.json").read_text()
@@ -176,7 +185,7 @@ def test_an_interrupted_download_keeps_the_partial_file(cache, tmp_path, droppin
     text = (
         catalog_path().read_text(encoding="utf-8").replace("https://gbank.gsj.jp", dropping_server)
     )
-    (tmp_path / "catalog.yaml").write_text(text, encoding="utf-8")
+    _write_catalog(tmp_path, text)
     with pytest.raises(
         FetchError, match="interrupted after .* bytes.*run `geomap fetch` again to resume"
     ):
@@ -201,7 +210,7 @@ def test_an_unsafe_archive_is_refused_when_unpacked(cache, local_catalog, httpse
         out.writestr("../../escape.txt", "outside")
     httpserver.expect_oneshot_request(SEAMLESS_PATH).respond_with_data(evil.read_bytes())
     with pytest.raises(DataError, match="points outside the archive"):
-        fetch_official(SEAMLESS_ID, catalog=load_catalog(local_catalog))
+        fetch_official(SEAMLESS_ID, catalog=load_catalog(local_catalog), unpack=unpack_zip)
     assert not (tmp_path / "escape.txt").exists() and not list(cache.rglob("escape.txt"))
 
 

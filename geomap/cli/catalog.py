@@ -166,12 +166,17 @@ def fetch(
     from geomap.catalog import load_catalog
     from geomap.fetching import fetch as fetch_dataset
     from geomap.fetching_official import fetch_official
+    from geomap.io.archives import unpack_zip
 
     cat = load_catalog(catalog)
     for dataset_id in dataset_ids:
         if cat.dataset(dataset_id).online_only:
             paths = fetch_official(
-                dataset_id, catalog=cat, accept_new_hash=accept_new_hash, progress=True
+                dataset_id,
+                catalog=cat,
+                accept_new_hash=accept_new_hash,
+                unpack=unpack_zip,
+                progress=True,
             )
         else:
             paths = fetch_dataset(dataset_id, catalog=cat, progress=True)

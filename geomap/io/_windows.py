@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 BBox = tuple[float, float, float, float]
+"""A box in degrees: west, south, east, north (west > east crosses the antimeridian)."""
 
 
 def check_bbox(bbox: Sequence[float] | None) -> BBox | None:
