@@ -151,6 +151,35 @@ def _summary_row(state: BuildState) -> dict[str, Any]:
     }
 
 
+def _summary_markdown(
+    title: str, summary: pd.DataFrame, attribution: str, *, notes: Sequence[str] = ()
+) -> str:
+    """Return the packet's ``summary.md``: the title, the summary table, notes, the attribution.
+
+    Every value is untrusted text (region, recipe and site names, dataset credits) and is
+    escaped for Markdown (:func:`geomap.core.safe_text.markdown_text`): no HTML, link or
+    table break can come from it.  ``notes`` are Markdown lines already escaped by the caller.
+    """
+    lines = [f"# {markdown_text(title)}", ""]
+    lines += [
+        "| " + " | ".join(markdown_text(c) for c in summary.columns) + " |",
+        "|" + "|".join("---" for _ in summary.columns) + "|",
+    ]
+    lines += [
+        "| " + " | ".join(markdown_text(v) for v in row) + " |"
+        for row in summary.itertuples(index=False)
+    ]
+    lines += [
+        "",
+        "Each region was computed in its own equal-area analysis CRS; see packet.html.",
+        "",
+    ]
+    if notes:
+        lines += [*notes, ""]
+    lines += ["## Attribution", "", markdown_paragraphs(attribution), ""]
+    return "\n".join(lines)
+
+
 def _all_targets(states: Sequence[BuildState]) -> gpd.GeoDataFrame:
     frames = []
     for state in states:
@@ -330,37 +359,21 @@ def build_packet(
         files["targets.csv"] = tmp / "targets.csv"
         write_csv(summary, tmp / "summary.csv", float_format="%.6g", lineterminator="\n")
         files["summary.csv"] = tmp / "summary.csv"
-        lines = [f"# {markdown_text(title)}", ""]
-        lines += [
-            "| " + " | ".join(markdown_text(c) for c in summary.columns) + " |",
-            "|" + "|".join("---" for _ in summary.columns) + "|",
-        ]
-        lines += [
-            "| " + " | ".join(markdown_text(v) for v in row) + " |"
-            for row in summary.itertuples(index=False)
-        ]
-        lines += [
-            "",
-            "Each region was computed in its own equal-area analysis CRS; see packet.html.",
-            "",
-        ]
-        for s, overlay, samples, anomaly in overlays:
-            lines.append(
-                f"- {markdown_text(s.region.name)}: {len(samples)} {overlay.label} samples "
-                f"({markdown_code(overlay.dataset)}) with their REE score ({overlay.index}, "
-                "robust z) in the map popups"
-                + (
-                    f"; REE anomaly from {markdown_code(overlay.anomaly_recipe)} (knowledge-driven "
-                    "fuzzy overlay: there are no REE deposits to validate it against)"
-                    if anomaly is not None
-                    else ""
-                )
-                + "."
+        notes = [
+            f"- {markdown_text(s.region.name)}: {len(samples)} {overlay.label} samples "
+            f"({markdown_code(overlay.dataset)}) with their REE score ({overlay.index}, "
+            "robust z) in the map popups"
+            + (
+                f"; REE anomaly from {markdown_code(overlay.anomaly_recipe)} (knowledge-driven "
+                "fuzzy overlay: there are no REE deposits to validate it against)"
+                if anomaly is not None
+                else ""
             )
-        if overlays:
-            lines.append("")
-        lines += ["## Attribution", "", markdown_paragraphs(cat.attribution(datasets)), ""]
-        (tmp / "summary.md").write_text("\n".join(lines), encoding="utf-8")
+            + "."
+            for s, overlay, samples, anomaly in overlays
+        ]
+        text = _summary_markdown(title, summary, cat.attribution(datasets), notes=notes)
+        (tmp / "summary.md").write_text(text, encoding="utf-8")
         files["summary.md"] = tmp / "summary.md"
         write_json(
             tmp / "manifest.json",
