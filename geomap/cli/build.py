@@ -85,6 +85,7 @@ def targets(
 ) -> None:
     """Rank survey-planning target areas for a recipe (from the build cache when possible)."""
     from geomap.core.atomic import atomic_path
+    from geomap.core.safe_text import terminal_text, write_csv
     from geomap.pipeline.runner import run_stages
 
     if output_format not in ("table", "csv", "geojson"):
@@ -112,7 +113,7 @@ def targets(
     else:
         plain = frame.drop(columns="geometry")
         text = (
-            plain.to_csv(index=False, float_format="%.6g", lineterminator="\n")
+            str(write_csv(plain, float_format="%.6g", lineterminator="\n"))
             if output_format == "csv"
             else plain[
                 [
@@ -125,6 +126,8 @@ def targets(
                 ]
             ].to_string(index=False)
         )
+        if output_format == "table":
+            text = terminal_text(text)
     if out is None:
         typer.echo(text)
         return
@@ -240,5 +243,7 @@ def packet(
             raise typer.BadParameter("--build takes RECIPE:REGION, e.g. kuroko-vms:japan")
         builds = tuple((str(r), str(g)) for r, g in parsed)
     result = build_packet(builds, out=out, overwrite=overwrite)
-    typer.echo(result.summary.to_string(index=False))
+    from geomap.core.safe_text import terminal_text
+
+    typer.echo(terminal_text(result.summary.to_string(index=False)))
     typer.echo(f"\npacket written to {result.out}: " + ", ".join(sorted(result.files)))

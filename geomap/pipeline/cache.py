@@ -15,7 +15,6 @@ twice or reading it half-written.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -36,6 +35,7 @@ import xarray as xr
 from filelock import FileLock
 
 from geomap.core.atomic import atomic_dir
+from geomap.core.fingerprint import code_fingerprint
 from geomap.errors import ExportError
 
 __all__ = ["ProductCache", "canonical_json", "product_key"]
@@ -63,22 +63,6 @@ def _default(value: Any) -> Any:
 def canonical_json(document: Any) -> str:
     """Return the canonical JSON text of ``document`` (sorted keys, no whitespace)."""
     return json.dumps(document, sort_keys=True, separators=(",", ":"), default=_default)
-
-
-@functools.cache
-def code_fingerprint() -> str:
-    """Return the sha256 of geomap's own source and data files (``*.py``, ``*.yaml``, ``*.json``).
-
-    Part of every product key, so a product computed by other code (an upgrade, a local edit,
-    a development checkout between releases) is never served from the cache.
-    """
-    package = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256()
-    for path in sorted(package.rglob("*")):
-        if path.suffix in (".py", ".yaml", ".json") and "__pycache__" not in path.parts:
-            digest.update(path.relative_to(package).as_posix().encode("utf-8") + b"\0")
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
 
 
 def product_key(stage: str, inputs: dict[str, Any]) -> str:

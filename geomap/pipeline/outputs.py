@@ -14,6 +14,7 @@ import pandas as pd
 import xarray as xr
 
 from geomap.core.atomic import atomic_path
+from geomap.core.safe_text import write_csv
 
 __all__ = [
     "BuildLayers",
@@ -70,7 +71,7 @@ def write_rasters(folder: Path, layers: BuildLayers, *, progress: bool = False) 
 
 def _csv(frame: pd.DataFrame, path: Path) -> Path:
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False, float_format="%.6g", lineterminator="\n")
+        write_csv(frame, tmp, float_format="%.6g", lineterminator="\n")
     return path
 
 
@@ -145,7 +146,7 @@ def write_model_outputs(result: Any, folder: Path) -> list[str]:
         written.append(f"{name}.tif")
     table_name = "weights.csv" if result.model_name == "wofe" else "importance.csv"
     with atomic_path(folder / table_name) as tmp:
-        result.model_table().to_csv(tmp, index=False)
+        write_csv(result.model_table(), tmp)
     written.append(table_name)
     title = f"{result.recipe} · {result.region} · {result.model_name} (spatial block CV)"
     datasets = source_ids(result.prediction["prospectivity"])  # evidence and training data
