@@ -155,6 +155,13 @@ def targets(
         min_area_km2=min_area,
         chunks=chunks,
     )
+    if out is not None:  # before the work
+        from geomap.core.output_guard import check_output_path
+        from geomap.errors import OutputExistsError
+
+        check_output_path(out)
+        if out.is_dir():
+            raise OutputExistsError(f"--out {out} is a folder; pass a file name, e.g. targets.csv")
     state = run_stages(recipe, run)
     frame = state.layers.targets
     if output_format == "geojson":
