@@ -21,7 +21,6 @@ from __future__ import annotations
 import difflib
 import inspect
 import json
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -482,11 +481,9 @@ def _check_commodities(problems: _Problems, key: str, values: list[str] | None) 
 
 
 def _deposit_classes() -> list[str]:
-    from geomap._yaml import load_yaml
+    from geomap.harmonize.deposit_types import deposit_vocabulary
 
-    path = Path(__file__).resolve().parent / "data" / "deposit_classes.yaml"
-    raw = load_yaml(path, RecipeError)
-    return sorted({rule["class"] for rule in raw["rules"]})
+    return sorted(deposit_vocabulary())
 
 
 def _check_params(
@@ -847,27 +844,17 @@ def training_occurrences(
 ) -> gpd.GeoDataFrame:
     """Return the recipe's training occurrences in a region, in the region's analysis CRS.
 
+    These are exactly the rows of :func:`geomap.training.training_audit` marked
+    ``training`` (the audit lists every site considered and why it was kept or dropped).
+
     Raises
     ------
     RecipeError
         The region is not supported or a ``where`` column is unknown.
     """
-    from geomap.catalog import load_catalog
-    from geomap.io.occurrences import read_occurrences
+    from geomap.training import training_audit
 
-    cat = catalog or load_catalog()
-    if not isinstance(recipe, Recipe):
-        recipe = load_recipe(recipe, catalog=cat)
-    if region not in recipe.regions:
-        raise RecipeError(
-            f"recipe {recipe.path}: region {region!r} is not supported; use one of "
-            f"{', '.join(recipe.regions)}"
-        )
-    spec = recipe.training
-    datasets = spec.datasets or [d for d in recipe.datasets if cat.dataset(d).kind == "occurrences"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        frame = read_occurrences(datasets, region=region, catalog=cat)
-    out = _select_occurrences(frame, spec, f"recipe {recipe.path}: training")
-    out.attrs = dict(frame.attrs)
+    audit = training_audit(recipe, region, catalog=catalog)
+    out = audit.loc[audit["training"].to_numpy(dtype=bool)].reset_index(drop=True)
+    out.attrs = dict(audit.attrs)
     return out

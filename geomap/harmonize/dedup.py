@@ -269,8 +269,8 @@ def merge_duplicates(frame: Any, **options: Any) -> Any:
     GeoDataFrame
         The representative row of every site, with ``commodities`` and
         ``primary_commodities`` the union over its records, ``ore_tonnage_mt`` the largest,
-        ``grades`` and ``commodities_raw`` concatenated, and the extra columns ``sources``
-        (``dataset_id/source:record_id``, ``;``-joined) and ``n_sources``.
+        ``grades``, ``commodities_raw`` and ``deposit_type`` concatenated, and the extra
+        columns ``sources`` (``dataset_id/source:record_id``, ``;``-joined) and ``n_sources``.
     """
     import geopandas as gpd
 
@@ -318,10 +318,15 @@ def merge_duplicates(frame: Any, **options: Any) -> Any:
                 values[name][rep] = join_codes(
                     c for p in members for c in split_codes(values[name][p])
                 )
-            for name, sep in (("commodities_raw", "; "), ("grades", "; "), ("license", ";")):
+            for name, sep in (
+                ("commodities_raw", "; "),
+                ("grades", "; "),
+                ("license", ";"),
+                ("deposit_type", "; "),
+            ):
                 found = [values[name][p] for p in members if values[name][p]]
                 values[name][rep] = sep.join(dict.fromkeys(found))
-            for name in ("deposit_type", "deposit_class", "country", "state", "name"):
+            for name in ("deposit_class", "country", "state", "name"):
                 if not values[name][rep]:
                     filled = [values[name][p] for p in members if values[name][p]]
                     values[name][rep] = filled[0] if filled else ""

@@ -61,7 +61,7 @@ OCCURRENCE_COLUMNS: dict[str, tuple[str, str]] = {
     "primary_commodities": ("str", "codes the source marks as main commodities, ';'-joined"),
     "commodities_raw": ("str", "commodity names as written in the source, '; '-joined"),
     "deposit_type": ("str", "deposit type as written in the source"),
-    "deposit_class": ("str", "normalized deposit class (see geomap/data/deposit_classes.yaml)"),
+    "deposit_class": ("str", "deposit type in the vocabulary of geomap/data/deposit_types.yaml"),
     "ore_tonnage_mt": ("float", "ore (or brine) tonnage in million metric tonnes; NaN if absent"),
     "grades": ("str", "grades as 'CODE value unit' items, '; '-joined (source units)"),
     "age_ma": ("float", "age in Ma where the source gives one; NaN otherwise"),
@@ -111,29 +111,18 @@ def country_iso3(name: object) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=1)
-def _deposit_rules() -> tuple[tuple[re.Pattern[str], str], ...]:
-    from geomap._yaml import load_yaml
-
-    raw = load_yaml(_DATA_DIR / "deposit_classes.yaml", CatalogError)
-    rules = []
-    for entry in raw["rules"]:
-        rules.append((re.compile(entry["pattern"], re.IGNORECASE), str(entry["class"])))
-    return tuple(rules)
-
-
 def deposit_class(text: object) -> str:
-    """Return the normalized deposit class of a deposit-type text ('' when none matches).
+    """Return the deposit class a deposit-type text alone gives ('' when no rule matches).
+
+    The whole classifier (names, commodity signatures, districts) is
+    :func:`geomap.harmonize.deposit_types.classify_deposits`.
 
     >>> deposit_class("Stream Placer"), deposit_class("Felsic Copper"), deposit_class("")
     ('placer', 'vms', '')
     """
-    if not isinstance(text, str) or not text.strip():
-        return ""
-    for pattern, cls in _deposit_rules():
-        if pattern.search(text):
-            return cls
-    return ""
+    from geomap.harmonize.deposit_types import deposit_class_of_text
+
+    return deposit_class_of_text(text)
 
 
 def make_site_ids(

@@ -87,13 +87,16 @@ def read_occurrences(
     Returns
     -------
     GeoDataFrame
-        The common occurrence schema (plus ``sources`` and ``n_sources`` when deduplicated),
+        The common occurrence schema (plus ``sources`` and ``n_sources`` when deduplicated,
+        and ``deposit_class_rule`` / ``deposit_class_confidence``: the deposit type of every
+        site from :func:`geomap.harmonize.deposit_types.classify_deposits`),
         with ``attrs["geomap_report"]`` summing the datasets' reports (``datasets`` lists each).
     """
     import geopandas as gpd
     import shapely
 
     from geomap.catalog import load_catalog
+    from geomap.harmonize.deposit_types import add_deposit_classes
     from geomap.harmonize.occurrences import select_commodities
     from geomap.io import read
 
@@ -138,6 +141,7 @@ def read_occurrences(
         filtered = _deduplicate(filtered)
         merged = int(filtered["n_sources"].sum() - len(filtered)) if len(filtered) else 0
         report.normalize("records merged into sites seen in another compilation", merged)
+    filtered = add_deposit_classes(filtered)
     if commodities is not None or end_use is not None:
         mask = select_commodities(filtered, _as_list(commodities), end_use=end_use)
         filtered = filtered.loc[mask.to_numpy()].reset_index(drop=True)
