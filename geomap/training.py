@@ -41,7 +41,15 @@ if TYPE_CHECKING:
     from geomap.catalog import Catalog
     from geomap.recipes import Recipe
 
-__all__ = ["AUDIT_COLUMNS", "audit_summary", "training_audit"]
+__all__ = [
+    "AUDIT_COLUMNS",
+    "audit_layer",
+    "audit_markdown",
+    "audit_sites",
+    "audit_summary",
+    "flag_training",
+    "training_audit",
+]
 
 AUDIT_COLUMNS: tuple[str, ...] = (
     "site_id",
@@ -199,3 +207,66 @@ def audit_summary(audit: Any) -> pd.DataFrame:
         .reset_index(drop=True)
     )
     return table
+
+
+def flag_training(occurrences: Any, audit: Any) -> Any:
+    """Return ``occurrences`` with a boolean ``training`` column (site trains the model).
+
+    A merged site is matched on ``site_id``; occurrences that the audit never considered
+    (other commodities, outside the training datasets) are False.
+    """
+    out = occurrences.copy()
+    kept = set(audit.loc[audit["training"].to_numpy(dtype=bool), "site_id"].astype(str))
+    out["training"] = out["site_id"].astype(str).isin(kept).to_numpy()
+    return out
+
+
+def audit_layer(audit: Any) -> Any:
+    """Return the audit with the columns a GIS user reads (for the ``training_sites`` layer)."""
+    columns = [c for c in (*AUDIT_COLUMNS, "dataset_id") if c in audit.columns]
+    out = audit[[*columns, audit.geometry.name]].copy()
+    out["training"] = out["training"].astype(bool)
+    return out
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None or (isinstance(value, float) and value != value) else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def audit_markdown(audit: Any, *, heading: str = "## Training sites (audit)") -> str:
+    """Return the report.md section listing every site considered, kept or dropped and why."""
+    if audit is None:
+        return ""
+    n_kept = int(audit["training"].sum()) if len(audit) else 0
+    lines = [
+        heading,
+        "",
+        f"{len(audit)} sites matched the recipe's training commodities in the region; "
+        f"{n_kept} train and validate the model, {len(audit) - n_kept} were dropped. Deposit "
+        "types come from `geomap/data/deposit_types.yaml` (the rule that fired and its "
+        "confidence are listed; `unknown` means no field of the sources tells the type).",
+        "",
+        "| decision | reason | sites |",
+        "|---|---|---:|",
+    ]
+    for row in audit_summary(audit).itertuples(index=False):
+        decision = "kept" if row.training else "dropped"
+        lines.append(f"| {decision} | {_cell(row.reason)} | {row.sites} |")
+    lines += [
+        "",
+        "| site | state | deposit type | rule (confidence) | decision | reason |",
+        "|---|---|---|---|---|---|",
+    ]
+    order = audit.sort_values(["training", "deposit_class", "name"], ascending=[False, True, True])
+    for row in order.itertuples(index=False):
+        rule = getattr(row, "deposit_class_rule", "") or ""
+        conf = getattr(row, "deposit_class_confidence", float("nan"))
+        rule_text = f"{rule} ({conf:.2f})" if rule else ""
+        decision = "kept" if row.training else "dropped"
+        reason = "" if row.training else str(row.reason).split(" (rule ")[0]
+        lines.append(
+            f"| {_cell(row.name)} | {_cell(row.state)} | {_cell(row.deposit_class)} | "
+            f"{_cell(rule_text)} | {decision} | {_cell(reason)} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -136,6 +136,28 @@ def test_geopackage_reads_back_with_gdal(first_build):
         assert src.count >= 1
 
 
+def test_training_audit_travels_to_gpkg_map_and_report(first_build):
+    """Every site considered is in the GeoPackage, the map and report.md; occurrences flag it."""
+    path = first_build.out / "kuroko-vms.gpkg"
+    audit = gpd.read_file(path, layer="training_sites")
+    assert {"training", "reason", "deposit_class", "deposit_class_rule"} <= set(audit.columns)
+    kept = audit[audit["training"].astype(bool)]
+    assert len(kept) and (kept["reason"] == "kept").all()
+    assert (kept["deposit_class"] == "vms").all()  # the recipe trains on VMS only
+    dropped = audit[~audit["training"].astype(bool)]
+    reasons = dropped["reason"]
+    assert len(dropped) and reasons.str.contains("is not one of|where filter").all()
+    assert reasons.str.contains("where filter").any()  # mafic VMS: the recipe keeps felsic
+    occurrences = gpd.read_file(path, layer="occurrences")
+    flagged = set(occurrences.loc[occurrences["training"].astype(bool), "site_id"])
+    assert flagged <= set(kept["site_id"]) and flagged
+    report = (first_build.out / "report.md").read_text()
+    assert "## Training sites (audit)" in report
+    assert f"{len(kept)} train and validate the model" in report
+    html = (first_build.out / "map.html").read_text()
+    assert "Training sites" in html and "Training audit" in html
+
+
 def test_metrics_report_and_manifest(first_build):
     metrics = json.loads((first_build.out / "metrics.json").read_text())
     assert metrics["spatial_cv"]["auc"]["held_out"] is not None

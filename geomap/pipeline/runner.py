@@ -40,6 +40,7 @@ from geomap.pipeline.outputs import (
     write_rasters,
     write_tables,
 )
+from geomap.training import audit_layer, audit_markdown, flag_training
 
 __all__ = ["STAGES", "BuildResult", "BuildState", "build", "run_stages", "write_outputs"]
 
@@ -243,7 +244,8 @@ def run_stages(
             fetch(dataset_id, catalog=cat)
     with progress.stage("ingest"):
         training = stages.training_stage(context)
-        occurrences = stages.occurrences_stage(context)
+        audit = stages.audit_stage(context)
+        occurrences = flag_training(stages.occurrences_stage(context), audit)
         faults = stages.vector_stage(context, "faults", stages.CONTEXT_DATASETS["faults"])
         geology = stages.vector_stage(
             context, "geology", stages.CONTEXT_DATASETS["geology"], "provinces"
@@ -299,6 +301,7 @@ def run_stages(
         faults=faults,
         geology=geology,
         boundaries={"admin_areas": admin},
+        audit=audit,
     )
     return BuildState(
         context=context, layers=layers, model=products, datasets=datasets, settings=settings
@@ -387,6 +390,7 @@ def write_outputs(
             datasets=state.datasets,
             parameters=parameters,
             catalog=cat,
+            training_sites=audit_layer(layers.audit) if layers.audit is not None else None,
         )
         files[path.name] = path
     if wanted("map"):
@@ -408,6 +412,7 @@ def write_outputs(
             ),
             path=path,
             catalog=cat,
+            training_sites=layers.audit,
         )
         files["map.html"] = path
     if wanted("report"):
@@ -428,6 +433,7 @@ def write_outputs(
             attribution=attribution,
             settings=state.settings,
         )
+        text = text.rstrip("\n") + "\n\n" + audit_markdown(layers.audit)
         report_path = folder / "report.md"
         report_path.write_text(text, encoding="utf-8")
         files["report.md"] = report_path

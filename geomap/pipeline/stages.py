@@ -34,6 +34,7 @@ __all__ = [
     "BuildContext",
     "ModelProducts",
     "admin_areas",
+    "audit_stage",
     "default_resolution",
     "evidence_stage",
     "model_stage",
@@ -146,10 +147,10 @@ def evidence_stage(context: BuildContext) -> xr.Dataset:
 # ---- training occurrences ------------------------------------------------------------------
 
 
-def training_stage(context: BuildContext) -> gpd.GeoDataFrame:
-    """Return the recipe's training occurrences in the region CRS."""
+def audit_stage(context: BuildContext) -> gpd.GeoDataFrame:
+    """Return the training audit: every site considered, kept or dropped and why."""
     from geomap.io.occurrences import occurrence_dataset_ids
-    from geomap.recipes import training_occurrences
+    from geomap.training import training_audit
 
     training = context.recipe.training
     datasets = training.datasets or occurrence_dataset_ids(context.catalog)
@@ -159,13 +160,22 @@ def training_stage(context: BuildContext) -> gpd.GeoDataFrame:
         datasets=context.dataset_hashes(datasets),
     )
     frame, key = context.cache.get_or_compute(
-        "training",
+        "training-audit",
         inputs,
-        lambda: training_occurrences(context.recipe, context.region.id, catalog=context.catalog),
+        lambda: training_audit(context.recipe, context.region.id, catalog=context.catalog),
         save=save_frame,
         load=load_frame,
     )
-    context.keys["training"] = key
+    context.keys["training-audit"] = key
+    return frame
+
+
+def training_stage(context: BuildContext) -> gpd.GeoDataFrame:
+    """Return the recipe's training occurrences in the region CRS (the audit's kept sites)."""
+    audit = audit_stage(context)
+    frame = audit.loc[audit["training"].to_numpy(dtype=bool)].reset_index(drop=True)
+    frame.attrs = dict(audit.attrs)
+    context.keys["training"] = context.keys["training-audit"]
     return frame
 
 
