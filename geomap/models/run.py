@@ -235,6 +235,9 @@ class ModelResult:
         independence = getattr(self.estimator, "independence_", None)
         if independence is not None:
             out["conditional_independence"] = independence
+        steps = getattr(self.estimator, "independence_steps_", None)
+        if steps is not None and len(steps) > 1:  # the remedy acted: before/after
+            out["independence_remedy"] = steps.to_dict("records")
         return _jsonable(out)
 
 
@@ -324,6 +327,7 @@ def model_region(
     catalog: Any = None,
     stack: xr.Dataset | None = None,
     training: Any = None,
+    control: Any = "auto",
 ) -> ModelResult:
     """Fit, validate and map a recipe's prospectivity model in one region.
 
@@ -366,6 +370,9 @@ def model_region(
         pipeline's cache); built when not given.
     training : GeoDataFrame, optional
         The training occurrences in the region CRS; read from the recipe when not given.
+    control : GeoDataFrame, "auto" or None, default "auto"
+        Occurrences of unrelated commodities for the specificity control
+        (:func:`geomap.models.baselines.control_points` with ``"auto"``; ``None``: none).
 
     Returns
     -------
@@ -401,6 +408,10 @@ def model_region(
         block, block_note = _usable_block_size(table, block)
         if block_note:
             warnings.warn(block_note, ModelWarning, stacklevel=2)
+        if isinstance(control, str) and control == "auto":
+            from geomap.models.baselines import control_points
+
+            control = control_points(loaded, region, catalog=cat)
         validation = spatial_cross_validate(
             estimator,
             table,
@@ -408,6 +419,7 @@ def model_region(
             n_splits=n_splits,
             buffer_m=buffer_m,
             random_state=random_state,
+            control=control,
         )
         fitted = validation.estimator
         transfer: list[ValidationReport] = []
