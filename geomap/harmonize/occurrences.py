@@ -41,6 +41,7 @@ __all__ = [
     "commodity_lists",
     "country_iso3",
     "empty_occurrences",
+    "generic_group_only",
     "make_occurrences",
     "make_site_ids",
     "select_commodities",
@@ -274,7 +275,11 @@ def commodity_lists(frame: Any, column: str = "commodities") -> pd.Series:
 
 
 def select_commodities(
-    frame: Any, selector: str | Iterable[str] | None = None, *, end_use: str | None = None
+    frame: Any,
+    selector: str | Iterable[str] | None = None,
+    *,
+    end_use: str | None = None,
+    generic_groups: bool = True,
 ) -> Any:
     """Return a boolean mask of the rows with any commodity matching a selector or end use.
 
@@ -286,23 +291,37 @@ def select_commodities(
         Codes, names, groups (``REE``, ``HREE``, ``PGE``), comma-separated or as a list.
     end_use : str, optional
         An end use (``magnets``, ``batteries``, ...); combined with ``selector`` by AND.
+    generic_groups : bool, default True
+        With ``end_use``, also keep sites recorded only with a group code whose members
+        feed that end use (a site written as generic ``REE`` may hold Nd-Pr: it is kept
+        under ``magnets``; :func:`generic_group_only` tells which rows those are).
 
     Returns
     -------
     Series of bool
     """
-    from geomap.harmonize.commodities import expand_selector
+    from geomap.harmonize.commodities import expand_selector, load_vocabulary
 
     mask = pd.Series(True, index=frame.index)
-    for wanted_spec in (selector, end_use):
+    codes = frame["commodities"].fillna("").astype(str)
+    for wanted_spec, is_end_use in ((selector, False), (end_use, True)):
         if wanted_spec is None:
             continue
         spec = wanted_spec if isinstance(wanted_spec, str) else ",".join(wanted_spec)
-        wanted = expand_selector(spec)
+        wanted = set(expand_selector(spec))
+        if is_end_use and generic_groups:
+            groups = load_vocabulary().groups
+            wanted |= {g for g, members in groups.items() if members & wanted}
         pattern = "|".join(re.escape(code) for code in sorted(wanted, key=len, reverse=True))
-        codes = frame["commodities"].fillna("").astype(str)
         mask &= codes.str.contains(rf"(?:^|;)(?:{pattern})(?:;|$)", regex=True)
     return mask
+
+
+def generic_group_only(frame: Any, end_use: str) -> Any:
+    """Rows kept under ``end_use`` only because they list a generic group code (e.g. REE)."""
+    with_groups = select_commodities(frame, end_use=end_use, generic_groups=True)
+    strict = select_commodities(frame, end_use=end_use, generic_groups=False)
+    return with_groups & ~strict
 
 
 @dataclass

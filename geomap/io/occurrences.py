@@ -88,16 +88,19 @@ def read_occurrences(
     -------
     GeoDataFrame
         The common occurrence schema (plus ``sources`` and ``n_sources`` when deduplicated,
-        and ``deposit_class_rule`` / ``deposit_class_confidence``: the deposit type of every
-        site from :func:`geomap.harmonize.deposit_types.classify_deposits`),
+        ``deposit_class_rule`` / ``deposit_class_confidence``: the deposit type of every
+        site from :func:`geomap.harmonize.deposit_types.classify_deposits`, and
+        ``state_code``, ``state_name``, ``state_as_written``, ``state_mismatch`` from
+        :func:`geomap.harmonize.admin.check_states`),
         with ``attrs["geomap_report"]`` summing the datasets' reports (``datasets`` lists each).
     """
     import geopandas as gpd
     import shapely
 
     from geomap.catalog import load_catalog
+    from geomap.harmonize.admin import check_states
     from geomap.harmonize.deposit_types import add_deposit_classes
-    from geomap.harmonize.occurrences import select_commodities
+    from geomap.harmonize.occurrences import generic_group_only, select_commodities
     from geomap.io import read
 
     cat = catalog or load_catalog()
@@ -141,12 +144,33 @@ def read_occurrences(
         filtered = _deduplicate(filtered)
         merged = int(filtered["n_sources"].sum() - len(filtered)) if len(filtered) else 0
         report.normalize("records merged into sites seen in another compilation", merged)
-    filtered = add_deposit_classes(filtered)
     if commodities is not None or end_use is not None:
         mask = select_commodities(filtered, _as_list(commodities), end_use=end_use)
         filtered = filtered.loc[mask.to_numpy()].reset_index(drop=True)
+        if end_use is not None:
+            generic = generic_group_only(filtered, end_use).to_numpy()
+            filtered["end_use_note"] = np.where(
+                generic,
+                f"recorded only as a generic group (e.g. REE); kept under {end_use!r}: its "
+                "own metals are not known",
+                "",
+            )
+            report.normalize(
+                f"sites recorded only as a generic group kept under end use {end_use!r} "
+                "(end_use_note)",
+                int(generic.sum()),
+            )
     elif not include_rock_occurrences:
         filtered = filtered.loc[(filtered["commodities"] != "").to_numpy()].reset_index(drop=True)
+    filtered = add_deposit_classes(filtered)
+    if len(filtered):
+        states = check_states(filtered)
+        for column in states.columns:
+            filtered[column] = states[column].to_numpy()
+        report.normalize(
+            "state written differently from the unit the point lies in (state_mismatch)",
+            int(states["state_mismatch"].sum()),
+        )
     report.records_out = len(filtered)
     result = report.to_dict()
     result["datasets"] = per_dataset
