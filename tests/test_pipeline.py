@@ -158,6 +158,25 @@ def test_training_audit_travels_to_gpkg_map_and_report(first_build):
     assert "Training sites" in html and "Training audit" in html
 
 
+def test_build_reports_baseline_control_and_hold_outs(first_build):
+    """report.md, metrics.json and the printed summary put the model beside its baseline."""
+    from geomap.pipeline.runner import summary_lines
+
+    metrics = json.loads((first_build.out / "metrics.json").read_text())
+    auc = metrics["spatial_cv"]["auc"]
+    assert auc["baseline_held_out"] is not None and "control_held_out" in auc
+    assert metrics["holdouts"][0]["method"] == "leave_one_state_out"
+    report = (first_build.out / "report.md").read_text()
+    assert "## Model against baseline and control" in report
+    assert "| leave one state/prefecture out |" in report
+    verdict = "does NOT beat the baseline" if auc["baseline_margin"] <= 0 else "beats the baseline"
+    assert verdict in report
+    printed = "\n".join(summary_lines(first_build))
+    assert "spatial CV: AUC" in printed and "leave one state/prefecture out: AUC" in printed
+    validation = json.loads((first_build.out / "validation.json").read_text())
+    assert validation["auc"]["baseline_held_out"] == pytest.approx(auc["baseline_held_out"])
+
+
 def test_metrics_report_and_manifest(first_build):
     metrics = json.loads((first_build.out / "metrics.json").read_text())
     assert metrics["spatial_cv"]["auc"]["held_out"] is not None

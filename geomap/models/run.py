@@ -75,6 +75,8 @@ class ModelResult:
     transfer_diagnostics : list of dict
         One :func:`~geomap.models.diagnose.explain_transfer` result per ``transfer`` report
         (same order): why a region hold-out AUC is low.
+    holdouts : list of ValidationReport
+        Leave-one-state-out (prefecture) validation (:mod:`geomap.models.holdout`).
     """
 
     recipe: str
@@ -89,6 +91,7 @@ class ModelResult:
     settings: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     transfer_diagnostics: list[dict[str, Any]] = field(default_factory=list)
+    holdouts: list[ValidationReport] = field(default_factory=list)
     _explained: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __repr__(self) -> str:
@@ -227,6 +230,7 @@ class ModelResult:
             "settings": self.settings,
             "spatial_cv": self.validation.metrics(),
             "region_held_out": [r.metrics() for r in self.transfer],
+            "holdouts": [r.metrics() for r in self.holdouts],
             "diagnostics": self.diagnostics(),
             "table": self.table.report,
             "dropped_layers": getattr(self.estimator, "dropped_layers_", {}),
@@ -328,6 +332,8 @@ def model_region(
     stack: xr.Dataset | None = None,
     training: Any = None,
     control: Any = "auto",
+    overlap: str = "clip",
+    leave_one_out: bool = False,
 ) -> ModelResult:
     """Fit, validate and map a recipe's prospectivity model in one region.
 
@@ -373,6 +379,11 @@ def model_region(
     control : GeoDataFrame, "auto" or None, default "auto"
         Occurrences of unrelated commodities for the specificity control
         (:func:`geomap.models.baselines.control_points` with ``"auto"``; ``None``: none).
+    overlap : {"clip", "refuse"}, default "clip"
+        Region hold-out between overlapping or nested regions: clip the larger one so the
+        areas are disjoint, or refuse (:func:`geomap.models.holdout.disjoint_tables`).
+    leave_one_out : bool, default False
+        Also validate leaving one state/prefecture out at a time (``holdouts``).
 
     Returns
     -------
@@ -435,14 +446,35 @@ def model_region(
                 study_area=study_area,
                 catalog=cat,
             )
-            tables = {region: table, other: other_table}
-            pairs = [(region, other), (other, region)]
-            reports = region_held_out(estimator, tables, normalize=normalize, pairs=pairs)
-            for (train_id, test_id), report in zip(pairs, reports, strict=True):
-                transfer.append(report)
-                transfer_diagnostics.append(
-                    explain_transfer(report, tables[train_id], tables[test_id])
+            from geomap.models.holdout import disjoint_tables
+
+            base = {region: table, other: other_table}
+            for train_id, test_id in ((region, other), (other, region)):
+                train_t, test_t, clip_notes = disjoint_tables(
+                    train_id, base[train_id], test_id, base[test_id], overlap=overlap, catalog=cat
                 )
+                tables = {train_id: train_t, test_id: test_t}
+                (report,) = region_held_out(
+                    estimator, tables, normalize=normalize, pairs=[(train_id, test_id)]
+                )
+                report.notes[:0] = clip_notes
+                transfer.append(report)
+                transfer_diagnostics.append(explain_transfer(report, train_t, test_t))
+        holdouts: list[ValidationReport] = []
+        if leave_one_out:
+            from geomap.models.holdout import leave_one_unit_out
+
+            try:
+                holdouts.append(
+                    leave_one_unit_out(
+                        estimator,
+                        table,
+                        countries=list(cat.region(region).countries),
+                        control=control,
+                    )
+                )
+            except ModelError as exc:
+                warnings.warn(f"leave-one-state-out skipped: {exc}", ModelWarning, stacklevel=2)
         prediction = predict_raster(fitted, stack, study_area=mask, sources=table.sources)
     for message in caught:
         if issubclass(message.category, DeprecationWarning | PendingDeprecationWarning):
@@ -479,6 +511,7 @@ def model_region(
         settings=settings,
         warnings=caught_messages,
         transfer_diagnostics=transfer_diagnostics,
+        holdouts=holdouts,
     )
 
 

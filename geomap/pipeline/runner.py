@@ -40,6 +40,7 @@ from geomap.pipeline.outputs import (
     write_rasters,
     write_tables,
 )
+from geomap.pipeline.trust import validation_lines
 from geomap.training import audit_layer, audit_markdown, flag_training
 
 __all__ = ["STAGES", "BuildResult", "BuildState", "build", "run_stages", "write_outputs"]
@@ -433,7 +434,13 @@ def write_outputs(
             attribution=attribution,
             settings=state.settings,
         )
-        text = text.rstrip("\n") + "\n\n" + audit_markdown(layers.audit)
+        from geomap.models.baselines import control_commodities
+        from geomap.pipeline.trust import validation_section
+
+        section = validation_section(
+            state.model.metrics, control=", ".join(control_commodities(recipe.commodities))
+        )
+        text = text.rstrip("\n") + "\n\n" + section + "\n" + audit_markdown(layers.audit)
         report_path = folder / "report.md"
         report_path.write_text(text, encoding="utf-8")
         files["report.md"] = report_path
@@ -625,6 +632,7 @@ def summary_lines(result: BuildResult) -> list[str]:
     return [
         f"{result.recipe} / {result.region} -> {result.out}",
         f"  held-out AUC {held_out:.3f}" if isinstance(held_out, float) else "  held-out AUC n/a",
+        *validation_lines(result.metrics),
         f"  {len(result.targets)} targets; cache {len(result.cache_hits)} hits, "
         f"{len(result.cache_misses)} computed",
         *(

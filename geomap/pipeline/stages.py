@@ -268,6 +268,7 @@ def model_stage(
             catalog=context.catalog,
             stack=stack,
             training=training,
+            leave_one_out=True,  # the build runs the hold-outs (geomap.models.holdout)
         )
         return ModelProducts(
             prediction=result.prediction,  # lazy when chunked: computed block by block on save
