@@ -229,7 +229,7 @@ class MapBuilder:
         return self
 
     def _credit(self, obj: Any) -> None:
-        from geomap.io.provenance import source_ids
+        from geomap.core.provenance import source_ids
 
         self.add_datasets(source_ids(obj))
 
@@ -647,7 +647,7 @@ class MapBuilder:
         ExportError
             The file cannot be written, or an asset cannot be inlined.
         """
-        from geomap.io.atomic import atomic_dir
+        from geomap.core.atomic import atomic_dir
 
         final = Path(path)
         if final.suffix.lower() not in (".html", ".htm"):
@@ -1364,7 +1364,7 @@ def render_html(m: Any, *, offline: bool = True) -> str:
 
 
 def _write_html(m: Any, final: Path, *, offline: bool, budget: int) -> None:
-    from geomap.io.atomic import atomic_path
+    from geomap.core.atomic import atomic_path
 
     html = render_html(m, offline=offline).encode("utf-8")
     if len(html) > budget:
