@@ -23,7 +23,7 @@ RES = 25_000.0
 
 @pytest.fixture(scope="module")
 def ree_conus(data_root):
-    from geomap.models import model_region
+    from geomap.pipeline import model_region
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

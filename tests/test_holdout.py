@@ -15,7 +15,7 @@ RES = 25_000.0
 
 @pytest.fixture(scope="module")
 def tables(data_root):
-    from geomap.models.run import _region_table
+    from geomap.pipeline.model_stage import _region_table
 
     out = {}
     with warnings.catch_warnings():
@@ -72,7 +72,7 @@ def test_nested_region_hold_out_is_clipped_and_says_so(tables):
 
 
 def test_model_region_reports_clipped_transfer_with_baseline(data_root):
-    from geomap.models import model_region
+    from geomap.pipeline import model_region
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
