@@ -175,6 +175,14 @@ def test_build_reports_baseline_control_and_hold_outs(first_build):
     assert "spatial CV: AUC" in printed and "leave one state/prefecture out: AUC" in printed
     validation = json.loads((first_build.out / "validation.json").read_text())
     assert validation["auc"]["baseline_held_out"] == pytest.approx(auc["baseline_held_out"])
+    # targets: survey-sized (a 25 km cell is 625 km², the smallest possible piece), ranked by
+    # prospectivity and uncertainty together, and checked at a second cell size
+    targets = pd.read_csv(first_build.out / "targets.csv")
+    assert (targets["area_km2"] <= 625 + 1e-6).all()
+    assert targets["rank_score"].is_monotonic_decreasing
+    stability = metrics["target_stability"]
+    assert stability["other_resolution_m"] == 2 * RES
+    assert "## Target stability across cell sizes" in report
 
 
 def test_metrics_report_and_manifest(first_build):
@@ -247,7 +255,7 @@ def test_changing_one_parameter_recomputes_only_what_depends_on_it(
         cache_dir=product_cache,
         progress=False,
     )
-    assert [m.split("/")[0] for m in changed.cache_misses] == ["targets"]
+    assert [m.split("/")[0] for m in changed.cache_misses] == ["targets", "stability"]
     assert changed.targets["area_km2"].sum() > first_build.targets["area_km2"].sum()
 
 
@@ -408,14 +416,14 @@ def test_cli_threshold_selects_targets_and_recomputes_only_them(
     base = ["kuroko-vms", "-r", "japan", "--resolution", str(RES)]
     res = runner.invoke(app, ["build", *base, "--threshold", str(p), "-o", str(out)])
     assert res.exit_code == 0, res.output
-    assert ", 1 computed" in res.output  # the targets, nothing else
+    assert ", 2 computed" in res.output  # the targets and their stability check, nothing else
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["parameters"]["threshold"] == p
     assert manifest["parameters"]["top_percent"] is None
     assert f"every cell with prospectivity >= {p:g}" in (out / "report.md").read_text()
     before = json.loads((first_build.out / "manifest.json").read_text())["cache_keys"]
     changed = {k for k, v in manifest["cache_keys"].items() if before.get(k) != v}
-    assert changed == {"targets"}  # the threshold is part of the targets' key only
+    assert changed == {"targets", "stability"}  # the threshold is in the targets' key only
     selection = json.loads((out / "metrics.json").read_text())["targets"]["selection"]
     assert selection["rule"] == "threshold" and selection["cutoff"] == p
 

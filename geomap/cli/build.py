@@ -53,6 +53,13 @@ Threshold = Annotated[
 MinArea = Annotated[
     float | None, typer.Option("--min-area", help="Targets: drop targets smaller than this (km²).")
 ]
+MaxTarget = Annotated[
+    float | None,
+    typer.Option(
+        "--max-target-km2",
+        help="Targets: split targets larger than this into survey-sized tiles (default 300).",
+    ),
+]
 
 
 def _chunks(value: str | None) -> Any:
@@ -83,6 +90,7 @@ def build(
     top_percent: TopPercent = None,
     threshold: Threshold = None,
     min_area: MinArea = None,
+    max_target_km2: MaxTarget = None,
     chunks: Chunks = None,
     scheduler: Scheduler = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
@@ -102,6 +110,7 @@ def build(
         top_percent=top_percent,
         threshold=threshold,
         min_area_km2=min_area,
+        max_target_km2=max_target_km2,
         chunks=_chunks(chunks),
         scheduler=scheduler,
         random_state=seed,
@@ -119,6 +128,7 @@ def targets(
     top_percent: TopPercent = None,
     threshold: Threshold = None,
     min_area: MinArea = None,
+    max_target_km2: MaxTarget = None,
     output_format: Annotated[
         str, typer.Option("--format", "-f", help="table, csv or geojson.")
     ] = "table",
@@ -141,6 +151,7 @@ def targets(
         top_percent=top_percent,
         threshold=threshold,
         min_area_km2=min_area,
+        max_target_km2=max_target_km2,
         chunks=_chunks(chunks),
     )
     frame = state.layers.targets

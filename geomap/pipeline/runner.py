@@ -41,11 +41,12 @@ from geomap.pipeline.outputs import (
     write_tables,
 )
 from geomap.pipeline.trust import validation_lines
+from geomap.targets import DEFAULT_MAX_TARGET_KM2
 from geomap.training import audit_layer, audit_markdown, flag_training
 
 __all__ = ["STAGES", "BuildResult", "BuildState", "build", "run_stages", "write_outputs"]
 
-STAGES = ("catalog", "fetch", "ingest", "evidence", "model", "targets", "outputs")
+STAGES = ("catalog", "fetch", "ingest", "evidence", "model", "targets", "stability", "outputs")
 """The stages, in order; progress is reported per stage."""
 
 DEFAULT_TOP_PERCENT = 2.0
@@ -196,6 +197,8 @@ def run_stages(
     top_percent: float | None = None,
     threshold: float | None = None,
     min_area_km2: float | None = None,
+    max_target_km2: float | None = None,
+    stability: bool = True,
     n_splits: int = 5,
     max_cells: int | None = 2_000_000,
     chunks: Any = None,
@@ -222,6 +225,11 @@ def run_stages(
     from geomap.fetching import fetch
 
     top_percent, threshold = _target_rule(top_percent, threshold)
+    max_target = DEFAULT_MAX_TARGET_KM2 if max_target_km2 is None else float(max_target_km2)
+    if not max_target > 0:
+        raise ParameterError(
+            f"--max-target-km2 {max_target:g} must be a positive area (km²), e.g. 300"
+        )
     progress = progress or _Progress("", enabled=False)
     cat = catalog or load_catalog()
     with progress.stage("catalog"):
@@ -244,8 +252,8 @@ def run_stages(
         for dataset_id in datasets:
             fetch(dataset_id, catalog=cat)
     with progress.stage("ingest"):
-        training = stages.training_stage(context)
         audit = stages.audit_stage(context)
+        training = stages.training_stage(context, audit)
         occurrences = flag_training(stages.occurrences_stage(context), audit)
         faults = stages.vector_stage(context, "faults", stages.CONTEXT_DATASETS["faults"])
         geology = stages.vector_stage(
@@ -275,10 +283,38 @@ def run_stages(
             top_percent=top_percent,
             threshold=threshold,
             min_area_km2=min_area,
+            max_target_km2=max_target,
             n_layers=sum(
                 v.attrs.get("geomap_role") == "evidence" for v in stack.data_vars.values()
             ),
         )
+    stable = None
+    if stability and len(targets):
+        from geomap.pipeline.cache import load_json, save_json
+        from geomap.pipeline.trust import stability_check
+
+        with progress.stage("stability"):
+            stable, key = context.cache.get_or_compute(
+                "stability",
+                stages.stage_inputs(context, targets=context.keys["targets"]),
+                lambda: stability_check(
+                    loaded,
+                    region_obj.id,
+                    resolution,
+                    targets,
+                    model=products.model_name,
+                    params=params,
+                    top_percent=top_percent,
+                    threshold=threshold,
+                    min_area_km2=min_area,
+                    max_target_km2=max_target,
+                    random_state=random_state,
+                    catalog=cat,
+                ),
+                save=save_json,
+                load=load_json,
+            )
+            context.keys["stability"] = key
     settings = {
         "recipe": loaded.id,
         "region": region_obj.id,
@@ -288,6 +324,7 @@ def run_stages(
         "top_percent": top_percent,
         "threshold": threshold,
         "min_area_km2": min_area,
+        "max_target_km2": max_target,
         "n_splits": n_splits,
         "max_cells": max_cells,
         "chunks": chunks,
@@ -303,6 +340,7 @@ def run_stages(
         geology=geology,
         boundaries={"admin_areas": admin},
         audit=audit,
+        stability=stable,
     )
     return BuildState(
         context=context, layers=layers, model=products, datasets=datasets, settings=settings
@@ -420,6 +458,8 @@ def write_outputs(
         provenance = dataset_provenance(cat, state.datasets)
         attribution = cat.attribution(state.datasets)
         metrics = {**state.model.metrics, "targets": _targets_summary(layers.targets)}
+        if layers.stability is not None:
+            metrics["target_stability"] = layers.stability
         files["metrics.json"] = write_json(folder / "metrics.json", metrics)
         text = build_report(
             recipe=recipe,
@@ -435,11 +475,12 @@ def write_outputs(
             settings=state.settings,
         )
         from geomap.models.baselines import control_commodities
-        from geomap.pipeline.trust import validation_section
+        from geomap.pipeline.trust import stability_section, validation_section
 
         section = validation_section(
             state.model.metrics, control=", ".join(control_commodities(recipe.commodities))
         )
+        section += "\n" + stability_section(layers.stability)
         text = text.rstrip("\n") + "\n\n" + section + "\n" + audit_markdown(layers.audit)
         report_path = folder / "report.md"
         report_path.write_text(text, encoding="utf-8")
@@ -484,6 +525,8 @@ def build(
     top_percent: float | None = None,
     threshold: float | None = None,
     min_area_km2: float | None = None,
+    max_target_km2: float | None = None,
+    stability: bool = True,
     n_splits: int = 5,
     max_cells: int | None = 2_000_000,
     chunks: Any = None,
@@ -594,6 +637,8 @@ def build(
                 top_percent=top_percent,
                 threshold=threshold,
                 min_area_km2=min_area_km2,
+                max_target_km2=max_target_km2,
+                stability=stability,
                 n_splits=n_splits,
                 max_cells=max_cells,
                 chunks=chunks,

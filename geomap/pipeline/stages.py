@@ -170,9 +170,12 @@ def audit_stage(context: BuildContext) -> gpd.GeoDataFrame:
     return frame
 
 
-def training_stage(context: BuildContext) -> gpd.GeoDataFrame:
+def training_stage(
+    context: BuildContext, audit: gpd.GeoDataFrame | None = None
+) -> gpd.GeoDataFrame:
     """Return the recipe's training occurrences in the region CRS (the audit's kept sites)."""
-    audit = audit_stage(context)
+    if audit is None:
+        audit = audit_stage(context)
     frame = audit.loc[audit["training"].to_numpy(dtype=bool)].reset_index(drop=True)
     frame.attrs = dict(audit.attrs)
     context.keys["training"] = context.keys["training-audit"]
@@ -382,6 +385,7 @@ def targets_stage(
     min_area_km2: float,
     threshold: float | None = None,
     n_layers: int | None = None,
+    max_target_km2: float | None = None,
 ) -> gpd.GeoDataFrame:
     """Return ranked target polygons from the prospectivity surface.
 
@@ -405,6 +409,7 @@ def targets_stage(
         n_layers=n_layers,
         commodities=codes,
         threshold=threshold,
+        max_target_km2=max_target_km2,
     )
     prediction = products.prediction
 
@@ -421,6 +426,7 @@ def targets_stage(
             occurrences=occurrences,
             commodities=codes,
             admin_areas=admin,
+            max_target_km2=max_target_km2,
         )
 
     frame, key = context.cache.get_or_compute(

@@ -11,7 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["validation_lines", "validation_rows", "validation_section"]
+__all__ = [
+    "stability_check",
+    "stability_section",
+    "validation_lines",
+    "validation_rows",
+    "validation_section",
+]
 
 
 def _fmt(value: Any) -> str:
@@ -130,3 +136,88 @@ def validation_lines(metrics: Mapping[str, Any]) -> list[str]:
             f"{_fmt(row['baseline'])} ({_verdict(row)}); control {_fmt(row['control'])}"
         )
     return out
+
+
+def stability_check(
+    recipe: Any,
+    region: str,
+    resolution_m: float,
+    targets: Any,
+    *,
+    model: str,
+    params: Mapping[str, Any] | None,
+    top_percent: float | None,
+    threshold: float | None,
+    min_area_km2: float,
+    max_target_km2: float | None,
+    random_state: int = 0,
+    catalog: Any = None,
+    factor: float = 2.0,
+) -> dict[str, Any]:
+    """Rebuild the model at ``factor`` times the cell size and compare the targets.
+
+    Returns :func:`geomap.targets.target_stability` plus ``resolution_m`` (the build's) and
+    ``other_resolution_m`` (the comparison's).
+    """
+    from geomap.pipeline.model_stage import model_region
+    from geomap.targets import select_targets, target_stability
+
+    other = float(resolution_m) * factor
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = model_region(
+            recipe,
+            region,
+            model=model,
+            params=dict(params) if params is not None else None,
+            resolution_m=other,
+            random_state=random_state,
+            catalog=catalog,
+            control=None,
+        )
+        prediction = result.prediction
+        other_targets = select_targets(
+            prediction["prospectivity"],
+            top_percent=top_percent,
+            threshold=threshold,
+            min_area_km2=min_area_km2 * factor * factor,
+            uncertainty=prediction.get("uncertainty"),
+            max_target_km2=max_target_km2,
+        )
+    out = target_stability(targets, other_targets, prediction["prospectivity"])
+    out.update(resolution_m=float(resolution_m), other_resolution_m=other)
+    return out
+
+
+def stability_section(stability: Mapping[str, Any] | None) -> str:
+    """Return the report.md section on target stability across two cell sizes."""
+    if not stability:
+        return ""
+    rho = stability.get("rank_correlation")
+    top = stability.get("top", 0)
+    lines = [
+        "## Target stability across cell sizes",
+        "",
+        f"The model was rebuilt with {stability['other_resolution_m'] / 1000:g} km cells "
+        f"(this build: {stability['resolution_m'] / 1000:g} km).",
+        "",
+        f"- Rank correlation (Spearman) of this build's target scores with the coarser "
+        f"surface at the targets: {_fmt(rho)}.",
+        f"- {stability.get('persistent', 0)} of the top {top} targets overlap one of the "
+        f"coarser build's top {top}"
+        + (
+            f" ({', '.join(stability.get('persistent_ids') or [])})."
+            if stability.get("persistent_ids")
+            else "."
+        ),
+        "- Target #1 "
+        + (
+            "persists at the coarser cell size."
+            if stability.get("first_persists")
+            else "**changes with the cell size**: treat the order of the leading targets as "
+            "uncertain."
+        ),
+    ]
+    return "\n".join(lines) + "\n"
