@@ -160,3 +160,20 @@ def test_unknown_excluded_class_in_a_recipe_is_refused(tmp_path):
     path.write_text(text)
     with pytest.raises(RecipeError, match="unknown deposit class 'beach_sand'"):
         load_recipe(path)
+
+
+def test_placer_recipe_trains_on_exactly_the_sites_carbonatite_excludes(audit, data_root):
+    from geomap.training import training_audit
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        placer = training_audit("ree-placer-hms", "conus")
+    excluded = audit[
+        ~audit["training"].astype(bool)
+        & audit["deposit_class"].isin(["heavy_mineral_sand", "placer"])
+    ]
+    trained = placer[placer["training"].astype(bool)]
+    assert set(trained["site_id"]) == set(excluded["site_id"])
+    assert {"Trail Ridge", "Folkston deposit", "Long Valley monazite placer"} <= set(
+        trained["name"]
+    )
