@@ -140,6 +140,13 @@ class ModelSpec(_Strict):
 
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
+    mode: Literal["greenfield", "brownfield"] = Field(
+        default="greenfield",
+        description=(
+            "greenfield: evidence layers only; brownfield: also the distance to known "
+            "occurrences, recomputed inside every validation fold"
+        ),
+    )
 
     @field_validator("name")
     @classmethod

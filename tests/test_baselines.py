@@ -95,3 +95,24 @@ def test_brownfield_proximity_layer_is_recomputed_per_fold():
     assert fold["other"].tolist() == [1.0] * 4
     greenfield = X.drop(columns=PROXIMITY_LAYER)
     assert proximity_for_fold(greenfield, Table, np.arange(4)) is greenfield  # untouched
+
+
+def test_brownfield_mode_adds_a_fold_aware_proximity_layer(ree_conus, data_root):
+    from geomap.pipeline import model_region
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        brown = model_region(
+            "carbonatite-ree", "conus", resolution_m=RES, mode="brownfield", control=None
+        )
+    assert PROXIMITY_LAYER in brown.table.X.columns
+    assert PROXIMITY_LAYER in brown.stack and PROXIMITY_LAYER not in ree_conus.table.X.columns
+    layer = brown.stack[PROXIMITY_LAYER]
+    assert float(layer.min()) < RES / 2**0.5  # a known site lies inside that cell
+    # honest validation: the held-out AUC stays a held-out AUC (no fold sees its own sites),
+    # and the baseline is reported beside it as in greenfield mode
+    auc = brown.validation.auc
+    assert auc["baseline_held_out"] == pytest.approx(ree_conus.validation.auc["baseline_held_out"])
+    assert auc["held_out"] < 0.99
+    with pytest.raises(Exception, match="mode='grey'"):
+        model_region("carbonatite-ree", "conus", resolution_m=RES, mode="grey", control=None)

@@ -35,6 +35,7 @@ import pandas as pd
 __all__ = [
     "CONTROL_COMMODITIES",
     "PROXIMITY_LAYER",
+    "add_proximity_layer",
     "attach_baselines",
     "attach_transfer_baseline",
     "control_cells",
@@ -289,3 +290,39 @@ def attach_transfer_baseline(report: Any, train: Any, test: Any) -> Any:
         )
     _baseline_note(report)
     return report
+
+
+def add_proximity_layer(stack: Any, points: Any, *, rows_per_block: int = 256) -> Any:
+    """Return ``stack`` with the brownfield layer :data:`PROXIMITY_LAYER` (metres).
+
+    The distance from every cell centre to the nearest training point, NaN where the stack
+    has no coverage.  Validation never uses these values as they are: each fold recomputes
+    the layer from its training-fold sites (:func:`proximity_for_fold`), so the held-out
+    sites do not vouch for themselves.
+    """
+    import xarray as xr
+    from scipy.spatial import cKDTree
+
+    xy = _xy(points)
+    x = np.asarray(stack["x"].values, dtype="float64")
+    y = np.asarray(stack["y"].values, dtype="float64")
+    out = np.full((y.size, x.size), np.nan, dtype="float32")
+    if len(xy):
+        tree = cKDTree(xy)
+        for start in range(0, y.size, rows_per_block):
+            yy, xx = np.meshgrid(y[start : start + rows_per_block], x, indexing="ij")
+            dist, _ = tree.query(np.column_stack([xx.ravel(), yy.ravel()]))
+            out[start : start + rows_per_block] = dist.reshape(xx.shape)
+    if "coverage" in stack:
+        out = np.where(np.asarray(stack["coverage"].values) > 0, out, np.nan)
+    layer = xr.DataArray(out, dims=("y", "x"), coords={"y": stack["y"], "x": stack["x"]})
+    layer.attrs.update(
+        long_name="distance to the nearest known (training) occurrence",
+        units="m",
+        geomap_kind="continuous",
+        geomap_role="evidence",
+        geomap_source=str(getattr(points, "attrs", {}).get("geomap_source", "")),
+    )
+    result = stack.copy()
+    result[PROXIMITY_LAYER] = layer.rio.write_crs(stack.rio.crs)
+    return result

@@ -288,6 +288,7 @@ def _region_table(
     catalog: Any,
     stack: xr.Dataset | None = None,
     points: Any = None,
+    mode: str = "greenfield",
 ) -> tuple[xr.Dataset, CellTable, xr.DataArray | None]:
     from geomap.recipes import build_evidence, training_occurrences
 
@@ -295,6 +296,12 @@ def _region_table(
         stack = build_evidence(recipe, region, resolution_m, chunks=chunks, catalog=catalog)
     if points is None:
         points = training_occurrences(recipe, region, catalog=catalog)
+    if mode == "brownfield":
+        from geomap.models.baselines import add_proximity_layer
+
+        stack = add_proximity_layer(stack, points)
+    elif mode != "greenfield":
+        raise ModelError(f"mode={mode!r}; choose 'greenfield' or 'brownfield'")
     mask = None
     if study_area == "country":
         from geomap.catalog import load_catalog
@@ -336,6 +343,7 @@ def model_region(
     control: Any = "auto",
     overlap: str = "clip",
     leave_one_out: bool = False,
+    mode: str | None = None,
 ) -> ModelResult:
     """Fit, validate and map a recipe's prospectivity model in one region.
 
@@ -386,6 +394,11 @@ def model_region(
         areas are disjoint, or refuse (:func:`geomap.models.holdout.disjoint_tables`).
     leave_one_out : bool, default False
         Also validate leaving one state/prefecture out at a time (``holdouts``).
+    mode : {"greenfield", "brownfield"}, optional
+        ``"brownfield"`` adds the known-occurrence proximity layer
+        (:data:`geomap.models.baselines.PROXIMITY_LAYER`), recomputed inside every fold
+        from the training-fold sites so validation stays honest; ``"greenfield"`` (the
+        default, or the recipe's ``model.mode``) uses the evidence layers only.
 
     Returns
     -------
@@ -416,6 +429,7 @@ def model_region(
             catalog=cat,
             stack=stack,
             points=training,
+            mode=str(mode or getattr(loaded.model, "mode", None) or "greenfield"),
         )
         estimator = _estimator(name, params, table)
         block, block_note = _usable_block_size(table, block)

@@ -93,6 +93,8 @@ def validation_section(metrics: Mapping[str, Any], *, control: str | None = None
             "buffer around the known sites ranks the held-out sites as well or better. Use "
             "the map for its evidence, not as a better predictor than proximity."
         )
+        lines.append("")
+        lines.append("Why not: " + _why_not(metrics))
     elif isinstance(cv.get("margin"), int | float):
         lines.append(
             f"The model beats the distance baseline in spatial cross-validation by "
@@ -106,6 +108,27 @@ def validation_section(metrics: Mapping[str, Any], *, control: str | None = None
         )
     lines += _remedy_lines(metrics.get("independence_remedy"))
     return "\n".join(lines) + "\n"
+
+
+def _why_not(metrics: Mapping[str, Any]) -> str:
+    """Reasons, from the diagnostics, that proximity to known sites is hard to beat."""
+    diagnostics = metrics.get("diagnostics") or {}
+    reasons = [
+        "known sites cluster in districts, so a held-out site usually lies near a training "
+        "site and distance alone ranks it high"
+    ]
+    best, aucs = diagnostics.get("best_layer"), diagnostics.get("layer_auc") or {}
+    if best and isinstance(aucs.get(best), int | float):
+        reasons.append(
+            f"the strongest evidence layer alone ({best}) reaches AUC {aucs[best]:.3f}; the "
+            "other layers add regional context"
+        )
+    reasons.append(
+        "regional layers (1-degree magnetics, 0.5-degree lithology, 10' gravity) cannot "
+        "separate ground at district scale; finer data (geochemistry, 1:250k geology, "
+        "airborne radiometrics) or the brownfield proximity layer would be needed"
+    )
+    return "; ".join(reasons) + "."
 
 
 def _remedy_lines(steps: Sequence[Mapping[str, Any]] | None) -> list[str]:
