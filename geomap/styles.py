@@ -49,7 +49,9 @@ COMMODITY_GROUPS: dict[str, tuple[str, frozenset[str]]] = {
     ),
 }
 OTHER_GROUP = ("Other commodities", "#555555")
+"""Display group (name, colour) of sites whose commodities fall in no listed group."""
 UNKNOWN_GROUP = ("Commodity not recorded", "#aaaaaa")
+"""Display group (name, colour) of sites without a recorded commodity."""
 
 # layer kind -> stroke/fill style used by the map and the GeoPackage's QGIS styles
 LAYER_STYLES: dict[str, dict[str, object]] = {

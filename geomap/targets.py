@@ -83,6 +83,7 @@ TARGET_COLUMNS = [
     "country",
     "state",
 ]
+"""The columns of :func:`select_targets`'s table, in order."""
 
 
 def _check_inputs(

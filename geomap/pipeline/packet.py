@@ -20,7 +20,9 @@ from tqdm import tqdm
 
 from geomap.catalog import Catalog, load_catalog
 from geomap.core.atomic import atomic_dir, atomic_path
-from geomap.errors import OutputExistsError, ParameterError
+from geomap.core.output_guard import check_output_path, check_replaceable
+from geomap.core.safe_text import markdown_paragraphs, markdown_text, write_csv
+from geomap.errors import ParameterError
 from geomap.pipeline.outputs import file_hashes, write_json
 from geomap.pipeline.runner import BuildState, run_stages
 
@@ -124,11 +126,8 @@ def build_packet(
 
     if not builds:
         raise ParameterError("the packet needs at least one (recipe, region) pair")
-    target = Path(out)
-    if target.exists() and not overwrite:
-        raise OutputExistsError(
-            f"output folder {target} already exists; pass --overwrite to replace it"
-        )
+    target = check_output_path(out)
+    check_replaceable(target, overwrite=overwrite)  # before any work; again at the rename
     cat = catalog or load_catalog()
     states: list[BuildState] = []
     for recipe, region in tqdm(builds, desc="packet", unit="region", disable=not progress):
@@ -195,21 +194,25 @@ def build_packet(
             part.write_text(everything.to_json(drop_id=True), encoding="utf-8")
         files["targets.geojson"] = tmp / "targets.geojson"
         plain = pd.DataFrame(everything.drop(columns="geometry"))
-        plain.to_csv(tmp / "targets.csv", index=False, float_format="%.6g", lineterminator="\n")
+        write_csv(plain, tmp / "targets.csv", float_format="%.6g", lineterminator="\n")
         files["targets.csv"] = tmp / "targets.csv"
-        summary.to_csv(tmp / "summary.csv", index=False, float_format="%.6g", lineterminator="\n")
+        write_csv(summary, tmp / "summary.csv", float_format="%.6g", lineterminator="\n")
         files["summary.csv"] = tmp / "summary.csv"
-        lines = [f"# {title}", "", "| " + " | ".join(summary.columns) + " |"]
-        lines.append("|" + "|".join("---" for _ in summary.columns) + "|")
+        lines = [f"# {markdown_text(title)}", ""]
         lines += [
-            "| " + " | ".join(str(v) for v in row) + " |" for row in summary.itertuples(index=False)
+            "| " + " | ".join(markdown_text(c) for c in summary.columns) + " |",
+            "|" + "|".join("---" for _ in summary.columns) + "|",
+        ]
+        lines += [
+            "| " + " | ".join(markdown_text(v) for v in row) + " |"
+            for row in summary.itertuples(index=False)
         ]
         lines += [
             "",
             "Each region was computed in its own equal-area analysis CRS; see packet.html.",
             "",
         ]
-        lines += ["## Attribution", "", cat.attribution(datasets), ""]
+        lines += ["## Attribution", "", markdown_paragraphs(cat.attribution(datasets)), ""]
         (tmp / "summary.md").write_text("\n".join(lines), encoding="utf-8")
         files["summary.md"] = tmp / "summary.md"
         write_json(

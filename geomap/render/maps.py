@@ -29,13 +29,13 @@ import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from html import escape
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from geomap import styles
+from geomap.core.safe_text import escape_html as escape  # html.escape, braces too
 from geomap.errors import CRSError, DataError, ExportError, UnknownNameError
 
 __all__ = [
@@ -54,6 +54,7 @@ GROUPS = {
     "geology": "Geology and structure",
     "reference": "Boundaries and reference",
 }
+"""Layer-control groups of the HTML map: key -> heading."""
 
 # raster kind -> (branca colormap, opacity, shown on opening, group, categorical)
 _RASTER_KINDS: dict[str, tuple[str, float, bool, str, bool]] = {
@@ -792,13 +793,13 @@ class _BuildContext:
             el.ZoomToButtons(
                 [(label, _leaflet_bounds(self._region_box(bbox))) for label, bbox in b._regions]
             ).add_to(m)
-        m.get_root().html.add_child(folium.Element(self._title_html()))
+        m.get_root().html.add_child(el.LiteralElement(self._title_html()))
         el.HtmlPanel(self._sources_html(), position="bottomleft").add_to(m)
         el.AttributionLine(self._credit_line()).add_to(m)
         for title, frame in b._tables:
             el.HtmlPanel(_table_html(title, frame), position="bottomleft").add_to(m)
         m.get_root().header.add_child(
-            folium.Element(f"<title>{escape(b.title)}</title>"), name="geomap_title"
+            el.LiteralElement(f"<title>{escape(b.title)}</title>"), name="geomap_title"
         )
         if self.bounds is None and self.extents:
             m.fit_bounds(_leaflet_bounds(_union(self.extents)))  # type: ignore[arg-type]
@@ -1247,6 +1248,8 @@ class _BuildContext:
         return f"Data: {shown} — credits and licences under Sources | geomap"
 
     def _sources_html(self) -> str:
+        from geomap.core.safe_text import http_url
+
         b = self.builder
         parts = []
         for dataset_id in b._datasets:
@@ -1260,7 +1263,7 @@ class _BuildContext:
                 continue
             lic = ds.license
             name = escape(f"{lic.name} ({lic.spdx})")
-            if lic.url:
+            if http_url(lic.url):  # only http(s) links, never javascript: or data:
                 name = f'<a href="{escape(lic.url)}" target="_blank" rel="noopener">{name}</a>'
             parts.append(
                 f"<h4>{escape(ds.title)}</h4>"
