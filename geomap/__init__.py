@@ -72,5 +72,7 @@ if TYPE_CHECKING:
     from geomap.render.maps import prospectivity_map as prospectivity_map
     from geomap.render.maps import save_map as save_map
     from geomap.targets import select_targets as select_targets
+    from geomap.training import audit_summary as audit_summary
+    from geomap.training import training_audit as training_audit
 
 __getattr__, __dir__ = lazy_exports_from_stub_block(__name__, __file__)

@@ -26,14 +26,10 @@ Examples
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
-
-from geomap.errors import RecipeError
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -66,77 +62,11 @@ AUDIT_COLUMNS: tuple[str, ...] = (
 """Columns of the audit (then ``geometry``)."""
 
 
-def _lower(series: Any) -> Any:
-    return series.astype("string").str.strip().str.lower()
-
-
 def audit_sites(frame: Any, spec: Any, key: str) -> Any:
-    """Return ``frame`` with ``training`` and ``reason`` from a recipe's selection spec.
+    """Return ``frame`` with ``training`` and ``reason``: :func:`geomap.recipes.audit_sites`."""
+    from geomap.recipes import audit_sites as _audit_sites
 
-    Parameters
-    ----------
-    frame : GeoDataFrame
-        Occurrences (with ``deposit_class`` and, when classified, its rule and confidence).
-    spec : TrainingSpec or SourceSpec
-        ``commodities``, ``exclude_commodities``, ``deposit_classes``,
-        ``exclude_deposit_classes`` and ``where``.
-    key : str
-        Where the spec is, for error messages (``recipe x.yaml: training``).
-
-    Returns
-    -------
-    GeoDataFrame
-        The candidate rows (those matching ``commodities``), with ``training`` (bool) and
-        ``reason`` (``"kept"`` or the first step that dropped the site).
-    """
-    from geomap.harmonize.occurrences import select_commodities
-    from geomap.recipes import _apply_where
-
-    if spec.commodities:
-        frame = frame.loc[np.asarray(select_commodities(frame, spec.commodities), dtype=bool)]
-    out = frame.copy()
-    n = len(out)
-    reason = np.array(["kept"] * n, dtype=object)
-    open_ = np.ones(n, dtype=bool)
-
-    def drop(mask: np.ndarray, text: Any) -> None:
-        hit = open_ & mask
-        if isinstance(text, str):
-            reason[hit] = text
-        else:
-            reason[hit] = np.asarray(text, dtype=object)[hit]
-        open_[hit] = False
-
-    if spec.exclude_commodities:
-        mask = np.asarray(select_commodities(out, spec.exclude_commodities), dtype=bool)
-        drop(mask, f"has an excluded commodity ({', '.join(spec.exclude_commodities)})")
-    cls = _lower(out["deposit_class"]).fillna("").to_numpy(dtype=object)
-    rule = (
-        out["deposit_class_rule"].astype("string").fillna("").to_numpy(dtype=object)
-        if "deposit_class_rule" in out
-        else np.array([""] * n, dtype=object)
-    )
-    conf = (
-        out["deposit_class_confidence"].to_numpy(dtype=float)
-        if "deposit_class_confidence" in out
-        else np.full(n, np.nan)
-    )
-    typed = [
-        f"deposit class {c!r}" + (f" (rule {r}, confidence {p:.2f})" if r else "")
-        for c, r, p in zip(cls, rule, conf, strict=True)
-    ]
-    if spec.deposit_classes:
-        mask = ~np.isin(cls, [c.lower() for c in spec.deposit_classes])
-        drop(mask, [f"{t} is not one of {list(spec.deposit_classes)}" for t in typed])
-    if spec.exclude_deposit_classes:
-        mask = np.isin(cls, [c.lower() for c in spec.exclude_deposit_classes])
-        drop(mask, [f"{t} is excluded by the recipe" for t in typed])
-    if spec.where:
-        kept = _apply_where(out, spec.where, key).index
-        drop(~out.index.isin(kept), f"fails the recipe's where filter {dict(spec.where)}")
-    out["training"] = open_
-    out["reason"] = pd.array(reason.tolist(), dtype="string")
-    return out
+    return _audit_sites(frame, spec, key)
 
 
 def training_audit(
@@ -166,30 +96,9 @@ def training_audit(
     RecipeError
         The region is not supported or a ``where`` column is unknown.
     """
-    from geomap.catalog import load_catalog
-    from geomap.io.occurrences import read_occurrences
-    from geomap.recipes import Recipe, load_recipe
+    from geomap.recipes import training_candidates
 
-    cat = catalog or load_catalog()
-    if not isinstance(recipe, Recipe):
-        recipe = load_recipe(recipe, catalog=cat)
-    if region not in recipe.regions:
-        raise RecipeError(
-            f"recipe {recipe.path}: region {region!r} is not supported; use one of "
-            f"{', '.join(recipe.regions)}"
-        )
-    spec = recipe.training
-    datasets = spec.datasets or [d for d in recipe.datasets if cat.dataset(d).kind == "occurrences"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        frame = read_occurrences(datasets, region=region, catalog=cat)
-    out = audit_sites(frame, spec, f"recipe {recipe.path}: training")
-    for column in AUDIT_COLUMNS:
-        if column not in out.columns:
-            out[column] = ""
-    out = out.reset_index(drop=True)
-    out.attrs = dict(frame.attrs)
-    return out
+    return training_candidates(recipe, region, catalog=catalog)
 
 
 def audit_summary(audit: Any) -> pd.DataFrame:

@@ -24,7 +24,9 @@ def linked():
         geomap.read("minmod-state-surveys", layer="usgs_mrds_california"),
     ]
     frame = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=4326)
-    frame["group"] = link_duplicates(frame)
+    from geomap.io.admin import state_codes
+
+    frame["group"] = link_duplicates(frame, state_codes=state_codes(frame))
     return frame
 
 
@@ -102,8 +104,13 @@ def test_same_name_tiers_by_distance_and_state():
         "state": states,
         "country": countries,
     }
-    group = link_duplicates(make_occurrences(columns, x, y, crs="EPSG:4326"))
+    from geomap.io.admin import state_codes
+
+    frame = make_occurrences(columns, x, y, crs="EPSG:4326")
+    group = link_duplicates(frame, state_codes=state_codes(frame))
     assert group.iloc[0] == group.iloc[1]  # same name, same state (ID), 67 km
+    # without normalized states, "ID" and "Idaho/Valley County" are not seen as one state
+    assert link_duplicates(frame).iloc[1] != link_duplicates(frame).iloc[0]
     assert group.iloc[2] != group.iloc[0]  # Wyoming
     assert group.iloc[3] != group.iloc[0]  # gold vs REE
 
@@ -136,8 +143,10 @@ def test_records_of_one_source_are_never_linked(linked):
 
 
 def test_merge_keeps_every_source(linked):
+    from geomap.io.admin import state_codes
+
     frame = linked.drop(columns="group")
-    merged = merge_duplicates(frame)
+    merged = merge_duplicates(frame, state_codes=state_codes(frame))
     assert len(merged) == linked["group"].nunique()
     assert merged["site_id"].is_unique
     assert merged["n_sources"].sum() == len(frame)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import shapely
 
-from geomap.harmonize.admin import check_states, normalize_state
 from geomap.harmonize.occurrences import make_occurrences
+from geomap.io.admin import check_states, normalize_state
 
 
 @pytest.fixture(scope="module")

@@ -184,20 +184,16 @@ def _base_name(name: str) -> str:
     return variants[0] if variants else ""
 
 
-def _state_codes(frame: Any) -> np.ndarray:
-    from geomap.harmonize.admin import normalize_state
-
+def _state_codes(frame: Any, state_codes: Sequence[str] | None) -> np.ndarray:
+    """Return the state of every row: the given codes, else the written state's first part."""
+    if state_codes is not None:
+        return np.asarray([str(c or "") for c in state_codes], dtype=object)
     if "state" not in frame.columns:
         return np.array([""] * len(frame), dtype=object)
-    countries = frame["country"].fillna("").astype(str).tolist() if "country" in frame else []
-    cache: dict[tuple[str, str], str] = {}
-    out = []
-    for state, country in zip(frame["state"].fillna("").astype(str), countries, strict=True):
-        key = (state, country)
-        if key not in cache:
-            cache[key] = normalize_state(state, country) or "" if state else ""
-        out.append(cache[key])
-    return np.asarray(out, dtype=object)
+    return np.asarray(
+        [_clean(re.split(r"[/,;]", s)[0]) for s in frame["state"].fillna("").astype(str)],
+        dtype=object,
+    )
 
 
 def _name_pairs(
@@ -247,6 +243,7 @@ def link_duplicates(
     source_priority: Sequence[str] = DEFAULT_SOURCE_PRIORITY,
     same_name_km: float = 25.0,
     same_state_km: float = 100.0,
+    state_codes: Sequence[str] | None = None,
 ) -> pd.Series:
     """Return, for each row, the ``site_id`` of the site it belongs to (see module doc).
 
@@ -263,6 +260,10 @@ def link_duplicates(
     same_name_km, same_state_km : float, default 25 and 100
         Largest distance between two records of the same normalized name (sharing a
         commodity), and of the same name in the same state (tier 4 of the module doc).
+    state_codes : sequence of str, optional
+        The normalized state of every row (``"ID"`` for "Idaho", "ID" and "Idaho/Valley
+        County"; :func:`geomap.io.admin.normalize_state`); without them the written states
+        are compared after cleaning, so "ID" and "Idaho" differ.
 
     Returns
     -------
@@ -300,7 +301,7 @@ def link_duplicates(
         scored.append((s, whole, -distance, i, j))
     seen = {(min(i, j), max(i, j)) for _, _, _, i, j in scored}
     district_pairs: set[tuple[int, int]] = set()
-    states = _state_codes(frame)
+    states = _state_codes(frame, state_codes)
     for i, j, s in _name_pairs(
         names,
         keys,

@@ -87,15 +87,15 @@ def read_occurrences(
         ``deposit_class_rule`` / ``deposit_class_confidence``: the deposit type of every
         site from :func:`geomap.harmonize.deposit_types.classify_deposits`, and
         ``state_code``, ``state_name``, ``state_as_written``, ``state_mismatch`` from
-        :func:`geomap.harmonize.admin.check_states`),
+        :func:`geomap.io.admin.check_states`),
         with ``attrs["geomap_report"]`` summing the datasets' reports (``datasets`` lists each).
     """
     import geopandas as gpd
 
     from geomap.catalog import load_catalog
-    from geomap.harmonize.admin import check_states
     from geomap.harmonize.deposit_types import add_deposit_classes
     from geomap.harmonize.occurrences import generic_group_only, select_commodities
+    from geomap.io.admin import check_states
     from geomap.io.occurrence_index import read_part
 
     cat = catalog or load_catalog()
@@ -177,8 +177,9 @@ def read_occurrences(
 
 def _merge(selection: Any) -> Any:
     from geomap.harmonize.dedup import merge_duplicates
+    from geomap.io.admin import state_codes
 
-    return merge_duplicates(selection)
+    return merge_duplicates(selection, state_codes=state_codes(selection))
 
 
 def _deduplicate(frame: Any) -> Any:

@@ -161,7 +161,7 @@ def cell_units(table: Any, units: Any, column: str = "code") -> np.ndarray:
 
 
 def _region_units(table: Any, countries: list[str] | None) -> Any:
-    from geomap.harmonize.admin import admin_units
+    from geomap.io.admin import admin_units
 
     units = admin_units()
     if countries:
@@ -189,7 +189,7 @@ def leave_one_unit_out(
         The region's cells.
     units : GeoDataFrame, optional
         Polygons with a ``code`` column; default the states/prefectures of ``countries``
-        (:func:`geomap.harmonize.admin.admin_units`, codes ``"USA-ID"``, ``"JPN-05"``).
+        (:func:`geomap.io.admin.admin_units`, codes ``"USA-ID"``, ``"JPN-05"``).
     countries : list of str, optional
         ISO3 codes to take the units from (default all).
     control : GeoDataFrame, optional

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["admin_units", "check_states", "normalize_state"]
+__all__ = ["admin_units", "check_states", "normalize_state", "state_codes"]
 
 _NON_WORD = re.compile(r"[\W_]+")
 
@@ -47,9 +47,9 @@ def admin_units() -> Any:
     """
     import geopandas as gpd
 
-    import geomap
+    from geomap.io import read
 
-    states = geomap.read("natural-earth", layer="50m_admin_1_states_provinces").to_crs(4326)
+    states = read("natural-earth", layer="50m_admin_1_states_provinces").to_crs(4326)
     states = states[states["adm0_a3"] != "JPN"]
     iso_suffix = states["iso_3166_2"].fillna("").astype(str).str.split("-").str[-1]
     postal = states["postal"].fillna("").astype(str)
@@ -64,7 +64,7 @@ def admin_units() -> Any:
         geometry=states.geometry.to_numpy(),
         crs=4326,
     )
-    prefectures = geomap.read("japan-prefectures-globalmap").to_crs(4326)
+    prefectures = read("japan-prefectures-globalmap").to_crs(4326)
     japan = gpd.GeoDataFrame(
         {
             "country": "JPN",
@@ -159,3 +159,22 @@ def check_states(frame: Any) -> pd.DataFrame:
         },
         index=frame.index,
     )
+
+
+def state_codes(frame: Any) -> list[str]:
+    """Return the normalized written state of every row (``""`` when it names no unit)."""
+    if "state" not in frame.columns or not len(frame):
+        return [""] * len(frame)
+    countries = (
+        frame["country"].fillna("").astype(str).tolist()
+        if "country" in frame.columns
+        else [""] * len(frame)
+    )
+    cache: dict[tuple[str, str], str] = {}
+    out = []
+    for state, country in zip(frame["state"].fillna("").astype(str), countries, strict=True):
+        key = (state, country)
+        if key not in cache:
+            cache[key] = (normalize_state(state, country) or "") if state else ""
+        out.append(cache[key])
+    return out
