@@ -67,6 +67,8 @@ _OCCURRENCE_FIELDS = (
     ("commodities", "Commodities"),
     ("deposit_type", "Deposit type"),
     ("deposit_class", "Deposit class"),
+    ("deposit_class_rule", "Type rule (confidence)"),
+    ("reason", "Training audit"),
     ("dataset_id", "Source dataset"),
     ("record_id", "Record id"),
     ("location", "Location"),
@@ -1091,6 +1093,8 @@ class _BuildContext:
             "commodities": column("commodities"),
             "deposit_type": column("deposit_type"),
             "deposit_class": column("deposit_class"),
+            "deposit_class_rule": _rule_text(frame),
+            "reason": column("reason"),
             "dataset_id": column("dataset_id"),
             "record_id": column("record_id"),
             "location": location,
@@ -1447,6 +1451,7 @@ def prospectivity_map(
     title: str = "Mineral prospectivity",
     subtitle: str | None = None,
     path: str | os.PathLike[str] | None = None,
+    training_sites: Any = None,
     **options: Any,
 ) -> Any:
     """Build (and optionally save) the interactive map of one region's results.
@@ -1469,6 +1474,9 @@ def prospectivity_map(
         Shown at the top.
     path : path-like, optional
         Save the map here (offline HTML, tiles beside it when needed).
+    training_sites : GeoDataFrame, optional
+        The training audit (:func:`geomap.training.training_audit`): every site the recipe
+        considered, each popup saying whether it trained the model and why; hidden on opening.
     **options
         :class:`MapBuilder` options (``basemap``, ``online_basemaps``, ``max_embed_pixels``,
         ``catalog``...).
@@ -1497,9 +1505,29 @@ def prospectivity_map(
     )
     for name, data in (evidence or {}).items():
         builder.add_raster(data, name=name, kind="evidence")
+    if training_sites is not None and len(training_sites):
+        builder.add_occurrences(training_sites, name="Training sites", show=False)
     if path is not None:
         return builder.save(path)
     return builder.to_map()
+
+
+def _rule_text(frame: Any) -> list[str | None]:
+    """``rule (confidence)`` of each site's deposit type, None where there is none."""
+    if "deposit_class_rule" not in frame.columns:
+        return [None] * len(frame)
+    conf = (
+        frame["deposit_class_confidence"].tolist()
+        if "deposit_class_confidence" in frame.columns
+        else [None] * len(frame)
+    )
+    out: list[str | None] = []
+    for rule, c in zip(frame["deposit_class_rule"].tolist(), conf, strict=True):
+        text = rule if isinstance(rule, str) and rule else None
+        if text and isinstance(c, float) and c == c:
+            text = f"{text} ({c:.2f})"
+        out.append(text)
+    return out
 
 
 def joint_map(
