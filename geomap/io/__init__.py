@@ -35,8 +35,9 @@ def read(
     catalog : Catalog, optional
         Defaults to the project catalog.
     bbox : (west, south, east, north), optional
-        Degrees.  Readers of large sources (the official full-resolution ones) read
-        only this window; by default the region's box.  Other readers ignore it.
+        Degrees: read only this window (readers that take a box: rasters, point tables,
+        the official full-resolution sources).  Without it, the official sources read the
+        region's box.
     **options
         Reader options, overriding the catalog's ``reader_options``.
 
@@ -60,10 +61,10 @@ def read(
     else:
         files = fetch(dataset_id, catalog=cat)
     paths = local_paths(dataset, files)
-    if getattr(read_func, "geomap_windowed", False):
-        window = bbox if bbox is not None else (cat.region(region).bbox if region else None)
-        if window is not None:
-            options = {"bbox": tuple(window), **options}
+    if bbox is not None:  # asked for: every reader that takes a box reads only inside it
+        options = {"bbox": tuple(bbox), **options}
+    elif region and getattr(read_func, "geomap_windowed", False):  # large official sources
+        options = {"bbox": tuple(cat.region(region).bbox), **options}
     result = read_func(dataset, paths, layer=layer, **{**dataset.reader_options, **options})
     if region is not None:
         from geomap.harmonize import to_region

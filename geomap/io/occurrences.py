@@ -18,7 +18,7 @@ from geomap.core.report import IngestReport
 
 __all__ = ["occurrence_dataset_ids", "read_occurrences"]
 
-_DEDUP_CACHE: dict[tuple[Any, ...], Any] = {}
+_DEDUP_CACHE: dict[str, Any] = {}
 _DEDUP_CACHE_MAX = 8
 
 
@@ -183,13 +183,11 @@ def _merge(selection: Any) -> Any:
 
 
 def _deduplicate(frame: Any) -> Any:
-    from geomap.io.occurrence_index import deduplicated
+    from geomap.io.occurrence_index import deduplicated, frame_digest
 
-    key = (
-        len(frame),
-        int(pd.util.hash_pandas_object(frame["site_id"], index=False).sum()),
-        int(pd.util.hash_pandas_object(frame["commodities"], index=False).sum()),
-    )
+    key = frame_digest(frame)  # every column and geometry: a renamed site is another frame
+    if key is None:
+        return deduplicated(frame, _merge)
     cached = _DEDUP_CACHE.get(key)
     if cached is None:
         cached = deduplicated(frame, _merge)
