@@ -331,9 +331,9 @@ def test_save_map_is_atomic(japan, tmp_path, monkeypatch):
     def broken(*_args, **_kwargs):
         raise KeyboardInterrupt
 
-    import geomap.render.maps as maps
+    import geomap.render._html as html_writer
 
-    monkeypatch.setattr(maps, "render_html", broken)
+    monkeypatch.setattr(html_writer, "render_html", broken)
     with pytest.raises(KeyboardInterrupt):
         save_map(m, path)
     assert path.read_text() == "previous map"

@@ -1,0 +1,701 @@
+"""The folium renderer behind :meth:`MapBuilder.to_map <geomap.render.maps.MapBuilder.to_map>`.
+
+:class:`FoliumMapRenderer` turns the layers a builder collected into a :class:`folium.Map`:
+basemap, rasters (embedded images or a tile folder), occurrences, vectors, legends, the layer
+control and the side panels.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from geomap import styles
+from geomap.errors import UnknownNameError
+from geomap.render._layers import (
+    _MAX_LEGEND_CLASSES,
+    _MAX_POPUP_FIELDS,
+    _OCCURRENCE_FIELDS,
+    GROUPS,
+    _Layer,
+)
+
+if TYPE_CHECKING:
+    from geomap.render.maps import MapBuilder
+
+__all__ = ["FoliumMapRenderer"]
+
+
+@dataclass
+class FoliumMapRenderer:
+    """Draw one :class:`MapBuilder`'s layers on a new :class:`folium.Map` (:meth:`build`)."""
+
+    builder: MapBuilder
+    bounds: tuple[float, float, float, float] | None
+    shift_east: bool
+    tile_root: Path | None
+    tile_url: str
+    legends: list[tuple[Any, str]] = field(default_factory=list)
+    groups: dict[str, list[Any]] = field(default_factory=dict)
+    extents: list[tuple[float, float, float, float]] = field(default_factory=list)
+
+    @property
+    def notes(self) -> list[str]:
+        return self.builder.notes
+
+    def build(self) -> Any:
+        import folium
+        from folium import plugins
+
+        from geomap.render import _elements as el
+
+        b = self.builder
+        m = _OfflineMap(
+            location=None,
+            zoom_start=2,
+            tiles=None,
+            control_scale=True,
+            prefer_canvas=True,
+            world_copy_jump=False,
+            maxZoom=18,  # the map option (folium's max_zoom only reaches tile layers)
+            minZoom=1,
+        )
+        el.PageHelpers().add_to(m)
+        if self.bounds is not None:  # the view first: layers then load at their final zoom
+            el.InitialView(_leaflet_bounds(self.bounds)).add_to(m)
+        base_layers: list[Any] = [folium.FeatureGroup(name="No basemap (offline)", overlay=False)]
+        base_layers[0].add_to(m)
+        for label, provider in self._online_providers():
+            layer = folium.TileLayer(
+                tiles=provider.build_url(),
+                attr=provider.html_attribution,
+                name=label,
+                overlay=False,
+                show=False,
+                max_zoom=19,
+                max_native_zoom=provider.get("max_zoom", 18),
+            )
+            layer.add_to(m)
+            base_layers.append(layer)
+        tolerance = b._tolerance(self.bounds)
+        if b.basemap:
+            self._add_basemap(m, tolerance)
+        for label, bbox in b._regions:
+            self._add_region_outline(m, label, bbox)
+        order = {"raster": 0, "vector": 1, "occurrences": 2}
+        vector_order = {"geology": 0, "boundary": 1, "country": 1, "coastline": 1, "region": 1}
+        layers = sorted(
+            b._layers,
+            key=lambda layer: (
+                order[layer.kind],
+                vector_order.get(layer.options.get("style_kind", ""), 2),
+            ),
+        )
+        for spec in layers:
+            if spec.kind == "raster":
+                self._add_raster(m, spec)
+            elif spec.kind == "occurrences":
+                self._add_occurrences(m, spec)
+            else:
+                self._add_vector(m, spec, tolerance)
+        control = el.GroupedLayers(base_layers, self._ordered_groups(), collapsed=True)
+        control.add_to(m)
+        b.layer_names = control.labels()
+        if self.legends:
+            el.MapLegend(self.legends).add_to(m)
+        plugins.Fullscreen(position="topleft").add_to(m)
+        plugins.MeasureControl(
+            position="topleft",
+            primary_length_unit="kilometers",
+            secondary_length_unit="miles",
+            primary_area_unit="hectares",
+            secondary_area_unit="sqmiles",
+        ).add_to(m)
+        plugins.Draw(
+            export=True,
+            filename="survey_areas.geojson",
+            position="topleft",
+            draw_options={
+                "polyline": False,
+                "circle": False,
+                "circlemarker": False,
+                "marker": True,
+                "polygon": True,
+                "rectangle": True,
+            },
+        ).add_to(m)
+        plugins.MousePosition(
+            position="bottomleft",
+            separator=" | ",
+            prefix="lat | lon:",
+            num_digits=4,
+            # longitudes of a Pacific-centred map are shown in -180..180
+            lng_formatter="function (n) { return (((n + 540) % 360) - 180).toFixed(4); }",
+        ).add_to(m)
+        if b.basemap:
+            self._add_minimap(m)
+        if len(b._regions) > 1:
+            el.ZoomToButtons(
+                [(label, _leaflet_bounds(self._region_box(bbox))) for label, bbox in b._regions]
+            ).add_to(m)
+        m.get_root().html.add_child(folium.Element(self._title_html()))
+        el.HtmlPanel(self._sources_html(), position="bottomleft").add_to(m)
+        el.AttributionLine(self._credit_line()).add_to(m)
+        for title, frame in b._tables:
+            el.HtmlPanel(_table_html(title, frame), position="bottomleft").add_to(m)
+        m.get_root().header.add_child(
+            folium.Element(f"<title>{escape(b.title)}</title>"), name="geomap_title"
+        )
+        if self.bounds is None and self.extents:
+            m.fit_bounds(_leaflet_bounds(_union(self.extents)))  # type: ignore[arg-type]
+        el.stable_ids(m.get_root())
+        return m
+
+    # -- pieces --------------------------------------------------------------------------
+
+    def _online_providers(self) -> list[tuple[str, Any]]:
+        from geomap.render.basemap import ONLINE_BASEMAPS
+
+        wanted = self.builder.online_basemaps
+        if wanted is False:
+            return []
+        if wanted is True:
+            return list(ONLINE_BASEMAPS.items())
+        unknown = [w for w in wanted if w not in ONLINE_BASEMAPS]
+        if unknown:
+            raise UnknownNameError(
+                f"unknown online basemap(s) {unknown}; choose from {list(ONLINE_BASEMAPS)}"
+            )
+        return [(w, ONLINE_BASEMAPS[w]) for w in wanted]
+
+    def _group(self, name: str, layer: Any) -> None:
+        self.groups.setdefault(name, []).append(layer)
+
+    def _ordered_groups(self) -> dict[str, list[Any]]:
+        first_seen = {name: i for i, name in enumerate(self.groups)}
+        panels = list(dict.fromkeys(name.split(": ")[0] for name in self.groups if ": " in name))
+
+        def rank(name: str) -> tuple[int, int, int]:
+            kind = next(
+                (
+                    i
+                    for i, key in enumerate(
+                        ("model", "evidence", "occurrences", "geology", "reference")
+                    )
+                    if name.endswith(GROUPS[key])
+                ),
+                len(GROUPS),
+            )
+            prefix = name.split(": ")[0] if ": " in name else ""
+            panel = panels.index(prefix) if prefix in panels else len(panels)
+            return (kind, panel, first_seen[name])
+
+        return {name: self.groups[name] for name in sorted(self.groups, key=rank)}
+
+    def _region_box(self, bbox: tuple[float, float, float, float]) -> tuple[float, ...]:
+        west, south, east, north = bbox
+        if west > east:
+            east += 360
+        elif self.shift_east and east < 0:
+            west, east = west + 360, east + 360
+        return (west, south, east, north)
+
+    def _add_region_outline(
+        self, m: Any, label: str, bbox: tuple[float, float, float, float]
+    ) -> None:
+        import shapely
+
+        from geomap.render import _elements as el
+
+        west, south, east, north = self._region_box(bbox)
+        xs = np.linspace(west, east, 61)
+        ring = (
+            [(x, south) for x in xs]
+            + [(east, north)]
+            + [(x, north) for x in xs[::-1]]
+            + [(west, south)]
+        )
+        geometry = shapely.Polygon(ring)
+        data = {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "geometry": shapely.geometry.mapping(geometry),
+                    "properties": {"name": label},
+                }
+            ],
+        }
+        layer = el.GeoJsonOverlay(
+            data,
+            name=f"Region: {label}",
+            style=styles.LAYER_STYLES["region"],
+            popup_fields=[("name", "Region")],
+            tooltip_field="name",
+            show=True,
+        )
+        layer.add_to(m)
+        self._group(GROUPS["reference"], layer)
+
+    def _add_basemap(self, m: Any, tolerance: float) -> None:
+        from geomap.render import _elements as el
+        from geomap.render._vectors import feature_collection, to_display_lonlat
+        from geomap.render.basemap import BASEMAP_DATASETS, offline_basemap
+
+        bounds = self.bounds
+        if bounds is None:
+            self.notes.append("no region given: the offline basemap was not added")
+            return
+        west, south, east, north = bounds
+        bbox = (((west + 180) % 360) - 180, south, ((east + 180) % 360) - 180, north)
+        if east - west >= 360:
+            bbox = (-180.0, south, 180.0, north)
+        layers = offline_basemap(bbox, catalog=self.builder.catalog)
+        self.builder.add_datasets(
+            d
+            for d in BASEMAP_DATASETS
+            if any(f.attrs.get("geomap_source") == d for f in layers.values())
+        )
+        spec = {
+            "coastline": ("Coastline", "coastline", None, True),
+            "countries": ("Countries", "country", "NAME", True),
+            "states": ("States and provinces", "boundary", "name", True),
+            "japan_prefectures": ("Japanese prefectures", "boundary", "nam", True),
+        }
+        for key, frame in layers.items():
+            if not len(frame):
+                continue
+            label, style_kind, name_col, show = spec[key]
+            shown = to_display_lonlat(
+                frame, what=label, notes=self.notes, shift_east=self.shift_east, tolerance=tolerance
+            )
+            fields = [name_col] if name_col else []
+            if key == "japan_prefectures":
+                fields = ["nam", "nam_ja"]
+            layer = el.GeoJsonOverlay(
+                feature_collection(shown, fields),
+                name=label,
+                style=styles.LAYER_STYLES[style_kind],
+                popup_fields=[
+                    (f, "Name" if i == 0 else "Name (Japanese)") for i, f in enumerate(fields)
+                ],
+                title_field=name_col,
+                tooltip_field=name_col,
+                show=show,
+            )
+            layer.add_to(m)
+            self._group(GROUPS["reference"], layer)
+
+    def _add_minimap(self, m: Any) -> None:
+        from geomap.render import _elements as el
+        from geomap.render._vectors import feature_collection, to_display_lonlat
+        from geomap.render.basemap import world_outline
+
+        world = to_display_lonlat(
+            world_outline(catalog=self.builder.catalog),
+            what="overview map",
+            notes=self.notes,
+            tolerance=0.3,
+            precision=2,
+        )
+        data = feature_collection(world, [])
+        if self.shift_east:  # a second copy east of 180° so a Pacific-centred overview is whole
+            import shapely
+
+            moved = world.set_geometry(
+                shapely.transform(world.geometry.to_numpy(), lambda xy: xy + np.array([360.0, 0.0]))
+            )
+            data["features"] += feature_collection(moved, [])["features"]
+        el.VectorMiniMap(data).add_to(m)
+
+    def _add_raster(self, m: Any, layer: _Layer) -> None:
+        import folium
+
+        from geomap.render import _elements as el
+        from geomap.render import _raster as rr
+
+        b = self.builder
+        options = layer.options
+        native = rr.display_size(layer.data)
+        tiled = native > b.max_embed_pixels and self.tile_root is not None
+        limit = b.max_tile_pixels if tiled else b.max_embed_pixels
+        shown = rr.prepare_display_raster(layer.data, max_pixels=limit, what=layer.name)
+        if self.shift_east:
+            shown = rr.shift_east(shown)
+        valid = np.isfinite(shown.values)
+        if not valid.any():
+            self.notes.append(f"{layer.name}: no cells with data; layer not drawn")
+            return
+        reduced = shown.values.size < native * 0.95
+        if reduced:
+            self.notes.append(
+                f"{layer.name}: shown at reduced resolution ({shown.shape[1]} × {shown.shape[0]} "
+                f"display cells for ~{native:,} at full resolution)"
+            )
+        palette, legend = self._palette(layer, shown.values, valid)
+        west, south, east, north = shown.bounds_lonlat
+        bounds = [[south, west], [north, east]]
+        self.extents.append((west, south, east, north))
+        if tiled and self.tile_root is not None:
+            slug = _slug(layer.name, len(self.extents))
+            zooms = rr.tile_zoom_range(shown)
+            ranges = rr.write_tiles(shown, self.tile_root / slug, palette, zoom_range=zooms)
+            overlay: Any = el.LocalTileLayer(
+                f"{self.tile_url}/{slug}/{{z}}/{{x}}/{{y}}.png",
+                ranges,
+                name=layer.name,
+                opacity=options["opacity"],
+                show=layer.show,
+            )
+            count = sum((r[1] - r[0] + 1) * (r[3] - r[2] + 1) for r in ranges.values())
+            self.notes.append(f"{layer.name}: {count} tiles in {self.tile_url}/{slug}")
+        else:
+            png = rr.encode_png(palette.indices(shown.values, valid), palette)
+            uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+            overlay = folium.raster_layers.ImageOverlay(
+                uri,
+                bounds=bounds,
+                name=layer.name,
+                opacity=options["opacity"],
+                show=layer.show,
+                pixelated=True,
+                interactive=False,
+                class_name="geomap-raster",
+            )
+        overlay.add_to(m)
+        self._group(layer.group, overlay)
+        units = options.get("units")
+        title = escape(layer.name + (f" ({units})" if units else ""))
+        self.legends.append((overlay, f'<div class="geomap-legend-title">{title}</div>{legend}'))
+
+    def _palette(self, layer: _Layer, values: np.ndarray, valid: np.ndarray) -> tuple[Any, str]:
+        from geomap.render._elements import svg_colorbar
+        from geomap.render._raster import Palette
+
+        options = layer.options
+        data = values[valid]
+        classes = np.unique(data)
+        integer_valued = bool(np.all(np.equal(np.mod(classes, 1), 0)))
+        if options["categorical"] and integer_valued and len(classes) <= 64:
+            rgb = styles.colormap_stops(options["colormap"], max(2, len(classes)))
+            palette = Palette(colors=rgb[: len(classes)], classes=[float(c) for c in classes])
+            items = "".join(
+                f'<div><span class="geomap-swatch" style="background:{_hex(c)}"></span>'
+                f"{escape(_class_label(v, layer))}</div>"
+                for c, v in zip(palette.colors, classes, strict=True)
+            )
+            return palette, items
+        vmin = float(options["vmin"]) if options["vmin"] is not None else float(data.min())
+        vmax = float(options["vmax"]) if options["vmax"] is not None else float(data.max())
+        if not vmax > vmin:
+            vmax = vmin + (abs(vmin) * 1e-6 or 1e-6)
+        rgb = styles.colormap_stops(options["colormap"], 255)
+        palette = Palette(colors=rgb, vmin=vmin, vmax=vmax)
+        hexes = [_hex(c) for c in styles.colormap_stops(options["colormap"], 9)]
+        return palette, svg_colorbar(hexes, vmin, vmax)
+
+    def _add_occurrences(self, m: Any, layer: _Layer) -> None:
+        import shapely
+
+        from geomap.render import _elements as el
+        from geomap.render._vectors import display_text, to_display_lonlat
+
+        frame = to_display_lonlat(
+            layer.data, what=layer.name, notes=self.notes, shift_east=self.shift_east, precision=5
+        )
+        if not len(frame):
+            self.notes.append(f"{layer.name}: no occurrences with a location")
+            return
+        geoms = frame.geometry.to_numpy()
+        not_points = shapely.get_type_id(geoms) != 0
+        if not_points.any():
+            self.notes.append(
+                f"{layer.name}: {int(not_points.sum())} non-point feature(s) drawn at a point "
+                "inside them"
+            )
+            geoms = np.where(not_points, shapely.point_on_surface(geoms), geoms)
+        lon = shapely.get_x(geoms)
+        lat = shapely.get_y(geoms)
+        columns = frame.columns
+        n = len(frame)
+
+        def column(name: str) -> list[str | None]:
+            if name not in columns:
+                return [None] * n
+            return [display_text(v) for v in frame[name].tolist()]
+
+        names = column("name")
+        fallback = column("site_id") if "site_id" in columns else column("record_id")
+        titles = [
+            a if a else (f or "Unnamed occurrence") for a, f in zip(names, fallback, strict=True)
+        ]
+        state, country = column("state"), column("country")
+        location = [
+            ", ".join(p for p in (s, c) if p) or None for s, c in zip(state, country, strict=True)
+        ]
+        data: dict[str, list[Any]] = {
+            "title": titles,
+            "commodities": column("commodities"),
+            "deposit_type": column("deposit_type"),
+            "deposit_class": column("deposit_class"),
+            "dataset_id": column("dataset_id"),
+            "record_id": column("record_id"),
+            "location": location,
+        }
+        raw = frame["commodities"].tolist() if "commodities" in columns else [None] * n
+        groups = np.array([styles.commodity_group(v) for v in raw], dtype=object)
+        fields = [f for f in _OCCURRENCE_FIELDS if any(v is not None for v in data[f[0]])]
+        order: list[str] = [
+            *styles.COMMODITY_GROUPS,
+            styles.OTHER_GROUP[0],
+            styles.UNKNOWN_GROUP[0],
+        ]
+        for group in order:
+            idx = np.flatnonzero(groups == group)
+            if not len(idx):
+                continue
+            columns_out: dict[str, list[Any]] = {
+                "lat": np.round(lat[idx], 5).tolist(),
+                "lon": np.round(lon[idx], 5).tolist(),
+            }
+            for key, values in data.items():
+                columns_out[key] = [values[i] for i in idx]
+            color = styles.commodity_group_color(group)
+            overlay = el.OccurrenceClusters(
+                columns_out,
+                fields=fields,
+                color=color,
+                name=f"{layer.name}: {group} ({len(idx):,})",
+                show=layer.show,
+            )
+            overlay.add_to(m)
+            self._group(layer.group, overlay)
+            self.legends.append(
+                (
+                    overlay,
+                    f'<span class="geomap-swatch" style="background:{color};border-radius:50%">'
+                    f"</span>{escape(group)}",
+                )
+            )
+        self.extents.append(
+            (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
+        )
+
+    def _add_vector(self, m: Any, layer: _Layer, tolerance: float) -> None:
+        from geomap.render import _elements as el
+        from geomap.render._vectors import feature_collection, to_display_lonlat
+
+        options = layer.options
+        style_kind = options["style_kind"]
+        frame = layer.data
+        geometry_name = frame.geometry.name
+        fields = options["fields"]
+        if fields is None:
+            fields = [c for c in frame.columns if c != geometry_name][:_MAX_POPUP_FIELDS]
+        color_by = options["color_by"]
+        keep = list(dict.fromkeys([*fields, *[c for c in (color_by, options["title_field"]) if c]]))
+        budget = self.builder.size_budget_bytes // 4
+        data: dict[str, Any] = {}
+        size = 0
+        for attempt in range(4):
+            shown = to_display_lonlat(
+                frame[[*keep, geometry_name]],
+                what=layer.name,
+                notes=self.notes if attempt == 0 else [],
+                shift_east=self.shift_east,
+                tolerance=tolerance * 4**attempt if style_kind != "target" else None,
+            )
+            data = feature_collection(shown, keep)
+            from geomap.render._elements import safe_json
+
+            size = len(safe_json(data))
+            if size <= budget or style_kind == "target":
+                break
+        if size > budget:
+            self.notes.append(f"{layer.name}: {size / 2**20:.1f} MiB even after generalisation")
+        elif attempt:
+            self.notes.append(
+                f"{layer.name}: generalised to {tolerance * 4**attempt:.3g}° to fit the size budget"
+            )
+        if not data["features"]:
+            self.notes.append(f"{layer.name}: nothing to draw")
+            return
+        colors: dict[str, str] = {}
+        legend = ""
+        if color_by:
+            from geomap.render._vectors import display_text
+
+            values = [display_text(v) for v in frame[color_by].tolist()]
+            colors = styles.categorical_colors([v for v in values if v is not None])
+            shown_classes = list(colors.items())[:_MAX_LEGEND_CLASSES]
+            legend = "".join(
+                f'<div><span class="geomap-swatch" style="background:{c}"></span>{escape(v)}</div>'
+                for v, c in shown_classes
+            )
+            if len(colors) > len(shown_classes):
+                legend += f"<div>… and {len(colors) - len(shown_classes)} more classes</div>"
+        style = styles.LAYER_STYLES[style_kind]
+        overlay = el.GeoJsonOverlay(
+            data,
+            name=layer.name,
+            style=style,
+            popup_fields=[(f, _label(f)) for f in fields],
+            title_field=options["title_field"],
+            tooltip_field=options["title_field"],
+            title_prefix=options["title_prefix"],
+            color_by=color_by,
+            colors=colors,
+            show=layer.show,
+        )
+        overlay.add_to(m)
+        self._group(layer.group, overlay)
+        swatch_color = style.get("fillColor") or style.get("color")
+        if legend:
+            legend = f'<div class="geomap-legend-title">{escape(layer.name)}</div>{legend}'
+        else:
+            legend = (
+                f'<span class="geomap-swatch" style="background:{swatch_color}"></span>'
+                f"{escape(layer.name)}"
+            )
+        if style_kind in ("fault", "target", "geology"):
+            self.legends.append((overlay, legend))
+        from geomap.render._vectors import lonlat_bounds
+
+        extent = lonlat_bounds(shown)
+        if extent is not None:
+            self.extents.append(extent)
+
+    # -- panels --------------------------------------------------------------------------
+
+    def _title_html(self) -> str:
+        b = self.builder
+        sub = f"<small>{escape(b.subtitle)}</small>" if b.subtitle else ""
+        return f'<div class="geomap-title">{escape(b.title)}{sub}</div>'
+
+    def _credit_line(self) -> str:
+        b = self.builder
+        publishers: list[str] = []
+        for dataset_id in b._datasets:
+            try:
+                publisher = b.catalog.dataset(dataset_id).publisher
+            except (KeyError, UnknownNameError):
+                publisher = dataset_id
+            short = publisher if len(publisher) <= 28 else publisher[:27].rstrip(" ,;(") + "…"
+            if short not in publishers:
+                publishers.append(short)
+        if not publishers:
+            return "Data: none credited | geomap"
+        shown = "; ".join(publishers[:2])
+        if len(publishers) > 2:
+            shown += f" +{len(publishers) - 2} more"
+        return f"Data: {shown} — credits and licences under Sources | geomap"
+
+    def _sources_html(self) -> str:
+        b = self.builder
+        parts = []
+        for dataset_id in b._datasets:
+            try:
+                ds = b.catalog.dataset(dataset_id)
+            except (KeyError, UnknownNameError):
+                parts.append(
+                    f"<h4>{escape(dataset_id)}</h4><p>Not in the data catalog: licence unknown; "
+                    "check before redistributing.</p>"
+                )
+                continue
+            lic = ds.license
+            name = escape(f"{lic.name} ({lic.spdx})")
+            if lic.url:
+                name = f'<a href="{escape(lic.url)}" target="_blank" rel="noopener">{name}</a>'
+            parts.append(
+                f"<h4>{escape(ds.title)}</h4>"
+                f"<p>{escape(ds.publisher)}. Licence: {name}.<br>{escape(lic.attribution)}<br>"
+                f"<i>Cite:</i> {escape(ds.citation)}<br><code>{escape(ds.id)}</code></p>"
+            )
+        if b.notes:
+            parts.append(
+                "<h4>Notes</h4><ul>" + "".join(f"<li>{escape(n)}</li>" for n in b.notes) + "</ul>"
+            )
+        parts.append(
+            "<p>Online basemaps, when switched on, carry their own credits (OpenStreetMap "
+            "contributors; U.S. Geological Survey, The National Map; 地理院タイル, GSI Japan). "
+            "Map made with geomap, Leaflet and folium.</p>"
+        )
+        count = len(b._datasets)
+        return (
+            f"<details><summary>Sources and licences ({count} dataset"
+            f"{'s' if count != 1 else ''})</summary>{''.join(parts)}</details>"
+        )
+
+
+@functools.cache
+def _offline_map_class() -> Any:
+    import folium
+    from folium import folium as folium_module
+
+    leaflet_js = dict(folium_module._default_js)["leaflet"]
+    leaflet_css = dict(folium_module._default_css)["leaflet_css"]
+
+    class OfflineMap(folium.Map):
+        """A folium Map that loads only Leaflet itself (no jQuery, Bootstrap, fonts)."""
+
+        default_js = [("leaflet", leaflet_js)]  # noqa: RUF012
+        default_css = [("leaflet_css", leaflet_css)]  # noqa: RUF012
+
+    return OfflineMap
+
+
+def _OfflineMap(**kwargs: Any) -> Any:  # noqa: N802 - behaves as a class
+    return _offline_map_class()(**kwargs)
+
+
+def _leaflet_bounds(bbox: Sequence[float]) -> list[list[float]]:
+    west, south, east, north = bbox
+    return [[float(south), float(west)], [float(north), float(east)]]
+
+
+def _union(
+    boxes: Sequence[tuple[float, float, float, float]],
+) -> tuple[float, float, float, float] | None:
+    if not boxes:
+        return None
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
+def _hex(rgb: Sequence[int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb[:3])
+
+
+def _class_label(value: float, layer: _Layer) -> str:
+    text = f"{int(value)}" if float(value).is_integer() else f"{value:g}"
+    if "coverage" in layer.name.lower() or layer.options.get("categorical"):
+        return f"{text} evidence layer{'s' if value != 1 else ''} with data"
+    return text
+
+
+def _label(column: str) -> str:
+    return column.replace("_", " ").capitalize()
+
+
+def _slug(name: str, index: int) -> str:
+    import re
+
+    text = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "raster"
+    return f"{index:02d}_{text[:40]}"
+
+
+def _table_html(title: str, frame: Any) -> str:
+    table = frame.head(50).to_html(index=False, escape=True, border=0, na_rep="")
+    more = f"<p>… {len(frame) - 50} more rows</p>" if len(frame) > 50 else ""
+    return f"<details><summary>{escape(title)}</summary>{table}{more}</details>"
