@@ -399,6 +399,7 @@ def write_outputs(
             faults=layers.faults,
             geology=layers.geology,
             targets=layers.targets,
+            evidence=layers.evidence(),
             region=region,
             datasets=state.datasets,
             title=title,

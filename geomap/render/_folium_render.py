@@ -45,6 +45,12 @@ class FoliumMapRenderer:
     legends: list[tuple[Any, str]] = field(default_factory=list)
     groups: dict[str, list[Any]] = field(default_factory=dict)
     extents: list[tuple[float, float, float, float]] = field(default_factory=list)
+    # (kind, label, colour) of every categorical legend entry, for colour-distance checks
+    legend_entries: list[tuple[str, str, str]] = field(default_factory=list)
+    # value grids answering a click (see geomap.render._controls.ValueProbe)
+    probes: list[dict[str, Any]] = field(default_factory=list)
+    rasters: list[Any] = field(default_factory=list)
+    target_rows: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def notes(self) -> list[str]:
@@ -54,6 +60,7 @@ class FoliumMapRenderer:
         import folium
         from folium import plugins
 
+        from geomap.render import _controls as ctl
         from geomap.render import _elements as el
 
         b = self.builder
@@ -68,6 +75,7 @@ class FoliumMapRenderer:
             minZoom=1,
         )
         el.PageHelpers().add_to(m)
+        ctl.ControlHelpers().add_to(m)
         if self.bounds is not None:  # the view first: layers then load at their final zoom
             el.InitialView(_leaflet_bounds(self.bounds)).add_to(m)
         base_layers: list[Any] = [folium.FeatureGroup(name="No basemap (offline)", overlay=False)]
@@ -107,9 +115,19 @@ class FoliumMapRenderer:
                 self._add_vector(m, spec, tolerance)
         control = el.GroupedLayers(base_layers, self._ordered_groups(), collapsed=True)
         control.add_to(m)
+        ctl.FoldableGroups(control, folded=[g for g in self.groups if "Evidence" in g]).add_to(m)
         b.layer_names = control.labels()
+        b.legend_entries = list(dict.fromkeys(self.legend_entries))
+        if self.rasters:
+            ctl.OpacitySlider(self.rasters).add_to(m)
+        if self.probes:
+            ctl.ValueProbe(self._budgeted_probes()).add_to(m)
         if self.legends:
-            el.MapLegend(self.legends).add_to(m)
+            ctl.CollapsibleLegend(self.legends).add_to(m)
+        if self.target_rows:
+            ctl.TargetTable(
+                self.target_rows[:200], title=f"Targets ({len(self.target_rows)})"
+            ).add_to(m)
         plugins.Fullscreen(position="topleft").add_to(m)
         plugins.MeasureControl(
             position="topleft",
@@ -339,14 +357,26 @@ class FoliumMapRenderer:
                 f"{layer.name}: shown at reduced resolution ({shown.shape[1]} × {shown.shape[0]} "
                 f"display cells for ~{native:,} at full resolution)"
             )
-        palette, legend = self._palette(layer, shown.values, valid)
+        palette, legend, display_values = self._palette(layer, shown.values, valid)
+        self._add_probe(layer, shown)
         west, south, east, north = shown.bounds_lonlat
         bounds = [[south, west], [north, east]]
         self.extents.append((west, south, east, north))
         if tiled and self.tile_root is not None:
             slug = _slug(layer.name, len(self.extents))
             zooms = rr.tile_zoom_range(shown)
-            ranges = rr.write_tiles(shown, self.tile_root / slug, palette, zoom_range=zooms)
+            ranges = rr.write_tiles(
+                rr.DisplayRaster(
+                    display_values,
+                    shown.transform,
+                    shown.crs,
+                    shown.bounds_lonlat,
+                    shown.decimation,
+                ),
+                self.tile_root / slug,
+                palette,
+                zoom_range=zooms,
+            )
             overlay: Any = el.LocalTileLayer(
                 f"{self.tile_url}/{slug}/{{z}}/{{x}}/{{y}}.png",
                 ranges,
@@ -357,7 +387,7 @@ class FoliumMapRenderer:
             count = sum((r[1] - r[0] + 1) * (r[3] - r[2] + 1) for r in ranges.values())
             self.notes.append(f"{layer.name}: {count} tiles in {self.tile_url}/{slug}")
         else:
-            png = rr.encode_png(palette.indices(shown.values, valid), palette)
+            png = rr.encode_png(palette.indices(display_values, valid), palette)
             uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
             overlay = folium.raster_layers.ImageOverlay(
                 uri,
@@ -371,35 +401,114 @@ class FoliumMapRenderer:
             )
         overlay.add_to(m)
         self._group(layer.group, overlay)
+        self.rasters.append(overlay)
         units = options.get("units")
         title = escape(layer.name + (f" ({units})" if units else ""))
         self.legends.append((overlay, f'<div class="geomap-legend-title">{title}</div>{legend}'))
 
-    def _palette(self, layer: _Layer, values: np.ndarray, valid: np.ndarray) -> tuple[Any, str]:
+    def _palette(
+        self, layer: _Layer, values: np.ndarray, valid: np.ndarray
+    ) -> tuple[Any, str, np.ndarray]:
+        """Palette, legend HTML and the values to colour (class codes for classed rasters)."""
+        from geomap.classes import percentile_stretch
         from geomap.render._elements import svg_colorbar
         from geomap.render._raster import Palette
 
         options = layer.options
+        area_classes = options.get("classes")
+        if area_classes is not None:
+            codes = area_classes.classify(values).astype("float32")
+            codes[codes == 0] = np.nan
+            colors = list(styles.PROSPECTIVITY_CLASS_COLORS)
+            palette = Palette(
+                colors=[_rgb(c) for c in colors], classes=[float(c) for c in area_classes.codes]
+            )
+            items = ""
+            for color, label in zip(colors, area_classes.labels, strict=True):
+                items += (
+                    f'<div><span class="geomap-swatch" style="background:{color}"></span>'
+                    f"{escape(label)}</div>"
+                )
+                self.legend_entries.append(("prospectivity", label, color))
+            return palette, items, codes
         data = values[valid]
         classes = np.unique(data)
         integer_valued = bool(np.all(np.equal(np.mod(classes, 1), 0)))
         if options["categorical"] and integer_valued and len(classes) <= 64:
-            rgb = styles.colormap_stops(options["colormap"], max(2, len(classes)))
+            rgb = styles.colormap_stops(options["colormap"], max(2, len(classes) + 1))[1:]
             palette = Palette(colors=rgb[: len(classes)], classes=[float(c) for c in classes])
             items = "".join(
                 f'<div><span class="geomap-swatch" style="background:{_hex(c)}"></span>'
                 f"{escape(_class_label(v, layer))}</div>"
                 for c, v in zip(palette.colors, classes, strict=True)
             )
-            return palette, items
-        vmin = float(options["vmin"]) if options["vmin"] is not None else float(data.min())
-        vmax = float(options["vmax"]) if options["vmax"] is not None else float(data.max())
+            return palette, items, values
+        if options.get("stretch", True) and options["vmin"] is None and options["vmax"] is None:
+            vmin, vmax = percentile_stretch(data)
+        else:
+            vmin = float(options["vmin"]) if options["vmin"] is not None else float(data.min())
+            vmax = float(options["vmax"]) if options["vmax"] is not None else float(data.max())
         if not vmax > vmin:
             vmax = vmin + (abs(vmin) * 1e-6 or 1e-6)
         rgb = styles.colormap_stops(options["colormap"], 255)
         palette = Palette(colors=rgb, vmin=vmin, vmax=vmax)
         hexes = [_hex(c) for c in styles.colormap_stops(options["colormap"], 9)]
-        return palette, svg_colorbar(hexes, vmin, vmax)
+        return palette, svg_colorbar(hexes, vmin, vmax), values
+
+    def _add_probe(self, layer: _Layer, shown: Any) -> None:
+        """Keep the raster's display grid so a click can read its value (decimated later)."""
+        options = layer.options
+        entry: dict[str, Any] = {
+            "label": options.get("short_name") or layer.name,
+            "region": options.get("region_label"),
+            "units": options.get("units") or None,
+            "display": shown,
+        }
+        area_classes = options.get("classes")
+        if area_classes is not None:
+            entry["classes"] = {
+                "breaks": [float(b) for b in area_classes.breaks],
+                "labels": area_classes.short_labels,
+            }
+        if options.get("kind") == "coverage":
+            layers = layer.data.attrs.get("geomap_layers")
+            try:
+                import json
+
+                count = len(json.loads(layers)) if layers else None
+            except (TypeError, ValueError):
+                count = None
+            entry["of"] = count or int(np.nanmax(shown.values))
+            entry["units"] = None
+        self.probes.append(entry)
+
+    def _budgeted_probes(self) -> list[dict[str, Any]]:
+        """Decimate the probe grids to share ``probe_budget_values`` cells; encode compactly."""
+        budget = max(1000, int(self.builder.probe_budget_values) // max(1, len(self.probes)))
+        out = []
+        for entry in self.probes:
+            shown = entry["display"]
+            values = shown.values
+            step = max(1, int(np.ceil(np.sqrt(values.size / budget))))
+            sub = values[::step, ::step]
+            t = shown.transform
+            finite = sub[np.isfinite(sub)]
+            lo = float(finite.min()) if finite.size else 0.0
+            hi = float(finite.max()) if finite.size else 1.0
+            scale = 30000.0 / (hi - lo) if hi > lo else 1.0
+            codes = np.where(np.isfinite(sub), np.round((sub - lo) * scale), np.nan)
+            flat = [None if not np.isfinite(v) else int(v) for v in codes.ravel().tolist()]
+            grid = {k: v for k, v in entry.items() if k != "display"}
+            grid.update(
+                t=[t.a * step, t.c, t.e * step, t.f],
+                w=int(sub.shape[1]),
+                h=int(sub.shape[0]),
+                v=flat,
+                s=scale,
+                o=lo,
+            )
+            out.append(grid)
+        return out
 
     def _add_occurrences(self, m: Any, layer: _Layer) -> None:
         import shapely
@@ -468,15 +577,17 @@ class FoliumMapRenderer:
             for key, values in data.items():
                 columns_out[key] = [values[i] for i in idx]
             color = styles.commodity_group_color(group)
+            short = styles.COMMODITY_GROUP_SHORT.get(group, group)
             overlay = el.OccurrenceClusters(
                 columns_out,
                 fields=fields,
                 color=color,
-                name=f"{layer.name}: {group} ({len(idx):,})",
+                name=f"{short} {layer.name.lower()} ({len(idx):,})",
                 show=layer.show,
             )
             overlay.add_to(m)
             self._group(layer.group, overlay)
+            self.legend_entries.append(("occurrences", group, color))
             self.legends.append(
                 (
                     overlay,
@@ -486,6 +597,45 @@ class FoliumMapRenderer:
             )
         self.extents.append(
             (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
+        )
+        if "training" in columns:
+            self._add_training_sites(m, layer, frame, data, fields)
+
+    def _add_training_sites(
+        self, m: Any, layer: _Layer, frame: Any, data: dict[str, list[Any]], fields: Any
+    ) -> None:
+        """White rings over the occurrences that trained the model (``training`` column)."""
+        from geomap.render import _elements as el
+        from geomap.render._vectors import feature_collection
+
+        flags = frame["training"].fillna(False).astype(bool).to_numpy()
+        if not flags.any():
+            return
+        shown = frame.loc[flags].copy()
+        for key, values in data.items():
+            shown[key] = [values[i] for i in np.flatnonzero(flags)]
+        shown = shown.set_geometry(shown.geometry.representative_point())
+        keys = list(data)
+        overlay = el.GeoJsonOverlay(
+            feature_collection(shown[[*keys, shown.geometry.name]], keys),
+            name=f"Training sites ({int(flags.sum()):,})",
+            style=styles.LAYER_STYLES["training"],
+            popup_fields=[tuple(f) for f in fields],
+            title_field="title",
+            tooltip_field="title",
+            title_prefix="Training site: ",
+            show=layer.show,
+        )
+        overlay.add_to(m)
+        self._group(layer.group, overlay)
+        color = styles.TRAINING_SITE_COLOR
+        self.legend_entries.append(("training", "Training sites", color))
+        self.legends.append(
+            (
+                overlay,
+                f'<span class="geomap-swatch" style="background:{color};border-radius:50%;'
+                'border:2px solid #111"></span>Training sites (used to fit the model)',
+            )
         )
 
     def _add_vector(self, m: Any, layer: _Layer, tolerance: float) -> None:
@@ -533,8 +683,13 @@ class FoliumMapRenderer:
             from geomap.render._vectors import display_text
 
             values = [display_text(v) for v in frame[color_by].tolist()]
-            colors = styles.categorical_colors([v for v in values if v is not None])
-            shown_classes = list(colors.items())[:_MAX_LEGEND_CLASSES]
+            colors = options.get("class_colors") or styles.categorical_colors(
+                [v for v in values if v is not None]
+            )
+            shown_classes = [(v, c) for v, c in colors.items() if c != "transparent"]
+            shown_classes = shown_classes[:_MAX_LEGEND_CLASSES]
+            if style_kind in ("geology", "fault", "target"):
+                self.legend_entries.extend((style_kind, v, c) for v, c in shown_classes)
             legend = "".join(
                 f'<div><span class="geomap-swatch" style="background:{c}"></span>{escape(v)}</div>'
                 for v, c in shown_classes
@@ -546,7 +701,7 @@ class FoliumMapRenderer:
             data,
             name=layer.name,
             style=style,
-            popup_fields=[(f, _label(f)) for f in fields],
+            popup_fields=[(f, styles.column_label(f)) for f in fields],
             title_field=options["title_field"],
             tooltip_field=options["title_field"],
             title_prefix=options["title_prefix"],
@@ -556,14 +711,24 @@ class FoliumMapRenderer:
         )
         overlay.add_to(m)
         self._group(layer.group, overlay)
-        swatch_color = style.get("fillColor") or style.get("color")
+        swatch_color = str(style.get("color"))
         if legend:
             legend = f'<div class="geomap-legend-title">{escape(layer.name)}</div>{legend}'
-        else:
+        elif style_kind == "target":
             legend = (
-                f'<span class="geomap-swatch" style="background:{swatch_color}"></span>'
-                f"{escape(layer.name)}"
+                f'<span class="geomap-swatch" style="background:transparent;border:2px solid '
+                f'{swatch_color}"></span>Targets (outlined)'
             )
+            self.legend_entries.append(("target", "Targets", swatch_color))
+            self._collect_target_rows(shown)
+        else:
+            height = "3px;vertical-align:3px" if style_kind == "fault" else "12px"
+            legend = (
+                f'<span class="geomap-swatch" style="background:{swatch_color};height:{height}">'
+                f"</span>{escape(layer.name)}"
+            )
+            if style_kind == "fault":
+                self.legend_entries.append(("fault", "Faults", swatch_color))
         if style_kind in ("fault", "target", "geology"):
             self.legends.append((overlay, legend))
         from geomap.render._vectors import lonlat_bounds
@@ -571,6 +736,45 @@ class FoliumMapRenderer:
         extent = lonlat_bounds(shown)
         if extent is not None:
             self.extents.append(extent)
+
+    def _collect_target_rows(self, shown: Any) -> None:
+        """Rows of the target table panel (rank, area, mean prospectivity, centroid, place)."""
+        from geomap.styles import human_number
+
+        frame = shown
+        if "rank" not in frame.columns:
+            return
+        bounds = frame.geometry.bounds
+        for i, row in enumerate(frame.itertuples(index=False)):
+            centroid = frame.geometry.iloc[i].centroid
+            if "centroid_lon" in frame.columns and "centroid_lat" in frame.columns:
+                lon, lat = _float(row.centroid_lon), _float(row.centroid_lat)
+            else:
+                lon, lat = centroid.x, centroid.y
+            place = ", ".join(
+                str(p) for p in (getattr(row, "state", None), getattr(row, "country", None)) if p
+            )
+            self.target_rows.append(
+                {
+                    "rank": str(row.rank),
+                    "area": (
+                        f"{human_number(_float(row.area_km2))} km²"
+                        if "area_km2" in frame.columns
+                        else ""
+                    ),
+                    "mean": (
+                        human_number(_float(row.mean_prospectivity))
+                        if "mean_prospectivity" in frame.columns
+                        else ""
+                    ),
+                    "centroid": f"{lat:.3f}, {(lon + 540) % 360 - 180:.3f}",
+                    "place": place,
+                    "bounds": [
+                        [float(bounds.miny.iloc[i]), float(bounds.minx.iloc[i])],
+                        [float(bounds.maxy.iloc[i]), float(bounds.maxx.iloc[i])],
+                    ],
+                }
+            )
 
     # -- panels --------------------------------------------------------------------------
 
@@ -671,6 +875,18 @@ def _union(
         max(b[2] for b in boxes),
         max(b[3] for b in boxes),
     )
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(str(value).replace(",", ""))
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _rgb(color: str) -> tuple[int, int, int]:
+    text = color.lstrip("#")
+    return int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)
 
 
 def _hex(rgb: Sequence[int]) -> str:

@@ -24,9 +24,9 @@ GROUPS = {
 # raster kind -> (branca colormap, opacity, shown on opening, group, categorical)
 _RASTER_KINDS: dict[str, tuple[str, float, bool, str, bool]] = {
     "prospectivity": ("viridis", 0.8, True, "model", False),
-    "uncertainty": ("Purples_09", 0.8, False, "model", False),
-    "coverage": ("YlGnBu_09", 0.7, False, "model", True),
-    "evidence": ("plasma", 0.75, False, "evidence", False),
+    "uncertainty": ("YlOrBr_09", 0.8, False, "model", False),
+    "coverage": ("PuBu_09", 0.7, False, "model", True),
+    "evidence": ("viridis", 0.75, False, "evidence", False),
 }
 _OCCURRENCE_FIELDS = (
     ("commodities", "Commodities"),
@@ -82,6 +82,8 @@ class MapPanel:
         Vector layers.
     boundaries : GeoDataFrame or mapping of name to GeoDataFrame, optional
         Extra boundary layers.
+    evidence : mapping of str to DataArray, optional
+        Evidence layers (hidden on opening; their values answer a click).
     """
 
     label: str
@@ -94,6 +96,7 @@ class MapPanel:
     geology: Any = None
     boundaries: Any = None
     targets: Any = None
+    evidence: Any = None
 
 
 def _named(value: Any, default: str) -> list[tuple[str, Any]]:
@@ -107,3 +110,11 @@ def _named(value: Any, default: str) -> list[tuple[str, Any]]:
 def _first_column(frame: Any, candidates: Sequence[str]) -> str | None:
     columns = set(frame.columns)
     return next((c for c in candidates if c in columns), None)
+
+
+def _evidence_name(name: str, data: Any) -> str:
+    """Return an evidence layer's short name: its ``long_name``, or its name without ``_``."""
+    long_name = str(getattr(data, "attrs", {}).get("long_name") or "")
+    if long_name and len(long_name) <= 40:
+        return long_name
+    return name.replace("_", " ").capitalize()

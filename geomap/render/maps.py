@@ -39,6 +39,7 @@ from geomap.render._layers import (
     _RASTER_KINDS,
     GROUPS,
     MapPanel,
+    _evidence_name,
     _first_column,
     _Layer,
     _named,
@@ -83,6 +84,9 @@ class MapBuilder:
     vector_tolerance : float, optional
         Simplification tolerance (degrees) for drawing lines and polygons; by default about
         1/2500 of the map's extent.
+    probe_budget_values : int, default 400,000
+        Raster cells embedded (over all rasters, decimated evenly) so that a click on the map
+        reads every layer's value there, offline.
     size_budget_bytes : int, default 10 MiB
         Saving warns when the HTML exceeds it; vector layers are generalised further to fit a
         share of it.
@@ -100,6 +104,7 @@ class MapBuilder:
         max_tile_pixels: int = 16_000_000,
         vector_tolerance: float | None = None,
         size_budget_bytes: int = 10 * 2**20,
+        probe_budget_values: int = 400_000,
     ) -> None:
         if max_embed_pixels < 1 or max_tile_pixels < 1:
             raise DataError(
@@ -115,6 +120,8 @@ class MapBuilder:
         self.max_tile_pixels = int(max_tile_pixels)
         self.vector_tolerance = vector_tolerance
         self.size_budget_bytes = int(size_budget_bytes)
+        self.probe_budget_values = int(probe_budget_values)
+        self.legend_entries: list[tuple[str, str, str]] = []
         self._layers: list[_Layer] = []
         self._regions: list[tuple[str, tuple[float, float, float, float]]] = []
         self._datasets: dict[str, None] = {}
@@ -188,6 +195,9 @@ class MapBuilder:
         opacity: float | None = None,
         show: bool | None = None,
         units: str | None = None,
+        style: str | None = None,
+        classes: Any = None,
+        region_label: str | None = None,
     ) -> MapBuilder:
         """Add a raster drawn with a colour legend.
 
@@ -211,6 +221,15 @@ class MapBuilder:
             Visible on opening.
         units : str, optional
             Shown in the legend; defaults to ``attrs["units"]``.
+        style : {"classes", "stretch", "linear"}, optional
+            ``"classes"`` (the default for prospectivity): classes by share of the study area
+            (top 1, 5, 10, 20, 50 %, rest; :mod:`geomap.classes`), comparable across models
+            and regions; ``"stretch"`` (the default otherwise): a continuous ramp between the
+            2nd and 98th percentiles; ``"linear"``: minimum to maximum (or ``vmin``/``vmax``).
+        classes : AreaClasses, optional
+            Class breaks to use with ``style="classes"`` (default: computed from ``data``).
+        region_label : str, optional
+            Region shown with the layer's value when the map is clicked.
         """
         if kind not in _RASTER_KINDS:
             raise DataError(f"raster kind {kind!r} is unknown; use one of {sorted(_RASTER_KINDS)}")
@@ -218,6 +237,15 @@ class MapBuilder:
 
         _check(data, name or kind)
         cmap, default_opacity, default_show, group_key, categorical = _RASTER_KINDS[kind]
+        style = style or ("classes" if kind == "prospectivity" else "stretch")
+        if style not in ("classes", "stretch", "linear"):
+            raise DataError(
+                f"raster style {style!r} is unknown; use 'classes', 'stretch' or 'linear'"
+            )
+        if style == "classes" and classes is None:
+            from geomap.classes import area_share_classes
+
+            classes = area_share_classes(data)
         self._credit(data)
         self._layers.append(
             _Layer(
@@ -233,6 +261,11 @@ class MapBuilder:
                     "opacity": default_opacity if opacity is None else opacity,
                     "categorical": categorical,
                     "units": units if units is not None else data.attrs.get("units"),
+                    "classes": classes if style == "classes" else None,
+                    "stretch": style == "stretch",
+                    "kind": kind,
+                    "short_name": name or kind.capitalize(),
+                    "region_label": region_label,
                 },
             )
         )
@@ -366,21 +399,58 @@ class MapBuilder:
     ) -> MapBuilder:
         """Add geological map units coloured by lithology class.
 
+        Classes of geomap's lithology vocabulary (``mafic_volcanic``...) are shown with their
+        names and colours (``"Mafic volcanic"``); ``unknown`` units are outlined, not filled
+        (a province layer would otherwise paint the sea).  Popups show the unit's name, type,
+        lithology and area, with human labels.
+
         Parameters
         ----------
         class_column : str, optional
             Defaults to the first of ``lithology_class``, ``lithology``, ``class``, ``unit``.
         """
         column = class_column or _first_column(geology, _CLASS_COLUMNS)
-        return self.add_vectors(
-            geology,
+        colors: dict[str, str] | None = None
+        frame = geology
+        if column is not None:
+            from geomap.harmonize.lithology import load_lithology_vocabulary
+
+            vocabulary = {c.id: c for c in load_lithology_vocabulary().classes}
+            values = {str(v) for v in geology[column].dropna().tolist()}
+            if values and values <= set(vocabulary):
+                frame = geology.copy()
+                label = "lithology_label"
+
+                def short(class_id: Any) -> str | None:
+                    if class_id is None or str(class_id) not in vocabulary:
+                        return None
+                    return vocabulary[str(class_id)].name.split(" (")[0]
+
+                frame[label] = [short(v) for v in geology[column].tolist()]
+                colors = {
+                    short(v) or "": ("transparent" if v == "unknown" else vocabulary[v].color)
+                    for v in sorted(values)
+                }
+                column = label
+        fields = [
+            c
+            for c in ("prov_name", "name", "prov_type", "unit", "crust_type", column, "area")
+            if c and c in frame.columns
+        ]
+        title = _first_column(frame, ("prov_name", "name", "unit_name", "unit")) or column
+        self.add_vectors(
+            frame,
             name=name,
             kind="geology",
             group=group,
             show=show,
             color_by=column,
-            title_field=column,
+            title_field=title,
+            fields=list(dict.fromkeys(fields)) or None,
         )
+        if colors is not None:
+            self._layers[-1].options["class_colors"] = colors
+        return self
 
     def add_boundaries(
         self,
@@ -406,7 +476,17 @@ class MapBuilder:
     def add_targets(
         self, targets: Any, *, name: str = "Targets", group: str | None = None, show: bool = True
     ) -> MapBuilder:
-        """Add ranked target polygons (popup: every column: rank, area, prospectivity...)."""
+        """Add ranked target polygons (popup: rank, area, prospectivity, centroid, place...).
+
+        Commodities are shown only for targets that hold a known occurrence (otherwise they
+        would only repeat the recipe's commodities).
+        """
+        if "n_occurrences" in targets.columns:
+            targets = targets.copy()
+            empty = targets["n_occurrences"].fillna(0).astype(float) == 0
+            for column in ("commodities", "supply_chains", "occurrences"):
+                if column in targets.columns:
+                    targets[column] = targets[column].astype(object).where(~empty, None)
         return self.add_vectors(
             targets,
             fields=[c for c in targets.columns if c != targets.geometry.name],
@@ -428,7 +508,7 @@ class MapBuilder:
         return self
 
     def add_panel(self, panel: MapPanel) -> MapBuilder:
-        """Add one region's results, with layer names and groups prefixed by its label."""
+        """Add one region's results: short layer names in groups named after its label."""
         label = panel.label
 
         def grp(key: str) -> str:
@@ -442,19 +522,31 @@ class MapBuilder:
             ("coverage", panel.coverage),
         ):
             if data is not None:
-                self.add_raster(data, name=f"{label}: {kind}", kind=kind, group=grp("model"))
-        if panel.targets is not None:
-            self.add_targets(panel.targets, name=f"{label}: targets", group=grp("model"))
-        if panel.geology is not None:
-            self.add_geology(panel.geology, name=f"{label}: geology", group=grp("geology"))
-        if panel.faults is not None:
-            self.add_faults(panel.faults, name=f"{label}: faults", group=grp("geology"))
-        for bname, frame in _named(panel.boundaries, "boundaries"):
-            self.add_boundaries(frame, name=f"{label}: {bname}", group=grp("reference"))
-        if panel.occurrences is not None:
-            self.add_occurrences(
-                panel.occurrences, name=f"{label}: occurrences", group=grp("occurrences")
+                self.add_raster(
+                    data,
+                    name=kind.capitalize(),
+                    kind=kind,
+                    group=grp("model"),
+                    region_label=label,
+                )
+        for ename, data in (panel.evidence or {}).items():
+            self.add_raster(
+                data,
+                name=_evidence_name(ename, data),
+                kind="evidence",
+                group=grp("evidence"),
+                region_label=label,
             )
+        if panel.targets is not None:
+            self.add_targets(panel.targets, name="Targets", group=grp("model"))
+        if panel.geology is not None:
+            self.add_geology(panel.geology, name="Geology", group=grp("geology"))
+        if panel.faults is not None:
+            self.add_faults(panel.faults, name="Faults", group=grp("geology"))
+        for bname, frame in _named(panel.boundaries, "Boundaries"):
+            self.add_boundaries(frame, name=bname, group=grp("reference"))
+        if panel.occurrences is not None:
+            self.add_occurrences(panel.occurrences, name="Occurrences", group=grp("occurrences"))
         return self
 
     @staticmethod

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from geomap.errors import DataError
-from geomap.render._layers import MapPanel, _named
+from geomap.render._layers import MapPanel, _evidence_name, _named
 from geomap.render.maps import MapBuilder
 
 __all__ = ["joint_map", "prospectivity_map"]
@@ -100,7 +100,7 @@ def prospectivity_map(
         prefixed=False,
     )
     for name, data in (evidence or {}).items():
-        builder.add_raster(data, name=name, kind="evidence")
+        builder.add_raster(data, name=_evidence_name(name, data), kind="evidence")
     if path is not None:
         return builder.save(path)
     return builder.to_map()
