@@ -496,11 +496,19 @@ def test_geology_is_coloured_by_class_with_a_legend(tmp_path):
     builder.save(path)
     html = path.read_text(encoding="utf-8")
     assert "Geology" in builder.layer_names
-    colours = styles.categorical_colors(classes)
-    table = safe_json(colours)
-    assert table in html  # the class -> colour table drives the layer's style
-    for name in classes:
-        assert f"{name}\\u003c/div" in html  # one legend entry each (HTML inside JSON)
+    from geomap.harmonize.lithology import load_lithology_vocabulary
+
+    vocabulary = {c.id: c for c in load_lithology_vocabulary().classes}
+    for class_id in classes:
+        label = vocabulary[class_id].name.split(" (")[0]
+        if class_id == "unknown":  # outlined only: no fill over the sea, no legend entry
+            assert f"{label}\\u003c/div" not in html
+            continue
+        assert f"{label}\\u003c/div" in html  # one human legend entry each (HTML in JSON)
+        assert vocabulary[class_id].color in html
+    legend_labels = [label for kind, label, _ in builder.legend_entries if kind == "geology"]
+    assert legend_labels and not any("_" in label for label in legend_labels)
+    assert "Lastorogen" not in html and "Conjugate1" not in html
     assert "hasterok-global-geologic-provinces" in html  # credited
     assert path.stat().st_size < 10 * 2**20
 
