@@ -75,14 +75,14 @@ COMMODITY_GROUP_SHORT: dict[str, str] = {
 
 # Prospectivity classes by share of the study area (geomap.classes): top 1 % ... rest.
 # Viridis steps for the five top classes (colour-blind safe, light = most prospective) and a
-# neutral grey for the rest, so the eye goes to the top of the ranking.
+# warm light grey for the rest (darker than the map's background, so it does not read as no data), so the eye goes to the top of the ranking.
 PROSPECTIVITY_CLASS_COLORS: tuple[str, ...] = (
     "#fde725",
     "#7ad151",
     "#22a884",
     "#2a788e",
     "#414487",
-    "#d4d4d4",
+    "#c8c8bc",
 )
 # sequential ramps of the other model rasters (branca names), distinct from the classes
 UNCERTAINTY_COLORMAP = "YlOrBr_09"

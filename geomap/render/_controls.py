@@ -36,10 +36,12 @@ CONTROLS_CSS = """
 .geomap-targets button { font-size: 11px; padding: 0 4px; cursor: pointer; }
 @media (max-width: 600px) {
   .geomap-panel { max-width: 42vw; max-height: 32vh; font-size: 11px; }
-  .geomap-title { top: 10px; left: 56px; right: 56px; transform: none; font-size: 12px;
+  .geomap-title { top: 10px; left: 64px; right: 64px; transform: none; font-size: 12px;
     padding: 2px 6px; }
   .geomap-title small { display: none; }
   .leaflet-control-minimap { display: none !important; }
+  .leaflet-control-attribution { max-width: 46vw; white-space: nowrap; overflow: hidden;
+    text-overflow: ellipsis; }
   .leaflet-control-mouseposition, .leaflet-control-measure { display: none !important; }
   #export { display: none !important; }
   .leaflet-draw { display: none !important; }

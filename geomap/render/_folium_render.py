@@ -403,7 +403,12 @@ class FoliumMapRenderer:
         self._group(layer.group, overlay)
         self.rasters.append(overlay)
         units = options.get("units")
-        title = escape(layer.name + (f" ({units})" if units else ""))
+        if units in ("1", "", "dimensionless", "probability"):
+            units = None
+        if options.get("classes") is not None:
+            title = escape(f"{layer.name}: classes by share of the study area")
+        else:
+            title = escape(layer.name + (f" ({units})" if units else ""))
         self.legends.append((overlay, f'<div class="geomap-legend-title">{title}</div>{legend}'))
 
     def _palette(
@@ -435,11 +440,15 @@ class FoliumMapRenderer:
         classes = np.unique(data)
         integer_valued = bool(np.all(np.equal(np.mod(classes, 1), 0)))
         if options["categorical"] and integer_valued and len(classes) <= 64:
-            rgb = styles.colormap_stops(options["colormap"], max(2, len(classes) + 1))[1:]
-            palette = Palette(colors=rgb[: len(classes)], classes=[float(c) for c in classes])
+            # coverage: the colour says which share of the evidence layers has data, so the
+            # same colour means the same thing in every region (steps of one ramp)
+            total = _layer_count(layer.data) or int(classes.max()) or 1
+            ramp = styles.colormap_stops(options["colormap"], 256)
+            rgb = [ramp[int(round(min(1.0, max(0.0, c / total)) * 255))] for c in classes]
+            palette = Palette(colors=rgb, classes=[float(c) for c in classes])
             items = "".join(
-                f'<div><span class="geomap-swatch" style="background:{_hex(c)}"></span>'
-                f"{escape(_class_label(v, layer))}</div>"
+                f'<div><span class="geomap-swatch geomap-ramp" style="background:{_hex(c)}">'
+                f"</span>{escape(_class_label(v, layer, total))}</div>"
                 for c, v in zip(palette.colors, classes, strict=True)
             )
             return palette, items, values
@@ -471,14 +480,7 @@ class FoliumMapRenderer:
                 "labels": area_classes.short_labels,
             }
         if options.get("kind") == "coverage":
-            layers = layer.data.attrs.get("geomap_layers")
-            try:
-                import json
-
-                count = len(json.loads(layers)) if layers else None
-            except (TypeError, ValueError):
-                count = None
-            entry["of"] = count or int(np.nanmax(shown.values))
+            entry["of"] = _layer_count(layer.data) or int(np.nanmax(shown.values))
             entry["units"] = None
         self.probes.append(entry)
 
@@ -893,11 +895,23 @@ def _hex(rgb: Sequence[int]) -> str:
     return "#{:02x}{:02x}{:02x}".format(*rgb[:3])
 
 
-def _class_label(value: float, layer: _Layer) -> str:
+def _class_label(value: float, layer: _Layer, total: int | None = None) -> str:
     text = f"{int(value)}" if float(value).is_integer() else f"{value:g}"
     if "coverage" in layer.name.lower() or layer.options.get("categorical"):
-        return f"{text} evidence layer{'s' if value != 1 else ''} with data"
+        of = f" of {total}" if total else ""
+        return f"{text}{of} evidence layers with data"
     return text
+
+
+def _layer_count(data: Any) -> int | None:
+    """How many evidence layers a coverage raster counts (``attrs["geomap_layers"]``)."""
+    import json
+
+    layers = getattr(data, "attrs", {}).get("geomap_layers")
+    try:
+        return len(json.loads(layers)) if layers else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _label(column: str) -> str:
