@@ -75,7 +75,8 @@ COMMODITY_GROUP_SHORT: dict[str, str] = {
 
 # Prospectivity classes by share of the study area (geomap.classes): top 1 % ... rest.
 # Viridis steps for the five top classes (colour-blind safe, light = most prospective) and a
-# warm light grey for the rest (darker than the map's background, so it does not read as no data), so the eye goes to the top of the ranking.
+# warm light grey for the rest: darker than the map's background, so it does not read as
+# "no data", and quiet, so the eye goes to the top of the ranking.
 PROSPECTIVITY_CLASS_COLORS: tuple[str, ...] = (
     "#fde725",
     "#7ad151",

@@ -129,7 +129,9 @@ RASTER_ONLY_JS = """(name) => {
     let kept = null;
     ctl._layers.forEach(o => {
         if (!o.overlay) { return; }
-        if (o.name === name && !kept) { kept = o.layer; map.addLayer(o.layer); o.layer.setOpacity(1); }
+        if (o.name === name && !kept) {
+            kept = o.layer; map.addLayer(o.layer); o.layer.setOpacity(1);
+        }
         else if (map.hasLayer(o.layer)) { map.removeLayer(o.layer); }
     });
     document.querySelectorAll('.leaflet-control-container').forEach(c => c.style.display = 'none');
@@ -139,7 +141,7 @@ RASTER_ONLY_JS = """(name) => {
 }"""
 
 
-def _pixels(page) -> "np.ndarray":
+def _pixels(page):
     import io
 
     import numpy as np
@@ -192,8 +194,7 @@ def test_a_click_reads_every_layer_value_back(browser, demo):
         [lons[0], lats[0]],
     )
     rows_text = visit.js(
-        "() => Array.from(document.querySelectorAll('.geomap-values tr'))"
-        ".map(r => r.textContent)"
+        "() => Array.from(document.querySelectorAll('.geomap-values tr')).map(r => r.textContent)"
     )
     joined = " | ".join(rows_text)
     prospectivity = next(r for r in rows_text if r.startswith("Prospectivity"))
@@ -260,9 +261,7 @@ def test_legend_entries_are_far_apart_in_colour(demo, page):
     from geomap.render._colour import closest_pair
 
     out, _printed, _cache = demo
-    text = (out / page).read_text(encoding="utf-8").replace("\\u003c", "<").replace(
-        "\\u003e", ">"
-    )
+    text = (out / page).read_text(encoding="utf-8").replace("\\u003c", "<").replace("\\u003e", ">")
     entries = re.findall(
         r'geomap-swatch\\?" style=\\?"background:(#[0-9a-fA-F]{6})[^>]*></span>([^<]+)<', text
     )

@@ -444,7 +444,7 @@ class FoliumMapRenderer:
             # same colour means the same thing in every region (steps of one ramp)
             total = _layer_count(layer.data) or int(classes.max()) or 1
             ramp = styles.colormap_stops(options["colormap"], 256)
-            rgb = [ramp[int(round(min(1.0, max(0.0, c / total)) * 255))] for c in classes]
+            rgb = [ramp[round(min(1.0, max(0.0, c / total)) * 255)] for c in classes]
             palette = Palette(colors=rgb, classes=[float(c) for c in classes])
             items = "".join(
                 f'<div><span class="geomap-swatch geomap-ramp" style="background:{_hex(c)}">'
