@@ -365,6 +365,7 @@ def write_outputs(
             layers.prediction["prospectivity"],
             folder / "figures" / "prospectivity.png",
             occurrences=layers.training,
+            occurrences_label="Training occurrences",
             targets=layers.targets,
             title=title,
             datasets=state.datasets,
