@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from geomap import styles
 
-__all__ = ["LayerStyle", "raster_style", "vector_style"]
+__all__ = ["LayerStyle", "raster_class_style", "raster_style", "vector_style"]
 
 QGIS_VERSION = "3.28.0-Firenze"
 _SLD_NS = "http://www.opengis.net/sld"
@@ -318,3 +318,79 @@ def raster_style(
     ET.indent(sld_root)
     sld = '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(sld_root, encoding="unicode")
     return LayerStyle(table, "", "geomap raster", qml, sld, "geomap colour ramp")
+
+
+def raster_class_style(
+    table: str, breaks: Sequence[float], colors: Sequence[str], labels: Sequence[str]
+) -> LayerStyle:
+    """Style a prospectivity table in classes by share of the study area (:mod:`geomap.classes`).
+
+    Parameters
+    ----------
+    table : str
+        The raster table.
+    breaks : sequence of float
+        Lowest value of each class but the last, highest class first (``AreaClasses.breaks``).
+    colors, labels : sequence of str
+        One per class, highest class first (``len(breaks) + 1``).
+    """
+    import math
+
+    # QGIS's DISCRETE ramp gives an item's colour to values <= its value, from the lowest item;
+    # the classes hold values >= their break, so each upper edge is just below the next break
+    uppers = [math.nextafter(float(b), -math.inf) for b in breaks]
+    items = list(zip([*uppers[::-1], math.inf], colors[::-1], labels[::-1], strict=True))
+    root = _qml_root("Symbology")
+    pipe = ET.SubElement(root, "pipe")
+    renderer = ET.SubElement(
+        pipe,
+        "rasterrenderer",
+        type="singlebandpseudocolor",
+        band="1",
+        opacity="1",
+        alphaBand="-1",
+        classificationMin=repr(float(breaks[-1])),
+        classificationMax=repr(float(breaks[0])),
+    )
+    shader = ET.SubElement(renderer, "rastershader")
+    ramp = ET.SubElement(
+        shader,
+        "colorrampshader",
+        colorRampType="DISCRETE",
+        classificationMode="3",
+        clip="0",
+        minimumValue=repr(float(breaks[-1])),
+        maximumValue=repr(float(breaks[0])),
+    )
+    for upper, color, label in items:
+        ET.SubElement(
+            ramp,
+            "item",
+            value="inf" if math.isinf(upper) else repr(upper),
+            color=color,
+            label=label,
+            alpha="255",
+        )
+    qml = _serialize_qml(root)
+
+    ET.register_namespace("", _SLD_NS)
+    ET.register_namespace("se", _SE_NS)
+    sld_root = ET.Element(f"{{{_SLD_NS}}}StyledLayerDescriptor", {"version": "1.1.0"})
+    layer = ET.SubElement(sld_root, f"{{{_SLD_NS}}}NamedLayer")
+    ET.SubElement(layer, f"{{{_SE_NS}}}Name").text = table
+    user = ET.SubElement(layer, f"{{{_SLD_NS}}}UserStyle")
+    cs = ET.SubElement(ET.SubElement(user, f"{{{_SE_NS}}}CoverageStyle"), f"{{{_SE_NS}}}Rule")
+    sym = ET.SubElement(cs, f"{{{_SE_NS}}}RasterSymbolizer")
+    cmap = ET.SubElement(sym, f"{{{_SE_NS}}}ColorMap")
+    categorize = ET.SubElement(
+        cmap, f"{{{_SE_NS}}}Categorize", fallbackValue="#00000000", threshholdsBelongTo="succeeding"
+    )
+    ET.SubElement(categorize, f"{{{_SE_NS}}}LookupValue").text = "Rasterdata"
+    lowest_first = list(zip(colors[::-1], [None, *list(breaks)[::-1]], strict=True))
+    for color, threshold in lowest_first:
+        if threshold is not None:
+            ET.SubElement(categorize, f"{{{_SE_NS}}}Threshold").text = repr(float(threshold))
+        ET.SubElement(categorize, f"{{{_SE_NS}}}Value").text = color
+    ET.indent(sld_root)
+    sld = '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(sld_root, encoding="unicode")
+    return LayerStyle(table, "", "geomap classes", qml, sld, "classes by share of the study area")

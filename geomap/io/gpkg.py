@@ -60,10 +60,13 @@ _KIND_BY_NAME = (
 )
 # raster-name fragment -> branca colormap (same as the HTML map)
 _RASTER_COLORMAPS = (
-    ("uncertainty", "Purples_09"),
-    ("coverage", "YlGnBu_09"),
+    ("uncertainty", "YlOrBr_09"),
+    ("coverage", "PuBu_09"),
     ("prospectivity", "viridis"),
 )
+# NoData of the float gridded-coverage tables, declared in
+# gpkg_2d_gridded_coverage_ancillary.data_null (NaN cannot be stored there: SQLite makes it NULL)
+RASTER_NODATA = -3.4028234663852886e38
 
 
 def snake_case(name: str) -> str:
@@ -265,7 +268,7 @@ def _write_raster_table(path: Path, name: str, data: Any, *, first: bool) -> dic
         dtype="float32",
         crs=data.rio.crs,
         transform=transform,
-        nodata=float("nan"),
+        nodata=RASTER_NODATA,
         **options,
     ) as dst:
         for start, block in _raster_blocks(data):
@@ -274,6 +277,7 @@ def _write_raster_table(path: Path, name: str, data: Any, *, first: bool) -> dic
             finite = block[np.isfinite(block)]
             if finite.size:
                 lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
+            block = np.where(np.isfinite(block), block, RASTER_NODATA).astype("float32")
             dst.write(block, 1, window=Window(0, start, block.shape[1], block.shape[0]))
         dst.update_tags(**_raster_tags(data))
     return {"min": lo, "max": hi}
@@ -289,9 +293,19 @@ def _raster_tags(data: Any) -> dict[str, str]:
 
 
 def _write_rendered(
-    path: Path, name: str, data: Any, colors: Sequence[tuple[int, int, int]], lo: float, hi: float
+    path: Path,
+    name: str,
+    data: Any,
+    colors: Sequence[tuple[int, int, int]],
+    lo: float,
+    hi: float,
+    classes: Any = None,
 ) -> None:
-    """Write an RGBA PNG tile table coloured like the HTML map (no data = transparent)."""
+    """Write an RGBA PNG tile table coloured like the HTML map (no data = transparent).
+
+    With ``classes`` (:class:`geomap.classes.AreaClasses`), one colour per class (``colors``
+    highest class first), as on the map.
+    """
     import rasterio
     from rasterio.windows import Window
 
@@ -319,7 +333,11 @@ def _write_rendered(
             valid = np.isfinite(block)
             if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
                 valid &= block != nodata
-            idx = np.clip(((np.where(valid, block, lo) - lo) / span * n).astype(int), 0, n - 1)
+            if classes is not None:
+                idx = classes.classify(np.where(valid, block, np.nan)).astype(int) - 1
+                idx = np.clip(idx, 0, n - 1)
+            else:
+                idx = np.clip(((np.where(valid, block, lo) - lo) / span * n).astype(int), 0, n - 1)
             rgba = lut[idx]
             rgba[~valid] = 0
             window = Window(0, start, block.shape[1], block.shape[0])
@@ -393,6 +411,64 @@ def _write_metadata(
         )
 
 
+def _unify_srs(con: sqlite3.Connection) -> None:
+    """One ``gpkg_spatial_ref_sys`` row per CRS, under its EPSG code where it has one.
+
+    GDAL gives a CRS without an EPSG code a new custom id each time a raster (rasterio) or a
+    vector layer (pyogrio) is written, so one analysis CRS can appear twice (100000, 100001):
+    QGIS then treats the layers as in different CRSs.  Rows describing the same CRS are merged
+    (the lowest id kept) and every reference is moved to it; a custom row that PROJ identifies
+    with an EPSG code gets that code.
+    """
+    import pyproj
+
+    rows = con.execute(
+        "SELECT srs_id, organization, organization_coordsys_id, definition "
+        "FROM gpkg_spatial_ref_sys WHERE srs_id > 0 ORDER BY srs_id"
+    ).fetchall()
+    references = [
+        ("gpkg_contents", "srs_id"),
+        ("gpkg_geometry_columns", "srs_id"),
+        ("gpkg_tile_matrix_set", "srs_id"),
+    ]
+    kept: list[tuple[int, Any]] = []
+    moves: dict[int, int] = {}
+    for srs_id, organization, _code, definition in rows:
+        try:
+            crs = pyproj.CRS.from_wkt(definition)
+        except pyproj.exceptions.CRSError:
+            continue
+        same = next((k for k, other in kept if other.equals(crs)), None)
+        if same is not None:
+            moves[srs_id] = same
+            continue
+        if str(organization).upper() != "EPSG":
+            epsg = crs.to_epsg(min_confidence=100)
+            taken = con.execute(
+                "SELECT 1 FROM gpkg_spatial_ref_sys WHERE srs_id = ?", (epsg,)
+            ).fetchone()
+            if epsg is not None and not taken:
+                con.execute(
+                    "UPDATE gpkg_spatial_ref_sys SET srs_id = ?, organization = 'EPSG', "
+                    "organization_coordsys_id = ? WHERE srs_id = ?",
+                    (epsg, epsg, srs_id),
+                )
+                for table, column in references:
+                    con.execute(
+                        f"UPDATE {table} SET {column} = ? WHERE {column} = ?",
+                        (epsg, srs_id),
+                    )
+                srs_id = epsg
+        kept.append((srs_id, crs))
+    for old, new in moves.items():
+        for table, column in references:
+            con.execute(
+                f"UPDATE {table} SET {column} = ? WHERE {column} = ?",
+                (new, old),
+            )
+        con.execute("DELETE FROM gpkg_spatial_ref_sys WHERE srs_id = ?", (old,))
+
+
 def _write_layer_styles(con: sqlite3.Connection, rows: Sequence[Any]) -> None:
     """Write the table QGIS reads styles from (its own schema), registered as attributes."""
     con.execute(
@@ -449,7 +525,7 @@ def write_geopackage(
     vectors: Mapping[str, Any] | None = None,
     rasters: Mapping[str, Any] | None = None,
     tables: Mapping[str, Any] | None = None,
-    rendered: bool = True,
+    rendered: bool = False,
     class_columns: Mapping[str, str] | None = None,
     datasets: Iterable[str] = (),
     parameters: Mapping[str, Any] | None = None,
@@ -472,8 +548,10 @@ def write_geopackage(
     tables : mapping of str to DataFrame, optional
         Table name -> attribute table without geometry (e.g. a summary), written as a
         GeoPackage ``attributes`` table.
-    rendered : bool, default True
-        Also write each raster as an RGBA PNG table ``<name>_rendered``.
+    rendered : bool, default False
+        Also write each raster as an RGBA PNG table ``<name>_rendered`` (coloured like the
+        map; for viewers without QGIS styles).  Off by default: the value tables open styled
+        in QGIS from ``layer_styles``.
     class_columns : mapping of str to str, optional
         Layer -> column to colour by (default: ``lithology_class``/``lithology``/``class``
         for geology, ``commodity_group`` for occurrences).
@@ -501,7 +579,7 @@ def write_geopackage(
         The file cannot be written (nothing is left under ``path``).
     """
     from geomap import styles
-    from geomap.io._gpkg_styles import raster_style, vector_style
+    from geomap.io._gpkg_styles import raster_class_style, raster_style, vector_style
     from geomap.io.atomic import atomic_path
     from geomap.io.provenance import dataset_records, source_ids
 
@@ -542,12 +620,22 @@ def write_geopackage(
             if not math.isfinite(lo):
                 lo, hi = 0.0, 1.0
             cmap = _raster_colormap(name)
-            hexes = ["#{:02x}{:02x}{:02x}".format(*c) for c in styles.colormap_stops(cmap, 9)]
-            style_rows.append(raster_style(name, hexes, lo, hi))
-            if rendered:
-                _write_rendered(
-                    tmp, f"{name}_rendered", data, styles.colormap_stops(cmap, 255), lo, hi
+            area_classes = None
+            if "prospectivity" in name and value_range["max"] >= value_range["min"]:
+                from geomap.classes import area_share_classes
+
+                area_classes = area_share_classes(data)
+                colors = list(styles.PROSPECTIVITY_CLASS_COLORS)
+                style_rows.append(
+                    raster_class_style(name, area_classes.breaks, colors, area_classes.labels)
                 )
+                lut = [(int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16)) for c in colors]
+            else:
+                hexes = ["#{:02x}{:02x}{:02x}".format(*c) for c in styles.colormap_stops(cmap, 9)]
+                style_rows.append(raster_style(name, hexes, lo, hi))
+                lut = styles.colormap_stops(cmap, 255)
+            if rendered:
+                _write_rendered(tmp, f"{name}_rendered", data, lut, lo, hi, area_classes)
             sources = source_ids(data)
             dataset_ids.extend(s for s in sources if s not in dataset_ids)
             record = {
@@ -557,6 +645,8 @@ def write_geopackage(
                 "crs": data.rio.crs.to_wkt(),
                 "transform": list(data.rio.transform(recalc=True))[:6],
                 "value_range": [lo, hi],
+                "nodata": RASTER_NODATA,
+                "classes": area_classes.to_dict() if area_classes is not None else None,
                 "sources": sources,
                 "attrs": _raster_tags(data),
             }
@@ -631,6 +721,13 @@ def write_geopackage(
         con = sqlite3.connect(tmp)
         try:
             with con:
+                _unify_srs(con)
+                for name in rasters:  # declare NoData where QGIS and GDAL read it
+                    con.execute(
+                        "UPDATE gpkg_2d_gridded_coverage_ancillary SET data_null = ? "
+                        "WHERE tile_matrix_set_name = ?",
+                        (RASTER_NODATA, name),
+                    )
                 _write_layer_styles(con, style_rows)
                 _write_metadata(con, package, table_records)
         finally:
