@@ -40,7 +40,7 @@ import json, sys, time
 from contextlib import contextmanager
 from pathlib import Path
 
-import geomap.io.gpkg as gpkg
+import geomap.export.gpkg as gpkg
 import geomap.render.maps as maps
 from geomap.pipeline import runner
 

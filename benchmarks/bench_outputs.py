@@ -3,14 +3,14 @@
 Operations (``n`` = raster cells or points):
 
 ``write_cog``
-    :func:`geomap.io.cog.write_cog` of a NumPy float32 raster (tiled GeoTIFF streamed, then
+    :func:`geomap.export.cog.write_cog` of a NumPy float32 raster (tiled GeoTIFF streamed, then
     GDAL's COG copy with overviews, validation with rio-cogeo, provenance tags) against
     rioxarray's ``to_raster(driver="COG")`` of the same array.
 ``write_cog_dask``
     The same from a lazily generated Dask array (256-row chunks): the peak traced memory
     against the NumPy baseline shows that the raster is never held whole.
 ``write_geopackage``
-    :func:`geomap.io.gpkg.write_geopackage` of ``n`` points and a 1M-cell raster (float
+    :func:`geomap.export.gpkg.write_geopackage` of ``n`` points and a 1M-cell raster (float
     coverage, RGBA rendering, styles, provenance) against ``pyogrio.write_dataframe`` of the
     points plus a rasterio GPKG float table.
 ``map_save``
@@ -73,7 +73,7 @@ def _points(n: int) -> Any:
 
 def _cog_case(size: str, *, lazy: bool) -> Case:
     def setup():
-        from geomap.io.cog import write_cog
+        from geomap.export.cog import write_cog
 
         folder = Path(tempfile.mkdtemp(prefix="bench-cog-"))
         data = _raster(_RASTER[size], lazy=lazy)
@@ -96,7 +96,7 @@ def _gpkg_case(size: str) -> Case:
         import pyogrio
         import rasterio
 
-        from geomap.io.gpkg import write_geopackage
+        from geomap.export.gpkg import write_geopackage
 
         folder = Path(tempfile.mkdtemp(prefix="bench-gpkg-"))
         points = _points(_POINTS[size]).to_crs("EPSG:5070")

@@ -1,6 +1,6 @@
 """Spatial-CV AUC and capture tables of shipped recipes: `python -m benchmarks.validate_recipes`.
 
-Runs :func:`geomap.models.model_region` for each (recipe, region, resolution, model) below on
+Runs :func:`geomap.pipeline.model_region` for each (recipe, region, resolution, model) below on
 the mirrored data -- every shipped recipe and every region it declares -- plus the Sn–W region
 hold-out (trained on the conterminous US and tested on Japan, and the reverse), and writes
 ``benchmarks/results/model_validation.json``: per run the AUCs (training, held-out, its
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
 
-    from geomap.models import model_region
+    from geomap.pipeline import model_region
 
     rows = []
     runs = QUICK if args.quick else RUNS

@@ -13,8 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from geomap._lazy import lazy_exports
-
-__version__ = "0.1.0"
+from geomap._version import __version__ as __version__
 
 # public name -> module that defines it
 _LAZY = {
@@ -35,10 +34,10 @@ _LAZY = {
     "cell_table": "geomap.models.raster",
     "predict_raster": "geomap.models.raster",
     "make_model": "geomap.models.registry",
-    "model_region": "geomap.models.run",
+    "model_region": "geomap.pipeline.model_stage",
     "spatial_cross_validate": "geomap.models.validate",
     "region_held_out": "geomap.models.validate",
-    "ValidationReport": "geomap.models.validate",
+    "ValidationReport": "geomap.models.validation_report",
     "region_grid": "geomap.grid",
     "rasterize": "geomap.grid",
     "reproject_to": "geomap.grid",
@@ -53,9 +52,9 @@ _LAZY = {
     "save_map": "geomap.render.maps",
     "plot_prospectivity": "geomap.render.figures",
     "plot_validation_curves": "geomap.render.figures",
-    "write_cog": "geomap.io.cog",
-    "write_geopackage": "geomap.io.gpkg",
-    "export_geopackage": "geomap.io.gpkg",
+    "write_cog": "geomap.export.cog",
+    "write_geopackage": "geomap.export.gpkg",
+    "export_geopackage": "geomap.export.gpkg",
 }
 
 __all__ = sorted(_LAZY)
@@ -63,6 +62,8 @@ __all__ = sorted(_LAZY)
 if TYPE_CHECKING:  # re-exports for type checkers; resolved lazily at run time
     from geomap.catalog import load_catalog  # noqa: F401
     from geomap.errors import GeomapError  # noqa: F401
+    from geomap.export.cog import write_cog  # noqa: F401
+    from geomap.export.gpkg import export_geopackage, write_geopackage  # noqa: F401
     from geomap.fetching import fetch, verify  # noqa: F401
     from geomap.grid import (  # type: ignore[no-redef]  # noqa: F401
         check_same_grid,
@@ -72,8 +73,6 @@ if TYPE_CHECKING:  # re-exports for type checkers; resolved lazily at run time
     )
     from geomap.harmonize.crs import to_region  # noqa: F401
     from geomap.io import read  # noqa: F401
-    from geomap.io.cog import write_cog  # noqa: F401
-    from geomap.io.gpkg import export_geopackage, write_geopackage  # noqa: F401
     from geomap.io.occurrences import read_occurrences  # noqa: F401
     from geomap.models.fuzzy import FuzzyOverlay, WeightedIndexOverlay  # noqa: F401
     from geomap.models.ml import (  # noqa: F401
@@ -83,13 +82,10 @@ if TYPE_CHECKING:  # re-exports for type checkers; resolved lazily at run time
     )
     from geomap.models.raster import cell_table, predict_raster  # noqa: F401
     from geomap.models.registry import make_model  # noqa: F401
-    from geomap.models.run import model_region  # noqa: F401
-    from geomap.models.validate import (  # noqa: F401
-        ValidationReport,
-        region_held_out,
-        spatial_cross_validate,
-    )
+    from geomap.models.validate import region_held_out, spatial_cross_validate  # noqa: F401
+    from geomap.models.validation_report import ValidationReport  # noqa: F401
     from geomap.models.wofe import WeightsOfEvidence  # noqa: F401
+    from geomap.pipeline.model_stage import model_region  # noqa: F401
     from geomap.recipes import build_evidence, load_recipe, training_occurrences  # noqa: F401
     from geomap.render.figures import plot_prospectivity, plot_validation_curves  # noqa: F401
     from geomap.render.maps import (  # noqa: F401

@@ -615,7 +615,7 @@ class _Reader:
         return kinds.pop()
 
     def read(self, source: SourceSpec) -> Any:
-        import geomap
+        from geomap.io import read
 
         kind = self.kind(source)
         key = (tuple(source.datasets), source.layer, json.dumps(source.options, sort_keys=True))
@@ -629,11 +629,11 @@ class _Reader:
             elif len(source.datasets) > 1:
                 raise RecipeError("only occurrence datasets can be combined in one source")
             elif kind == "raster":
-                data = geomap.read(
+                data = read(
                     source.datasets[0], layer=source.layer, catalog=self.catalog, **source.options
                 )
             else:
-                data = geomap.read(
+                data = read(
                     source.datasets[0],
                     region=self.region,
                     layer=source.layer,

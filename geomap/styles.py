@@ -1,7 +1,7 @@
 """Display styles shared by the HTML map, the figures and the GeoPackage's QGIS styles.
 
 Pure data and small pure functions (no folium, no matplotlib), so writers such as
-:mod:`geomap.io.gpkg` can style their layers exactly like the map.  These are display
+:mod:`geomap.export.gpkg` can style their layers exactly like the map.  These are display
 conventions only: which colour a commodity group gets, not which commodities matter.
 """
 

@@ -131,7 +131,7 @@ def run(
     """Run the pipeline; return its products (table, model, prediction, targets, COG)."""
     import warnings
 
-    from geomap.io.cog import write_cog
+    from geomap.export.cog import write_cog
     from geomap.models import WeightsOfEvidence, cell_table, predict_raster
     from geomap.pipeline.cache import ProductCache, load_dataset, save_dataset
     from geomap.pipeline.report import layer_summary

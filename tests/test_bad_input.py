@@ -24,6 +24,7 @@ from shapely.geometry import LineString, Point, Polygon
 
 import geomap
 from geomap.catalog import load_catalog
+from geomap.core.report import IngestReport
 from geomap.errors import (
     CatalogError,
     CRSError,
@@ -34,7 +35,6 @@ from geomap.errors import (
 from geomap.harmonize.crs import STRICT_ENV, check_coordinates, require_same_crs, to_region
 from geomap.harmonize.geometry import clean_geometries
 from geomap.io.registry import get_reader, local_paths
-from geomap.io.report import IngestReport
 
 # ============================================================ files: damaged copies of real files
 

@@ -13,7 +13,7 @@ from _render_inputs import region_inputs
 from rio_cogeo.cogeo import cog_info, cog_validate
 
 from geomap.errors import CRSError, DataError
-from geomap.io.cog import cog_overview_count, write_cog
+from geomap.export.cog import cog_overview_count, write_cog
 
 
 @pytest.fixture(scope="module")

@@ -26,8 +26,8 @@ import numpy as np
 import pytest
 from _actionable import assert_actionable
 
+from geomap.core.atomic import atomic_dir, atomic_path
 from geomap.errors import ExportError, FetchError
-from geomap.io.atomic import atomic_dir, atomic_path
 from geomap.pipeline.cache import ProductCache, load_dataarray, save_dataset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,7 +90,7 @@ def _write_with_atomic_dir(folder: Path) -> None:
 
 
 def _write_cog(folder: Path) -> None:
-    from geomap.io.cog import write_cog
+    from geomap.export.cog import write_cog
 
     write_cog(_raster(), folder / "prospectivity.tif")
 
@@ -99,7 +99,7 @@ def _write_gpkg(folder: Path) -> None:
     import geopandas as gpd
     from shapely.geometry import Point
 
-    from geomap.io.gpkg import write_geopackage
+    from geomap.export.gpkg import write_geopackage
 
     sites = gpd.GeoDataFrame({"name": ["a"]}, geometry=[Point(139.7, 35.7)], crs="EPSG:4326")
     write_geopackage(folder / "map.gpkg", vectors={"occurrences": sites})
@@ -205,7 +205,7 @@ def _big_write(folder: Path) -> None:
 
 
 def _big_gpkg(folder: Path) -> None:
-    from geomap.io.gpkg import write_geopackage
+    from geomap.export.gpkg import write_geopackage
 
     write_geopackage(folder / "map.gpkg", rasters={"prospectivity": _raster()})
 

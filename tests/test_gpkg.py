@@ -19,7 +19,7 @@ import rasterio
 from _render_inputs import region_inputs
 
 from geomap.errors import CRSError, DataError, ExportError, OutputExistsError
-from geomap.io.gpkg import (
+from geomap.export.gpkg import (
     PROVENANCE_STANDARD_URI,
     export_geopackage,
     read_provenance,
@@ -270,7 +270,7 @@ def test_missing_crs_and_bad_paths_are_refused(japan, tmp_path):
 
 
 def test_interrupted_export_leaves_nothing_under_the_final_name(japan, tmp_path, monkeypatch):
-    import geomap.io.gpkg as gpkg
+    import geomap.export.gpkg as gpkg
 
     final = tmp_path / "run.gpkg"
     final.write_bytes(b"previous complete package")
@@ -295,7 +295,7 @@ def test_killed_export_never_appears_under_the_final_name(tmp_path):
 import os, signal, sys
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 from _render_inputs import region_inputs
-import geomap.io.gpkg as gpkg
+import geomap.export.gpkg as gpkg
 data = region_inputs("japan", 50_000)
 def killed(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)

@@ -14,7 +14,7 @@ import xarray as xr
 from shapely.geometry import LineString, Point
 
 from geomap.errors import CRSError, DataError, GridMismatchError, ModelError
-from geomap.io.cog import write_cog
+from geomap.export.cog import write_cog
 from geomap.models import (
     FuzzyOverlay,
     GradientBoostingProspectivity,

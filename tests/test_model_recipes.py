@@ -21,10 +21,10 @@ from geomap.models import (
     LogisticProspectivity,
     WeightsOfEvidence,
     explain_transfer,
-    model_region,
     predict_raster,
     region_held_out,
 )
+from geomap.pipeline import model_region
 from geomap.recipes import recipe_names
 
 # (recipe, region, resolution in metres): coarse grids keep each case to seconds

@@ -179,7 +179,7 @@ def test_schema_survives_geoparquet_and_geopackage(tmp_path):
     import geopandas as gpd
     import pyogrio
 
-    from geomap.io.atomic import atomic_path
+    from geomap.core.atomic import atomic_path
 
     frame = read_occurrences(commodities="REE", country="USA", to_crs=False).head(50)
     with atomic_path(tmp_path / "ree.parquet") as tmp:

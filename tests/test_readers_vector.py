@@ -16,6 +16,7 @@ from _fake_dataset import call_reader, fake_dataset
 from shapely.geometry import Point, Polygon
 
 import geomap
+from geomap.core.report import IngestReport
 from geomap.errors import CRSError, DataError, UnknownNameError
 from geomap.harmonize.faults import TUPLE_FIELDS
 from geomap.harmonize.geometry import clean_geometries
@@ -27,7 +28,6 @@ from geomap.harmonize.lithology import (
 )
 from geomap.io._guard import _BoundedWriter, read_zip_member
 from geomap.io.azgs import LANDMARKS, row_order_join_evidence
-from geomap.io.report import IngestReport
 
 # ------------------------------------------------------------------ real data
 

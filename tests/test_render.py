@@ -374,7 +374,7 @@ def test_prospectivity_figure_at_print_resolution(japan, tmp_path):
 def test_figures_credit_their_datasets_in_the_png(japan, catalog, tmp_path):
     from PIL import Image
 
-    from geomap.io.provenance import source_ids
+    from geomap.core.provenance import source_ids
     from geomap.render.figures import plot_prospectivity, plot_validation_curves
 
     # the ids the readers recorded on the mirrored faults and occurrences
@@ -409,7 +409,7 @@ def test_figures_credit_their_datasets_in_the_png(japan, catalog, tmp_path):
 def test_validation_curves_from_the_models_report(tmp_path):
     from PIL import Image
 
-    from geomap.models.validate import prediction_area_curve, rate_curve, roc_table
+    from geomap.models.curves import prediction_area_curve, rate_curve, roc_table
     from geomap.render.figures import plot_validation_curves
 
     rng = np.random.default_rng(1)

@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 import geomap
-from geomap.io.report import IngestReport
+from geomap.core.report import IngestReport
 from geomap.pipeline import BuildResult
 
 HOSTILE = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'

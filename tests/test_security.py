@@ -249,7 +249,7 @@ def test_geopackage_virtual_table_cannot_reach_files_or_the_network(tmp_path, ca
         )
     con.commit()
     con.close()
-    from geomap.io.report import IngestReport
+    from geomap.core.report import IngestReport
     from geomap.io.vectors import read_vector_path
 
     def read(layer):

@@ -128,7 +128,7 @@ def targets(
     chunks: Chunks = None,
 ) -> None:
     """Rank survey-planning target areas for a recipe (from the build cache when possible)."""
-    from geomap.io.atomic import atomic_path
+    from geomap.core.atomic import atomic_path
     from geomap.pipeline.runner import run_stages
 
     if output_format not in ("table", "csv", "geojson"):

@@ -105,7 +105,7 @@ def schema(
     if out is None:
         typer.echo(text, nl=False)
     else:
-        from geomap.io.atomic import atomic_path
+        from geomap.core.atomic import atomic_path
 
         with atomic_path(out) as tmp:
             tmp.write_text(text, encoding="utf-8")

@@ -29,7 +29,7 @@ def evidence(
 ) -> None:
     """Write each evidence layer (and coverage) as a COG and a PNG; print a summary table."""
     from geomap.errors import OutputExistsError, ParameterError
-    from geomap.evidence.export import format_summary, write_evidence
+    from geomap.export.evidence import format_summary, write_evidence
     from geomap.recipes import build_evidence
 
     if out.exists() and not overwrite:  # fail before the build, not after it

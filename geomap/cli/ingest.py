@@ -38,9 +38,9 @@ def ingest(
 
     import yaml
 
+    from geomap.core.atomic import atomic_path
     from geomap.errors import DataError
     from geomap.io import read
-    from geomap.io.atomic import atomic_path
 
     if out is not None:  # before the (possibly long) read
         _refuse_existing(out, overwrite)
@@ -58,7 +58,7 @@ def ingest(
         _refuse_existing(out, overwrite)
     report = result.attrs.get("geomap_report", {})
     if is_raster:
-        from geomap.io.cog import write_cog
+        from geomap.export.cog import write_cog
 
         tags = {"geomap_report": json.dumps(report, ensure_ascii=False)}
         if "geomap_crs_operation" in result.attrs:
@@ -67,7 +67,7 @@ def ingest(
     else:
         with atomic_path(out) as tmp:
             result.to_parquet(tmp)
-    from geomap.io.report import IngestReport
+    from geomap.core.report import IngestReport
 
     summary = IngestReport(
         dataset_id=report.get("dataset_id", dataset_id),

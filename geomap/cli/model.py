@@ -14,16 +14,16 @@ _MODELS = "wofe|fuzzy|weighted|logistic|rf|gbm"
 
 
 def write_model_outputs(result: Any, folder: Path) -> list[str]:
-    """Write a :class:`~geomap.models.ModelResult` into ``folder``; return the file names.
+    """Write a :class:`~geomap.pipeline.ModelResult` into ``folder``; return the file names.
 
     ``prospectivity.tif``, ``uncertainty.tif``, ``coverage.tif`` (COGs), ``weights.csv``
     (weights of evidence) or ``importance.csv``, ``validation_curves.png`` (and
     ``transfer_<train>_to_<test>.png`` per region hold-out), ``metrics.json`` (AUCs, capture
     table, diagnostics) and ``validation.json`` (every curve).
     """
-    from geomap.io.atomic import atomic_path
-    from geomap.io.cog import write_cog
-    from geomap.io.provenance import source_ids
+    from geomap.core.atomic import atomic_path
+    from geomap.core.provenance import source_ids
+    from geomap.export.cog import write_cog
     from geomap.render.figures import plot_validation_curves
 
     written = []
@@ -97,9 +97,9 @@ def model(
     ] = False,
 ) -> None:
     """Fit, validate (spatial block CV) and map a recipe's prospectivity model."""
+    from geomap.core.atomic import atomic_dir
     from geomap.errors import OutputExistsError
-    from geomap.io.atomic import atomic_dir
-    from geomap.models.run import model_region
+    from geomap.pipeline.model_stage import model_region
 
     if out.exists() and not overwrite:  # before the long computation, not after
         raise OutputExistsError(f"{out} already exists; pass --overwrite to replace it")

@@ -52,8 +52,8 @@ def occurrences(
     """
     import sys
 
+    from geomap.core.atomic import atomic_path
     from geomap.errors import ParameterError
-    from geomap.io.atomic import atomic_path
     from geomap.io.occurrences import read_occurrences
 
     if output_format not in ("table", "csv", "geojson"):

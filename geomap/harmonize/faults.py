@@ -40,7 +40,7 @@ import numpy as np
 if TYPE_CHECKING:
     import geopandas as gpd
 
-    from geomap.io.report import IngestReport
+    from geomap.core.report import IngestReport
 
 __all__ = [
     "COMPASS",

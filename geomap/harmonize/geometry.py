@@ -14,7 +14,7 @@
 
 >>> import geopandas as gpd
 >>> from shapely.geometry import Polygon
->>> from geomap.io.report import IngestReport
+>>> from geomap.core.report import IngestReport
 >>> bowtie = Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])
 >>> report = IngestReport("demo")
 >>> out = clean_geometries(gpd.GeoDataFrame(geometry=[bowtie], crs="EPSG:4326"), report)
@@ -34,7 +34,7 @@ from geomap.errors import DataError
 if TYPE_CHECKING:
     import geopandas as gpd
 
-    from geomap.io.report import IngestReport
+    from geomap.core.report import IngestReport
 
 __all__ = ["FAMILIES", "clean_geometries", "geometry_family", "repair_invalid"]
 

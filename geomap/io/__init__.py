@@ -1,4 +1,4 @@
-"""Readers (one per source format) and writers (GeoParquet, COG, GeoPackage).
+"""Readers: one per source format (writers live in :mod:`geomap.export`).
 
 :func:`read` is the single entry point: it looks the dataset up in the catalog,
 fetches and verifies its files, dispatches to the registered reader and, when a

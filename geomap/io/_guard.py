@@ -672,7 +672,7 @@ def _same_crs(a: pyproj.CRS, b: pyproj.CRS) -> bool:
 
 
 def attach_report(obj: Any, report: Any, **attrs: Any) -> Any:
-    """Attach ``report`` (an :class:`~geomap.io.report.IngestReport`) and extra attrs to ``obj``."""
+    """Attach ``report`` (a :class:`~geomap.core.report.IngestReport`) and attrs to ``obj``."""
     obj.attrs["geomap_report"] = report.to_dict()
     for key, value in attrs.items():
         obj.attrs[key] = value

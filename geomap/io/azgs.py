@@ -46,6 +46,7 @@ import pandas as pd
 import shapely
 
 from geomap.catalog import Dataset
+from geomap.core.report import IngestReport
 from geomap.errors import DataError
 from geomap.harmonize.geometry import clean_geometries
 from geomap.harmonize.lithology import lithology_code, ncgmp09_unit_lithology
@@ -61,7 +62,6 @@ from geomap.io._guard import (
     resolve_crs,
 )
 from geomap.io.registry import reader
-from geomap.io.report import IngestReport
 
 __all__ = ["LANDMARKS", "JoinEvidence", "read_azgs_geology", "row_order_join_evidence"]
 

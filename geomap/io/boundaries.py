@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from geomap.catalog import Dataset
+from geomap.core.report import IngestReport
 from geomap.errors import DataError
 from geomap.harmonize.geometry import clean_geometries
 from geomap.io._guard import (
@@ -35,7 +36,6 @@ from geomap.io._guard import (
     resolve_crs,
 )
 from geomap.io.registry import reader
-from geomap.io.report import IngestReport
 
 __all__ = ["natural_earth_layers", "read_japan_prefectures", "read_natural_earth"]
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from geomap.catalog import Dataset
+from geomap.core.report import IngestReport
 from geomap.harmonize.faults import normalize_faults
 from geomap.harmonize.geometry import clean_geometries
 from geomap.io._guard import (
@@ -25,7 +26,6 @@ from geomap.io._guard import (
     resolve_crs,
 )
 from geomap.io.registry import reader
-from geomap.io.report import IngestReport
 
 __all__ = ["read_gem_faults"]
 

@@ -43,6 +43,7 @@ import numpy as np
 import pyproj
 
 from geomap.catalog import Dataset
+from geomap.core.report import IngestReport
 from geomap.errors import DataError
 from geomap.io._guard import (
     attach_report,
@@ -54,7 +55,6 @@ from geomap.io._guard import (
     resolve_crs,
 )
 from geomap.io.registry import reader
-from geomap.io.report import IngestReport
 
 __all__ = [
     "SENTINELS",

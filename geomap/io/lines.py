@@ -23,6 +23,7 @@ import pandas as pd
 import pyproj
 
 from geomap.catalog import Dataset
+from geomap.core.report import IngestReport
 from geomap.errors import DataError
 from geomap.harmonize.crs import check_coordinates
 from geomap.io._guard import (
@@ -36,7 +37,6 @@ from geomap.io._guard import (
     resolve_crs,
 )
 from geomap.io.registry import reader
-from geomap.io.report import IngestReport
 
 __all__ = ["grid_lines", "read_line_survey"]
 

@@ -45,9 +45,9 @@ from typing import Any
 import numpy as np
 
 from geomap.catalog import DataFile, Dataset
+from geomap.core.report import IngestReport
 from geomap.errors import CRSError, DataError, UnknownNameError
 from geomap.io.registry import reader
-from geomap.io.report import IngestReport
 
 __all__ = ["read_minmod"]
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geomap.io.report import IngestReport
+from geomap.core.report import IngestReport
 
 __all__ = ["occurrence_dataset_ids", "read_occurrences"]
 

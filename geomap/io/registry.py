@@ -21,7 +21,7 @@ ReaderFunc = Callable[..., Any]
 """``func(dataset, paths, *, layer=None, **options) -> GeoDataFrame | DataArray``.
 
 ``paths`` maps each catalog file path (``DataFile.path``) to its verified local path.
-The result carries ``attrs["geomap_report"]`` (an :class:`~geomap.io.report.IngestReport` dict).
+The result carries ``attrs["geomap_report"]`` (an :class:`~geomap.core.report.IngestReport` dict).
 """
 
 # reader name -> module registering it

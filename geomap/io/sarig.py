@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from geomap.catalog import Dataset
+from geomap.core.report import IngestReport
 from geomap.errors import DataError, UnknownNameError
 from geomap.io._guard import (
     attach_report,
@@ -42,7 +43,6 @@ from geomap.io._guard import (
     resolve_crs,
 )
 from geomap.io.registry import reader
-from geomap.io.report import IngestReport
 from geomap.io.vectors import read_vector_path
 
 __all__ = ["read_sarig_gawler"]

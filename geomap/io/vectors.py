@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from geomap.catalog import Dataset
+from geomap.core.report import IngestReport
 from geomap.errors import DataError
 from geomap.harmonize.geometry import clean_geometries
 from geomap.harmonize.lithology import hasterok_lithology, lithology_code
@@ -30,7 +31,6 @@ from geomap.io._guard import (
     resolve_crs,
 )
 from geomap.io.registry import reader
-from geomap.io.report import IngestReport
 
 __all__ = ["read_vector_file", "read_vector_path"]
 

@@ -4,7 +4,10 @@
 * :mod:`geomap.models.fuzzy` -- fuzzy overlay and weighted index overlay, knowledge-driven;
 * :mod:`geomap.models.ml` -- logistic regression, random forest, gradient boosting;
 * :mod:`geomap.models.raster` -- evidence stack -> table of cells -> prospectivity rasters;
-* :mod:`geomap.models.validate` -- spatial block CV, region hold-out, curves, capture table;
+* :mod:`geomap.models.validate` -- spatial block CV and region hold-out (the runners);
+* :mod:`geomap.models.splitters` -- spatial blocks and the block k-fold splitter;
+* :mod:`geomap.models.curves` -- ROC, success-rate, prediction-rate, P–A curves, capture table;
+* :mod:`geomap.models.validation_report` -- :class:`ValidationReport`, what a validation returns;
 * :mod:`geomap.models.diagnose` -- the reasons behind a weak or degenerate validation result.
 
 Every estimator follows scikit-learn (parameters in ``__init__``, ``fit`` returns ``self``,
@@ -39,19 +42,17 @@ _LAZY: dict[str, str] = {
     "cell_table": "geomap.models.raster",
     "predict_raster": "geomap.models.raster",
     "make_model": "geomap.models.registry",
-    "ModelResult": "geomap.models.run",
-    "model_region": "geomap.models.run",
-    "country_mask": "geomap.models.raster",
     "MODEL_NAMES": "geomap.models.registry",
-    "SpatialBlockKFold": "geomap.models.validate",
-    "ValidationReport": "geomap.models.validate",
+    "SpatialBlockKFold": "geomap.models.splitters",
+    "block_labels": "geomap.models.splitters",
+    "ValidationReport": "geomap.models.validation_report",
     "spatial_cross_validate": "geomap.models.validate",
     "region_held_out": "geomap.models.validate",
-    "rate_curve": "geomap.models.validate",
-    "roc_table": "geomap.models.validate",
-    "capture_table": "geomap.models.validate",
-    "prediction_area_curve": "geomap.models.validate",
-    "block_labels": "geomap.models.validate",
+    "CAPTURE_AREA_PCT": "geomap.models.curves",
+    "rate_curve": "geomap.models.curves",
+    "roc_table": "geomap.models.curves",
+    "capture_table": "geomap.models.curves",
+    "prediction_area_curve": "geomap.models.curves",
     "explain_validation": "geomap.models.diagnose",
     "explain_transfer": "geomap.models.diagnose",
     "tied_surface": "geomap.models.diagnose",

@@ -33,8 +33,8 @@ import rioxarray  # noqa: F401 - .rio accessor on loaded products
 import xarray as xr
 from filelock import FileLock
 
+from geomap.core.atomic import atomic_dir
 from geomap.errors import ExportError
-from geomap.io.atomic import atomic_dir
 
 __all__ = ["ProductCache", "canonical_json", "product_key"]
 
@@ -78,7 +78,7 @@ def code_fingerprint() -> str:
 
 def product_key(stage: str, inputs: dict[str, Any]) -> str:
     """Return the cache key of a product of ``stage`` computed from ``inputs`` by this code."""
-    from geomap import __version__
+    from geomap._version import __version__
 
     code = {"version": __version__, "fingerprint": code_fingerprint()}
     text = canonical_json({"stage": stage, "geomap": code, "inputs": inputs})

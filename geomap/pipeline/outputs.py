@@ -13,7 +13,7 @@ import geopandas as gpd
 import pandas as pd
 import xarray as xr
 
-from geomap.io.atomic import atomic_path
+from geomap.core.atomic import atomic_path
 
 __all__ = ["BuildLayers", "file_hashes", "write_rasters", "write_tables"]
 
@@ -45,7 +45,7 @@ def write_rasters(folder: Path, layers: BuildLayers, *, progress: bool = False) 
 
     Dask-backed layers are written block by block (``progress`` shows a bar per file).
     """
-    from geomap.io.cog import write_cog
+    from geomap.export.cog import write_cog
 
     written: dict[str, Path] = {}
     for name in ("prospectivity", "uncertainty", "coverage"):

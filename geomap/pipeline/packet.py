@@ -19,8 +19,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from geomap.catalog import Catalog, load_catalog
+from geomap.core.atomic import atomic_dir, atomic_path
 from geomap.errors import OutputExistsError, ParameterError
-from geomap.io.atomic import atomic_dir, atomic_path
 from geomap.pipeline.outputs import file_hashes, write_json
 from geomap.pipeline.runner import BuildState, run_stages
 
@@ -118,7 +118,7 @@ def build_packet(
     -------
     PacketResult
     """
-    from geomap.io.gpkg import write_geopackage
+    from geomap.export.gpkg import write_geopackage
     from geomap.pipeline.manifest import dataset_provenance, software_versions
     from geomap.render.maps import MapPanel, joint_map
 

@@ -29,8 +29,8 @@ import geopandas as gpd
 from tqdm import tqdm
 
 from geomap.catalog import Catalog, load_catalog
+from geomap.core.atomic import atomic_dir
 from geomap.errors import OutputExistsError, ParameterError, RecipeError
-from geomap.io.atomic import atomic_dir
 from geomap.pipeline import stages
 from geomap.pipeline.cache import ProductCache, cache_root
 from geomap.pipeline.outputs import (
@@ -318,8 +318,8 @@ def write_outputs(
     ``parts`` names what to write: ``cog``, ``tables``, ``png``, ``gpkg``, ``map``, ``report``
     (metrics, report and manifest), or ``all``.
     """
-    from geomap.io.gpkg import export_geopackage
-    from geomap.models.validate import ValidationReport
+    from geomap.export.gpkg import export_geopackage
+    from geomap.models.validation_report import ValidationReport
     from geomap.pipeline.manifest import dataset_provenance, software_versions
     from geomap.pipeline.report import build_report, layer_summary
     from geomap.render import figures

@@ -224,7 +224,7 @@ def model_stage(
     max_cells: int | None,
 ) -> ModelProducts:
     """Fit, validate and predict the recipe's model (or read the results back)."""
-    from geomap.models import model_region
+    from geomap.pipeline.model_stage import model_region
 
     recipe = context.recipe
     name = model or recipe.model.name

@@ -21,7 +21,6 @@ _LAZY = {
     "ONLINE_BASEMAPS": "geomap.render.basemap",
     "plot_prospectivity": "geomap.render.figures",
     "plot_validation_curves": "geomap.render.figures",
-    "save_figure": "geomap.render.figures",
 }
 
 __all__ = sorted(_LAZY)

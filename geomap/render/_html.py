@@ -26,7 +26,7 @@ def render_html(m: Any, *, offline: bool = True) -> str:
 
 
 def _write_html(m: Any, final: Path, *, offline: bool, budget: int) -> None:
-    from geomap.io.atomic import atomic_path
+    from geomap.core.atomic import atomic_path
 
     html = render_html(m, offline=offline).encode("utf-8")
     if len(html) > budget:

@@ -8,8 +8,8 @@ Two kinds of figure:
   validation result.
 
 Both return a :class:`matplotlib.figure.Figure` and, when given a path, also write a PNG
-(300 dpi by default) atomically.  Nothing here computes science: curves and surfaces are drawn
-as given.
+(300 dpi by default) atomically (:func:`geomap.export.figures.save_figure`).  Nothing here
+computes science: curves and surfaces are drawn as given.
 
 Given the catalog ids of the datasets behind a figure (``datasets=``), the PNG credits them in
 its text chunks (``Source``: id and title of each dataset; ``Copyright``: each licence and
@@ -22,23 +22,20 @@ from __future__ import annotations
 import os
 import textwrap
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from geomap.errors import CRSError, DataError
+from geomap.export.figures import PRINT_DPI, png_credit, save_figure
 
 __all__ = [
     "CURVE_KINDS",
     "plot_prospectivity",
     "plot_validation_curves",
-    "png_credit",
-    "save_figure",
 ]
 
-PRINT_DPI = 300
 _CREDIT_LINE_CHARS = 190  # characters per line of the credit under a 7.5-inch map (5 pt)
 
 # curve kind -> (title, accepted x columns, accepted y columns, x label, y label)
@@ -100,85 +97,6 @@ def _new_figure(width_in: float, height_in: float) -> Any:
     fig = Figure(figsize=(width_in, height_in), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
-
-
-def save_figure(
-    fig: Any,
-    path: str | os.PathLike[str],
-    *,
-    dpi: int = PRINT_DPI,
-    metadata: Mapping[str, str] | None = None,
-) -> Path:
-    """Write ``fig`` as a PNG at ``dpi``, atomically, and return the path.
-
-    Parameters
-    ----------
-    fig : matplotlib.figure.Figure
-        The figure.
-    path : path-like
-        Output ``.png``; appears only when complete.
-    dpi : int, default 300
-        Print resolution.
-    metadata : mapping of str to str, optional
-        Extra PNG text chunks (e.g. ``Source`` and ``Copyright`` from :func:`png_credit`),
-        besides ``Software``.
-
-    Returns
-    -------
-    Path
-        ``path``.
-    """
-    from geomap.io.atomic import atomic_path
-
-    final = Path(path)
-    if final.suffix.lower() != ".png":
-        raise DataError(f"figure path {final} must end in .png; rename it, e.g. {final.stem}.png")
-    chunks = {"Software": "geomap", **(metadata or {})}
-    with atomic_path(final) as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png", metadata=chunks)
-    return final
-
-
-def png_credit(datasets: Sequence[str], *, catalog: Any = None) -> dict[str, str]:
-    """Return the PNG text chunks that credit catalog datasets.
-
-    Parameters
-    ----------
-    datasets : sequence of str
-        Catalog ids of the datasets a figure was made from.
-    catalog : Catalog, optional
-        Defaults to the project catalog.
-
-    Returns
-    -------
-    dict of str to str
-        ``Source``: one ``id: title`` line per dataset; ``Copyright``: one ``id: SPDX``
-        line per dataset, a blank line, then :meth:`~geomap.catalog.Catalog.attribution`
-        (licence, credit and citation of each).  Empty when ``datasets`` is empty.
-
-    Raises
-    ------
-    UnknownNameError
-        A dataset is not in the catalog.
-
-    Examples
-    --------
-    >>> png_credit(["natural-earth"])["Copyright"].splitlines()[0]
-    'natural-earth: CC0-1.0'
-    """
-    ids = list(dict.fromkeys(str(d) for d in datasets))
-    if not ids:
-        return {}
-    if catalog is None:
-        from geomap.catalog import load_catalog
-
-        catalog = load_catalog()
-    records = [catalog.dataset(d) for d in ids]
-    licences = "\n".join(f"{d.id}: {d.license.spdx}" for d in records)
-    return {
-        "Source": "\n".join(f"{d.id}: {d.title}" for d in records),
-        "Copyright": f"{licences}\n\n{catalog.attribution(ids)}",
-    }
 
 
 def _credit_line(datasets: Sequence[str], catalog: Any) -> str:
@@ -324,7 +242,7 @@ def plot_validation_curves(
 
         A ``fold`` (or ``model``, ``region``, ``label``) column draws one line per group; an
         AUC in ``df.attrs["auc"]`` or an ``auc`` column is shown in the legend.  A
-        :class:`geomap.models.validate.ValidationReport` works as is (its ``curves``, its
+        :class:`geomap.models.ValidationReport` works as is (its ``curves``, its
         P–A intersection point and, without ``title``, its model and method).
     path : path-like, optional
         Write a PNG here (atomically).

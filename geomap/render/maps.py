@@ -159,7 +159,7 @@ class MapBuilder:
         return self
 
     def _credit(self, obj: Any) -> None:
-        from geomap.io.provenance import source_ids
+        from geomap.core.provenance import source_ids
 
         self.add_datasets(source_ids(obj))
 
@@ -664,7 +664,7 @@ class MapBuilder:
         ExportError
             The file cannot be written, or an asset cannot be inlined.
         """
-        from geomap.io.atomic import atomic_dir
+        from geomap.core.atomic import atomic_dir
 
         final = Path(path)
         if final.suffix.lower() not in (".html", ".htm"):

@@ -5,8 +5,8 @@ command and the pipeline write its result to files).  It
 
 1. builds the recipe's evidence stack for the region (:func:`geomap.recipes.build_evidence`),
 2. restricts the study area to the region's countries where the evidence has data
-   (:func:`~geomap.models.raster.country_mask`; open sea and neighbouring countries would make
-   any model look good),
+   (:func:`~geomap.pipeline.study_area.country_mask`; open sea and neighbouring countries
+   would make any model look good),
 3. puts the recipe's training occurrences on the grid (:func:`~geomap.models.cell_table`;
    a seeded sample of cells when the study area exceeds ``max_cells``),
 4. validates the model by spatial block cross-validation and, for each ``test_regions``
@@ -36,9 +36,11 @@ import xarray as xr
 from geomap.errors import ModelError
 from geomap.models._base import ModelWarning
 from geomap.models.diagnose import explain_transfer, explain_validation, layer_auc
-from geomap.models.raster import CellTable, cell_table, country_mask, predict_raster
+from geomap.models.raster import CellTable, cell_table, predict_raster
 from geomap.models.registry import make_model
-from geomap.models.validate import ValidationReport, region_held_out, spatial_cross_validate
+from geomap.models.validate import region_held_out, spatial_cross_validate
+from geomap.models.validation_report import ValidationReport
+from geomap.pipeline.study_area import country_mask
 
 __all__ = ["ModelResult", "default_block_size", "model_region"]
 
@@ -217,7 +219,7 @@ class ModelResult:
 
     def metrics(self) -> dict[str, Any]:
         """JSON-ready headline numbers: validation, transfer, diagnostics, settings."""
-        from geomap.models.validate import _jsonable
+        from geomap.models.validation_report import _jsonable
 
         out: dict[str, Any] = {
             "recipe": self.recipe,
@@ -240,7 +242,7 @@ class ModelResult:
 
 def _usable_block_size(table: CellTable, block: float) -> tuple[float, str | None]:
     """Shrink the CV block until at least two blocks hold occurrences (never below 2 cells)."""
-    from geomap.models.validate import block_labels
+    from geomap.models.splitters import block_labels
 
     positives = table.y > 0
     if positives.sum() < 2:

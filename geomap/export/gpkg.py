@@ -579,9 +579,9 @@ def write_geopackage(
         The file cannot be written (nothing is left under ``path``).
     """
     from geomap import styles
-    from geomap.io._gpkg_styles import raster_class_style, raster_style, vector_style
-    from geomap.io.atomic import atomic_path
-    from geomap.io.provenance import dataset_records, source_ids
+    from geomap.core.atomic import atomic_path
+    from geomap.core.provenance import dataset_records, source_ids
+    from geomap.export._gpkg_styles import raster_class_style, raster_style, vector_style
 
     final = Path(path)
     if final.suffix.lower() != ".gpkg":
@@ -709,7 +709,7 @@ def write_geopackage(
         for name, table in tables.items():
             _write_attributes(tmp, name, table)
             table_records[name] = {"table": name, "kind": "attributes", "rows": len(table)}
-        from geomap import __version__
+        from geomap._version import __version__
 
         package = {
             "generator": f"geomap {__version__}",

@@ -73,8 +73,8 @@ def _nodata(data: xr.DataArray, path: str) -> float | int:
 
 
 def _tags(data: xr.DataArray, extra: dict[str, Any] | None, catalog: Any) -> dict[str, str]:
-    from geomap import __version__
-    from geomap.io.provenance import source_ids
+    from geomap._version import __version__
+    from geomap.core.provenance import source_ids
 
     tags: dict[str, str] = {"geomap_version": __version__}
     for key in _PROVENANCE_ATTRS:
@@ -177,7 +177,7 @@ def write_cog(
     out.encoding = {}
     out = out.rio.write_nodata(nodata, encoded=False)
     metadata = _tags(data, tags, catalog)
-    from geomap.io.atomic import atomic_path
+    from geomap.core.atomic import atomic_path
 
     final = Path(path)
     with atomic_path(final) as tmp:

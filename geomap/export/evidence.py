@@ -93,7 +93,7 @@ def write_evidence(
 ) -> list[dict[str, Any]]:
     """Write each layer of an evidence stack as ``<layer>.tif`` (COG) and ``<layer>.png``.
 
-    The folder appears complete or not at all (:func:`geomap.io.atomic.atomic_dir`);
+    The folder appears complete or not at all (:func:`geomap.core.atomic.atomic_dir`);
     it also gets ``summary.json`` (the stack's attributes and :func:`evidence_summary`).
     Layers are computed one at a time, so a Dask-backed stack needs the memory of
     one layer.
@@ -119,8 +119,8 @@ def write_evidence(
     OutputExistsError
         The folder exists and ``overwrite`` is False.
     """
-    from geomap.io.atomic import atomic_dir
-    from geomap.io.cog import write_cog
+    from geomap.core.atomic import atomic_dir
+    from geomap.export.cog import write_cog
 
     rows = []
     title = stack.attrs.get("title", "")
