@@ -526,6 +526,8 @@ def write_geopackage(
     rasters: Mapping[str, Any] | None = None,
     tables: Mapping[str, Any] | None = None,
     rendered: bool = False,
+    qgis_project: bool = False,
+    regions: Sequence[str] = (),
     class_columns: Mapping[str, str] | None = None,
     datasets: Iterable[str] = (),
     parameters: Mapping[str, Any] | None = None,
@@ -552,6 +554,11 @@ def write_geopackage(
         Also write each raster as an RGBA PNG table ``<name>_rendered`` (coloured like the
         map; for viewers without QGIS styles).  Off by default: the value tables open styled
         in QGIS from ``layer_styles``.
+    qgis_project : bool, default False
+        Also write a QGIS project (``<stem>.qgs``) beside the GeoPackage that opens every
+        layer styled and grouped (:func:`geomap.export.qgis_project.write_qgis_project`).
+    regions : sequence of str
+        Table-name prefixes of regions (``["conus", "japan"]``), grouped in the project.
     class_columns : mapping of str to str, optional
         Layer -> column to colour by (default: ``lithology_class``/``lithology``/``class``
         for geology, ``commodity_group`` for occurrences).
@@ -732,6 +739,10 @@ def write_geopackage(
                 _write_metadata(con, package, table_records)
         finally:
             con.close()
+    if qgis_project:
+        from geomap.export.qgis_project import write_qgis_project
+
+        write_qgis_project(final, regions=regions)
     return final
 
 
@@ -763,13 +774,16 @@ def export_geopackage(
     parameters: Mapping[str, Any] | None = None,
     catalog: Any = None,
     overwrite: bool = True,
+    rendered: bool = False,
+    qgis_project: bool = True,
 ) -> Path:
     """Write one prospectivity run's layers to a GeoPackage with conventional names.
 
     Layers: ``occurrences``, ``faults``, ``geology``, ``boundaries`` (or ``boundaries_<name>``
     for a mapping), ``targets``; rasters ``prospectivity``, ``uncertainty``, ``coverage`` and
     ``evidence_<name>``, each with ``prefix`` (e.g. ``"japan_"``) in front.  See
-    :func:`write_geopackage` for everything else.
+    :func:`write_geopackage` for everything else; a QGIS project (``<stem>.qgs``) is written
+    beside it unless ``qgis_project=False``.
     """
     vectors: dict[str, Any] = {}
     for name, frame in (
@@ -803,6 +817,8 @@ def export_geopackage(
         parameters=parameters,
         catalog=catalog,
         overwrite=overwrite,
+        rendered=rendered,
+        qgis_project=qgis_project,
     )
 
 

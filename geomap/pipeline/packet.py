@@ -188,8 +188,11 @@ def build_packet(
             datasets=datasets,
             parameters={"builds": [s.settings for s in states]},
             catalog=cat,
+            qgis_project=True,
+            regions=[s.region.id for s in states],
         )
         files["packet.gpkg"] = gpkg
+        files["packet.qgs"] = gpkg.with_suffix(".qgs")
         everything = _all_targets(states)
         with atomic_path(tmp / "targets.geojson") as part:
             part.write_text(everything.to_json(drop_id=True), encoding="utf-8")

@@ -390,6 +390,7 @@ def write_outputs(
             catalog=cat,
         )
         files[path.name] = path
+        files[path.with_suffix(".qgs").name] = path.with_suffix(".qgs")
     if wanted("map"):
         path = folder / "map.html"
         prospectivity_map(
