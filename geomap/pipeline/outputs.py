@@ -15,7 +15,7 @@ import xarray as xr
 
 from geomap.core.atomic import atomic_path
 
-__all__ = ["BuildLayers", "file_hashes", "write_rasters", "write_tables"]
+__all__ = ["BuildLayers", "file_hashes", "with_centroids", "write_rasters", "write_tables"]
 
 
 @dataclass
@@ -67,6 +67,27 @@ def _csv(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+def with_centroids(targets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Add ``centroid_lon`` and ``centroid_lat`` (WGS84, 6 decimals) to target polygons.
+
+    The centroid is taken in the targets' (equal-area analysis) CRS, then transformed; the same
+    columns then reach the CSV, the GeoJSON, the GeoPackage, the map's popups, the packet and
+    the GPX/KML exports.  Idempotent.
+    """
+    if "centroid_lon" in targets.columns and "centroid_lat" in targets.columns:
+        return targets
+    out = targets.copy()
+    if len(out):
+        centroids = out.geometry.centroid.to_crs("EPSG:4326")
+        out["centroid_lon"] = centroids.x.round(6).to_numpy()
+        out["centroid_lat"] = centroids.y.round(6).to_numpy()
+    else:
+        out["centroid_lon"] = pd.Series(dtype="float64")
+        out["centroid_lat"] = pd.Series(dtype="float64")
+    out.attrs.update(targets.attrs)
+    return out
+
+
 def write_tables(
     folder: Path,
     *,
@@ -78,11 +99,8 @@ def write_tables(
 ) -> dict[str, Path]:
     """Write targets (CSV, GeoJSON in WGS84), the weights/importance table and validation JSON."""
     written: dict[str, Path] = {}
+    targets = with_centroids(targets)
     plain = pd.DataFrame(targets.drop(columns="geometry"))
-    centroids = targets.geometry.centroid.to_crs("EPSG:4326") if len(targets) else None
-    if centroids is not None:
-        plain["centroid_lon"] = centroids.x.round(6)
-        plain["centroid_lat"] = centroids.y.round(6)
     written["targets.csv"] = _csv(plain, folder / "targets.csv")
     geojson = folder / "targets.geojson"
     with atomic_path(geojson) as tmp:

@@ -36,6 +36,7 @@ from geomap.pipeline.cache import ProductCache, cache_root
 from geomap.pipeline.outputs import (
     BuildLayers,
     file_hashes,
+    with_centroids,
     write_json,
     write_rasters,
     write_tables,
@@ -276,6 +277,7 @@ def run_stages(
                 v.attrs.get("geomap_role") == "evidence" for v in stack.data_vars.values()
             ),
         )
+        targets = with_centroids(targets)
     settings = {
         "recipe": loaded.id,
         "region": region_obj.id,
@@ -316,7 +318,8 @@ def write_outputs(
     """Write the requested outputs of a build into ``folder`` (which must exist).
 
     ``parts`` names what to write: ``cog``, ``tables``, ``png``, ``gpkg``, ``map``, ``report``
-    (metrics, report and manifest), or ``all``.
+    (metrics, report and manifest), or ``all``; ``gpx`` and ``kml`` (targets and occurrences
+    for field GPS and Google Earth) only when named.
     """
     from geomap.export.gpkg import export_geopackage
     from geomap.models.validation_report import ValidationReport
@@ -391,6 +394,15 @@ def write_outputs(
         )
         files[path.name] = path
         files[path.with_suffix(".qgs").name] = path.with_suffix(".qgs")
+    field = [f for f in ("gpx", "kml") if f in parts]  # on request only, not in "all"
+    if field:
+        from geomap.export.field import write_field_files
+
+        files.update(
+            write_field_files(
+                folder, targets=layers.targets, occurrences=layers.occurrences, formats=field
+            )
+        )
     if wanted("map"):
         path = folder / "map.html"
         prospectivity_map(
