@@ -50,6 +50,7 @@ _LAZY = {
     "prospectivity_map": "geomap.render.maps",
     "joint_map": "geomap.render.maps",
     "save_map": "geomap.render.maps",
+    "explore": "geomap.render.explore",
     "plot_prospectivity": "geomap.render.figures",
     "plot_validation_curves": "geomap.render.figures",
     "write_cog": "geomap.export.cog",
@@ -87,6 +88,7 @@ if TYPE_CHECKING:  # re-exports for type checkers; resolved lazily at run time
     from geomap.models.wofe import WeightsOfEvidence  # noqa: F401
     from geomap.pipeline.model_stage import model_region  # noqa: F401
     from geomap.recipes import build_evidence, load_recipe, training_occurrences  # noqa: F401
+    from geomap.render.explore import explore  # noqa: F401
     from geomap.render.figures import plot_prospectivity, plot_validation_curves  # noqa: F401
     from geomap.render.maps import (  # noqa: F401
         MapBuilder,

@@ -118,9 +118,7 @@ def test_rendered_tables_are_rgba_in_the_maps_classes(japan, tmp_path):
 
     surface = japan["prospectivity"].copy()
     surface.values[:2, :] = np.nan
-    path = write_geopackage(
-        tmp_path / "r.gpkg", rasters={"prospectivity": surface}, rendered=True
-    )
+    path = write_geopackage(tmp_path / "r.gpkg", rasters={"prospectivity": surface}, rendered=True)
     with rasterio.open(f"GPKG:{path}:prospectivity_rendered") as src:
         assert src.count == 4
         rgba = src.read()
@@ -137,8 +135,7 @@ def test_rendered_tables_are_rgba_in_the_maps_classes(japan, tmp_path):
 def test_one_srs_per_crs_and_nodata_read_back_with_gdal(package, japan):
     con = sqlite3.connect(package)
     used = {
-        row[0]
-        for row in con.execute("SELECT srs_id FROM gpkg_contents WHERE srs_id IS NOT NULL")
+        row[0] for row in con.execute("SELECT srs_id FROM gpkg_contents WHERE srs_id IS NOT NULL")
     }
     custom = con.execute(
         "SELECT srs_id FROM gpkg_spatial_ref_sys WHERE organization = 'NONE' AND srs_id > 0"
@@ -154,9 +151,7 @@ def test_one_srs_per_crs_and_nodata_read_back_with_gdal(package, japan):
         assert data_null[name] is not None
         with rasterio.open(f"GPKG:{package}:{name}") as src:
             assert src.nodata == pytest.approx(data_null[name])
-    srs_of = {
-        name: pyogrio.read_info(package, layer=name)["crs"] for name in ("targets", "faults")
-    }
+    srs_of = {name: pyogrio.read_info(package, layer=name)["crs"] for name in ("targets", "faults")}
     with rasterio.open(f"GPKG:{package}:prospectivity") as src:
         assert all(src.crs == rasterio.crs.CRS.from_wkt(w) for w in srs_of.values())
 

@@ -153,6 +153,7 @@ def write_qgis_project(
     ET.SubElement(tree, "customproperties")
     groups: dict[tuple[str | None, str], ET.Element] = {}
     region_nodes: dict[str, ET.Element] = {}
+
     def order(layer: dict[str, Any]) -> tuple[int, int]:
         region, kind = group_of(layer["table"], regions)
         return (list(regions).index(region) if region else -1, _GROUP_ORDER.index(kind))

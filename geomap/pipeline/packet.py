@@ -24,7 +24,7 @@ from geomap.errors import OutputExistsError, ParameterError
 from geomap.pipeline.outputs import file_hashes, write_json
 from geomap.pipeline.runner import BuildState, run_stages
 
-__all__ = ["DEFAULT_PACKET", "PacketResult", "build_packet"]
+__all__ = ["DEFAULT_PACKET", "PacketResult", "build_packet", "model_caveats"]
 
 DEFAULT_PACKET: tuple[tuple[str, str], ...] = (
     ("carbonatite-ree", "conus"),
@@ -48,12 +48,23 @@ class PacketResult:
     def _repr_html_(self) -> str:
         from html import escape
 
+        from geomap.pipeline.runner import _inline_map
+
         head = f"<b>geomap packet</b> &rarr; <code>{escape(str(self.out))}</code>"
-        return head + self.summary.to_html(index=False)  # to_html escapes cell text
+        table = _human_summary(self.summary).to_html(index=False)  # to_html escapes cell text
+        return head + table + _inline_map(self.files)
+
+
+def _short_label(name: str) -> str:
+    """``"Japan (Hokkaido to the Ryukyu Islands)"`` -> ``"Japan"``: names for the map."""
+    return name.split(" (")[0].strip() or name
 
 
 def _summary_row(state: BuildState) -> dict[str, Any]:
+    from geomap.styles import human_number
+
     auc = state.model.metrics.get("spatial_cv", {}).get("auc", {})
+    held_out = auc.get("held_out")
     targets = state.layers.targets
     top = targets.head(3)
     return {
@@ -62,16 +73,90 @@ def _summary_row(state: BuildState) -> dict[str, Any]:
         "recipe": state.recipe.id,
         "mineral_system": state.recipe.name,
         "model": state.model.model_name,
-        "resolution_km": state.settings["resolution_m"] / 1000,
-        "held_out_auc": auc.get("held_out"),
+        "resolution_km": round(state.settings["resolution_m"] / 1000, 3),
+        "held_out_auc": round(float(held_out), 2) if held_out is not None else None,
         "n_training_occurrences": state.model.metrics.get("diagnostics", {}).get("n_occurrences"),
         "n_targets": len(targets),
-        "target_area_km2": float(targets["area_km2"].sum()) if len(targets) else 0.0,
+        "target_area_km2": round(float(targets["area_km2"].sum()), -2) if len(targets) else 0.0,
         "top_targets": "; ".join(
-            f"#{r.rank} {r.state or r.country or '?'} ({r.area_km2:.0f} km²)"
+            f"#{r.rank} {r.state or r.country or '?'} ({human_number(float(r.area_km2))} km²)"
             for r in top.itertuples()
         ),
     }
+
+
+def model_caveats(state: BuildState) -> list[str]:
+    """List what a reader of the packet must know about a model's result, in plain words.
+
+    The conditional-independence test of weights of evidence, a weak or uncertain held-out
+    AUC, occurrences left out of training, and the reasons the diagnostics give.
+    """
+    metrics = state.model.metrics
+    notes: list[str] = []
+    independence = metrics.get("conditional_independence") or {}
+    if independence and not independence.get("passed", True):
+        notes.append(
+            "Conditional-independence test failed: the model predicts "
+            f"{independence.get('predicted', float('nan')):.0f} training occurrences where "
+            f"{independence.get('observed', float('nan')):.0f} are observed (ratio "
+            f"{independence.get('ratio', float('nan')):.2f}); correlated evidence layers are "
+            "counted twice, so prospectivity values are inflated. Read the classes (the "
+            "ranking), not the values."
+        )
+    auc = metrics.get("spatial_cv", {}).get("auc", {})
+    held_out, se = auc.get("held_out"), auc.get("held_out_se")
+    if held_out is not None:
+        if held_out < 0.7:
+            notes.append(
+                f"Weak held-out AUC {held_out:.2f}: the map separates known occurrences from "
+                "the rest of the area only a little better than chance in held-out blocks."
+            )
+        if se is not None and se > 0.05:
+            notes.append(f"The held-out AUC is uncertain (± {se:.2f} standard error).")
+    diagnostics = metrics.get("diagnostics", {})
+    low, high = (diagnostics.get("fold_auc_range") or [None, None])[:2]
+    if low is not None and high is not None and high - low > 0.25:
+        notes.append(
+            f"Held-out AUC varies from {low:.2f} to {high:.2f} between spatial folds: the "
+            "evidence works in some parts of the region and not in others."
+        )
+    for reason in diagnostics.get("weak_result_reasons", []):
+        if "conditional independence" not in reason:
+            notes.append(reason[:1].upper() + reason[1:] + ".")
+    for warning in metrics.get("warnings", []):
+        if warning.startswith("ModelWarning:") and "left out" in warning:
+            notes.append(warning.removeprefix("ModelWarning:").strip() + ".")
+    return notes
+
+
+def _markdown_table(frame: pd.DataFrame) -> list[str]:
+    from geomap.styles import column_label, human_number
+
+    def cell(value: Any) -> str:
+        if value is None or (isinstance(value, float) and pd.isna(value)):
+            return ""
+        if isinstance(value, float):
+            return human_number(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return f"{value:,}"
+        return str(value).replace("|", "\\|")
+
+    columns = [c for c in frame.columns if c != "region"]
+    lines = ["| " + " | ".join(column_label(c) for c in columns) + " |"]
+    lines.append("|" + "|".join("---" for _ in columns) + "|")
+    lines += [
+        "| " + " | ".join(cell(getattr(row, c)) for c in columns) + " |"
+        for row in frame.itertuples(index=False)
+    ]
+    return lines
+
+
+def _human_summary(summary: pd.DataFrame) -> pd.DataFrame:
+    """Return the summary with human column names, for the map's panel."""
+    from geomap.styles import column_label
+
+    shown = summary.drop(columns=["region", "recipe"], errors="ignore")
+    return shown.rename(columns={c: column_label(c) for c in shown.columns})
 
 
 def _all_targets(states: Sequence[BuildState]) -> gpd.GeoDataFrame:
@@ -146,7 +231,7 @@ def build_packet(
     datasets = list(dict.fromkeys(d for s in states for d in s.datasets))
     panels = [
         MapPanel(
-            label=s.region.name,
+            label=_short_label(s.region.name),
             region=s.region,
             prospectivity=s.layers.prediction["prospectivity"],
             uncertainty=s.layers.prediction.get("uncertainty"),
@@ -154,6 +239,7 @@ def build_packet(
             occurrences=s.layers.occurrences,
             faults=s.layers.faults,
             targets=s.layers.targets,
+            evidence=s.layers.evidence(),
         )
         for s in states
     ]
@@ -163,7 +249,7 @@ def build_packet(
             panels,
             title=title,
             datasets=datasets,
-            summary=summary,
+            summary=_human_summary(summary),
             path=tmp / "packet.html",
             catalog=cat,
         )
@@ -202,16 +288,23 @@ def build_packet(
         files["targets.csv"] = tmp / "targets.csv"
         summary.to_csv(tmp / "summary.csv", index=False, float_format="%.6g", lineterminator="\n")
         files["summary.csv"] = tmp / "summary.csv"
-        lines = [f"# {title}", "", "| " + " | ".join(summary.columns) + " |"]
-        lines.append("|" + "|".join("---" for _ in summary.columns) + "|")
+        lines = [f"# {title}", "", *_markdown_table(summary), ""]
         lines += [
-            "| " + " | ".join(str(v) for v in row) + " |" for row in summary.itertuples(index=False)
-        ]
-        lines += [
+            "Each region was computed in its own equal-area analysis CRS. Maps, figures and "
+            "the GeoPackage show prospectivity in the same classes everywhere: the top 1, 5, "
+            "10, 20 and 50 % of each study area's cells, so the classes compare across "
+            "regions and models even where the values (different deposit models) do not. "
+            "Open packet.html in a browser, or packet.qgs in QGIS.",
             "",
-            "Each region was computed in its own equal-area analysis CRS; see packet.html.",
+            "## Caveats",
             "",
         ]
+        for s in states:
+            caveats = model_caveats(s)
+            lines.append(f"**{s.region.name} — {s.recipe.name} ({s.model.model_name})**")
+            lines.append("")
+            lines += [f"- {c}" for c in caveats] or ["- None reported by the diagnostics."]
+            lines.append("")
         lines += ["## Attribution", "", cat.attribution(datasets), ""]
         (tmp / "summary.md").write_text("\n".join(lines), encoding="utf-8")
         files["summary.md"] = tmp / "summary.md"

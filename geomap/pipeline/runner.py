@@ -114,8 +114,16 @@ class BuildResult:
             f"{escape(self._cells())} &rarr; <code>{escape(str(self.out))}</code><br>"
             f"held-out AUC: {self._held_out_auc()}; "
             f"{len(self.targets)} targets; cache: {len(self.cache_hits)} hits, "
-            f"{len(self.cache_misses)} computed<ul>{rows}</ul>"
+            f"{len(self.cache_misses)} computed<details><summary>{len(self.files)} files"
+            f"</summary><ul>{rows}</ul></details>{_inline_map(self.files)}"
         )
+
+
+def _inline_map(files: Mapping[str, Path]) -> str:
+    """Return the build's interactive map in an iframe (offline page), or "" without one."""
+    from geomap.render.explore import files_map_html
+
+    return files_map_html(files)
 
 
 class _Progress:

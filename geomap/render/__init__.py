@@ -16,6 +16,7 @@ _LAZY = {
     "prospectivity_map": "geomap.render.maps",
     "joint_map": "geomap.render.maps",
     "save_map": "geomap.render.maps",
+    "explore": "geomap.render.explore",
     "render_html": "geomap.render._html",
     "offline_basemap": "geomap.render.basemap",
     "ONLINE_BASEMAPS": "geomap.render.basemap",
