@@ -53,12 +53,59 @@ def write_rasters(folder: Path, layers: BuildLayers, *, progress: bool = False) 
             path = folder / f"{name}.tif"
             write_cog(layers.prediction[name], path, progress=f"{name}.tif" if progress else None)
             written[name] = path
+    if "prospectivity" in layers.prediction:
+        path = folder / "prospectivity_classes.tif"
+        classes, colormap = prospectivity_classes(layers.prediction["prospectivity"])
+        write_cog(
+            classes,
+            path,
+            overview_resampling="nearest",
+            colormap=colormap,
+            progress="prospectivity_classes.tif" if progress else None,
+        )
+        written["prospectivity_classes"] = path
     (folder / "evidence").mkdir(exist_ok=True)
     for name, layer in layers.evidence().items():
         path = folder / "evidence" / f"{name}.tif"
         write_cog(layer, path, progress=f"evidence/{name}.tif" if progress else None)
         written[f"evidence/{name}"] = path
     return written
+
+
+def prospectivity_classes(
+    prospectivity: Any,
+) -> tuple[Any, dict[int, tuple[int, int, int, int]]]:
+    """Return the prospectivity classes (uint8, 0 = no data) and their colour table.
+
+    The classes of :func:`geomap.classes.area_share_classes` (top 1, 5, 10, 20, 50 %, rest:
+    codes 1 to 6), in the map's colours; ``attrs["geomap_classes"]`` holds the breaks and
+    labels as JSON.  NumPy or Dask (classified block by block).
+    """
+    import json
+
+    import numpy as np
+    import xarray as xr
+
+    from geomap import styles
+    from geomap.classes import NO_CLASS, area_share_classes
+
+    breaks = area_share_classes(prospectivity)
+    classes = xr.apply_ufunc(
+        breaks.classify, prospectivity, dask="parallelized", output_dtypes=[np.uint8]
+    )
+    classes = classes.rio.write_crs(prospectivity.rio.crs).rio.write_nodata(NO_CLASS)
+    classes.attrs = {
+        "long_name": "Prospectivity class (share of the study area)",
+        "geomap_kind": "categorical",
+        "geomap_classes": json.dumps(
+            {str(code): label for code, label in zip(breaks.codes, breaks.labels, strict=True)}
+        ),
+        "geomap_source": prospectivity.attrs.get("geomap_source", ""),
+    }
+    colormap = {NO_CLASS: (0, 0, 0, 0)}
+    for code, color in zip(breaks.codes, styles.PROSPECTIVITY_CLASS_COLORS, strict=True):
+        colormap[code] = (int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16), 255)
+    return classes, colormap
 
 
 def _csv(frame: pd.DataFrame, path: Path) -> Path:
