@@ -6,8 +6,11 @@ GDAL (pyogrio, rasterio, rio-cogeo), and an export served from the same product 
 from __future__ import annotations
 
 import html
+import io
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyogrio
 import pytest
 import rasterio
@@ -271,3 +274,41 @@ def test_legend_entries_are_far_apart_in_colour(demo, page):
     assert distance >= 10, f"{page}: {a!r} and {b!r} are ΔE {distance:.1f} apart"
     distance, a, b = closest_pair(swapped, deuteranopia=True)
     assert distance >= 4, f"{page}: {a!r} and {b!r} are ΔE {distance:.1f} apart (deuteranopia)"
+
+
+def test_packet_summary_is_rounded_human_and_states_each_models_caveats(demo):
+    import re
+
+    out, _printed, _cache = demo
+    text = (out / "packet" / "summary.md").read_text(encoding="utf-8")
+    header = next(line for line in text.splitlines() if line.startswith("| "))
+    assert "Held-out AUC" in header and "Target area (km²)" in header
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", header), header  # no raw column names
+    assert not re.search(r"\d\.\d{4,}", text.split("## Attribution")[0])  # rounded figures
+    caveats = text.split("## Caveats")[1].split("## Attribution")[0]
+    for region in ("Conterminous United States", "Japan"):
+        assert region in caveats
+    assert caveats.count("Conditional-independence test failed") == 2  # both WofE models
+    assert "classes compare across regions" in text
+
+
+def test_targets_carry_the_same_centroid_everywhere(demo, monkeypatch):
+    import re
+
+    out, _printed, cache = demo
+    monkeypatch.setenv("GEOMAP_PRODUCT_CACHE", str(cache))
+    folder = out / "japan-vms"
+    csv = pd.read_csv(folder / "targets.csv")
+    gpkg = pyogrio.read_dataframe(folder / "kuroko-vms.gpkg", layer="targets")
+    packet = pd.read_csv(out / "packet" / "targets.csv")
+    result = CliRunner().invoke(app, ["targets", "kuroko-vms", "--region", "japan", "-f", "csv"])
+    assert result.exit_code == 0, result.output
+    cli = pd.read_csv(io.StringIO(result.output))
+    japan = packet[packet["region"] == "japan"].reset_index(drop=True)
+    for frame in (gpkg, japan, cli):
+        assert np.allclose(frame["centroid_lon"], csv["centroid_lon"], atol=1e-6)
+        assert np.allclose(frame["centroid_lat"], csv["centroid_lat"], atol=1e-6)
+    assert (out / "packet" / "packet.qgs").is_file() and (folder / "kuroko-vms.qgs").is_file()
+    html_text = (folder / "map.html").read_text(encoding="utf-8")
+    assert "Centroid longitude" in html_text
+    assert not re.search(r'"-?\d(\.\d+)?e\+\d+"', html_text)  # "28,700", not "2.87e+04"
