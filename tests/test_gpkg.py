@@ -241,6 +241,13 @@ def test_layer_styles_open_styled_in_qgis(package):
     assert geology.find("renderer-v2").get("attr") == "lithology"
     categories = [c.get("value") for c in geology.findall("renderer-v2/categories/category")]
     assert categories and categories == sorted(categories)
+    labels = [c.get("label") for c in geology.findall("renderer-v2/categories/category")]
+    assert not any("_" in label for label in labels)  # "Mafic volcanic", not mafic_volcanic
+    if "unknown" in categories:  # outlined, not filled over the sea
+        symbol = categories.index("unknown")
+        fill = geology.find(f"renderer-v2/symbols/symbol[@name='{symbol}']/layer")
+        style = {o.get("name"): o.get("value") for o in fill.iter("Option") if o.get("name")}
+        assert style["style"] == "no"
     targets = ET.fromstring(styled["targets"][3].split("\n", 1)[1])
     assert targets.find("labeling/settings/text-style").get("fieldName") == "rank"
 

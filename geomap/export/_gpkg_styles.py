@@ -34,6 +34,8 @@ class LayerStyle:
 
 
 def _rgba(color: str, alpha: float = 1.0) -> str:
+    if color == "transparent":
+        return "0,0,0,0"
     color = color.lstrip("#")
     r, g, b = (int(color[i : i + 2], 16) for i in (0, 2, 4))
     return f"{r},{g},{b},{round(alpha * 255)}"
@@ -87,6 +89,8 @@ def _symbol(parent: ET.Element, name: str, geometry: str, color: str, kind: str)
         )
     else:
         fill_alpha = float(style.get("fillOpacity", 0.0)) if style.get("fill", True) else 0.0  # type: ignore[arg-type]
+        if color == "transparent":  # e.g. geology of unknown lithology: outlined, not filled
+            fill_alpha = 0.0
         stroke = str(style.get("color", color)) if kind != "geology" else "#666666"
         layer = ET.SubElement(symbol, "layer", {"class": "SimpleFill", "enabled": "1"})
         _option_map(
@@ -117,7 +121,7 @@ def _qml_vector(
     geometry: str,
     kind: str,
     color: str,
-    classes: Sequence[tuple[str, str]] | None,
+    classes: Sequence[tuple[str, ...]] | None,
     column: str | None,
     label_column: str | None,
 ) -> str:
@@ -134,8 +138,15 @@ def _qml_vector(
         )
         cats = ET.SubElement(renderer, "categories")
         symbols = ET.SubElement(renderer, "symbols")
-        for i, (value, class_color) in enumerate(classes):
-            ET.SubElement(cats, "category", value=value, symbol=str(i), label=value, render="true")
+        for i, (value, class_color, *label) in enumerate(classes):
+            ET.SubElement(
+                cats,
+                "category",
+                value=value,
+                symbol=str(i),
+                label=label[0] if label else value,
+                render="true",
+            )
             _symbol(symbols, str(i), geometry, class_color, kind)
     else:
         renderer = ET.SubElement(
@@ -218,7 +229,7 @@ def vector_style(
     geometry_type: str,
     kind: str,
     *,
-    classes: Sequence[tuple[str, str]] | None = None,
+    classes: Sequence[tuple[str, ...]] | None = None,
     class_column: str | None = None,
     label_column: str | None = None,
 ) -> LayerStyle:
@@ -232,8 +243,8 @@ def vector_style(
         OGR geometry type name (``Point``, ``MultiLineString``...).
     kind : str
         A key of :data:`geomap.styles.LAYER_STYLES` or ``"occurrence"``.
-    classes : sequence of (value, colour), optional
-        Categorized rendering on ``class_column``.
+    classes : sequence of (value, colour) or (value, colour, label), optional
+        Categorized rendering on ``class_column``; ``"transparent"`` leaves a class unfilled.
     label_column : str, optional
         Label features with this column.
     """
@@ -246,7 +257,7 @@ def vector_style(
     qml = _qml_vector(geometry, kind, color, classes, class_column, label_column)
     if classes and class_column:
         rules: list[tuple[str, str | None, str | None, str]] = [
-            (value, class_column, value, c) for value, c in classes
+            (label[0] if label else value, class_column, value, c) for value, c, *label in classes
         ]
     else:
         rules = [(table, None, None, str(base.get("color", color)))]

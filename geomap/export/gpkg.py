@@ -411,6 +411,26 @@ def _write_metadata(
         )
 
 
+def _lithology_classes(values: Sequence[str]) -> list[tuple[str, ...]] | None:
+    """Return the lithology vocabulary's colour and name of each class id (unknown unfilled).
+
+    ``None`` when the values are not all ids of geomap's lithology vocabulary.
+    """
+    from geomap.harmonize.lithology import load_lithology_vocabulary
+
+    vocabulary = {c.id: c for c in load_lithology_vocabulary().classes}
+    if not values or not set(values) <= set(vocabulary):
+        return None
+    return [
+        (
+            v,
+            "transparent" if v == "unknown" else vocabulary[v].color,
+            vocabulary[v].name.split(" (")[0],
+        )
+        for v in values
+    ]
+
+
 def _unify_srs(con: sqlite3.Connection) -> None:
     """One ``gpkg_spatial_ref_sys`` row per CRS, under its EPSG code where it has one.
 
@@ -683,11 +703,13 @@ def write_geopackage(
                     f"class column {column!r} is not in layer {name!r}; "
                     f"its columns are {list(frame.columns)}"
                 )
-            classes = None
+            classes: list[tuple[str, ...]] | None = None
             if column is not None:
                 values = sorted({str(v) for v in frame[column].dropna().tolist()})
                 if kind == "occurrence":
                     classes = [(v, styles.commodity_group_color(v)) for v in values]
+                elif kind == "geology" and (lithology := _lithology_classes(values)):
+                    classes = lithology
                 else:
                     palette = styles.categorical_colors(values)
                     classes = [(v, palette[v]) for v in values]
