@@ -103,9 +103,18 @@ LAYER_STYLES: dict[str, dict[str, object]] = {
         "opacity": 0.9,
         "fill": False,
         "dashArray": "6 4",
+        # outlines of whole regions and countries do not catch clicks: a click inside them
+        # reads the layers' values at that point instead of opening the outline's popup
+        "interactive": False,
     },
     "coastline": {"color": "#5b7fa6", "weight": 0.8, "opacity": 0.9},
-    "country": {"color": "#888888", "weight": 0.8, "opacity": 0.9, "fill": False},
+    "country": {
+        "color": "#888888",
+        "weight": 0.8,
+        "opacity": 0.9,
+        "fill": False,
+        "interactive": False,
+    },
     "target": {
         "color": "#111111",
         "weight": 2.5,

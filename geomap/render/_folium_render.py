@@ -363,7 +363,9 @@ class FoliumMapRenderer:
         bounds = [[south, west], [north, east]]
         self.extents.append((west, south, east, north))
         if tiled and self.tile_root is not None:
-            slug = _slug(layer.name, len(self.extents))
+            slug = _slug(
+                " ".join(filter(None, [options.get("region_label"), layer.name])), len(self.extents)
+            )
             zooms = rr.tile_zoom_range(shown)
             ranges = rr.write_tiles(
                 rr.DisplayRaster(
