@@ -9,13 +9,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from branca.element import MacroElement
 from folium.map import Layer
 from folium.template import Template
 
 from geomap.render._elements import safe_json
 
-__all__ = ["CollapsibleLegend", "FoldableGroups", "OpacitySlider", "TargetTable", "ValueProbe"]
+__all__ = [
+    "CollapsibleLegend",
+    "FoldableGroups",
+    "OpacitySlider",
+    "TargetTable",
+    "ValueProbe",
+    "budget_probes",
+]
 
 CONTROLS_CSS = """
 .geomap-legend details > summary, .geomap-values > summary, .geomap-targets > summary {
@@ -410,3 +418,32 @@ class FoldableGroups(MacroElement):
         self._name = "FoldableGroups"
         self.control = control
         self.folded_json = safe_json(list(folded))
+
+
+def budget_probes(probes: Sequence[Mapping[str, Any]], budget_values: int) -> list[dict[str, Any]]:
+    """Decimate the probe grids to share ``probe_budget_values`` cells; encode compactly."""
+    budget = max(1000, int(budget_values) // max(1, len(probes)))
+    out = []
+    for entry in probes:
+        shown = entry["display"]
+        values = shown.values
+        step = max(1, int(np.ceil(np.sqrt(values.size / budget))))
+        sub = values[::step, ::step]
+        t = shown.transform
+        finite = sub[np.isfinite(sub)]
+        lo = float(finite.min()) if finite.size else 0.0
+        hi = float(finite.max()) if finite.size else 1.0
+        scale = 30000.0 / (hi - lo) if hi > lo else 1.0
+        codes = np.where(np.isfinite(sub), np.round((sub - lo) * scale), np.nan)
+        flat = [None if not np.isfinite(v) else int(v) for v in codes.ravel().tolist()]
+        grid = {k: v for k, v in entry.items() if k != "display"}
+        grid.update(
+            t=[t.a * step, t.c, t.e * step, t.f],
+            w=int(sub.shape[1]),
+            h=int(sub.shape[0]),
+            v=flat,
+            s=scale,
+            o=lo,
+        )
+        out.append(grid)
+    return out

@@ -26,6 +26,13 @@ from geomap.render._layers import (
     GROUPS,
     _Layer,
 )
+from geomap.render._panels import (
+    credit_line,
+    sources_html,
+    table_html,
+    target_rows,
+    title_html,
+)
 
 if TYPE_CHECKING:
     from geomap.render.maps import MapBuilder
@@ -121,7 +128,9 @@ class FoliumMapRenderer:
         if self.rasters:
             ctl.OpacitySlider(self.rasters).add_to(m)
         if self.probes:
-            ctl.ValueProbe(self._budgeted_probes()).add_to(m)
+            ctl.ValueProbe(ctl.budget_probes(self.probes, self.builder.probe_budget_values)).add_to(
+                m
+            )
         if self.legends:
             ctl.CollapsibleLegend(self.legends).add_to(m)
         if self.target_rows:
@@ -163,11 +172,11 @@ class FoliumMapRenderer:
             el.ZoomToButtons(
                 [(label, _leaflet_bounds(self._region_box(bbox))) for label, bbox in b._regions]
             ).add_to(m)
-        m.get_root().html.add_child(folium.Element(self._title_html()))
-        el.HtmlPanel(self._sources_html(), position="bottomleft").add_to(m)
-        el.AttributionLine(self._credit_line()).add_to(m)
+        m.get_root().html.add_child(folium.Element(title_html(b)))
+        el.HtmlPanel(sources_html(b), position="bottomleft").add_to(m)
+        el.AttributionLine(credit_line(b)).add_to(m)
         for title, frame in b._tables:
-            el.HtmlPanel(_table_html(title, frame), position="bottomleft").add_to(m)
+            el.HtmlPanel(table_html(title, frame), position="bottomleft").add_to(m)
         m.get_root().header.add_child(
             folium.Element(f"<title>{escape(b.title)}</title>"), name="geomap_title"
         )
@@ -486,34 +495,6 @@ class FoliumMapRenderer:
             entry["units"] = None
         self.probes.append(entry)
 
-    def _budgeted_probes(self) -> list[dict[str, Any]]:
-        """Decimate the probe grids to share ``probe_budget_values`` cells; encode compactly."""
-        budget = max(1000, int(self.builder.probe_budget_values) // max(1, len(self.probes)))
-        out = []
-        for entry in self.probes:
-            shown = entry["display"]
-            values = shown.values
-            step = max(1, int(np.ceil(np.sqrt(values.size / budget))))
-            sub = values[::step, ::step]
-            t = shown.transform
-            finite = sub[np.isfinite(sub)]
-            lo = float(finite.min()) if finite.size else 0.0
-            hi = float(finite.max()) if finite.size else 1.0
-            scale = 30000.0 / (hi - lo) if hi > lo else 1.0
-            codes = np.where(np.isfinite(sub), np.round((sub - lo) * scale), np.nan)
-            flat = [None if not np.isfinite(v) else int(v) for v in codes.ravel().tolist()]
-            grid = {k: v for k, v in entry.items() if k != "display"}
-            grid.update(
-                t=[t.a * step, t.c, t.e * step, t.f],
-                w=int(sub.shape[1]),
-                h=int(sub.shape[0]),
-                v=flat,
-                s=scale,
-                o=lo,
-            )
-            out.append(grid)
-        return out
-
     def _add_occurrences(self, m: Any, layer: _Layer) -> None:
         import shapely
 
@@ -724,7 +705,7 @@ class FoliumMapRenderer:
                 f'{swatch_color}"></span>Targets (outlined)'
             )
             self.legend_entries.append(("target", "Targets", swatch_color))
-            self._collect_target_rows(shown)
+            self.target_rows.extend(target_rows(shown))
         else:
             height = "3px;vertical-align:3px" if style_kind == "fault" else "12px"
             legend = (
@@ -741,105 +722,7 @@ class FoliumMapRenderer:
         if extent is not None:
             self.extents.append(extent)
 
-    def _collect_target_rows(self, shown: Any) -> None:
-        """Rows of the target table panel (rank, area, mean prospectivity, centroid, place)."""
-        from geomap.styles import human_number
-
-        frame = shown
-        if "rank" not in frame.columns:
-            return
-        bounds = frame.geometry.bounds
-        for i, row in enumerate(frame.itertuples(index=False)):
-            centroid = frame.geometry.iloc[i].centroid
-            if "centroid_lon" in frame.columns and "centroid_lat" in frame.columns:
-                lon, lat = _float(row.centroid_lon), _float(row.centroid_lat)
-            else:
-                lon, lat = centroid.x, centroid.y
-            place = ", ".join(
-                str(p) for p in (getattr(row, "state", None), getattr(row, "country", None)) if p
-            )
-            self.target_rows.append(
-                {
-                    "rank": str(row.rank),
-                    "area": (
-                        f"{human_number(_float(row.area_km2))} km²"
-                        if "area_km2" in frame.columns
-                        else ""
-                    ),
-                    "mean": (
-                        human_number(_float(row.mean_prospectivity))
-                        if "mean_prospectivity" in frame.columns
-                        else ""
-                    ),
-                    "centroid": f"{lat:.3f}, {(lon + 540) % 360 - 180:.3f}",
-                    "place": place,
-                    "bounds": [
-                        [float(bounds.miny.iloc[i]), float(bounds.minx.iloc[i])],
-                        [float(bounds.maxy.iloc[i]), float(bounds.maxx.iloc[i])],
-                    ],
-                }
-            )
-
     # -- panels --------------------------------------------------------------------------
-
-    def _title_html(self) -> str:
-        b = self.builder
-        sub = f"<small>{escape(b.subtitle)}</small>" if b.subtitle else ""
-        return f'<div class="geomap-title">{escape(b.title)}{sub}</div>'
-
-    def _credit_line(self) -> str:
-        b = self.builder
-        publishers: list[str] = []
-        for dataset_id in b._datasets:
-            try:
-                publisher = b.catalog.dataset(dataset_id).publisher
-            except (KeyError, UnknownNameError):
-                publisher = dataset_id
-            short = publisher if len(publisher) <= 28 else publisher[:27].rstrip(" ,;(") + "…"
-            if short not in publishers:
-                publishers.append(short)
-        if not publishers:
-            return "Data: none credited | geomap"
-        shown = "; ".join(publishers[:2])
-        if len(publishers) > 2:
-            shown += f" +{len(publishers) - 2} more"
-        return f"Data: {shown} — credits and licences under Sources | geomap"
-
-    def _sources_html(self) -> str:
-        b = self.builder
-        parts = []
-        for dataset_id in b._datasets:
-            try:
-                ds = b.catalog.dataset(dataset_id)
-            except (KeyError, UnknownNameError):
-                parts.append(
-                    f"<h4>{escape(dataset_id)}</h4><p>Not in the data catalog: licence unknown; "
-                    "check before redistributing.</p>"
-                )
-                continue
-            lic = ds.license
-            name = escape(f"{lic.name} ({lic.spdx})")
-            if lic.url:
-                name = f'<a href="{escape(lic.url)}" target="_blank" rel="noopener">{name}</a>'
-            parts.append(
-                f"<h4>{escape(ds.title)}</h4>"
-                f"<p>{escape(ds.publisher)}. Licence: {name}.<br>{escape(lic.attribution)}<br>"
-                f"<i>Cite:</i> {escape(ds.citation)}<br><code>{escape(ds.id)}</code></p>"
-            )
-        if b.notes:
-            parts.append(
-                "<h4>Notes</h4><ul>" + "".join(f"<li>{escape(n)}</li>" for n in b.notes) + "</ul>"
-            )
-        parts.append(
-            "<p>Online basemaps, when switched on, carry their own credits (OpenStreetMap "
-            "contributors; U.S. Geological Survey, The National Map; 地理院タイル, GSI Japan). "
-            "Map made with geomap, Leaflet and folium.</p>"
-        )
-        count = len(b._datasets)
-        return (
-            f"<details><summary>Sources and licences ({count} dataset"
-            f"{'s' if count != 1 else ''})</summary>{''.join(parts)}</details>"
-        )
 
 
 @functools.cache
@@ -881,13 +764,6 @@ def _union(
     )
 
 
-def _float(value: Any) -> float:
-    try:
-        return float(str(value).replace(",", ""))
-    except (TypeError, ValueError):
-        return float("nan")
-
-
 def _rgb(color: str) -> tuple[int, int, int]:
     text = color.lstrip("#")
     return int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)
@@ -916,18 +792,8 @@ def _layer_count(data: Any) -> int | None:
         return None
 
 
-def _label(column: str) -> str:
-    return column.replace("_", " ").capitalize()
-
-
 def _slug(name: str, index: int) -> str:
     import re
 
     text = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "raster"
     return f"{index:02d}_{text[:40]}"
-
-
-def _table_html(title: str, frame: Any) -> str:
-    table = frame.head(50).to_html(index=False, escape=True, border=0, na_rep="")
-    more = f"<p>… {len(frame) - 50} more rows</p>" if len(frame) > 50 else ""
-    return f"<details><summary>{escape(title)}</summary>{table}{more}</details>"
