@@ -214,11 +214,16 @@ def test_a_click_reads_every_layer_value_back(browser, demo):
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("width", [412, 1280])
 @pytest.mark.parametrize("page", ["us-ree/map.html", "packet/packet.html"])
-def test_phone_width_layout(browser, demo, page):
-    """At 412 px the controls and the legend do not overlap and the legend folds."""
+def test_phone_width_layout(browser, demo, page, width):
+    """At 412 px (a phone) and 1280 px the controls, minimap and legend do not overlap; the
+    legend folds on the phone."""
     out, _printed, _cache = demo
-    context = browser.new_context(viewport={"width": 412, "height": 915}, is_mobile=True)
+    phone = width < 600
+    context = browser.new_context(
+        viewport={"width": width, "height": 915 if phone else 860}, is_mobile=phone
+    )
     tab = context.new_page()
     tab.route(
         "**/*",
@@ -238,16 +243,16 @@ def test_phone_width_layout(browser, demo, page):
     )
     assert boxes
     for i, a in enumerate(boxes):
-        assert a["l"] >= 0 and a["r"] <= 412 + 1, a
+        assert a["l"] >= 0 and a["r"] <= width + 1, a
         for b in boxes[i + 1 :]:
             overlap = min(a["r"], b["r"]) - max(a["l"], b["l"]) > 1 and (
                 min(a["b"], b["b"]) - max(a["t"], b["t"]) > 1
             )
             assert not overlap, f"{a['cls']} overlaps {b['cls']}"
     legend_open = tab.evaluate("() => document.querySelector('.geomap-legend details').open")
-    assert legend_open is False  # folded on a phone
+    assert legend_open is not phone  # folded on a phone, open on a desktop
     tab.click(".geomap-legend summary")
-    assert tab.evaluate("() => document.querySelector('.geomap-legend details').open")
+    assert tab.evaluate("() => document.querySelector('.geomap-legend details').open") is phone
     context.close()
 
 
