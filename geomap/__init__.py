@@ -1,102 +1,77 @@
 """geomap: prospectivity maps for rare earth elements and other critical minerals.
 
 The public API is importable from the top level; heavy dependencies are imported
-only when the name is first used, so ``import geomap`` stays fast.
+only when the name is first used, so ``import geomap`` stays fast.  The names are listed
+once, in the ``TYPE_CHECKING`` block below (read by type checkers, and parsed into the lazy
+table at run time by :func:`geomap._lazy.lazy_exports_from_stub_block`).
 
 >>> import geomap
 >>> geomap.load_catalog().dataset("natural-earth").license.spdx
 'CC0-1.0'
+>>> "build" in geomap.__all__ and geomap.build is geomap.pipeline.build
+True
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from geomap._lazy import lazy_exports
+from geomap._lazy import lazy_exports_from_stub_block
 from geomap._version import __version__ as __version__
 
-# public name -> module that defines it
-_LAZY = {
-    "load_catalog": "geomap.catalog",
-    "fetch": "geomap.fetching",
-    "verify": "geomap.fetching",
-    "GeomapError": "geomap.errors",
-    "read": "geomap.io",
-    "to_region": "geomap.harmonize.crs",
-    "read_occurrences": "geomap.io.occurrences",
-    "select_targets": "geomap.targets",
-    "WeightsOfEvidence": "geomap.models.wofe",
-    "FuzzyOverlay": "geomap.models.fuzzy",
-    "WeightedIndexOverlay": "geomap.models.fuzzy",
-    "LogisticProspectivity": "geomap.models.ml",
-    "RandomForestProspectivity": "geomap.models.ml",
-    "GradientBoostingProspectivity": "geomap.models.ml",
-    "cell_table": "geomap.models.raster",
-    "predict_raster": "geomap.models.raster",
-    "make_model": "geomap.models.registry",
-    "model_region": "geomap.pipeline.model_stage",
-    "spatial_cross_validate": "geomap.models.validate",
-    "region_held_out": "geomap.models.validate",
-    "ValidationReport": "geomap.models.validation_report",
-    "region_grid": "geomap.grid",
-    "rasterize": "geomap.grid",
-    "reproject_to": "geomap.grid",
-    "check_same_grid": "geomap.grid",
-    "load_recipe": "geomap.recipes",
-    "build_evidence": "geomap.recipes",
-    "training_occurrences": "geomap.recipes",
-    "MapBuilder": "geomap.render.maps",
-    "MapPanel": "geomap.render.maps",
-    "prospectivity_map": "geomap.render.maps",
-    "joint_map": "geomap.render.maps",
-    "save_map": "geomap.render.maps",
-    "explore": "geomap.render.explore",
-    "plot_prospectivity": "geomap.render.figures",
-    "plot_validation_curves": "geomap.render.figures",
-    "write_cog": "geomap.export.cog",
-    "write_geopackage": "geomap.export.gpkg",
-    "export_geopackage": "geomap.export.gpkg",
-}
+# The one list of top-level names, in the order of the flow.
+if TYPE_CHECKING:
+    from geomap.catalog import load_catalog as load_catalog
+    from geomap.core.report import IngestReport as IngestReport
+    from geomap.errors import GeomapError as GeomapError
+    from geomap.export.cog import write_cog as write_cog
+    from geomap.export.gpkg import export_geopackage as export_geopackage
+    from geomap.export.gpkg import read_provenance as read_provenance
+    from geomap.export.gpkg import write_geopackage as write_geopackage
+    from geomap.fetching import fetch as fetch
+    from geomap.fetching import file_sha256 as file_sha256
+    from geomap.fetching import verify as verify
+    from geomap.grid import check_same_grid as check_same_grid
+    from geomap.grid import rasterize as rasterize  # type: ignore[no-redef]
+    from geomap.grid import region_grid as region_grid
+    from geomap.grid import reproject_to as reproject_to
+    from geomap.harmonize.commodities import commodity_name as commodity_name
+    from geomap.harmonize.commodities import expand_selector as expand_selector
+    from geomap.harmonize.commodities import normalize_commodity as normalize_commodity
+    from geomap.harmonize.crs import to_region as to_region
+    from geomap.harmonize.occurrences import select_commodities as select_commodities
+    from geomap.harmonize.occurrences import summarize_occurrences as summarize_occurrences
+    from geomap.io import read as read
+    from geomap.io.occurrences import read_occurrences as read_occurrences
+    from geomap.models.fuzzy import FuzzyOverlay as FuzzyOverlay
+    from geomap.models.fuzzy import WeightedIndexOverlay as WeightedIndexOverlay
+    from geomap.models.ml import GradientBoostingProspectivity as GradientBoostingProspectivity
+    from geomap.models.ml import LogisticProspectivity as LogisticProspectivity
+    from geomap.models.ml import RandomForestProspectivity as RandomForestProspectivity
+    from geomap.models.raster import cell_table as cell_table
+    from geomap.models.raster import predict_raster as predict_raster
+    from geomap.models.registry import make_model as make_model
+    from geomap.models.validate import region_held_out as region_held_out
+    from geomap.models.validate import spatial_cross_validate as spatial_cross_validate
+    from geomap.models.validation_report import ValidationReport as ValidationReport
+    from geomap.models.wofe import WeightsOfEvidence as WeightsOfEvidence
+    from geomap.pipeline.model_stage import ModelResult as ModelResult
+    from geomap.pipeline.model_stage import model_region as model_region
+    from geomap.pipeline.packet import build_packet as build_packet
+    from geomap.pipeline.runner import BuildResult as BuildResult
+    from geomap.pipeline.runner import build as build
+    from geomap.pipeline.settings import BuildSettings as BuildSettings
+    from geomap.recipes import build_evidence as build_evidence
+    from geomap.recipes import load_recipe as load_recipe
+    from geomap.recipes import training_occurrences as training_occurrences
+    from geomap.render.explore import explore as explore
+    from geomap.render.figures import plot_prospectivity as plot_prospectivity
+    from geomap.render.figures import plot_validation_curves as plot_validation_curves
+    from geomap.render.maps import MapBuilder as MapBuilder
+    from geomap.render.maps import MapPanel as MapPanel
+    from geomap.render.maps import joint_map as joint_map
+    from geomap.render.maps import prospectivity_map as prospectivity_map
+    from geomap.render.maps import save_map as save_map
+    from geomap.targets import select_targets as select_targets
 
-__all__ = sorted(_LAZY)
-
-if TYPE_CHECKING:  # re-exports for type checkers; resolved lazily at run time
-    from geomap.catalog import load_catalog  # noqa: F401
-    from geomap.errors import GeomapError  # noqa: F401
-    from geomap.export.cog import write_cog  # noqa: F401
-    from geomap.export.gpkg import export_geopackage, write_geopackage  # noqa: F401
-    from geomap.fetching import fetch, verify  # noqa: F401
-    from geomap.grid import (  # type: ignore[no-redef]  # noqa: F401
-        check_same_grid,
-        rasterize,
-        region_grid,
-        reproject_to,
-    )
-    from geomap.harmonize.crs import to_region  # noqa: F401
-    from geomap.io import read  # noqa: F401
-    from geomap.io.occurrences import read_occurrences  # noqa: F401
-    from geomap.models.fuzzy import FuzzyOverlay, WeightedIndexOverlay  # noqa: F401
-    from geomap.models.ml import (  # noqa: F401
-        GradientBoostingProspectivity,
-        LogisticProspectivity,
-        RandomForestProspectivity,
-    )
-    from geomap.models.raster import cell_table, predict_raster  # noqa: F401
-    from geomap.models.registry import make_model  # noqa: F401
-    from geomap.models.validate import region_held_out, spatial_cross_validate  # noqa: F401
-    from geomap.models.validation_report import ValidationReport  # noqa: F401
-    from geomap.models.wofe import WeightsOfEvidence  # noqa: F401
-    from geomap.pipeline.model_stage import model_region  # noqa: F401
-    from geomap.recipes import build_evidence, load_recipe, training_occurrences  # noqa: F401
-    from geomap.render.explore import explore  # noqa: F401
-    from geomap.render.figures import plot_prospectivity, plot_validation_curves  # noqa: F401
-    from geomap.render.maps import (  # noqa: F401
-        MapBuilder,
-        MapPanel,
-        joint_map,
-        prospectivity_map,
-        save_map,
-    )
-    from geomap.targets import select_targets  # noqa: F401
-
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+__getattr__, __dir__ = lazy_exports_from_stub_block(__name__, __file__)

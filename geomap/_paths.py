@@ -29,6 +29,17 @@ def catalog_path() -> Path:
     return local if local.exists() else BUNDLED_DIR / "data_catalog.yaml"
 
 
+def catalog_root(catalog: Path) -> Path:
+    """Return the folder a catalog's relative paths (its ``registry``) are resolved against.
+
+    The folder holding the catalog, except for the copy bundled in the wheel, whose paths are
+    those of the checkout it was built from (the package's parent folder).
+    """
+    if catalog.resolve() == (BUNDLED_DIR / "data_catalog.yaml").resolve():
+        return CHECKOUT_ROOT
+    return catalog.parent
+
+
 def layers_dir() -> Path:
     """Return the directory holding the shipped recipes."""
     env = os.environ.get("GEOMAP_LAYERS")
@@ -55,6 +66,10 @@ def cache_dir() -> Path:
     env = os.environ.get("GEOMAP_CACHE_DIR")
     if env:
         return Path(env)
-    import pooch
+    try:  # what pooch.os_cache("geomap") returns, without importing pooch and requests
+        import platformdirs
+    except ImportError:  # pragma: no cover - platformdirs comes with pooch
+        import pooch
 
-    return Path(pooch.os_cache("geomap"))
+        return Path(pooch.os_cache("geomap"))
+    return Path(platformdirs.user_cache_dir("geomap"))

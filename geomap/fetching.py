@@ -6,7 +6,7 @@ Every file listed in the catalog is looked up, in order, in
 2. the download cache (``$GEOMAP_CACHE_DIR`` or the per-user cache),
 
 and its sha256 is checked before its path is returned.  Only when no local copy
-exists is it downloaded (pooch's HTTP downloader) into a temporary file beside
+exists is it downloaded (within bounds: :mod:`geomap.core.download`) into a temporary file beside
 its final place in the cache, hashed, and moved into place only if the hash
 matches: a failed, truncated or wrong download never leaves a file in the cache.
 Downloads of the same file by two processes are serialised with a file lock.
@@ -103,17 +103,27 @@ def _check(path: Path, entry: DataFile, expected: str | None) -> None:
 
 
 def _download(entry: DataFile, target: Path, *, progress: bool, timeout: float) -> None:
-    import pooch
     import requests
+    import urllib3
+
+    from geomap.core.download import DownloadLimits, download
 
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        downloader = pooch.HTTPDownloader(progressbar=progress, timeout=timeout)
+        # bounded: same-host redirects, the catalogued size, a deadline and a minimum rate
+        limits = DownloadLimits.from_environment(read_timeout_s=timeout)
         try:
-            downloader(entry.url, str(tmp), None)
+            download(
+                entry.url,
+                tmp,
+                what=repr(entry.path),
+                expected_size=entry.size,
+                limits=limits,
+                progress=progress,
+            )
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else "?"
             raise FetchError(
@@ -127,7 +137,7 @@ def _download(entry: DataFile, target: Path, *, progress: bool, timeout: float) 
                 f"({type(exc).__name__}). Fetch it on a machine with network access and put it "
                 f"at <data dir>/{entry.path}, with the data dir named in GEOMAP_DATA_DIR"
             ) from None
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise FetchError(
                 f"download of {entry.path!r} from {entry.url} was interrupted ({exc}); "
                 "nothing was kept in the cache, run the fetch again"

@@ -374,6 +374,11 @@ def recipe_names() -> list[str]:
 def _resolve_path(name_or_path: str | Path) -> Path:
     from geomap._paths import layers_dir
 
+    if not str(name_or_path).strip():
+        raise RecipeError(
+            f"recipe {str(name_or_path)!r} is empty; pass a recipe name (geomap recipes) or "
+            "the path of a YAML file"
+        )
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.exists():
@@ -532,6 +537,7 @@ def _check(recipe: Recipe, catalog: Catalog) -> None:
             )
         else:
             _check_params(problems, f"{key}.params", spec.params, func.params)
+            _check_numbers(problems, f"{key}.params", spec.params)
         for j, step in enumerate(spec.transforms):
             tkey = f"{key}.transforms[{j}]"
             if step.function not in transforms:
@@ -546,6 +552,7 @@ def _check(recipe: Recipe, catalog: Catalog) -> None:
             problems.add(f"training.datasets[{i}]", f"{dataset!r} is not listed under 'datasets'")
         elif dataset in dataset_ids and catalog.dataset(dataset).kind != "occurrences":
             problems.add(f"training.datasets[{i}]", f"{dataset!r} is not an occurrence dataset")
+    _check_where(problems, "training", training.where or {})
     _check_commodities(problems, "training.commodities", training.commodities)
     _check_commodities(problems, "training.exclude_commodities", training.exclude_commodities)
     for field in ("deposit_classes", "exclude_deposit_classes"):
@@ -587,13 +594,50 @@ def _check_source(
         for value in getattr(source, field) or []:
             if value not in classes:
                 problems.add(f"{key}.{field}", _unknown("deposit class", value, classes))
-    for column, condition in source.where.items():
+    _check_where(problems, key, source.where)
+
+
+def _check_where(problems: _Problems, key: str, where: dict[str, Any]) -> None:
+    for column, condition in where.items():
         if isinstance(condition, dict) and not set(condition) <= {"contains", "min", "max"}:
             problems.add(
                 f"{key}.where.{column}",
                 f"unknown condition {sorted(set(condition) - {'contains', 'min', 'max'})}; "
                 "use a value, a list, {contains: text} or {min: x, max: y}",
             )
+        if isinstance(condition, dict):
+            for bound in ("min", "max"):
+                if bound in condition and not _is_number(condition[bound]):
+                    problems.add(
+                        f"{key}.where.{column}.{bound}",
+                        f"{condition[bound]!r} is not a number; write a number, e.g. "
+                        f"{{{bound}: 10}}",
+                    )
+
+
+def _is_number(value: Any) -> bool:
+    import math
+
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_numbers(problems: _Problems, key: str, params: dict[str, Any]) -> None:
+    """Check that lengths (``*_m``, ``*_km``), ``default`` and class ``scores`` are numbers."""
+    for name, value in params.items():
+        is_number_param = name.endswith(("_m", "_km")) or name == "default"
+        values = value if isinstance(value, list) else [value]
+        if is_number_param and value is not None and not all(map(_is_number, values)):
+            problems.add(
+                f"{key}.{name}", f"{value!r} is not a number; write a number, e.g. {name}: 1"
+            )
+    scores = params.get("scores")
+    if isinstance(scores, dict):
+        for cls, score in scores.items():
+            if not _is_number(score):
+                problems.add(
+                    f"{key}.scores.{cls}",
+                    f"score {score!r} is not a number; write a number from 0 to 1, e.g. 0.8",
+                )
 
 
 # --------------------------------------------------------------------------- building

@@ -54,7 +54,9 @@ COMMODITY_GROUPS: dict[str, tuple[str, frozenset[str]]] = {
     ),
 }
 OTHER_GROUP = ("Other commodities", "#0060e0")
+"""Display group (name, colour) of sites whose commodities fall in no listed group."""
 UNKNOWN_GROUP = ("Commodity not recorded", "#808040")
+"""Display group (name, colour) of sites without a recorded commodity."""
 
 # Short names of the commodity groups for layer names and legends (``"REE"``, ``"Cu–Mo"``).
 COMMODITY_GROUP_SHORT: dict[str, str] = {

@@ -66,6 +66,7 @@ TARGET_COLUMNS = [
     "country",
     "state",
 ]
+"""The columns of :func:`select_targets`'s table, in order."""
 
 
 def _check_inputs(

@@ -30,13 +30,26 @@ def catalog():
     return load_catalog()
 
 
+@pytest.fixture(scope="session")
+def _session_occurrence_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One occurrence index per test session: its entries are keyed by content and code."""
+    return tmp_path_factory.mktemp("occurrence-index")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    _session_occurrence_index: Path,
 ) -> None:
-    """Give every test a private download cache so no test sees another's downloads."""
+    """Give every test a private download cache so no test sees another's downloads.
+
+    The occurrence index is shared by the session (tests/test_occurrence_index.py gives each
+    of its tests a fresh one): it is a pure function of the sources' hashes and geomap's code.
+    """
     if "GEOMAP_TEST_KEEP_CACHE" not in os.environ:
         monkeypatch.setenv("GEOMAP_CACHE_DIR", str(tmp_path_factory.mktemp("geomap-cache")))
+        monkeypatch.setenv("GEOMAP_OCCURRENCE_INDEX_DIR", str(_session_occurrence_index))
 
 
 @pytest.fixture(scope="module")

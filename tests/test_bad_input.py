@@ -502,7 +502,13 @@ def test_catalog_yaml_in_another_encoding(tmp_path):
 
 
 def test_the_real_catalog_copied_elsewhere_still_loads(tmp_path):
-    """Control case: the real catalog, copied, loads; the errors above come from the damage."""
+    """Control case: the real catalog, copied, loads; the errors above come from the damage.
+
+    The file hashes live in the registry folder the catalog names (relative to the catalog),
+    so a copy travels with that folder.
+    """
     copy = tmp_path / "copy.yaml"
     shutil.copy(geomap._paths.catalog_path(), copy)
+    registry = geomap._paths.catalog_root(geomap._paths.catalog_path()) / "geomap" / "registry"
+    shutil.copytree(registry, tmp_path / "geomap" / "registry")
     assert load_catalog(copy).dataset("emag2-v2-1deg").id == "emag2-v2-1deg"

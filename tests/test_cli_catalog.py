@@ -25,6 +25,7 @@ def _run(*args: str):
         ["catalog", "show"],
         ["catalog", "verify"],
         ["catalog", "schema"],
+        ["catalog", "lock"],
         ["fetch"],
         ["cite"],
         ["demo"],

@@ -42,6 +42,7 @@ def test_writes_every_product(model_output):
     names = sorted(p.name for p in out.iterdir())
     assert names == [
         "coverage.tif",
+        "manifest.json",  # marks the folder as geomap's: --overwrite may replace it
         "metrics.json",
         "prospectivity.tif",
         "uncertainty.tif",

@@ -134,6 +134,35 @@ def test_every_code_normalizes_to_itself(codes):
     assert normalize_commodity(join_codes(codes)) == set(codes)
 
 
+def test_joined_codes_are_a_list_never_an_alias():
+    """A stored code list ("Na;S") is split, even where its lookup key equals an alias's.
+
+    ``_key`` maps ';' and '_' alike to blanks, so "Na;S" and the Utah alias "NA_S" (salt) share
+    the key "na s"; the normalizer must read the stored list as the codes Na and S.  Every pair of
+    codes is checked, so a new alias that collides with a joined pair fails here every time
+    rather than once in a while in the property test below.
+    """
+    assert normalize_commodity("Na;S") == {"Na", "S"}
+    assert normalize_commodity("NA_S") == {"salt"}
+    names = sorted(load_vocabulary().names)
+    wrong = [
+        (a, b)
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+        if normalize_commodity(join_codes([a, b])) != {a, b}
+    ]
+    assert wrong == []
+
+
+def test_vocabulary_rejects_an_alias_holding_the_code_separator(tmp_path):
+    bad = tmp_path / "vocab.yaml"
+    bad.write_text(
+        "commodities:\n  - {code: Au, name: gold, aliases: ['gold;silver']}\n", encoding="utf-8"
+    )
+    with pytest.raises(CatalogError, match="'gold;silver' of code Au contains ';'"):
+        load_vocabulary(bad)
+
+
 def test_vocabulary_rejects_clashing_aliases(tmp_path):
     bad = tmp_path / "vocab.yaml"
     bad.write_text(

@@ -301,9 +301,9 @@ def test_no_space_left_names_the_file_and_keeps_the_old_one(tmp_path):
 
 
 def test_no_space_left_while_downloading_keeps_nothing(tmp_path, monkeypatch, httpserver):
-    import pooch
     from test_fetch import PAYLOAD, _catalog_file
 
+    import geomap.core.download
     from geomap.catalog import load_catalog
     from geomap.fetching import fetch
 
@@ -312,11 +312,11 @@ def test_no_space_left_while_downloading_keeps_nothing(tmp_path, monkeypatch, ht
     cache = tmp_path / "download-cache"
     monkeypatch.setenv("GEOMAP_CACHE_DIR", str(cache))
 
-    def full_disk(self, url, output_file, pooch_obj, check_only=False):
-        Path(output_file).write_bytes(PAYLOAD[:10])
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), output_file)
+    def full_disk(url, destination, **_options):
+        Path(destination).write_bytes(PAYLOAD[:10])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(destination))
 
-    monkeypatch.setattr(pooch.HTTPDownloader, "__call__", full_disk)
+    monkeypatch.setattr(geomap.core.download, "download", full_disk)
     with pytest.raises(FetchError) as info:
         fetch("test-set", catalog=catalog)
     assert_actionable(info, cache, "payload.bin", "free disk space")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import multiprocessing
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -82,13 +84,14 @@ def test_good_download_lands_in_cache_and_is_reused(tmp_path, cache, httpserver)
 
 
 def test_hash_mismatch_keeps_nothing(tmp_path, cache, httpserver):
-    httpserver.expect_request("/payload.bin").respond_with_data(PAYLOAD + b"tampered")
+    tampered = PAYLOAD[:-8] + b"tampered"  # the catalogued size, other bytes
+    httpserver.expect_request("/payload.bin").respond_with_data(tampered)
     cat = load_catalog(_catalog_file(tmp_path, httpserver.url_for("/payload.bin")))
     with pytest.raises(HashMismatchError) as info:
         fetch("test-set", catalog=cat)
     message = str(info.value)
     assert "test-set/payload.bin" in message and PAYLOAD_SHA in message
-    assert hashlib.sha256(PAYLOAD + b"tampered").hexdigest() in message
+    assert hashlib.sha256(tampered).hexdigest() in message
     assert _leftovers(cache) == []
 
 
@@ -220,3 +223,129 @@ def test_two_processes_fetching_at_once_both_succeed(tmp_path, cache, httpserver
         proc.join(60)
     assert [queue.get(timeout=5) for _ in procs] == [True, True]
     assert _leftovers(cache) == [cache / "test-set" / "payload.bin"]
+
+
+# ---- bounded downloads (issue 18): deadline, minimum rate, size cap, same-host redirects ----
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Callable[[Callable[[socket.socket], None]], str]]:
+    """Start a one-connection-at-a-time HTTP server whose replies a test writes by hand."""
+    servers: list[socket.socket] = []
+
+    def start(reply: Callable[[socket.socket], None]) -> str:
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        servers.append(server)
+
+        def serve() -> None:
+            while True:
+                try:
+                    conn, _ = server.accept()
+                except OSError:
+                    return
+                with conn:
+                    conn.recv(65536)
+                    with contextlib.suppress(OSError):  # the client hung up (a refusal)
+                        reply(conn)
+
+        threading.Thread(target=serve, daemon=True).start()
+        return f"http://127.0.0.1:{server.getsockname()[1]}/payload.bin"
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def _trickle(conn: socket.socket) -> None:
+    conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {len(PAYLOAD)}\r\n\r\n".encode())
+    for byte in PAYLOAD:  # one byte every 2 s: each read is well within the read timeout
+        conn.sendall(bytes([byte]))
+        time.sleep(2)
+
+
+def _endless(conn: socket.socket) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")  # no length: until close
+    block = b"x" * 65536
+    while True:
+        conn.sendall(block)
+
+
+def test_a_trickling_server_fails_on_the_minimum_rate_in_bounded_time(
+    tmp_path, cache, raw_server, monkeypatch
+):
+    monkeypatch.setenv("GEOMAP_DOWNLOAD_GRACE", "1")
+    monkeypatch.setenv("GEOMAP_DOWNLOAD_MIN_RATE", "100")
+    cat = load_catalog(_catalog_file(tmp_path, raw_server(_trickle)))
+    began = time.monotonic()
+    with pytest.raises(FetchError) as info:
+        fetch("test-set", catalog=cat)
+    assert time.monotonic() - began < 15
+    message = str(info.value)
+    assert "too slow" in message and "GEOMAP_DOWNLOAD_MIN_RATE" in message
+    assert _leftovers(cache) == []
+
+
+def test_a_trickling_server_fails_on_the_total_deadline(tmp_path, cache, raw_server, monkeypatch):
+    monkeypatch.setenv("GEOMAP_DOWNLOAD_DEADLINE", "3")
+    monkeypatch.setenv("GEOMAP_DOWNLOAD_MIN_RATE", "1e-9")  # the rate alone would let it run
+    cat = load_catalog(_catalog_file(tmp_path, raw_server(_trickle)))
+    began = time.monotonic()
+    with pytest.raises(FetchError) as info:
+        fetch("test-set", catalog=cat)
+    assert time.monotonic() - began < 15
+    message = str(info.value)
+    assert "took more than 3 s" in message and "GEOMAP_DOWNLOAD_DEADLINE" in message
+    assert _leftovers(cache) == []
+
+
+def test_an_endless_body_is_cut_at_the_catalogued_size(tmp_path, cache, raw_server):
+    cat = load_catalog(_catalog_file(tmp_path, raw_server(_endless)))
+    with pytest.raises(FetchError) as info:
+        fetch("test-set", catalog=cat)
+    assert f"more than the {len(PAYLOAD):,} bytes" in str(info.value)
+    assert _leftovers(cache) == []
+
+
+def test_an_announced_length_above_the_catalogued_size_is_refused(tmp_path, cache, httpserver):
+    httpserver.expect_request("/payload.bin").respond_with_data(PAYLOAD * 3)
+    cat = load_catalog(_catalog_file(tmp_path, httpserver.url_for("/payload.bin")))
+    with pytest.raises(FetchError, match="announces"):
+        fetch("test-set", catalog=cat)
+    assert _leftovers(cache) == []
+
+
+def test_a_redirect_to_another_host_is_not_followed(tmp_path, cache, httpserver):
+    own = httpserver.url_for("/elsewhere.bin")
+    swap = ("localhost", "127.0.0.1") if "//localhost:" in own else ("127.0.0.1", "localhost")
+    other = own.replace(*swap)  # the same server under another host name
+    httpserver.expect_request("/payload.bin").respond_with_data(
+        "", status=302, headers={"Location": other}
+    )
+    httpserver.expect_request("/elsewhere.bin").respond_with_data(PAYLOAD)
+    cat = load_catalog(_catalog_file(tmp_path, httpserver.url_for("/payload.bin")))
+    with pytest.raises(FetchError) as info:
+        fetch("test-set", catalog=cat)
+    assert "another host" in str(info.value) and other in str(info.value)
+    assert [request.path for request, _ in httpserver.log] == ["/payload.bin"]
+    assert _leftovers(cache) == []
+
+
+def test_a_redirect_within_the_same_host_is_followed(tmp_path, cache, httpserver):
+    httpserver.expect_request("/payload.bin").respond_with_data(
+        "", status=301, headers={"Location": "/moved/payload.bin"}
+    )
+    httpserver.expect_request("/moved/payload.bin").respond_with_data(PAYLOAD)
+    cat = load_catalog(_catalog_file(tmp_path, httpserver.url_for("/payload.bin")))
+    (path,) = fetch("test-set", catalog=cat)
+    assert path.read_bytes() == PAYLOAD
+
+
+def test_a_redirect_loop_is_refused(tmp_path, cache, httpserver):
+    httpserver.expect_request("/payload.bin").respond_with_data(
+        "", status=302, headers={"Location": "/payload.bin"}
+    )
+    cat = load_catalog(_catalog_file(tmp_path, httpserver.url_for("/payload.bin")))
+    with pytest.raises(FetchError, match="redirected more than 5 times"):
+        fetch("test-set", catalog=cat)

@@ -331,7 +331,7 @@ def test_cli_writes_cogs_pngs_and_a_table(tmp_path):
     again = runner.invoke(app, args)
     assert again.exit_code == 1 and "already exists" in again.output
     bad = runner.invoke(app, [*args, "--overwrite", "--chunks", "big"])
-    assert bad.exit_code == 1 and "--chunks 'big'" in bad.output
+    assert bad.exit_code == 2 and "--chunks 'big'" in bad.output  # usage error, as in build
     wrong = runner.invoke(
         app,
         [

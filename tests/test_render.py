@@ -211,7 +211,8 @@ def test_large_raster_switches_to_tiles(japan, tmp_path):
     tiles = tmp_path / "tiled_tiles"
     pngs = sorted(tiles.rglob("*.png"))
     assert pngs, "no tiles written"
-    assert "tiled_tiles/01_" in html and "{z}/{x}/{y}.png" in html
+    # the URL template's braces are written as JSON escapes (no "{" reaches the page source)
+    assert "tiled_tiles/01_" in html and r"\u007bz\u007d/\u007bx\u007d/\u007by\u007d.png" in html
     assert "L.imageOverlay" not in html  # the raster is not embedded
     from PIL import Image
 

@@ -537,8 +537,9 @@ def test_report_md_shows_why_each_low_auc_is_low():
     assert "### Why the held-out AUC is below 0.7\n\n- only 16 cells hold training" in text
     assert "- Trained on `conus`, tested on `japan`: AUC 0.520" in text
     assert "  Why it is below 0.7:\n  - distribution shift: gravity" in text
-    # a transfer without recorded reasons falls back on its notes
-    assert "  - layers present in one region only were left out: ['x']" in text
+    # a transfer without recorded reasons falls back on its notes (Markdown-escaped: the
+    # brackets cannot form a link)
+    assert "  - layers present in one region only were left out: \\['x'\\]" in text
     undefined = report(None, 0.8)
     assert "### Why the held-out AUC is undefined" in undefined
     assert undefined.count("Why it is below 0.7") == 1  # the 0.8 transfer needs no excuse

@@ -9,64 +9,22 @@ from typing import Annotated, Any
 import typer
 
 from geomap.cli._app import app
-
-Recipe = Annotated[str, typer.Argument(help="Recipe name from layers/ or a YAML path.")]
-Region = Annotated[
-    str | None, typer.Option("--region", "-r", help="Region id (default: the recipe's first).")
-]
-Resolution = Annotated[
-    float | None, typer.Option("--resolution", help="Cell size in metres (default: ~150k cells).")
-]
-ModelName = Annotated[
-    str | None,
-    typer.Option(
-        "--model", "-m", help="wofe|fuzzy|weighted|logistic|rf|gbm (default: the recipe's)."
-    ),
-]
-Chunks = Annotated[
-    str | None,
-    typer.Option(
-        "--chunks",
-        help="Dask chunks: 'auto' (2048-cell blocks) or a block size in cells; memory is "
-        "bounded by the blocks, not the grid.",
-    ),
-]
-Scheduler = Annotated[
-    str | None,
-    typer.Option(
-        "--scheduler", help="'local', 'local:N' (N worker processes) or a Dask scheduler address."
-    ),
-]
-Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
-NoCache = Annotated[bool, typer.Option("--no-cache", help="Recompute every product.")]
-TopPercent = Annotated[
-    float | None,
-    typer.Option("--top-percent", help="Targets: top X % of the area (default 2)."),
-]
-Threshold = Annotated[
-    float | None,
-    typer.Option(
-        "--threshold",
-        help="Targets: every cell with prospectivity >= P, in (0, 1) (instead of --top-percent).",
-    ),
-]
-MinArea = Annotated[
-    float | None, typer.Option("--min-area", help="Targets: drop targets smaller than this (km²).")
-]
-
-
-def _chunks(value: str | None) -> Any:
-    if value is None or value == "auto":
-        return value
-    try:
-        cells = int(value)
-    except ValueError:
-        cells = 0
-    if cells <= 0:
-        raise typer.BadParameter(
-            f"--chunks {value!r}: use 'auto' or a positive whole number of cells"
-        )
-    return cells
+from geomap.cli.options import (
+    DEFAULTS,
+    Chunks,
+    MinArea,
+    ModelName,
+    NoCache,
+    Overwrite,
+    Recipe,
+    Region,
+    Resolution,
+    Scheduler,
+    Seed,
+    Threshold,
+    TopPercent,
+    settings,
+)
 
 
 @app.command("build")
@@ -85,28 +43,26 @@ def build(
     min_area: MinArea = None,
     chunks: Chunks = None,
     scheduler: Scheduler = None,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    seed: Seed = DEFAULTS.random_state,
     no_cache: NoCache = False,
 ) -> None:
     """Run a recipe end to end: map.html, RECIPE.gpkg, COGs, figures, metrics.json, report.md."""
     from geomap.pipeline.runner import build as run_build
     from geomap.pipeline.runner import summary_lines
 
-    result = run_build(
-        recipe,
+    run = settings(
         region=region,
         resolution_m=resolution,
         model=model,
-        out=out,
-        overwrite=overwrite,
         top_percent=top_percent,
         threshold=threshold,
         min_area_km2=min_area,
-        chunks=_chunks(chunks),
+        chunks=chunks,
         scheduler=scheduler,
         random_state=seed,
         use_cache=not no_cache,
     )
+    result = run_build(recipe, run, out=out, overwrite=overwrite)
     typer.echo("\n".join(summary_lines(result)))
 
 
@@ -129,27 +85,28 @@ def targets(
 ) -> None:
     """Rank survey-planning target areas for a recipe (from the build cache when possible)."""
     from geomap.core.atomic import atomic_path
+    from geomap.core.safe_text import terminal_text, write_csv
     from geomap.pipeline.runner import run_stages
 
     if output_format not in ("table", "csv", "geojson"):
         raise typer.BadParameter(f"--format {output_format!r}: use table, csv or geojson")
-    state = run_stages(
-        recipe,
+    run = settings(
         region=region,
         resolution_m=resolution,
         model=model,
         top_percent=top_percent,
         threshold=threshold,
         min_area_km2=min_area,
-        chunks=_chunks(chunks),
+        chunks=chunks,
     )
+    state = run_stages(recipe, run)
     frame = state.layers.targets
     if output_format == "geojson":
         text = frame.to_crs("EPSG:4326").to_json(drop_id=True)
     else:
         plain = frame.drop(columns="geometry")
         text = (
-            plain.to_csv(index=False, float_format="%.6g", lineterminator="\n")
+            str(write_csv(plain, float_format="%.6g", lineterminator="\n"))
             if output_format == "csv"
             else plain[
                 [
@@ -162,6 +119,8 @@ def targets(
                 ]
             ].to_string(index=False)
         )
+        if output_format == "table":
+            text = terminal_text(text)
     if out is None:
         typer.echo(text)
         return
@@ -178,14 +137,17 @@ def _write_parts(
     out: Path,
     overwrite: bool,
     parts: frozenset[str],
-    chunks: str | None = None,
+    chunks: Any = None,
 ) -> list[Path]:
+    from geomap.core.output_guard import check_output_path
     from geomap.errors import OutputExistsError
     from geomap.pipeline.runner import run_stages, write_outputs
 
-    state = run_stages(
-        recipe, region=region, resolution_m=resolution, model=model, chunks=_chunks(chunks)
-    )
+    check_output_path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f"--out {out} is a file, not a folder; choose a folder for --out")
+    run = settings(region=region, resolution_m=resolution, model=model, chunks=chunks)
+    state = run_stages(recipe, run)
     out.mkdir(parents=True, exist_ok=True)
     # written in a scratch folder inside `out`, then each file renamed into place
     with tempfile.TemporaryDirectory(dir=out, prefix=".geomap-") as scratch:
@@ -193,6 +155,11 @@ def _write_parts(
         moved = []
         for path in files.values():
             final = out / path.relative_to(scratch)
+            if final.is_dir() or (final.exists() and not final.is_file()):
+                raise OutputExistsError(
+                    f"{final} is a folder or special file, which --overwrite never replaces; "
+                    "move it away or choose another --out"
+                )
             if final.exists() and not overwrite:
                 raise OutputExistsError(f"{final} already exists; pass --overwrite to replace it")
         for path in files.values():
@@ -270,5 +237,7 @@ def packet(
             raise typer.BadParameter("--build takes RECIPE:REGION, e.g. kuroko-vms:japan")
         builds = tuple((str(r), str(g)) for r, g in parsed)
     result = build_packet(builds, out=out, overwrite=overwrite)
-    typer.echo(result.summary.to_string(index=False))
+    from geomap.core.safe_text import terminal_text
+
+    typer.echo(terminal_text(result.summary.to_string(index=False)))
     typer.echo(f"\npacket written to {result.out}: " + ", ".join(sorted(result.files)))

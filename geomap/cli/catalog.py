@@ -94,6 +94,40 @@ def verify(
         raise typer.Exit(1)
 
 
+@catalog_app.command("lock")
+def lock(
+    dataset_ids: Annotated[
+        list[str] | None, typer.Argument(help="Datasets to lock (default: every mirrored one).")
+    ] = None,
+    catalog: CatalogOption = None,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Only report differences (exit 1 if any); write nothing."),
+    ] = False,
+) -> None:
+    """Hash the mirrored files and write the registry files (geomap/registry/<id>.txt).
+
+    Moves inline sha256/size of the locked datasets' rows out of the catalog; refuses, writing
+    nothing, when a file is missing from the mirror (GEOMAP_DATA_DIR, ../shared/data).
+    """
+    from geomap.catalog.lock import lock_catalog
+
+    report = lock_catalog(catalog, dataset_ids or [], check=check)
+    for line in report.lines():
+        typer.echo(line)
+    if check:
+        if report.differs:
+            typer.echo("the registries are out of date: run `geomap catalog lock`")
+            raise typer.Exit(1)
+        typer.echo("the registries match the mirror")
+    else:
+        typer.echo(
+            "wrote " + ", ".join(str(p) for p in report.written)
+            if report.written
+            else "nothing to write: the registries match the mirror"
+        )
+
+
 @catalog_app.command("schema")
 def schema(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file.")] = None,

@@ -2,47 +2,41 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from geomap.cli._app import app
+from geomap.cli.options import Chunks, OutFolder, Recipe, Region, Resolution, settings
 
 
 @app.command("evidence")
 def evidence(
-    recipe: Annotated[str, typer.Argument(help="Recipe name from layers/ or a YAML path.")],
-    region: Annotated[str, typer.Option("--region", "-r", help="Catalog region id.")],
-    resolution: Annotated[
-        float, typer.Option("--resolution", help="Cell size in metres, e.g. 1000.")
-    ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created).")],
-    chunks: Annotated[
-        str | None,
-        typer.Option("--chunks", help="Build on Dask blocks: 'auto' or a block side N."),
-    ] = None,
+    recipe: Recipe,
+    out: OutFolder,
+    region: Region = None,
+    resolution: Resolution = None,
+    chunks: Chunks = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing output folder.")
     ] = False,
     no_png: Annotated[bool, typer.Option("--no-png", help="Skip the PNG quick-looks.")] = False,
 ) -> None:
     """Write each evidence layer (and coverage) as a COG and a PNG; print a summary table."""
-    from geomap.errors import OutputExistsError, ParameterError
+    from geomap.catalog import load_catalog
+    from geomap.core.output_guard import check_output_path, check_replaceable
     from geomap.export.evidence import format_summary, write_evidence
-    from geomap.recipes import build_evidence
+    from geomap.pipeline.plan import check_plan
+    from geomap.recipes import build_evidence, load_recipe
 
-    if out.exists() and not overwrite:  # fail before the build, not after it
-        raise OutputExistsError(f"{out} already exists; pass --overwrite to replace it")
-    block: str | int | None = chunks
-    if chunks is not None and chunks != "auto":
-        try:
-            block = int(chunks)
-        except ValueError:
-            raise ParameterError(
-                f"--chunks {chunks!r}: use 'auto' or a block side such as 1024"
-            ) from None
-    stack = build_evidence(recipe, region, resolution, chunks=block)  # type: ignore[arg-type]
+    check_replaceable(check_output_path(out), overwrite=overwrite)  # before the build
+    run = settings(region=region, resolution_m=resolution, chunks=chunks)
+    catalog = load_catalog()
+    loaded = load_recipe(recipe, catalog=catalog)
+    region_id = run.region or loaded.regions[0]
+    resolution_m = run.resolution_for(catalog.region(region_id))
+    check_plan(loaded, catalog.region(region_id), resolution_m, chunks=run.chunks)
+    stack = build_evidence(loaded, region_id, resolution_m, chunks=run.chunks, catalog=catalog)
     rows = write_evidence(stack, out, overwrite=overwrite, quicklook=not no_png)
     typer.echo(stack.attrs.get("title", ""))
     typer.echo(format_summary(rows))

@@ -82,7 +82,14 @@ def ingest(
 
 
 def _refuse_existing(out: Path, overwrite: bool) -> None:
+    from geomap.core.output_guard import check_output_path
     from geomap.errors import OutputExistsError
 
+    check_output_path(out)
+    if out.is_dir() or (out.exists() and not out.is_file()):
+        raise OutputExistsError(
+            f"{out} is a folder or a special file, which --overwrite never replaces; "
+            "choose a file name for --out, e.g. --out data.parquet"
+        )
     if out.exists() and not overwrite:
         raise OutputExistsError(f"{out} already exists; pass --overwrite to replace it")

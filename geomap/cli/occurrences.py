@@ -78,10 +78,15 @@ def occurrences(
         table.insert(3, "lon", frame.geometry.x.round(6))
         table.insert(4, "lat", frame.geometry.y.round(6))
         if output_format == "csv":
-            text = table.to_csv(index=False)
+            from geomap.core.safe_text import write_csv
+
+            text = str(write_csv(table))
         else:
             shown = [c for c in ["lon", "lat", *_TABLE_COLUMNS] if c in table.columns]
-            text = table[shown].to_string(index=False, max_colwidth=40) if len(table) else ""
+            from geomap.core.safe_text import terminal_text
+
+            shown_text = table[shown].to_string(index=False, max_colwidth=40) if len(table) else ""
+            text = terminal_text(shown_text)  # no escape sequence from a site name runs
     summary = f"{len(frame)} sites"
     if not no_dedup and len(frame):
         records = int(frame["n_sources"].sum())

@@ -63,6 +63,13 @@ def _removed_on_failure(tmp: Path, final: Path) -> Iterator[None]:
     except _WRITE_ERRORS as exc:
         _remove(tmp)
         raise _write_failed(final, exc) from exc
+    except RuntimeError as exc:
+        _remove(tmp)
+        # GDAL's Python bindings report a full disk or a refused write as their own
+        # RuntimeError subclasses (pyogrio's DataSourceError, ...): the same one-line error
+        if type(exc).__module__.split(".")[0] in ("pyogrio", "rasterio", "fiona", "osgeo"):
+            raise _write_failed(final, exc) from exc
+        raise
     except BaseException:
         _remove(tmp)
         raise
@@ -111,7 +118,9 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_dir(final: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
+def atomic_dir(
+    final: str | os.PathLike[str], *, overwrite: bool = False, geomap_owned: bool = False
+) -> Iterator[Path]:
     """Yield a temporary folder beside ``final``; move it to ``final`` on success.
 
     Parameters
@@ -119,21 +128,32 @@ def atomic_dir(final: str | os.PathLike[str], *, overwrite: bool = False) -> Ite
     final : path-like
         The folder that must appear complete or not at all.
     overwrite : bool, default False
-        Replace an existing ``final`` folder (only after the new one is complete).
+        Replace an existing ``final`` folder (only after the new one is complete), and only
+        if geomap wrote it (:func:`geomap.core.output_guard.check_replaceable`): it carries
+        geomap's ``manifest.json`` and no file the manifest does not list.  Checked before
+        the body runs and again, under the output's lock, just before the final rename.
+    geomap_owned : bool, default False
+        ``final`` lies in a folder only geomap writes (the product cache): no manifest is
+        required or written, and no output lock is taken.
 
     Yields
     ------
     Path
-        An empty temporary folder to fill.
-    """
-    final = Path(final)
-    _check_writable(final.parent)
-    if final.exists() and not overwrite:
-        from geomap.errors import OutputExistsError
+        An empty temporary folder to fill.  Unless the body writes a ``manifest.json``, a
+        minimal one listing every file is added, so ``overwrite`` can later replace it.
 
-        raise OutputExistsError(
-            f"{final} already exists; pass overwrite=True (--overwrite) to replace it"
-        )
+    Raises
+    ------
+    OutputExistsError
+        ``final`` exists and may not be replaced (see ``overwrite``), or appeared while the
+        body ran and ``overwrite`` is false.
+    """
+    from geomap.core.output_guard import check_output_path, check_replaceable, output_lock
+
+    final = check_output_path(final, option="output folder")
+    if not geomap_owned:
+        check_replaceable(final, overwrite=overwrite)
+    _check_writable(final.parent)
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent))
     except OSError as exc:
@@ -141,14 +161,72 @@ def atomic_dir(final: str | os.PathLike[str], *, overwrite: bool = False) -> Ite
     with _removed_on_failure(tmp, final):
         yield tmp
         tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it owner-only; finished folders follow umask
-        if final.exists():
-            old = final.with_name(f".{final.name}.old")
-            _remove(old)
-            os.replace(final, old)
-            os.replace(tmp, final)
-            _remove(old)
-        else:
-            os.replace(tmp, final)
+        if geomap_owned:
+            _move_into_place(tmp, final, overwrite=overwrite)
+            return
+        if not (tmp / "manifest.json").exists():
+            _write_marker(tmp)
+        with output_lock(final):
+            check_replaceable(final, overwrite=overwrite)  # it may have appeared meanwhile
+            _move_into_place(tmp, final, overwrite=overwrite)
+
+
+def _write_marker(folder: Path) -> None:
+    """Write the minimal geomap manifest: what geomap wrote into ``folder``."""
+    import datetime as dt
+    import hashlib
+    import json
+
+    outputs = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for piece in iter(lambda: handle.read(2**22), b""):
+                digest.update(piece)
+        outputs[path.relative_to(folder).as_posix()] = digest.hexdigest()
+    document = {
+        "geomap_manifest": 1,
+        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "outputs": outputs,
+    }
+    (folder / "manifest.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+
+
+def _move_into_place(tmp: Path, final: Path, *, overwrite: bool) -> None:
+    """Rename ``tmp`` to ``final``; with ``overwrite``, swap out an existing ``final`` first.
+
+    The old folder is moved to a fresh, unique name of geomap's own (never a fixed name a
+    user folder could have) and removed only once the new one is in place.
+    """
+    from geomap.core.output_guard import rename_no_replace
+    from geomap.errors import OutputExistsError
+
+    old: Path | None = None
+    if overwrite and (final.exists() or final.is_symlink()):
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
+        os.replace(final, old)  # onto the empty folder just made: only geomap's own name
+    try:
+        rename_no_replace(tmp, final)
+    except FileExistsError:
+        if old is not None:
+            _restore(old, final)
+        raise OutputExistsError(
+            f"{final} appeared while geomap was writing it; nothing was replaced: pass "
+            "--overwrite to replace it, or choose another output folder"
+        ) from None
+    except BaseException:
+        if old is not None:
+            _restore(old, final)
+        raise
+    if old is not None:
+        _remove(old)
+
+
+def _restore(old: Path, final: Path) -> None:
+    """Put the previous output back where it was (it is never deleted on failure)."""
+    with contextlib.suppress(OSError):
+        if not (final.exists() or final.is_symlink()):
+            os.replace(old, final)
 
 
 def _umask() -> int:

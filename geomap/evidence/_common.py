@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 EVIDENCE_KINDS = ("continuous", "binary", "categorical")
+"""The kinds of evidence layer (``attrs["geomap_kind"]``)."""
 
 
 def is_dask(data: Any) -> bool:

@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 FUZZY_FUNCTIONS = ("linear", "large", "small", "gaussian", "near")
+"""The fuzzy membership shapes of the ``fuzzy`` transform."""
 
 
 def _number(name: str, value: Any, *, positive: bool = False) -> float:

@@ -40,7 +40,9 @@ __all__ = [
 ]
 
 LAYER_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+"""Allowed GeoPackage table names: ASCII snake_case, at most 63 characters."""
 PROVENANCE_STANDARD_URI = "https://geomap.dev/provenance/v1"
+"""``md_standard_uri`` of the provenance records in ``gpkg_metadata``."""
 GPKG_VERSION = "1.2"  # the most widely read version (GDAL >= 2.2, QGIS 3)
 _ROWS_PER_BLOCK = 1024  # raster rows written per step (Dask-backed rasters are read in blocks)
 

@@ -140,7 +140,10 @@ class CommodityVocabulary:
         return self.aliases.get(key)
 
     def _match(self, raw: str) -> CommodityMatch:
-        whole = self._lookup(raw)
+        # ';' separates codes in stored frames ("Na;S"), so a string holding it is a list and is
+        # never looked up whole: ``_key`` turns ';' and '_' alike into blanks, and "Na;S" would
+        # otherwise match the alias "NA_S" (salt) instead of the codes Na and S.
+        whole = None if CODE_SEPARATOR in raw else self._lookup(raw)
         if whole is not None:
             return CommodityMatch(whole, (), not whole)
         codes: set[str] = set()
@@ -249,6 +252,11 @@ def _build(raw: Any, path: Path) -> CommodityVocabulary:
         key = _key(text)
         if not key:
             raise CatalogError(f"{path}: alias {text!r} of {origin} is empty after normalization")
+        if CODE_SEPARATOR in text:
+            raise CatalogError(
+                f"{path}: alias {text!r} of {origin} contains {CODE_SEPARATOR!r}, which separates "
+                "codes in a list and is never matched whole; remove it or split the alias"
+            )
         if key in aliases and aliases[key] != codes:
             raise CatalogError(
                 f"{path}: alias {text!r} of {origin} clashes with {alias_origin[key]} "

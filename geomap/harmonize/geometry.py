@@ -140,6 +140,13 @@ def clean_geometries(
     report.drop("null geometry", int(missing.sum()))
     report.drop("empty geometry", int(empty.sum()))
     keep = ~(missing | empty)
+    # NaN or Infinity in a coordinate (GeoJSON allows them through GDAL): no geometry
+    # operation is defined on them, so the feature is dropped and counted
+    coords, owner = shapely.get_coordinates(geoms[keep], include_z=True, return_index=True)
+    nonfinite_rows = np.unique(owner[~np.isfinite(coords[:, :2]).all(axis=1)])
+    nonfinite = np.flatnonzero(keep)[nonfinite_rows]
+    report.drop("non-finite coordinate (NaN or Infinity)", len(nonfinite))
+    keep[nonfinite] = False
 
     invalid = keep & ~shapely.is_valid(geoms)
     if invalid.any():

@@ -492,6 +492,38 @@ def _pick_member(archive: Path, names: list[str], suffixes: tuple[str, ...]) -> 
     return wanted[0]
 
 
+def decompression_bound(max_bytes: Any, path: Path, default: int = 0) -> int:
+    """Check a decompression bound (``max_uncompressed_bytes``); warn when it is raised.
+
+    A recipe or a caller may raise the bound for a trusted, large archive, but never
+    silently: a bound above the default (512 MiB) gives a :class:`UserWarning` naming the
+    file and the new bound.
+
+    Raises
+    ------
+    DataError
+        The bound is not a positive whole number of bytes.
+    """
+    import warnings
+
+    default = default or DEFAULT_MAX_UNCOMPRESSED
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int | float) or max_bytes <= 0:
+        raise DataError(
+            f"max_uncompressed_bytes={max_bytes!r} for {path.name} is not a positive number of "
+            "bytes; remove the option to use the default bound"
+        )
+    bound = int(max_bytes)
+    if bound > default:
+        warnings.warn(
+            f"the decompression bound for {path.name} is raised to {bound:,} bytes "
+            f"(default {default:,}) by the reader option max_uncompressed_bytes: an archive "
+            "expanding that far is accepted; remove the option unless the file is trusted",
+            UserWarning,
+            stacklevel=3,
+        )
+    return bound
+
+
 def read_zip_member(
     path: Path, *, suffixes: tuple[str, ...], max_bytes: int = DEFAULT_MAX_UNCOMPRESSED
 ) -> tuple[str, bytes]:
@@ -506,6 +538,7 @@ def read_zip_member(
         Not a zip, truncated, unsafe names, several or no matching members,
         or more than ``max_bytes`` uncompressed.
     """
+    max_bytes = decompression_bound(max_bytes, path)
     require_format(path, "zip")
     try:
         with zipfile.ZipFile(path) as archive:
@@ -536,6 +569,7 @@ def read_7z_member(
     import py7zr
     from py7zr.io import Py7zIO, WriterFactory
 
+    max_bytes = decompression_bound(max_bytes, path)
     require_format(path, "7z")
 
     class _Member(Py7zIO):
@@ -599,10 +633,15 @@ def decode_text(data: bytes, encoding: str, *, source: str) -> str:
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
-        snippet = data[max(0, exc.start - 20) : exc.end + 20]
+        # a codec may decode less than the whole input (utf-8-sig strips its 3-byte BOM
+        # first): positions are then relative to what it decoded, not to the file
+        decoded = exc.object if isinstance(exc.object, bytes) else data
+        shift = len(data) - len(decoded) if data.endswith(decoded) else 0
+        start, end = exc.start + shift, exc.end + shift
+        snippet = data[max(0, start - 20) : end + 20]
         raise DataError(
-            f"{source} is not valid {encoding} text: byte {data[exc.start : exc.end]!r} at "
-            f"offset {exc.start} (near {snippet!r}); declare the file's real encoding "
+            f"{source} is not valid {encoding} text: byte {data[start:end]!r} at "
+            f"offset {start} (near {snippet!r}); declare the file's real encoding "
             "(e.g. cp1252) in the catalog entry's 'encoding'"
         ) from None
 
@@ -628,6 +667,50 @@ def refuse_duplicate_columns(text: str, *, source: str) -> None:
         raise DataError(
             f"{source}: the header repeats column(s) {counts}; a repeated column is ambiguous "
             "(pandas would silently rename one): remove or rename the duplicate in the file"
+        )
+
+
+def check_extent_plausible(bounds: Any, crs: Any, *, source: str) -> None:
+    """Refuse coordinates that cannot be in ``crs`` (degrees in a projected CRS, or metres).
+
+    Parameters
+    ----------
+    bounds : (minx, miny, maxx, maxy)
+        The data's extent (NaN for an empty layer: nothing to check).
+    crs : CRS-like
+        The CRS the data declares (file or catalog).
+    source : str
+        The file name for messages.
+
+    Raises
+    ------
+    CRSError
+        A projected CRS (metres or feet) whose coordinates all fit in ±180 x ±90, i.e.
+        degrees (e.g. a ``.prj`` saying EPSG:3857 beside longitude/latitude data); or a
+        geographic CRS with coordinates beyond ±360 / ±90.
+    """
+    import math
+
+    values = [float(v) for v in bounds]
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        return
+    minx, miny, maxx, maxy = values
+    crs = pyproj.CRS.from_user_input(crs)
+    name = crs.to_string()
+    if crs.is_geographic:
+        if min(miny, -maxy) < -90 or minx < -360 or maxx > 360:
+            raise CRSError(
+                f"{source}: coordinates span x {minx:g}..{maxx:g}, y {miny:g}..{maxy:g}, which "
+                f"cannot be degrees, but the CRS is geographic ({name}); declare the data's "
+                "real (projected) CRS in the catalog or the .prj"
+            )
+        return
+    if crs.is_projected and -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90:
+        raise CRSError(
+            f"{source}: every coordinate lies within x {minx:g}..{maxx:g}, y {miny:g}..{maxy:g}, "
+            f"i.e. longitude/latitude degrees, but the declared CRS {name} is projected (in "
+            f"{crs.axis_info[0].unit_name}s); declare the data's real CRS (e.g. EPSG:4326) "
+            "in the catalog or the .prj"
         )
 
 

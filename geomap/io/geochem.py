@@ -46,7 +46,7 @@ from geomap.core.report import IngestReport
 from geomap.errors import DataError, UnknownNameError
 from geomap.io._guard import attach_report, local_file, reject_unknown_options
 from geomap.io.registry import reader
-from geomap.io.vectors import read_vector_path
+from geomap.io.vectors import read_vector_path, shapefile_sidecars
 
 __all__ = [
     "ELEMENTS",
@@ -175,6 +175,7 @@ def read_capricorn_geochem(
         declared_crs=dataset.file(relpath).crs,
         report=report,
         drop_nodata_points=False,
+        sidecars=shapefile_sidecars(dataset, paths, relpath),
     )
     for column in frame.columns:
         if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column]):

@@ -131,8 +131,8 @@ def _is_lon(name: str, attrs: dict[str, Any]) -> bool:
 
 
 def _pick_variable(ds: Any, variable: str | None, path: Path) -> Any:
-    candidates = [
-        name for name, var in ds.data_vars.items() if var.ndim == 2 and var.dtype.kind in "iuf"
+    candidates = [  # grids with extra dimensions too: _select_steps then asks for a step
+        name for name, var in ds.data_vars.items() if var.ndim >= 2 and var.dtype.kind in "iuf"
     ]
     if variable is not None:
         if variable not in ds.data_vars:
@@ -140,7 +140,7 @@ def _pick_variable(ds: Any, variable: str | None, path: Path) -> Any:
         return ds[variable]
     if len(candidates) != 1:
         raise DataError(
-            f"{path} holds {len(candidates)} 2-D data variables ({candidates}); "
+            f"{path} holds {len(candidates)} gridded data variables ({candidates}); "
             "choose one with the reader option variable="
         )
     return ds[candidates[0]]
@@ -297,6 +297,37 @@ def _layers(dataset: Dataset, declared: dict[str, str] | None) -> dict[str, str]
     return {PurePosixPath(f.path).stem: f.path for f in netcdfs}
 
 
+def _select_steps(var: Any, keep: tuple[str, str], select: dict[str, Any], path: Path) -> Any:
+    """Reduce ``var`` to its two horizontal dims: one-step dims dropped, others selected."""
+    if not isinstance(select, dict):
+        raise DataError(f"select={select!r} must map dimension names to steps, e.g. {{time: 0}}")
+    unknown = sorted(set(select) - set(var.dims))
+    if unknown:
+        raise DataError(
+            f"{path}: select names {unknown}, not dimensions of {var.name!r} {var.dims}; "
+            "use one of those dimension names"
+        )
+    for dim in [d for d in var.dims if d not in keep]:
+        size = int(var.sizes[dim])
+        if dim in select:
+            step = select[dim]
+            if isinstance(step, bool) or not isinstance(step, int) or not -size <= step < size:
+                raise DataError(
+                    f"{path}: select {dim}={step!r} is not a step of {dim!r} (0..{size - 1}); "
+                    f"pass a whole number, e.g. --option select='{{{dim}: 0}}'"
+                )
+            var = var.isel({dim: step})
+        elif size == 1:
+            var = var.isel({dim: 0})
+        else:
+            raise DataError(
+                f"{path}: variable {var.name!r} has a dimension {dim!r} of {size} steps besides "
+                f"latitude and longitude; select one step, e.g. --option select='{{{dim}: 0}}' "
+                f"(reader_options select: {{{dim}: 0}} in the catalog)"
+            )
+    return var
+
+
 @reader("netcdf-grid")
 def read_netcdf_grid(
     dataset: Dataset,
@@ -308,6 +339,7 @@ def read_netcdf_grid(
     nodata: Any = _UNSET,
     valid_range: Any = None,
     chunks: Any = None,
+    select: dict[str, int] | None = None,
     **options: Any,
 ) -> Any:
     """Read one CF netCDF grid as a float32 DataArray.
@@ -324,9 +356,15 @@ def read_netcdf_grid(
         Values outside are masked and counted.
     chunks : dict, optional
         Dask chunks; default reads into memory.
+    select : dict, optional
+        Step to read along each dimension besides latitude and longitude, e.g.
+        ``{"time": 0}``.  A dimension of more than one step must be selected: it is never
+        silently read at its first step.
     """
     reject_unknown_options(
-        "netcdf-grid", options, ["layers", "variable", "nodata", "valid_range", "chunks"]
+        "netcdf-grid",
+        options,
+        ["layers", "variable", "nodata", "valid_range", "chunks", "select"],
     )
     available = _layers(dataset, layers)
     chosen = pick_layer(dataset.id, layer, available)
@@ -342,6 +380,7 @@ def read_netcdf_grid(
                 f"{path}: cannot tell latitude and longitude apart in dims {var.dims} "
                 "(no standard_name/units); the grid is not CF-compliant"
             )
+        var = _select_steps(var, (lat, lon), select or {}, path)
         crs = resolve_crs(_file_crs(ds, var), entry.crs, source=str(path))
         attrs = {
             "long_name": var.attrs.get("long_name"),

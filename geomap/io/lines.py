@@ -47,6 +47,9 @@ def _read_text(
     path: Path, file_format: str, encoding: str, *, max_bytes: int = _MAX_XZ_BYTES
 ) -> str:
     if file_format == "csv-xz":
+        from geomap.io._guard import decompression_bound
+
+        max_bytes = decompression_bound(max_bytes, path, default=_MAX_XZ_BYTES)
         require_format(path, "xz", what="xz-compressed CSV")
         try:
             with lzma.open(path) as handle:

@@ -124,8 +124,10 @@ def _load_json(path: Path, entry: DataFile, dataset_id: str) -> list[dict[str, A
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
+        # utf-8-sig decodes after its 3-byte BOM: shift positions back onto the file's bytes
+        at = exc.start + len(raw) - len(exc.object)
         raise DataError(
-            f"{path} is not valid {encoding} (byte {raw[exc.start]:#04x} at offset {exc.start}); "
+            f"{path} is not valid {encoding} (byte {raw[at]:#04x} at offset {at}); "
             "set the file's 'encoding' in data_catalog.yaml to the real one (e.g. cp1252)"
         ) from None
     try:

@@ -8,10 +8,9 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from geomap.core.report import IngestReport
@@ -28,14 +27,6 @@ def occurrence_dataset_ids(catalog: Any = None) -> list[str]:
 
     cat = catalog or load_catalog()
     return [d.id for d in cat.datasets if d.kind == "occurrences" and not d.online_only]
-
-
-def _in_bbox(lon: np.ndarray, lat: np.ndarray, bbox: Sequence[float]) -> np.ndarray:
-    west, south, east, north = bbox
-    in_lat = (lat >= south) & (lat <= north)
-    if west <= east:
-        return in_lat & (lon >= west) & (lon <= east)
-    return in_lat & ((lon >= west) | (lon <= east))
 
 
 def _as_list(value: str | Iterable[str] | None) -> list[str] | None:
@@ -84,6 +75,10 @@ def read_occurrences(
     catalog : Catalog, optional
         Defaults to the project catalog.
 
+    Each dataset's harmonized frame comes from the occurrence index
+    (:mod:`geomap.io.occurrence_index`) when its source files and geomap's code are unchanged
+    since it was indexed, and is read from the sources (and indexed) otherwise.
+
     Returns
     -------
     GeoDataFrame
@@ -91,23 +86,29 @@ def read_occurrences(
         with ``attrs["geomap_report"]`` summing the datasets' reports (``datasets`` lists each).
     """
     import geopandas as gpd
-    import shapely
 
     from geomap.catalog import load_catalog
     from geomap.harmonize.occurrences import select_commodities
-    from geomap.io import read
+    from geomap.io.occurrence_index import read_part
 
     cat = catalog or load_catalog()
     ids = _as_list(dataset_ids) or occurrence_dataset_ids(cat)
     region_obj = cat.region(region) if region is not None else None
+    wanted_countries = _as_list(country)
     report = IngestReport("occurrences")
     per_dataset = []
-    frames = []
+    parts = []
+    outside = not_in_country = 0
     for dataset_id in ids:
-        frame = read(dataset_id, catalog=cat)
-        sub = frame.attrs.get("geomap_report", {})
+        part = read_part(
+            dataset_id,
+            cat,
+            bbox=region_obj.bbox if region_obj is not None else None,
+            countries=[c.upper() for c in wanted_countries] if wanted_countries else None,
+        )
+        sub = part.report
         per_dataset.append(sub)
-        report.records_in += int(sub.get("records_in", len(frame)))
+        report.records_in += int(sub.get("records_in", part.total))
         for key in ("dropped", "normalized", "repaired", "unmapped"):
             getattr(report, key).update(
                 {
@@ -115,25 +116,16 @@ def read_occurrences(
                     for k, v in (sub.get(key) or {}).items()
                 }
             )
-        if frame.crs is None or frame.crs.to_epsg() != 4326:
-            frame = frame.to_crs(4326)
-        frames.append(frame)
-    combined = gpd.GeoDataFrame(
-        pd.concat(frames, ignore_index=True), geometry="geometry", crs="EPSG:4326"
-    )
-    geoms = combined.geometry.to_numpy()
-    lon, lat = shapely.get_x(geoms), shapely.get_y(geoms)
-    keep = np.ones(len(combined), dtype=bool)
+        outside += part.outside
+        not_in_country += part.not_in_country
+        parts.append(part.frame)
     if region_obj is not None:
-        inside = _in_bbox(lon, lat, region_obj.bbox)
-        report.drop(f"outside region {region_obj.id!r}", int((keep & ~inside).sum()))
-        keep &= inside
-    wanted_countries = _as_list(country)
+        report.drop(f"outside region {region_obj.id!r}", outside)
     if wanted_countries:
-        in_country = combined["country"].isin([c.upper() for c in wanted_countries]).to_numpy()
-        report.drop(f"not in {','.join(wanted_countries)}", int((keep & ~in_country).sum()))
-        keep &= in_country
-    filtered = combined.loc[keep].reset_index(drop=True)
+        report.drop(f"not in {','.join(wanted_countries)}", not_in_country)
+    filtered = gpd.GeoDataFrame(
+        pd.concat(parts, ignore_index=True), geometry="geometry", crs="EPSG:4326"
+    )
     if deduplicate:
         filtered = _deduplicate(filtered)
         merged = int(filtered["n_sources"].sum() - len(filtered)) if len(filtered) else 0
@@ -154,8 +146,14 @@ def read_occurrences(
     return filtered
 
 
-def _deduplicate(frame: Any) -> Any:
+def _merge(selection: Any) -> Any:
     from geomap.harmonize.dedup import merge_duplicates
+
+    return merge_duplicates(selection)
+
+
+def _deduplicate(frame: Any) -> Any:
+    from geomap.io.occurrence_index import deduplicated
 
     key = (
         len(frame),
@@ -164,7 +162,7 @@ def _deduplicate(frame: Any) -> Any:
     )
     cached = _DEDUP_CACHE.get(key)
     if cached is None:
-        cached = merge_duplicates(frame)
+        cached = deduplicated(frame, _merge)
         if len(_DEDUP_CACHE) >= _DEDUP_CACHE_MAX:
             _DEDUP_CACHE.pop(next(iter(_DEDUP_CACHE)))
         _DEDUP_CACHE[key] = cached

@@ -155,8 +155,10 @@ def decode_text(path: Path, entry: DataFile, dataset_id: str, report: IngestRepo
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
+        # utf-8-sig decodes after its 3-byte BOM: shift positions back onto the file's bytes
+        at = exc.start + len(raw) - len(exc.object)
         raise DataError(
-            f"{path} is not valid {encoding} (byte {raw[exc.start]:#04x} at offset {exc.start}); "
+            f"{path} is not valid {encoding} (byte {raw[at]:#04x} at offset {at}); "
             "set the file's 'encoding' in data_catalog.yaml to the real one (e.g. cp1252)"
         ) from None
     if text.startswith("\ufeff"):

@@ -43,7 +43,7 @@ from geomap.io._guard import (
     resolve_crs,
 )
 from geomap.io.registry import reader
-from geomap.io.vectors import read_vector_path
+from geomap.io.vectors import read_vector_path, shapefile_sidecars
 
 __all__ = ["read_sarig_gawler"]
 
@@ -120,7 +120,11 @@ def read_sarig_gawler(
     if chosen == "faults":
         relpath, path = local_file(dataset, paths, "Faults.shp")
         frame = read_vector_path(
-            path, file_format="shapefile", declared_crs=dataset.file(relpath).crs, report=report
+            path,
+            file_format="shapefile",
+            declared_crs=dataset.file(relpath).crs,
+            report=report,
+            sidecars=shapefile_sidecars(dataset, paths, relpath),
         )
         frame = frame.rename(columns={"SYMBOL": "symbol", "DESCRIPTIO": "description"})
         report.records_out = len(frame)

@@ -14,6 +14,9 @@ a dominant lithology (see :func:`geomap.harmonize.lithology.hasterok_lithology`)
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -24,6 +27,7 @@ from geomap.harmonize.geometry import clean_geometries
 from geomap.harmonize.lithology import hasterok_lithology, lithology_code
 from geomap.io._guard import (
     attach_report,
+    check_extent_plausible,
     pick_layer,
     read_ogr,
     reject_unknown_options,
@@ -32,7 +36,7 @@ from geomap.io._guard import (
 )
 from geomap.io.registry import reader
 
-__all__ = ["read_vector_file", "read_vector_path"]
+__all__ = ["read_vector_file", "read_vector_path", "shapefile_sidecars"]
 
 _DRIVERS = {"shapefile": "ESRI Shapefile", "geopackage": "GPKG", "geojson": "GeoJSON"}
 
@@ -47,6 +51,7 @@ def read_vector_path(
     layer: str | None = None,
     mixed: str = "error",
     drop_nodata_points: bool = True,
+    sidecars: Mapping[str, Path] | None = None,
 ) -> Any:
     """Read one vector file safely: format check, fixed driver, CRS, geometry cleaning.
 
@@ -70,26 +75,38 @@ def read_vector_path(
         Drop (and count) shapefile points whose coordinates are the format's
         "no data" (< -1e38); callers that identify such records themselves
         pass False.
+    sidecars : mapping, optional
+        For a shapefile: suffix (``".dbf"``, ``".shx"``, ``".prj"``, ``".cpg"``) -> the
+        verified local copy (:func:`shapefile_sidecars`).  The shapefile is then read from a
+        private folder holding the ``.shp`` and exactly these files, so a file lying next to
+        the ``.shp`` that is not the verified copy (an edited ``.prj``, a stray ``.cpg``)
+        is never read.  Without it (a user's own file) the files beside the ``.shp`` are used.
     """
     if file_format not in _DRIVERS:
         raise DataError(f"{path}: format {file_format!r} is not a vector file format")
-    if file_format == "shapefile":
-        require_format(path, "shapefile", what="shapefile")
-        for suffix, kind in ((".shx", "shapefile"), (".dbf", "dbf")):
-            sidecar = _sidecar(path, suffix)
-            if sidecar is None:
-                raise DataError(f"{path}: the {suffix} file is missing; fetch the whole shapefile")
-            require_format(sidecar, kind, what=f"shapefile {suffix}")
-    elif file_format == "geopackage":
-        require_format(path, "geopackage", what="GeoPackage")
-    else:
-        require_format(path, "json", what="GeoJSON")
-    frame = read_ogr(
-        path, driver=_DRIVERS[file_format], name=str(path), layer=layer, encoding=encoding
-    )
-    frame = frame.set_crs(
-        resolve_crs(frame.crs, declared_crs, source=str(path)), allow_override=True
-    )
+    with contextlib.ExitStack() as stack:
+        source = path
+        if file_format == "shapefile":
+            require_format(path, "shapefile", what="shapefile")
+            if sidecars is not None:
+                source = stack.enter_context(_verified_view(path, sidecars))
+            for suffix, kind in ((".shx", "shapefile"), (".dbf", "dbf")):
+                sidecar = _sidecar(source, suffix)
+                if sidecar is None:
+                    raise DataError(
+                        f"{path}: the {suffix} file is missing; fetch the whole shapefile"
+                    )
+                require_format(sidecar, kind, what=f"shapefile {suffix}")
+        elif file_format == "geopackage":
+            require_format(path, "geopackage", what="GeoPackage")
+        else:
+            require_format(path, "json", what="GeoJSON")
+        frame = read_ogr(
+            source, driver=_DRIVERS[file_format], name=str(path), layer=layer, encoding=encoding
+        )
+    crs = resolve_crs(frame.crs, declared_crs, source=str(path))
+    frame = frame.set_crs(crs, allow_override=True)
+    check_extent_plausible(frame.total_bounds, crs, source=str(path))
     report.records_in += len(frame)
     if drop_nodata_points:
         nodata = _nodata_points(frame)
@@ -109,6 +126,44 @@ def _nodata_points(frame: Any) -> Any:
     if points.any():
         out[points] = (shapely.get_coordinates(geoms[points]) < -1e38).any(axis=1)
     return out
+
+
+SIDECAR_SUFFIXES = (".shx", ".dbf", ".prj", ".cpg")
+"""The shapefile companions read; each comes from its verified catalog copy."""
+
+
+def shapefile_sidecars(dataset: Dataset, paths: Mapping[str, Path], shp: str) -> dict[str, Path]:
+    """Return suffix -> verified local path of the catalogued companions of ``shp``.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    paths : mapping
+        Catalog path -> verified local path (as readers receive it).
+    shp : str
+        The catalog path of the ``.shp``.
+    """
+    main = PurePosixPath(shp)
+    out = {}
+    for entry in dataset.files:
+        other = PurePosixPath(entry.path)
+        suffix = other.suffix.lower()
+        companion = other.parent == main.parent and other.stem == main.stem
+        if companion and suffix in SIDECAR_SUFFIXES and entry.path in paths:
+            out[suffix] = paths[entry.path]
+    return out
+
+
+@contextlib.contextmanager
+def _verified_view(shp: Path, sidecars: Mapping[str, Path]) -> Iterator[Path]:
+    """Yield a private folder holding links to the ``.shp`` and exactly ``sidecars``."""
+    with tempfile.TemporaryDirectory(prefix="geomap-shapefile-") as folder:
+        view = Path(folder) / f"{shp.stem}.shp"
+        view.symlink_to(shp.resolve())
+        for suffix, verified in sidecars.items():
+            if suffix.lower() in SIDECAR_SUFFIXES:
+                (Path(folder) / f"{shp.stem}{suffix.lower()}").symlink_to(verified.resolve())
+        yield view
 
 
 def _sidecar(path: Path, suffix: str) -> Path | None:
@@ -176,6 +231,9 @@ def read_vector_file(
         report=report,
         encoding=entry.encoding,
         mixed=mixed,
+        sidecars=shapefile_sidecars(dataset, paths, entry.path)
+        if entry.format == "shapefile"
+        else None,
     )
     if lithology is not None:
         if lithology != "hasterok":

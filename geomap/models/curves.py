@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 CAPTURE_AREA_PCT: tuple[float, ...] = (1.0, 5.0, 10.0, 20.0)
+"""Top shares of the area (percent) in the capture table."""
 _MAX_CURVE_POINTS = 1001
 
 

@@ -51,6 +51,7 @@ __all__ = [
 ]
 
 OPERATORS = ("and", "or", "product", "sum", "gamma")
+"""The fuzzy overlay operators :class:`FuzzyOverlay` accepts."""
 _IMPORTANCE_ROWS = 200_000
 
 

@@ -21,6 +21,7 @@ _MODELS: dict[str, tuple[str, str, str]] = {
 }
 
 MODEL_NAMES: tuple[str, ...] = tuple(_MODELS)
+"""The short model names :func:`make_model` accepts."""
 _ALIASES = {"index": "weighted"}
 
 

@@ -11,6 +11,7 @@ from geomap._lazy import lazy_exports
 
 _LAZY = {
     "build": "geomap.pipeline.runner",
+    "BuildSettings": "geomap.pipeline.settings",
     "run_stages": "geomap.pipeline.runner",
     "write_outputs": "geomap.pipeline.runner",
     "BuildResult": "geomap.pipeline.runner",

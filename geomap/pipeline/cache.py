@@ -15,12 +15,13 @@ twice or reading it half-written.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+import warnings
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,11 +35,15 @@ import xarray as xr
 from filelock import FileLock
 
 from geomap.core.atomic import atomic_dir
+from geomap.core.fingerprint import code_fingerprint
 from geomap.errors import ExportError
 
 __all__ = ["ProductCache", "canonical_json", "product_key"]
 
 T = TypeVar("T")
+
+CHECKSUMS = "checksums.json"
+"""Per product: the size and CRC-32 of every file, written last, checked before each read."""
 
 
 def _default(value: Any) -> Any:
@@ -58,22 +63,6 @@ def _default(value: Any) -> Any:
 def canonical_json(document: Any) -> str:
     """Return the canonical JSON text of ``document`` (sorted keys, no whitespace)."""
     return json.dumps(document, sort_keys=True, separators=(",", ":"), default=_default)
-
-
-@functools.cache
-def code_fingerprint() -> str:
-    """Return the sha256 of geomap's own source and data files (``*.py``, ``*.yaml``, ``*.json``).
-
-    Part of every product key, so a product computed by other code (an upgrade, a local edit,
-    a development checkout between releases) is never served from the cache.
-    """
-    package = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256()
-    for path in sorted(package.rglob("*")):
-        if path.suffix in (".py", ".yaml", ".json") and "__pycache__" not in path.parts:
-            digest.update(path.relative_to(package).as_posix().encode("utf-8") + b"\0")
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
 
 
 def product_key(stage: str, inputs: dict[str, Any]) -> str:
@@ -102,6 +91,7 @@ class ProductCache:
     enabled: bool = True
     hits: list[str] = field(default_factory=list)
     misses: list[str] = field(default_factory=list)
+    damaged: list[str] = field(default_factory=list)
     _scratch: tempfile.TemporaryDirectory[str] | None = field(
         default=None, init=False, repr=False, compare=False
     )
@@ -166,20 +156,26 @@ class ProductCache:
             # a Dask-backed product is computed once, into a scratch folder that lives as
             # long as this cache (lazily loaded products keep reading their files)
             folder = self._scratch_folder() / stage / key
-            with atomic_dir(folder, overwrite=True) as tmp:
+            with atomic_dir(folder, overwrite=True, geomap_owned=True) as tmp:
                 save(value, tmp)
             return load(folder), key
         final = self.path(stage, key)
+        label = f"{stage}/{key[:12]}"
         if final.is_dir():  # products appear whole (atomic rename): no lock needed to read
-            self.hits.append(f"{stage}/{key[:12]}")
-            return load(final), key
+            found, problem = self._load_checked(final, load)
+            if problem is None:
+                self.hits.append(label)
+                return found, key  # type: ignore[return-value]
         lock = self._lock(stage, key)
         try:
             if final.is_dir():  # another build finished it while this one waited
-                self.hits.append(f"{stage}/{key[:12]}")
-                return load(final), key
+                found, problem = self._load_checked(final, load)
+                if problem is None:
+                    self.hits.append(label)
+                    return found, key  # type: ignore[return-value]
+                self._discard(final, f"{label}: {problem}")
             value = compute()
-            with atomic_dir(final) as tmp:
+            with atomic_dir(final, geomap_owned=True) as tmp:
                 save(value, tmp)
                 (tmp / "inputs.json").write_text(
                     json.dumps(
@@ -187,10 +183,35 @@ class ProductCache:
                     ),
                     encoding="utf-8",
                 )
+                write_checksums(tmp)
         finally:
             lock.release()
-        self.misses.append(f"{stage}/{key[:12]}")
+        self.misses.append(label)
         return load(final), key
+
+    @staticmethod
+    def _load_checked(folder: Path, load: Callable[[Path], T]) -> tuple[T | None, str | None]:
+        """Load a product whose files match their checksums; else say what is wrong."""
+        problem = checksum_problem(folder)
+        if problem is not None:
+            return None, problem
+        try:
+            return load(folder), None
+        except Exception as exc:  # an unreadable entry is a miss, not a crash
+            return None, f"unreadable ({type(exc).__name__}: {exc})"
+
+    def _discard(self, folder: Path, what: str) -> None:
+        """Move a damaged product out of the way (under its lock) and report it."""
+        self.damaged.append(what)
+        warnings.warn(f"cached product {what}; recomputing it", stacklevel=3)
+        try:
+            aside = Path(
+                tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".bad", dir=folder.parent)
+            )
+            os.replace(folder, aside)
+        except OSError as exc:
+            raise self._unwritable(exc) from exc
+        shutil.rmtree(aside, ignore_errors=True)
 
     def clear(self) -> None:
         """Remove every cached product."""
@@ -210,6 +231,61 @@ class ProductCache:
         if self._scratch is not None:
             self._scratch.cleanup()
             self._scratch = None
+
+
+def _file_crc32(path: Path) -> str:
+    """Return the CRC-32 of a file (hex): zlib's, about twice as fast as sha256 here."""
+    crc = 0
+    with path.open("rb") as handle:
+        for piece in iter(lambda: handle.read(1 << 22), b""):
+            crc = zlib.crc32(piece, crc)
+    return f"{crc:08x}"
+
+
+def write_checksums(folder: Path) -> None:
+    """Record the size and CRC-32 of every file of a product (``checksums.json``).
+
+    The checksums detect damage (a truncated file, changed bytes), not deliberate
+    tampering: whoever can write the cache can rewrite this file too.
+    """
+    files = {
+        path.relative_to(folder).as_posix(): [path.stat().st_size, _file_crc32(path)]
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != CHECKSUMS
+    }
+    (folder / CHECKSUMS).write_text(json.dumps({"crc32": files}), encoding="utf-8")
+
+
+def checksum_problem(folder: Path) -> str | None:
+    """Say what is wrong with a product's files (``None`` when every checksum matches).
+
+    Sizes are compared first (cheap: a truncated file is found without reading it), then the
+    CRC-32 of every file; a file missing, added or changed is a problem.
+    """
+    try:
+        document = json.loads((folder / CHECKSUMS).read_text(encoding="utf-8"))
+        recorded = {str(k): (int(v[0]), str(v[1])) for k, v in document["crc32"].items()}
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+        return f"no valid {CHECKSUMS}"
+    present = {
+        path.relative_to(folder).as_posix(): path
+        for path in folder.rglob("*")
+        if path.is_file() and path.name != CHECKSUMS
+    }
+    extra = sorted(set(present) - set(recorded))
+    missing = sorted(set(recorded) - set(present))
+    if missing or extra:
+        return f"files missing {missing[:3]} or unexpected {extra[:3]}"
+    try:
+        for name, (size, _) in recorded.items():
+            if present[name].stat().st_size != size:
+                return f"{name} has {present[name].stat().st_size} bytes, {size} were written"
+        for name, (_, digest) in recorded.items():
+            if _file_crc32(present[name]) != digest:
+                return f"{name} differs from the file written (checksum mismatch)"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+    return None
 
 
 # ---- savers and loaders for the product types ---------------------------------------------

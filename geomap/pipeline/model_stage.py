@@ -40,6 +40,7 @@ from geomap.models.raster import CellTable, cell_table, predict_raster
 from geomap.models.registry import make_model
 from geomap.models.validate import region_held_out, spatial_cross_validate
 from geomap.models.validation_report import ValidationReport
+from geomap.pipeline.settings import BuildSettings, settings_from
 from geomap.pipeline.study_area import country_mask
 
 __all__ = ["ModelResult", "default_block_size", "model_region"]
@@ -309,23 +310,13 @@ def _region_table(
 
 def model_region(
     recipe: Any,
-    region: str,
+    region: str | None = None,
+    settings: BuildSettings | None = None,
     *,
-    model: str | None = None,
-    params: dict[str, Any] | None = None,
-    resolution_m: float = 10_000.0,
-    block_size_m: float | None = None,
-    n_splits: int = 5,
-    buffer_m: float = 0.0,
-    test_regions: list[str] | tuple[str, ...] = (),
-    normalize: str = "none",
-    max_cells: int | None = 2_000_000,
-    chunks: Any = None,
-    study_area: str = "country",
-    random_state: int = 0,
     catalog: Any = None,
     stack: xr.Dataset | None = None,
     training: Any = None,
+    **options: Any,
 ) -> ModelResult:
     """Fit, validate and map a recipe's prospectivity model in one region.
 
@@ -333,57 +324,61 @@ def model_region(
     ----------
     recipe : Recipe or str
         A loaded recipe or a recipe name / path.
-    region : str
-        A region the recipe supports.
-    model : str, optional
-        ``wofe``, ``fuzzy``, ``weighted``, ``logistic``, ``rf`` or ``gbm``; the recipe's
-        default model when not given.
-    params : dict, optional
-        Model parameters; the recipe's parameters when the model is the recipe's own.
-    resolution_m : float, default 10000
-        Cell size in metres.
-    block_size_m : float, optional
-        Spatial-CV block side; :func:`default_block_size` when not given.
-    n_splits : int, default 5
-        Spatial-CV folds.
-    buffer_m : float, default 0
-        Spatial-CV dead zone around test blocks.
-    test_regions : sequence of str
-        Regions for region hold-out (same recipe, same resolution, layers matched by name).
-    normalize : {"none", "zscore", "rank"}, default "none"
-        Per-region normalization for region hold-out.
-    max_cells : int or None, default 2,000,000
-        Above this many study-area cells the table keeps every positive cell and a seeded
-        sample of the rest (weighted).
-    chunks : None, "auto", int or (int, int)
-        Build the evidence (and predict) on Dask chunks.
-    study_area : {"country", "coverage"}, default "country"
-        ``"country"``: cells of the region's countries with evidence; ``"coverage"``: every
-        cell with evidence (including sea inside the bounding box).
-    random_state : int, default 0
-        Seed of the cell sample, the fold assignment and the models.
+    region : str, optional
+        A region the recipe supports (default: ``settings.region``, else the recipe's first).
+    settings : BuildSettings, optional
+        The model, validation and grid settings (default: the
+        :class:`~geomap.pipeline.settings.BuildSettings` defaults: the recipe's model and
+        parameters, about 150,000 cells over the region, 5 spatial-CV folds on blocks of
+        :func:`default_block_size`, at most 2,000,000 cells in the table, the region's
+        countries as study area, seed 0).
     catalog : Catalog, optional
     stack : xarray.Dataset, optional
         A prebuilt evidence stack of this recipe, region and resolution (e.g. from the
         pipeline's cache); built when not given.
     training : GeoDataFrame, optional
         The training occurrences in the region CRS; read from the recipe when not given.
+    **options
+        Fields of :class:`~geomap.pipeline.settings.BuildSettings` replacing those of
+        ``settings``; the model stage uses ``model``, ``params``, ``resolution_m``,
+        ``block_size_m``, ``n_splits``, ``buffer_m``, ``test_regions`` (region hold-out in
+        both directions, layers matched by name), ``normalize``, ``max_cells``, ``chunks``,
+        ``study_area`` and ``random_state``.
 
     Returns
     -------
     ModelResult
+
+    Raises
+    ------
+    ParameterError
+        An unknown option or an out-of-range value.
     """
     from geomap.catalog import load_catalog
     from geomap.recipes import load_recipe
 
+    run = settings_from(settings, options)
     cat = catalog or load_catalog()
     loaded = load_recipe(recipe, catalog=cat) if not hasattr(recipe, "evidence") else recipe
-    name = model or loaded.model.name
+    region = region or run.region or loaded.regions[0]
+    resolution_m = run.resolution_for(cat.region(region))
+    random_state, max_cells, chunks, study_area = (
+        run.random_state,
+        run.max_cells,
+        run.chunks,
+        run.study_area,
+    )
+    name = run.model or loaded.model.name
+    params = run.params
     if params is None:
         params = dict(loaded.model.params) if name == loaded.model.name else {}
     if "random_state" in make_model(name).get_params() and "random_state" not in params:
         params = {**params, "random_state": random_state}
-    block = float(block_size_m) if block_size_m is not None else default_block_size(resolution_m)
+    block = (
+        float(run.block_size_m)
+        if run.block_size_m is not None
+        else default_block_size(resolution_m)
+    )
     caught_messages: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -407,14 +402,14 @@ def model_region(
             estimator,
             table,
             block_size_m=block,
-            n_splits=n_splits,
-            buffer_m=buffer_m,
+            n_splits=run.n_splits,
+            buffer_m=run.buffer_m,
             random_state=random_state,
         )
         fitted = validation.estimator
         transfer: list[ValidationReport] = []
         transfer_diagnostics: list[dict[str, Any]] = []
-        for other in test_regions:
+        for other in run.test_regions:
             _, other_table, _ = _region_table(
                 loaded,
                 other,
@@ -427,7 +422,7 @@ def model_region(
             )
             tables = {region: table, other: other_table}
             pairs = [(region, other), (other, region)]
-            reports = region_held_out(estimator, tables, normalize=normalize, pairs=pairs)
+            reports = region_held_out(estimator, tables, normalize=run.normalize, pairs=pairs)
             for (train_id, test_id), report in zip(pairs, reports, strict=True):
                 transfer.append(report)
                 transfer_diagnostics.append(
@@ -443,17 +438,17 @@ def model_region(
         warnings.warn_explicit(message.message, message.category, message.filename, message.lineno)
     if block_note:
         validation.notes.insert(0, block_note)
-    settings = {
+    recorded = {
         "resolution_m": float(resolution_m),
         "block_size_m": block,
-        "n_splits": n_splits,
-        "buffer_m": buffer_m,
+        "n_splits": run.n_splits,
+        "buffer_m": run.buffer_m,
         "max_cells": max_cells,
         "study_area": study_area,
         "random_state": random_state,
         "params": {k: v for k, v in params.items() if _plain(v)},
-        "test_regions": list(test_regions),
-        "normalize": normalize,
+        "test_regions": list(run.test_regions),
+        "normalize": run.normalize,
         "cell_area_km2": table.cell_area_km2,
     }
     return ModelResult(
@@ -466,7 +461,7 @@ def model_region(
         prediction=prediction,
         validation=validation,
         transfer=transfer,
-        settings=settings,
+        settings=recorded,
         warnings=caught_messages,
         transfer_diagnostics=transfer_diagnostics,
     )

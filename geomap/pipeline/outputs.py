@@ -14,8 +14,17 @@ import pandas as pd
 import xarray as xr
 
 from geomap.core.atomic import atomic_path
+from geomap.core.safe_text import write_csv
 
-__all__ = ["BuildLayers", "file_hashes", "with_centroids", "write_rasters", "write_tables"]
+__all__ = [
+    "BuildLayers",
+    "file_hashes",
+    "with_centroids",
+    "write_json",
+    "write_model_outputs",
+    "write_rasters",
+    "write_tables",
+]
 
 
 @dataclass
@@ -110,7 +119,7 @@ def prospectivity_classes(
 
 def _csv(frame: pd.DataFrame, path: Path) -> Path:
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False, float_format="%.6g", lineterminator="\n")
+        write_csv(frame, tmp, float_format="%.6g", lineterminator="\n")
     return path
 
 
@@ -182,3 +191,54 @@ def file_hashes(folder: Path) -> dict[str, str]:
                 digest.update(piece)
         hashes[path.relative_to(folder).as_posix()] = digest.hexdigest()
     return hashes
+
+
+def write_model_outputs(result: Any, folder: Path) -> list[str]:
+    """Write a :class:`~geomap.pipeline.ModelResult` into ``folder``; return the file names.
+
+    ``prospectivity.tif``, ``uncertainty.tif``, ``coverage.tif`` (COGs), ``weights.csv``
+    (weights of evidence) or ``importance.csv``, ``validation_curves.png`` (and
+    ``transfer_<train>_to_<test>.png`` per region hold-out), ``metrics.json`` (AUCs, capture
+    table, diagnostics) and ``validation.json`` (every curve): the files of ``geomap model``.
+    """
+    from geomap.core.provenance import source_ids
+    from geomap.export.cog import write_cog
+    from geomap.render.figures import plot_validation_curves
+
+    written = []
+    tags = {"geomap_recipe": result.recipe, "geomap_region": result.region}
+    for name in ("prospectivity", "uncertainty", "coverage"):
+        write_cog(result.prediction[name], folder / f"{name}.tif", tags=tags)
+        written.append(f"{name}.tif")
+    table_name = "weights.csv" if result.model_name == "wofe" else "importance.csv"
+    with atomic_path(folder / table_name) as tmp:
+        write_csv(result.model_table(), tmp)
+    written.append(table_name)
+    title = f"{result.recipe} · {result.region} · {result.model_name} (spatial block CV)"
+    datasets = source_ids(result.prediction["prospectivity"])  # evidence and training data
+    plot_validation_curves(
+        result.validation, folder / "validation_curves.png", title=title, datasets=datasets
+    )
+    written.append("validation_curves.png")
+    for report in result.transfer:
+        png = f"transfer_{report.train_region}_to_{report.test_region}.png"
+        plot_validation_curves(
+            report,
+            folder / png,
+            title=f"{result.recipe} · trained on {report.train_region}, "
+            f"tested on {report.test_region}",
+            datasets=datasets,
+        )
+        written.append(png)
+    payload = {
+        "spatial_cv": result.validation.to_dict(),
+        "region_held_out": [r.to_dict() for r in result.transfer],
+    }
+    for name, content in (
+        ("metrics.json", result.metrics()),
+        ("validation.json", payload),
+    ):
+        with atomic_path(folder / name) as tmp:
+            tmp.write_text(json.dumps(content, indent=1, allow_nan=False) + "\n", "utf-8")
+        written.append(name)
+    return written

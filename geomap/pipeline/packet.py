@@ -20,7 +20,9 @@ from tqdm import tqdm
 
 from geomap.catalog import Catalog, load_catalog
 from geomap.core.atomic import atomic_dir, atomic_path
-from geomap.errors import OutputExistsError, ParameterError
+from geomap.core.output_guard import check_output_path, check_replaceable
+from geomap.core.safe_text import markdown_paragraphs, markdown_text, write_csv
+from geomap.errors import ParameterError
 from geomap.pipeline.outputs import file_hashes, write_json
 from geomap.pipeline.runner import BuildState, run_stages
 
@@ -139,10 +141,10 @@ def _markdown_table(frame: pd.DataFrame) -> list[str]:
             return human_number(value)
         if isinstance(value, int) and not isinstance(value, bool):
             return f"{value:,}"
-        return str(value).replace("|", "\\|")
+        return markdown_text(value)
 
     columns = [c for c in frame.columns if c != "region"]
-    lines = ["| " + " | ".join(column_label(c) for c in columns) + " |"]
+    lines = ["| " + " | ".join(markdown_text(column_label(c)) for c in columns) + " |"]
     lines.append("|" + "|".join("---" for _ in columns) + "|")
     lines += [
         "| " + " | ".join(cell(getattr(row, c)) for c in columns) + " |"
@@ -209,11 +211,8 @@ def build_packet(
 
     if not builds:
         raise ParameterError("the packet needs at least one (recipe, region) pair")
-    target = Path(out)
-    if target.exists() and not overwrite:
-        raise OutputExistsError(
-            f"output folder {target} already exists; pass --overwrite to replace it"
-        )
+    target = check_output_path(out)
+    check_replaceable(target, overwrite=overwrite)  # before any work; again at the rename
     cat = catalog or load_catalog()
     states: list[BuildState] = []
     for recipe, region in tqdm(builds, desc="packet", unit="region", disable=not progress):
@@ -284,11 +283,11 @@ def build_packet(
             part.write_text(everything.to_json(drop_id=True), encoding="utf-8")
         files["targets.geojson"] = tmp / "targets.geojson"
         plain = pd.DataFrame(everything.drop(columns="geometry"))
-        plain.to_csv(tmp / "targets.csv", index=False, float_format="%.6g", lineterminator="\n")
+        write_csv(plain, tmp / "targets.csv", float_format="%.6g", lineterminator="\n")
         files["targets.csv"] = tmp / "targets.csv"
-        summary.to_csv(tmp / "summary.csv", index=False, float_format="%.6g", lineterminator="\n")
+        write_csv(summary, tmp / "summary.csv", float_format="%.6g", lineterminator="\n")
         files["summary.csv"] = tmp / "summary.csv"
-        lines = [f"# {title}", "", *_markdown_table(summary), ""]
+        lines = [f"# {markdown_text(title)}", "", *_markdown_table(summary), ""]
         lines += [
             "Each region was computed in its own equal-area analysis CRS. Maps, figures and "
             "the GeoPackage show prospectivity in the same classes everywhere: the top 1, 5, "
@@ -301,11 +300,16 @@ def build_packet(
         ]
         for s in states:
             caveats = model_caveats(s)
-            lines.append(f"**{s.region.name} — {s.recipe.name} ({s.model.model_name})**")
+            lines.append(
+                f"**{markdown_text(s.region.name)} — {markdown_text(s.recipe.name)} "
+                f"({markdown_text(s.model.model_name)})**"
+            )
             lines.append("")
-            lines += [f"- {c}" for c in caveats] or ["- None reported by the diagnostics."]
+            lines += [f"- {markdown_text(c)}" for c in caveats] or [
+                "- None reported by the diagnostics."
+            ]
             lines.append("")
-        lines += ["## Attribution", "", cat.attribution(datasets), ""]
+        lines += ["## Attribution", "", markdown_paragraphs(cat.attribution(datasets)), ""]
         (tmp / "summary.md").write_text("\n".join(lines), encoding="utf-8")
         files["summary.md"] = tmp / "summary.md"
         write_json(

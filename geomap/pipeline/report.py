@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from geomap.core.safe_text import markdown_code, markdown_paragraphs, markdown_text
+
 __all__ = ["build_report", "layer_summary"]
 
 LOW_AUC = 0.7
@@ -66,20 +68,22 @@ def layer_summary(stack: xr.Dataset) -> pd.DataFrame:
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
+    """Format a number; any other value is untrusted text, escaped for Markdown."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
     if isinstance(value, float):
         return f"{value:.{digits}f}"
-    return str(value)
+    if isinstance(value, int | np.integer | np.floating):
+        return str(value)
+    return markdown_text(value)
 
 
 def _table(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> str:
     frame = frame[list(columns)] if columns is not None else frame
-    head = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    head = "| " + " | ".join(markdown_text(c) for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
     body = [
-        "| " + " | ".join(_fmt(v, 2).replace("|", "/").replace("\n", " ") for v in row) + " |"
-        for row in frame.itertuples(index=False)
+        "| " + " | ".join(_fmt(v, 2) for v in row) + " |" for row in frame.itertuples(index=False)
     ]
     return "\n".join([head, rule, *body])
 
@@ -133,7 +137,8 @@ def _transfer_lines(metrics: Mapping[str, Any], diagnostics: Mapping[str, Any]) 
         pair = (transfer.get("train_region"), transfer.get("test_region"))
         transfer_auc = (transfer.get("auc") or {}).get("held_out")
         lines.append(
-            f"- Trained on `{pair[0]}`, tested on `{pair[1]}`: AUC {_fmt(transfer_auc)} "
+            f"- Trained on {markdown_code(pair[0])}, tested on {markdown_code(pair[1])}: "
+            f"AUC {_fmt(transfer_auc)} "
             f"(± {_fmt((transfer.get('auc') or {}).get('held_out_se'))})."
         )
         if not _weak(transfer_auc):
@@ -146,7 +151,7 @@ def _transfer_lines(metrics: Mapping[str, Any], diagnostics: Mapping[str, Any]) 
             ]
         word = "undefined" if transfer_auc is None else "below 0.7"
         lines.append(f"  Why it is {word}:")
-        lines += [f"  - {reason}" for reason in reasons]
+        lines += [f"  - {markdown_text(reason)}" for reason in reasons]
     return lines
 
 
@@ -201,17 +206,19 @@ def build_report(
     diagnostics = metrics.get("diagnostics", {})
     evidence = layers[layers["role"] == "evidence"] if "role" in layers else layers
     lines = [
-        f"# {recipe.name} — {region.name}",
+        f"# {markdown_text(recipe.name)} — {markdown_text(region.name)}",
         "",
-        f"Mineral system: {recipe.mineral_system.strip()}",
+        f"Mineral system: {markdown_text(recipe.mineral_system.strip())}",
         "",
         "## What was run",
         "",
-        f"- Recipe `{recipe.id}` ({recipe.path or 'built-in'}), region `{region.id}` in its "
+        f"- Recipe {markdown_code(recipe.id)} ({markdown_text(recipe.path or 'built-in')}), "
+        f"region {markdown_code(region.id)} in its "
         f"equal-area analysis CRS, cells of {resolution_m / 1000:g} km.",
-        f"- Model: `{model_name}` (estimator {metrics.get('estimator', '?')}), random seed "
-        f"{settings.get('random_state', 0)}; spatial block cross-validation with "
-        f"{metrics.get('settings', {}).get('n_splits', '?')} folds of "
+        f"- Model: {markdown_code(model_name)} (estimator "
+        f"{_fmt(metrics.get('estimator', '?'))}), random seed "
+        f"{_fmt(settings.get('random_state', 0))}; spatial block cross-validation with "
+        f"{_fmt(metrics.get('settings', {}).get('n_splits', '?'))} folds of "
         f"{_fmt(metrics.get('settings', {}).get('block_size_m', math.nan) / 1000, 0)} km blocks.",
         f"- Targets: {_target_rule_text(settings)}, touching cells "
         f"merged, targets under {_fmt(settings.get('min_area_km2'), 1)} km² dropped, ranked by "
@@ -228,8 +235,8 @@ def build_report(
         f"{_fmt(auc.get('held_out_well_covered'))}.",
         f"- Training (success-rate) AUC: {_fmt(auc.get('training'))}; prediction-rate AUC: "
         f"{_fmt(auc.get('prediction_rate'))}.",
-        f"- Training occurrences: {diagnostics.get('n_occurrences', 'n/a')} in "
-        f"{diagnostics.get('n_positive_cells', 'n/a')} cells.",
+        f"- Training occurrences: {_fmt(diagnostics.get('n_occurrences', 'n/a'))} in "
+        f"{_fmt(diagnostics.get('n_positive_cells', 'n/a'))} cells.",
     ]
     capture = cv.get("capture") if isinstance(cv, Mapping) else None
     if capture:
@@ -249,7 +256,7 @@ def build_report(
             f"### Why the held-out AUC is {'undefined' if held_out is None else 'below 0.7'}",
             "",
         ]
-        lines += [f"- {reason}" for reason in reasons] or [
+        lines += [f"- {markdown_text(reason)}" for reason in reasons] or [
             "- The evidence layers do not separate held-out occurrences from the rest of the area."
         ]
     lines += _transfer_lines(metrics, diagnostics)
@@ -265,7 +272,7 @@ def build_report(
             "inflated; use the ranking, not the absolute values."
         )
     caveats += [f"Model warning: {w}" for w in (metrics.get("warnings") or [])[:10]]
-    lines += [f"- {c}" for c in caveats] or ["- none recorded"]
+    lines += [f"- {markdown_text(c)}" for c in caveats] or ["- none recorded"]
     lines += ["", "## Targets", ""]
     if len(targets):
         shown = targets.drop(columns="geometry", errors="ignore").head(10)
@@ -295,8 +302,11 @@ def build_report(
     else:
         lines.append("No target passed the selection rule.")
     lines += ["", "## Data", ""]
-    lines += [f"- `{d['id']}` — {d['title']} ({d['license']})" for d in datasets]
-    lines += ["", "## Attribution", "", attribution, ""]
+    lines += [
+        f"- {markdown_code(d['id'])} — {markdown_text(d['title'])} ({markdown_text(d['license'])})"
+        for d in datasets
+    ]
+    lines += ["", "## Attribution", "", markdown_paragraphs(attribution), ""]
     return "\n".join(lines)
 
 

@@ -30,7 +30,8 @@ from tqdm import tqdm
 
 from geomap.catalog import Catalog, load_catalog
 from geomap.core.atomic import atomic_dir
-from geomap.errors import OutputExistsError, ParameterError, RecipeError
+from geomap.core.output_guard import check_output_path, check_replaceable, output_lock
+from geomap.errors import RecipeError
 from geomap.pipeline import stages
 from geomap.pipeline.cache import ProductCache, cache_root
 from geomap.pipeline.outputs import (
@@ -41,14 +42,13 @@ from geomap.pipeline.outputs import (
     write_rasters,
     write_tables,
 )
+from geomap.pipeline.plan import check_plan
+from geomap.pipeline.settings import BuildSettings, settings_from
 
 __all__ = ["STAGES", "BuildResult", "BuildState", "build", "run_stages", "write_outputs"]
 
 STAGES = ("catalog", "fetch", "ingest", "evidence", "model", "targets", "outputs")
 """The stages, in order; progress is reported per stage."""
-
-DEFAULT_TOP_PERCENT = 2.0
-"""Targets are the top 2 % of the area with data unless a percentage or threshold is given."""
 
 
 @dataclass
@@ -88,6 +88,7 @@ class BuildResult:
     targets: gpd.GeoDataFrame
     cache_hits: list[str] = field(default_factory=list)
     cache_misses: list[str] = field(default_factory=list)
+    cache_damaged: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
 
     def _held_out_auc(self) -> str:
@@ -145,13 +146,11 @@ class _Progress:
         self.bar.close()
 
 
-def _resolve(
-    recipe: Any, region: str | None, resolution_m: float | None, catalog: Catalog
-) -> tuple[Any, Any, float]:
+def _resolve(recipe: Any, settings: BuildSettings, catalog: Catalog) -> tuple[Any, Any, float]:
     from geomap.recipes import load_recipe
 
     loaded = load_recipe(recipe, catalog=catalog) if not hasattr(recipe, "evidence") else recipe
-    region_id = region or loaded.regions[0]
+    region_id = settings.region or loaded.regions[0]
     if region_id not in loaded.regions:
         catalog.region(region_id)  # unknown region: the catalog's error names the close ids
         raise RecipeError(
@@ -159,62 +158,31 @@ def _resolve(
             f"choose one of {', '.join(loaded.regions)} (--region)"
         )
     region_obj = catalog.region(region_id)
-    resolution = (
-        stages.default_resolution(region_obj) if resolution_m is None else float(resolution_m)
-    )
-    if not resolution > 0:
-        raise ParameterError(f"resolution {resolution_m!r} must be a positive number of metres")
-    return loaded, region_obj, resolution
-
-
-def _target_rule(
-    top_percent: float | None, threshold: float | None
-) -> tuple[float | None, float | None]:
-    """Check the target selection; return (top_percent, threshold), exactly one not None."""
-    if threshold is None:
-        top = DEFAULT_TOP_PERCENT if top_percent is None else top_percent
-        if not 0 < top <= 100:
-            raise ParameterError(
-                f"--top-percent {top:g} must lie in (0, 100]; e.g. --top-percent 2 selects "
-                "the most prospective 2 % of the area"
-            )
-        return top, None
-    if top_percent is not None:
-        raise ParameterError(
-            f"both --top-percent {top_percent:g} and --threshold {threshold:g} given; pass only "
-            "one: --top-percent X (the top X % of the area) or --threshold P (every cell with "
-            "prospectivity >= P)"
-        )
-    if not 0 < threshold < 1:
-        raise ParameterError(
-            f"--threshold {threshold:g} is not a probability in (0, 1); pass e.g. --threshold "
-            "0.5, or --top-percent X for the top X % of the area"
-        )
-    return None, threshold
+    return loaded, region_obj, settings.resolution_for(region_obj)
 
 
 def run_stages(
     recipe: Any,
+    settings: BuildSettings | None = None,
     *,
-    region: str | None = None,
-    resolution_m: float | None = None,
-    model: str | None = None,
-    params: dict[str, Any] | None = None,
-    top_percent: float | None = None,
-    threshold: float | None = None,
-    min_area_km2: float | None = None,
-    n_splits: int = 5,
-    max_cells: int | None = 2_000_000,
-    chunks: Any = None,
-    random_state: int = 0,
-    use_cache: bool = True,
-    cache_dir: str | Path | None = None,
     catalog: Catalog | None = None,
     progress: _Progress | None = None,
+    **options: Any,
 ) -> BuildState:
     """Run (or read from the cache) every stage up to the targets.
 
-    Parameters are those of :func:`build` (without the output options).
+    Parameters
+    ----------
+    recipe : str, Path or Recipe
+        A recipe name from ``layers/``, a path to a recipe file, or a loaded recipe.
+    settings : BuildSettings, optional
+        The run's settings (default: :class:`BuildSettings` defaults).
+    catalog : Catalog, optional
+        Defaults to the project catalog.
+    progress : optional
+        The progress bar of :func:`build` (silent when not given).
+    **options
+        Fields of :class:`BuildSettings` replacing those of ``settings``.
 
     Returns
     -------
@@ -223,25 +191,35 @@ def run_stages(
     Raises
     ------
     ParameterError
-        Both ``top_percent`` and ``threshold`` given, or either out of range (checked
-        before any work).
+        An unknown option, both ``top_percent`` and ``threshold`` given, or either out of
+        range (checked before any work).
     """
     from geomap.fetching import fetch
 
-    top_percent, threshold = _target_rule(top_percent, threshold)
+    run = settings_from(settings, options)
+    top_percent, threshold = run.target_rule()
     progress = progress or _Progress("", enabled=False)
     cat = catalog or load_catalog()
     with progress.stage("catalog"):
-        loaded, region_obj, resolution = _resolve(recipe, region, resolution_m, cat)
-        cache = ProductCache(Path(cache_dir) if cache_dir else cache_root(), enabled=use_cache)
+        loaded, region_obj, resolution = _resolve(recipe, run, cat)
+        store = Path(run.cache_dir) if run.cache_dir else cache_root()
+        check_plan(  # cells, memory, disk, blocks and seed: before any allocation
+            loaded,
+            region_obj,
+            resolution,
+            chunks=run.chunks,
+            random_state=run.random_state,
+            store=store if run.use_cache else None,
+        )
+        cache = ProductCache(store, enabled=run.use_cache)
         context = stages.BuildContext(
             recipe=loaded,
             region=region_obj,
             resolution_m=resolution,
             catalog=cat,
             cache=cache,
-            chunks=chunks,
-            random_state=random_state,
+            chunks=run.chunks,
+            random_state=run.random_state,
             progress=progress.enabled,
         )
         context_ids = list(stages.CONTEXT_DATASETS.values())
@@ -261,17 +239,9 @@ def run_stages(
     with progress.stage("evidence"):
         stack = stages.evidence_stage(context)
     with progress.stage("model"):
-        products = stages.model_stage(
-            context,
-            stack,
-            training,
-            model=model,
-            params=params,
-            n_splits=n_splits,
-            max_cells=max_cells,
-        )
+        products = stages.model_stage(context, stack, training, settings=run)
     cell_km2 = resolution * resolution / 1e6
-    min_area = 2 * cell_km2 if min_area_km2 is None else float(min_area_km2)
+    min_area = 2 * cell_km2 if run.min_area_km2 is None else float(run.min_area_km2)
     with progress.stage("targets"):
         targets = stages.targets_stage(
             context,
@@ -286,19 +256,19 @@ def run_stages(
             ),
         )
         targets = with_centroids(targets)
-    settings = {
+    recorded = {
         "recipe": loaded.id,
         "region": region_obj.id,
         "resolution_m": resolution,
         "model": products.model_name,
-        "params": params,
+        "params": run.params,
         "top_percent": top_percent,
         "threshold": threshold,
         "min_area_km2": min_area,
-        "n_splits": n_splits,
-        "max_cells": max_cells,
-        "chunks": chunks,
-        "random_state": random_state,
+        "n_splits": run.n_splits,
+        "max_cells": run.max_cells,
+        "chunks": run.chunks,
+        "random_state": run.random_state,
     }
     layers = BuildLayers(
         stack=stack,
@@ -311,7 +281,7 @@ def run_stages(
         boundaries={"admin_areas": admin},
     )
     return BuildState(
-        context=context, layers=layers, model=products, datasets=datasets, settings=settings
+        context=context, layers=layers, model=products, datasets=datasets, settings=recorded
     )
 
 
@@ -484,25 +454,13 @@ def default_out(recipe_id: str, region_id: str) -> Path:
 
 def build(
     recipe: Any,
+    settings: BuildSettings | None = None,
     *,
-    region: str | None = None,
-    resolution_m: float | None = None,
-    model: str | None = None,
-    params: dict[str, Any] | None = None,
     out: str | Path | None = None,
     overwrite: bool = False,
-    top_percent: float | None = None,
-    threshold: float | None = None,
-    min_area_km2: float | None = None,
-    n_splits: int = 5,
-    max_cells: int | None = 2_000_000,
-    chunks: Any = None,
-    scheduler: str | None = None,
-    random_state: int = 0,
-    use_cache: bool = True,
-    cache_dir: str | Path | None = None,
     progress: bool = True,
     catalog: Catalog | None = None,
+    **options: Any,
 ) -> BuildResult:
     """Run a recipe end to end and write its output folder.
 
@@ -510,57 +468,28 @@ def build(
     ----------
     recipe : str, Path or Recipe
         A recipe name from ``layers/``, a path to a recipe file, or a loaded recipe.
-    region : str, optional
-        A region the recipe supports (default: its first).
-    resolution_m : float, optional
-        Cell size in metres (default: about 150,000 cells over the region, e.g. 10 km for
-        the conterminous US, 5 km for Japan).
-    model : str, optional
-        ``wofe``, ``fuzzy``, ``weighted``, ``logistic``, ``rf`` or ``gbm`` (default: the
-        recipe's model).
-    params : dict, optional
-        Model parameters (default: the recipe's, for its own model).
+    settings : BuildSettings, optional
+        Region, resolution, model, validation, targets, Dask and cache settings (default:
+        the :class:`~geomap.pipeline.settings.BuildSettings` defaults: the recipe's first
+        region and model, about 150,000 cells, the top 2 % of the area as targets).
     out : path-like, optional
         Output folder (default ``geomap-out/<recipe>-<region>``).  It must not exist unless
         ``overwrite`` is true; it appears only when complete.
     overwrite : bool, default False
         Replace an existing output folder (after the new one is complete).
-    top_percent : float, optional
-        Targets are the top X % of the area with data (default 2 unless ``threshold``
-        is given).
-    threshold : float, optional
-        Targets are instead every cell with prospectivity >= this probability, in (0, 1);
-        not together with ``top_percent``.
-    min_area_km2 : float, optional
-        Drop smaller targets (default: two cells).
-    n_splits : int, default 5
-        Spatial cross-validation folds.
-    max_cells : int or None, default 2,000,000
-        Fit on all positive cells and a seeded sample of the others above this size (see
-        :func:`geomap.models.cell_table`): the table, and the memory of fitting and
-        validating, stay bounded whatever the grid size.
-    chunks : None, "auto", int or (int, int)
-        Build evidence, predict, select targets and write rasters on Dask chunks of this size
-        (``"auto"``: 2048 x 2048 cells): memory is bounded by the chunk size, not the grid.
-        Intermediate products are stored block by block and read back lazily; the model is
-        fitted on at most ``max_cells`` cells.  With ``progress``, a bar over the blocks
-        follows each block-wise step (storing the evidence and the prediction, writing the
-        COGs; see :func:`geomap.grid.blocks.iter_blocks`).
-    scheduler : str, optional
-        ``"local"``, ``"local:N"`` (a LocalCluster of N worker processes) or a Dask scheduler
-        address; the threaded scheduler when not given.  Implies ``chunks="auto"``.
-    random_state : int, default 0
-        Seed of every random choice (background sample, CV folds, models).
-    use_cache : bool, default True
-        Reuse cached intermediate products.
-    cache_dir : path-like, optional
-        Product cache (default ``$GEOMAP_CACHE_DIR/products``).
     progress : bool, default True
         Show a progress bar per stage (tqdm), one over the blocks of each block-wise step
         when chunked, and, on a Dask cluster, print the link to its dashboard (the
         task-level view).
     catalog : Catalog, optional
         Defaults to the project catalog.
+    **options
+        Any field of :class:`~geomap.pipeline.settings.BuildSettings`, replacing the one in
+        ``settings``: ``region``, ``resolution_m``, ``model``, ``params``, ``top_percent``,
+        ``threshold``, ``min_area_km2``, ``n_splits``, ``max_cells``, ``chunks``,
+        ``scheduler``, ``random_state``, ``use_cache``, ``cache_dir``, ...  With ``chunks``,
+        intermediate products are stored block by block and read back lazily; the model is
+        fitted on at most ``max_cells`` cells.
 
     Returns
     -------
@@ -574,42 +503,41 @@ def build(
         Unknown recipe, or a region the recipe does not support.
     ParameterError
         Both ``top_percent`` and ``threshold`` given, either out of range, or a
-        ``scheduler`` address that does not answer (checked before any work).
+        ``scheduler`` address that does not answer; an unknown option (checked before any
+        work).
     """
     from geomap.pipeline.scheduler import dask_scheduler, parse_scheduler
 
-    top_percent, threshold = _target_rule(top_percent, threshold)
+    run = settings_from(settings, options)
+    run.target_rule()
     cat = catalog or load_catalog()
-    loaded, region_obj, _ = _resolve(recipe, region, resolution_m, cat)
-    target = Path(out) if out is not None else default_out(loaded.id, region_obj.id)
-    if target.exists() and not overwrite:
-        raise OutputExistsError(
-            f"output folder {target} already exists; pass --overwrite to replace it"
-        )
-    if parse_scheduler(scheduler) is not None and chunks is None:
-        chunks = "auto"
+    loaded, region_obj, resolution = _resolve(recipe, run, cat)
+    if parse_scheduler(run.scheduler) is not None and run.chunks is None:
+        run = BuildSettings.from_options(run, chunks="auto")
+    check_plan(
+        loaded,
+        region_obj,
+        resolution,
+        chunks=run.chunks,
+        random_state=run.random_state,
+        store=(Path(run.cache_dir) if run.cache_dir else cache_root()) if run.use_cache else None,
+    )
+    target = check_output_path(out) if out is not None else default_out(loaded.id, region_obj.id)
+    check_replaceable(target, overwrite=overwrite)  # before any work; again at the rename
     bar = _Progress(f"{loaded.id}/{region_obj.id}", progress)
     try:
-        with dask_scheduler(scheduler) as client, warnings.catch_warnings():
+        with (
+            output_lock(target),  # a second build into the same folder fails at once
+            dask_scheduler(run.scheduler) as client,
+            warnings.catch_warnings(),
+        ):
             if client is not None and progress:
                 bar.bar.write(f"Dask dashboard: {client.dashboard_link}")
             warnings.simplefilter("default")
             warnings.filterwarnings("ignore", category=PendingDeprecationWarning)  # affine's `*`
             state = run_stages(
                 loaded,
-                region=region_obj.id,
-                resolution_m=resolution_m,
-                model=model,
-                params=params,
-                top_percent=top_percent,
-                threshold=threshold,
-                min_area_km2=min_area_km2,
-                n_splits=n_splits,
-                max_cells=max_cells,
-                chunks=chunks,
-                random_state=random_state,
-                use_cache=use_cache,
-                cache_dir=cache_dir,
+                BuildSettings.from_options(run, region=region_obj.id),
                 catalog=cat,
                 progress=bar,
             )
@@ -631,6 +559,7 @@ def build(
         targets=state.layers.targets,
         cache_hits=list(state.context.cache.hits),
         cache_misses=list(state.context.cache.misses),
+        cache_damaged=list(state.context.cache.damaged),
         settings=dict(state.settings),
     )
 
@@ -644,6 +573,7 @@ def summary_lines(result: BuildResult) -> list[str]:
         f"  held-out AUC {held_out:.3f}" if isinstance(held_out, float) else "  held-out AUC n/a",
         f"  {len(result.targets)} targets; cache {len(result.cache_hits)} hits, "
         f"{len(result.cache_misses)} computed",
+        *(f"  cache entry damaged, recomputed: {what}" for what in result.cache_damaged),
         *(
             f"  {name}"
             for name in ("map.html", f"{result.recipe}.gpkg", "report.md")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,12 +28,12 @@ from geomap.pipeline.cache import (
     save_dataset,
     save_frame,
 )
+from geomap.pipeline.settings import BuildSettings
 
 __all__ = [
     "BuildContext",
     "ModelProducts",
     "admin_areas",
-    "default_resolution",
     "evidence_stage",
     "model_stage",
     "occurrences_stage",
@@ -51,23 +50,6 @@ CONTEXT_DATASETS = {
     "prefectures": "japan-prefectures-globalmap",
 }
 """Datasets shown for context on every map and in every GeoPackage."""
-
-
-def default_resolution(region: Any) -> float:
-    """Pick a cell size giving about 150,000 cells over the region (1, 2, 2.5 or 5 x 10^k m).
-
-    Conterminous US -> 10 km, Japan -> 5 km: a build that runs in minutes on a laptop;
-    pass ``resolution_m`` for finer grids.
-    """
-    from geomap.grid import region_grid
-
-    probe = region_grid(region, 100_000.0)
-    ny, nx = probe.shape
-    area = ny * nx * 1e10
-    raw = math.sqrt(area / 150_000.0)
-    exponent = math.floor(math.log10(raw))
-    candidates = [m * 10**exponent for m in (1, 2, 2.5, 5, 10)]
-    return float(min(candidates, key=lambda c: abs(math.log(c / raw))))
 
 
 @dataclass
@@ -218,19 +200,20 @@ def model_stage(
     stack: xr.Dataset,
     training: gpd.GeoDataFrame,
     *,
-    model: str | None,
-    params: dict[str, Any] | None,
-    n_splits: int,
-    max_cells: int | None,
+    settings: BuildSettings,
 ) -> ModelProducts:
-    """Fit, validate and predict the recipe's model (or read the results back)."""
+    """Fit, validate and predict the recipe's model (or read the results back).
+
+    The model, its parameters and the validation settings come from ``settings``; the
+    region, grid, chunks and seed from ``context``.
+    """
     from geomap.pipeline.model_stage import model_region
 
     recipe = context.recipe
-    name = model or recipe.model.name
+    name = settings.model or recipe.model.name
     effective = (
-        params
-        if params is not None
+        settings.params
+        if settings.params is not None
         else (dict(recipe.model.params) if name == recipe.model.name else {})
     )
     inputs = stage_inputs(
@@ -239,20 +222,26 @@ def model_stage(
         training=context.keys["training"],
         model=name,
         params=effective,
-        n_splits=n_splits,
-        max_cells=max_cells,
+        n_splits=settings.n_splits,
+        max_cells=settings.max_cells,
         random_state=context.random_state,
+        validation={
+            "block_size_m": settings.block_size_m,
+            "buffer_m": settings.buffer_m,
+            "study_area": settings.study_area,
+            "test_regions": list(settings.test_regions),
+            "normalize": settings.normalize,
+        },
     )
 
     def compute() -> ModelProducts:
         result = model_region(
             recipe,
             context.region.id,
+            settings,
             model=name,
             params=effective,
             resolution_m=context.resolution_m,
-            n_splits=n_splits,
-            max_cells=max_cells,
             chunks=context.chunks,
             random_state=context.random_state,
             catalog=context.catalog,

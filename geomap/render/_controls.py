@@ -10,11 +10,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from branca.element import MacroElement
 from folium.map import Layer
 from folium.template import Template
 
-from geomap.render._elements import safe_json
+from geomap.render._elements import LiteralElement, LiteralRender, safe_json
 
 __all__ = [
     "CollapsibleLegend",
@@ -90,32 +89,31 @@ CONTROLS_JS = (
 )
 
 
-class ControlHelpers(MacroElement):
+class ControlHelpers(LiteralRender):
     """Adds the CSS and JavaScript of these controls to the page header (once)."""
 
     def render(self, **kwargs: Any) -> Any:
         """Add the helpers to the figure's header."""
-        from branca.element import Element, Figure
+        from branca.element import Figure
 
         figure = self.get_root()
         if isinstance(figure, Figure):
             figure.header.add_child(
-                Element(f"<style>{CONTROLS_CSS}</style>"), name="geomap_controls_css"
+                LiteralElement(f"<style>{CONTROLS_CSS}</style>"), name="geomap_controls_css"
             )
             figure.header.add_child(
-                Element(f"<script>{CONTROLS_JS}</script>"), name="geomap_controls_js"
+                LiteralElement(f"<script>{CONTROLS_JS}</script>"), name="geomap_controls_js"
             )
             figure.header.add_child(
-                Element(
-                    '<meta name="viewport" content="width=device-width, initial-scale=1.0, '
-                    'maximum-scale=1.0, user-scalable=no" />'
+                LiteralElement(
+                    '<meta name="viewport" content="width=device-width, initial-scale=1.0" />'
                 ),
                 name="viewport",
             )
         return super().render(**kwargs)
 
 
-class ValueProbe(MacroElement):
+class ValueProbe(LiteralRender):
     """Shows every raster's value at the clicked point in a panel (values embedded, offline).
 
     Parameters
@@ -135,7 +133,7 @@ class ValueProbe(MacroElement):
         (function () {
             var map = {{ this._parent.get_name() }};
             var grids = {{ this.grids_json }};
-            var control = L.control({position: {{ this.position|tojson }}});
+            var control = L.control({position: {{ this.js_value(this.position) }}});
             var body, marker = null;
             control.onAdd = function () {
                 var div = L.DomUtil.create('details', 'geomap-panel geomap-values');
@@ -208,7 +206,7 @@ class ValueProbe(MacroElement):
         self.nbytes = len(self.grids_json)
 
 
-class OpacitySlider(MacroElement):
+class OpacitySlider(LiteralRender):
     """A slider setting the opacity of every raster layer (0–100 %)."""
 
     _template = Template(
@@ -217,7 +215,7 @@ class OpacitySlider(MacroElement):
         (function () {
             var map = {{ this._parent.get_name() }};
             var layers = [{% for layer in this.layers %}{{ layer.get_name() }}, {% endfor %}];
-            var control = L.control({position: {{ this.position|tojson }}});
+            var control = L.control({position: {{ this.js_value(this.position) }}});
             control.onAdd = function () {
                 var div = L.DomUtil.create('div', 'geomap-panel geomap-opacity');
                 var label = geomap.el('label', '', 'Raster opacity ');
@@ -247,7 +245,7 @@ class OpacitySlider(MacroElement):
         self.position = position
 
 
-class TargetTable(MacroElement):
+class TargetTable(LiteralRender):
     """A collapsible table of ranked targets; each row zooms the map to its target.
 
     Parameters
@@ -265,7 +263,7 @@ class TargetTable(MacroElement):
         (function () {
             var map = {{ this._parent.get_name() }};
             var rows = {{ this.rows_json }};
-            var control = L.control({position: {{ this.position|tojson }}});
+            var control = L.control({position: {{ this.js_value(this.position) }}});
             control.onAdd = function () {
                 var div = L.DomUtil.create('details', 'geomap-panel geomap-targets');
                 div.appendChild(geomap.el('summary', '', {{ this.title_json }}));
@@ -308,7 +306,7 @@ class TargetTable(MacroElement):
         self.position = position
 
 
-class CollapsibleLegend(MacroElement):
+class CollapsibleLegend(LiteralRender):
     """A legend whose entries follow their layers' visibility, folded on small screens.
 
     Parameters
@@ -328,10 +326,10 @@ class CollapsibleLegend(MacroElement):
             var items = [
             {%- for layers, html in this.items %}
                 [[{% for layer in layers %}{{ layer.get_name() }}, {% endfor %}],
-                 {{ html|tojson }}],
+                 {{ this.js_value(html) }}],
             {%- endfor %}
             ];
-            var control = L.control({position: {{ this.position|tojson }}});
+            var control = L.control({position: {{ this.js_value(this.position) }}});
             control.onAdd = function () {
                 var div = L.DomUtil.create('div', 'geomap-panel geomap-legend');
                 var details = geomap.el('details');
@@ -374,7 +372,7 @@ class CollapsibleLegend(MacroElement):
         self.position = position
 
 
-class FoldableGroups(MacroElement):
+class FoldableGroups(LiteralRender):
     """Makes each group of a grouped layer control fold and unfold on a click on its name.
 
     Parameters

@@ -1,10 +1,18 @@
 """folium elements written for geomap maps.
 
-Every attribute value reaches the page as JSON inside a ``<script>`` (with ``<``, ``>``, ``&``
-and the JavaScript line separators escaped) and is put on screen with ``textContent`` by the
-helpers in :data:`HELPERS_JS`, never through ``innerHTML``: survey attributes are untrusted text.
-Static HTML built in Python (titles, legends, the sources panel) is escaped with
-:func:`html.escape`.
+Every attribute value reaches the page as JSON inside a ``<script>`` (with ``<``, ``>``, ``&``,
+``{``, ``}`` and the JavaScript line separators escaped) and is put on screen with
+``textContent`` by the helpers in :data:`HELPERS_JS`, never through ``innerHTML``: survey
+attributes are untrusted text.  Static HTML built in Python (titles, legends, the sources
+panel) is escaped with :func:`escape_html`.
+
+No map text ever reaches a template engine as template text.  branca renders each element's
+Jinja2 macros and then, by default, wraps the *result* in a new Jinja2 template that is
+rendered again with the page: a site name ``{{ ... }}`` would run as template code there.
+Every element here derives from :class:`LiteralRender`, which puts the rendered text on the
+page verbatim (:class:`LiteralElement`), and map text is escaped so that it holds no ``{`` or
+``}`` in any case.  Never add ``folium.Element(text)`` / ``branca.element.Element(text)`` or a
+``Template`` built from text to a map: use :class:`LiteralElement`.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
@@ -21,18 +30,23 @@ from folium.elements import JSCSSMixin
 from folium.map import Layer
 from folium.template import Template
 
+from geomap.core.safe_text import escape_html
+
 __all__ = [
     "AttributionLine",
     "GeoJsonOverlay",
     "GroupedLayers",
     "HtmlPanel",
     "InitialView",
+    "LiteralElement",
+    "LiteralRender",
     "LocalTileLayer",
     "MapLegend",
     "OccurrenceClusters",
     "PageHelpers",
     "VectorMiniMap",
     "ZoomToButtons",
+    "escape_html",
     "safe_json",
     "stable_ids",
 ]
@@ -71,25 +85,92 @@ def stable_ids(root: Element) -> None:
     visit(root)
 
 
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _escape_braces(match: re.Match[str]) -> str:
+    text = match.group(0)
+    if "{" not in text and "}" not in text:
+        return text
+    return text.replace("{", "\\u007b").replace("}", "\\u007d")
+
+
 def safe_json(obj: Any) -> str:
-    r"""Compact JSON that is safe inside an HTML ``<script>`` element.
+    r"""Compact JSON that is safe inside an HTML ``<script>`` element and inert to templates.
 
     ``<``, ``>`` and ``&`` (which could close the script or open a comment) and U+2028/U+2029
-    (line terminators in older JavaScript) are written as ``\uXXXX`` escapes; NaN is refused.
+    (line terminators in older JavaScript) are written as ``\uXXXX`` escapes, and so are
+    ``{`` and ``}`` inside strings (no ``{{``, ``{%`` or ``{#`` a template engine could read);
+    NaN is refused.
 
     Examples
     --------
     >>> print(safe_json({"name": "</script><img onerror=alert(1)>"}))
     {"name":"\u003c/script\u003e\u003cimg onerror=alert(1)\u003e"}
+    >>> print(safe_json({"name": "{{7*7}}"}))
+    {"name":"\u007b\u007b7*7\u007d\u007d"}
     """
     text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return (
+    text = (
         text.replace("<", "\\u003c")
         .replace(">", "\\u003e")
         .replace("&", "\\u0026")
         .replace("\u2028", "\\u2028")
         .replace("\u2029", "\\u2029")
     )
+    if "{" in text[1:-1] or "}" in text[1:-1]:  # braces other than the outer object's
+        text = _JSON_STRING.sub(_escape_braces, text)
+    return text
+
+
+class LiteralElement(Element):
+    """Text put on the page exactly as given: never parsed or rendered as a template.
+
+    Use it instead of ``folium.Element(text)``, which compiles ``text`` as a Jinja2 template.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._name = "LiteralElement"
+        self.text = str(text)
+
+    def render(self, **kwargs: Any) -> str:
+        """Return the text unchanged."""
+        return self.text
+
+
+class LiteralRender(MacroElement):
+    """Renders an element's ``header``/``html``/``script`` macros once, as literal text.
+
+    :meth:`branca.element.MacroElement.render` wraps each macro's output in a new
+    ``Element(output)`` -- a Jinja2 template rendered again with the page, so any ``{{``/``{%``
+    in the data would be executed or break the page.  Subclasses (put this class last among
+    the bases, so folium's own ``render`` steps still run first) add
+    :class:`LiteralElement` s instead.
+    """
+
+    @staticmethod
+    def js_value(value: Any) -> str:
+        """:func:`safe_json`, for templates (instead of Jinja2's ``tojson``)."""
+        return safe_json(value)
+
+    def render(self, **kwargs: Any) -> str:
+        """Add the rendered macros to the figure, verbatim, then render the children."""
+        figure = self.get_root()
+        if not isinstance(figure, Figure):
+            raise TypeError(f"{type(self).__name__} can only be rendered inside a Figure")
+        module = self._template.module
+        for part, target in (
+            ("header", figure.header),
+            ("html", figure.html),
+            ("script", figure.script),
+        ):
+            macro = getattr(module, part, None)
+            if macro is not None:
+                target.add_child(LiteralElement(str(macro(self, kwargs))), name=self.get_name())
+        for child in self._children.values():
+            child.render(**kwargs)
+        return ""
 
 
 HELPERS_CSS = """
@@ -228,19 +309,23 @@ HELPERS_JS = """
 """
 
 
-class PageHelpers(MacroElement):
+class PageHelpers(LiteralRender):
     """Adds the geomap CSS and JavaScript helpers to the page header (once)."""
 
     def render(self, **kwargs: Any) -> Any:
         """Add the helpers to the figure's header."""
         figure = self.get_root()
         if isinstance(figure, Figure):
-            figure.header.add_child(Element(f"<style>{HELPERS_CSS}</style>"), name="geomap_css")
-            figure.header.add_child(Element(f"<script>{HELPERS_JS}</script>"), name="geomap_js")
+            figure.header.add_child(
+                LiteralElement(f"<style>{HELPERS_CSS}</style>"), name="geomap_css"
+            )
+            figure.header.add_child(
+                LiteralElement(f"<script>{HELPERS_JS}</script>"), name="geomap_js"
+            )
         return super().render(**kwargs)
 
 
-class GeoJsonOverlay(Layer):
+class GeoJsonOverlay(Layer, LiteralRender):
     """Vector features drawn with a fixed style (or a colour per class) and safe popups.
 
     Parameters
@@ -310,7 +395,7 @@ class GeoJsonOverlay(Layer):
         self.nbytes = len(self.data_json)
 
 
-class OccurrenceClusters(JSCSSMixin, Layer):
+class OccurrenceClusters(JSCSSMixin, Layer, LiteralRender):
     """Mineral occurrences of one commodity group, clustered (Leaflet.markercluster).
 
     Markers are created in one loop from column arrays and added with ``addLayers`` in
@@ -400,7 +485,7 @@ def _encode_column(values: list[Any]) -> Any:
     return {"v": distinct, "i": [-1 if v is None else code[v] for v in values]}
 
 
-class LocalTileLayer(Layer):
+class LocalTileLayer(Layer, LiteralRender):
     """A raster drawn from XYZ PNG tiles in a folder beside the page.
 
     Parameters
@@ -449,7 +534,7 @@ class LocalTileLayer(Layer):
         self.zmax = int(max(ranges))
 
 
-class GroupedLayers(JSCSSMixin, MacroElement):
+class GroupedLayers(JSCSSMixin, LiteralRender):
     """Layer control with base layers and named, non-exclusive overlay groups.
 
     Parameters
@@ -471,19 +556,19 @@ class GroupedLayers(JSCSSMixin, MacroElement):
         var {{ this.get_name() }} = L.control.groupedLayers(
             {
             {%- for label, layer in this.base %}
-                {{ label|tojson }}: {{ layer.get_name() }},
+                {{ this.js_value(label) }}: {{ layer.get_name() }},
             {%- endfor %}
             },
             {
             {%- for group, members in this.groups %}
-                {{ group|tojson }}: {
+                {{ this.js_value(group) }}: {
                 {%- for label, layer in members %}
-                    {{ label|tojson }}: {{ layer.get_name() }},
+                    {{ this.js_value(label) }}: {{ layer.get_name() }},
                 {%- endfor %}
                 },
             {%- endfor %}
             },
-            {collapsed: {{ this.collapsed|tojson }}, groupCheckboxes: false}
+            {collapsed: {{ this.js_value(this.collapsed) }}, groupCheckboxes: false}
         ).addTo({{ this._parent.get_name() }});
         {% endmacro %}
         """
@@ -499,9 +584,9 @@ class GroupedLayers(JSCSSMixin, MacroElement):
         super().__init__()
         self._name = "GroupedLayers"
         # the control inserts labels as HTML: escape them here
-        self.base = [(escape(layer.layer_name), layer) for layer in base_layers]
+        self.base = [(escape_html(layer.layer_name), layer) for layer in base_layers]
         self.groups = [
-            (escape(group), [(escape(layer.layer_name), layer) for layer in layers])
+            (escape_html(group), [(escape_html(layer.layer_name), layer) for layer in layers])
             for group, layers in groups.items()
             if layers
         ]
@@ -517,7 +602,7 @@ class GroupedLayers(JSCSSMixin, MacroElement):
         return out
 
 
-class MapLegend(MacroElement):
+class MapLegend(LiteralRender):
     """A legend control whose entries follow their layers' visibility.
 
     Parameters
@@ -538,10 +623,10 @@ class MapLegend(MacroElement):
             var items = [
             {%- for layers, html in this.items %}
                 [[{% for layer in layers %}{{ layer.get_name() }}, {% endfor %}],
-                 {{ html|tojson }}],
+                 {{ this.js_value(html) }}],
             {%- endfor %}
             ];
-            var control = L.control({position: {{ this.position|tojson }}});
+            var control = L.control({position: {{ this.js_value(this.position) }}});
             control.onAdd = function () {
                 var div = L.DomUtil.create('div', 'geomap-panel geomap-legend');
                 L.DomEvent.disableClickPropagation(div);
@@ -580,7 +665,7 @@ class MapLegend(MacroElement):
         self.position = position
 
 
-class HtmlPanel(MacroElement):
+class HtmlPanel(LiteralRender):
     """A static panel (already-escaped HTML) in a map corner.
 
     Parameters
@@ -597,10 +682,10 @@ class HtmlPanel(MacroElement):
         """
         {% macro script(this, kwargs) %}
         (function () {
-            var control = L.control({position: {{ this.position|tojson }}});
+            var control = L.control({position: {{ this.js_value(this.position) }}});
             control.onAdd = function () {
-                var div = L.DomUtil.create('div', {{ this.css_class|tojson }});
-                div.innerHTML = {{ this.html|tojson }};
+                var div = L.DomUtil.create('div', {{ this.js_value(this.css_class) }});
+                div.innerHTML = {{ this.js_value(this.html) }};
                 L.DomEvent.disableClickPropagation(div);
                 L.DomEvent.disableScrollPropagation(div);
                 return div;
@@ -619,7 +704,7 @@ class HtmlPanel(MacroElement):
         self.css_class = f"geomap-panel {css_class}".strip()
 
 
-class VectorMiniMap(JSCSSMixin, MacroElement):
+class VectorMiniMap(JSCSSMixin, LiteralRender):
     """An overview map drawn from embedded vectors (no tiles, so it works offline)."""
 
     default_js = [("Control_MiniMap_js", MINIMAP_JS)]  # noqa: RUF012
@@ -648,13 +733,14 @@ class VectorMiniMap(JSCSSMixin, MacroElement):
         self.nbytes = len(self.data_json)
 
 
-class AttributionLine(MacroElement):
+class AttributionLine(LiteralRender):
     """Adds a credit line (escaped text) to Leaflet's attribution control."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        {{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.html|tojson }});
+        {{ this._parent.get_name() }}.attributionControl.addAttribution(
+            {{ this.js_value(this.html) }});
         {% endmacro %}
         """
     )
@@ -662,10 +748,10 @@ class AttributionLine(MacroElement):
     def __init__(self, text: str) -> None:
         super().__init__()
         self._name = "AttributionLine"
-        self.html = escape(text)
+        self.html = escape_html(text)
 
 
-class InitialView(MacroElement):
+class InitialView(LiteralRender):
     """Fits the map to ``bounds`` at once, before any layer is created (no animation)."""
 
     _template = Template(
@@ -682,7 +768,7 @@ class InitialView(MacroElement):
         self.bounds_json = safe_json([list(map(float, corner)) for corner in bounds])
 
 
-class ZoomToButtons(MacroElement):
+class ZoomToButtons(LiteralRender):
     """Buttons that fit the map to named extents (one per region)."""
 
     _template = Template(

@@ -11,13 +11,13 @@ import base64
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from geomap import styles
+from geomap.core.safe_text import escape_html as escape  # html.escape, braces too
 from geomap.errors import UnknownNameError
 from geomap.render._layers import (
     _MAX_LEGEND_CLASSES,
@@ -172,13 +172,13 @@ class FoliumMapRenderer:
             el.ZoomToButtons(
                 [(label, _leaflet_bounds(self._region_box(bbox))) for label, bbox in b._regions]
             ).add_to(m)
-        m.get_root().html.add_child(folium.Element(title_html(b)))
+        m.get_root().html.add_child(el.LiteralElement(title_html(b)))
         el.HtmlPanel(sources_html(b), position="bottomleft").add_to(m)
         el.AttributionLine(credit_line(b)).add_to(m)
         for title, frame in b._tables:
             el.HtmlPanel(table_html(title, frame), position="bottomleft").add_to(m)
         m.get_root().header.add_child(
-            folium.Element(f"<title>{escape(b.title)}</title>"), name="geomap_title"
+            el.LiteralElement(f"<title>{escape(b.title)}</title>"), name="geomap_title"
         )
         if self.bounds is None and self.extents:
             m.fit_bounds(_leaflet_bounds(_union(self.extents)))  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ GROUPS = {
     "geology": "Geology and structure",
     "reference": "Boundaries and reference",
 }
+"""Layer-control groups of the HTML map: key -> heading."""
 
 # raster kind -> (branca colormap, opacity, shown on opening, group, categorical)
 _RASTER_KINDS: dict[str, tuple[str, float, bool, str, bool]] = {

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from html import escape
 from typing import Any
 
+from geomap.core.safe_text import escape_html as escape  # html.escape, braces too
 from geomap.errors import UnknownNameError
 
 __all__ = ["credit_line", "sources_html", "table_html", "target_rows", "title_html"]
@@ -37,6 +37,8 @@ def credit_line(b: Any) -> str:
 
 def sources_html(b: Any) -> str:
     """Return the *Sources and licences* panel (escaped)."""
+    from geomap.core.safe_text import http_url
+
     parts = []
     for dataset_id in b._datasets:
         try:
@@ -49,7 +51,7 @@ def sources_html(b: Any) -> str:
             continue
         lic = ds.license
         name = escape(f"{lic.name} ({lic.spdx})")
-        if lic.url:
+        if http_url(lic.url):  # only http(s) links, never javascript: or data:
             name = f'<a href="{escape(lic.url)}" target="_blank" rel="noopener">{name}</a>'
         parts.append(
             f"<h4>{escape(ds.title)}</h4>"

@@ -26,6 +26,7 @@ __all__ = [
 NATURAL_EARTH = "natural-earth"
 JAPAN_PREFECTURES = "japan-prefectures-globalmap"
 BASEMAP_DATASETS = (NATURAL_EARTH, JAPAN_PREFECTURES)
+"""Catalog ids of the datasets the offline basemap is drawn from."""
 
 _COASTLINE = "natural-earth/ne_50m_coastline.json"
 _COUNTRIES = "natural-earth/ne_110m_admin_0_countries.json"
@@ -66,9 +67,13 @@ def _online() -> dict[str, Any]:
 
 
 GSI_STANDARD = _gsi("Standard", "std", "png", "GSI standard map")
+"""The GSI standard map tiles (地理院タイル 標準地図), an ``xyzservices`` provider."""
 GSI_PALE = _gsi("Pale", "pale", "png", "GSI pale map")
+"""The GSI pale map tiles (地理院タイル 淡色地図), an ``xyzservices`` provider."""
 GSI_PHOTO = _gsi("SeamlessPhoto", "seamlessphoto", "jpg", "GSI seamless aerial photo")
+"""The GSI seamless aerial photo tiles (地理院タイル 写真), an ``xyzservices`` provider."""
 ONLINE_BASEMAPS: dict[str, Any] = _online()
+"""Optional online tile layers by display name (never loaded in an offline map)."""
 
 
 def _paths(dataset_id: str, catalog: Any) -> dict[str, Any]:

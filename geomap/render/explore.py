@@ -16,10 +16,10 @@ True
 from __future__ import annotations
 
 import os
-from html import escape
 from pathlib import Path
 from typing import Any
 
+from geomap.core.safe_text import escape_html as escape  # html.escape, braces too
 from geomap.errors import DataError
 
 __all__ = ["InlineMap", "explore", "files_map_html", "iframe_html"]

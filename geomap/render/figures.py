@@ -32,6 +32,7 @@ from geomap.export.figures import PRINT_DPI, png_credit, save_figure
 
 __all__ = [
     "CURVE_KINDS",
+    "literal_text",
     "plot_prospectivity",
     "plot_validation_curves",
 ]
@@ -96,6 +97,26 @@ def _new_figure(width_in: float, height_in: float) -> Any:
 
     fig = Figure(figsize=(width_in, height_in), layout="constrained")
     FigureCanvasAgg(fig)
+    return fig
+
+
+def literal_text(fig: Any) -> Any:
+    """Show every text of ``fig`` as written: no mathtext, no LaTeX.
+
+    Titles, legend entries and credits carry recipe names, region names and dataset titles;
+    matplotlib would otherwise read ``$...$`` in them as mathtext (and run LaTeX on them when
+    ``text.usetex`` is set), so a name could change the figure or break the drawing.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``fig``.
+    """
+    from matplotlib.text import Text
+
+    for text in fig.findobj(Text):
+        text.set_usetex(False)
+        text.set_parse_math(False)
     return fig
 
 
@@ -293,6 +314,7 @@ def plot_validation_curves(
             _draw_rate_curve(ax, kind, tables[kind])
     if title:
         fig.suptitle(textwrap.fill(title, width=int(14 * 3.4 * len(kinds))))
+    literal_text(fig)
     if path is not None:
         save_figure(fig, path, dpi=dpi, metadata=png_credit(datasets or (), catalog=catalog))
     return fig
@@ -496,6 +518,7 @@ def plot_prospectivity(
     if credit:
         text = textwrap.fill(_credit_line(ids, catalog), width=_CREDIT_LINE_CHARS)
         fig.supxlabel(text, x=0.01, ha="left", fontsize=5, color="0.35", linespacing=1.2)
+    literal_text(fig)
     if path is not None:
         save_figure(fig, path, dpi=dpi, metadata=credit)
     return fig

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -135,11 +134,9 @@ class MapBuilder:
 
     def _repr_html_(self) -> str:
         """Show the map in Jupyter from the offline page (no CDN needed), in an iframe."""
-        page = render_html(self.to_map(), offline=True)
-        return (
-            f'<iframe srcdoc="{escape(page, quote=True)}" style="width:100%;height:600px;'
-            'border:none" sandbox="allow-scripts allow-downloads allow-popups"></iframe>'
-        )
+        from geomap.render.explore import iframe_html
+
+        return iframe_html(render_html(self.to_map(), offline=True))
 
     # -- inputs --------------------------------------------------------------------------
 

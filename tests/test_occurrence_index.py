@@ -1,0 +1,233 @@
+"""The occurrence index: same rows as reading the sources, invalidated by hashes and code.
+
+Every test gets a private download cache (``conftest._isolated_cache``), so each starts with
+no index; the reference is computed the way ``read_occurrences`` worked before the index:
+read every source, concatenate, select, merge duplicates, select commodities.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from geopandas.testing import assert_geodataframe_equal
+
+import geomap.io as geomap_io
+from geomap.catalog import load_catalog
+from geomap.core import fingerprint
+from geomap.harmonize.dedup import merge_duplicates
+from geomap.harmonize.occurrences import select_commodities
+from geomap.io import occurrence_index, occurrences
+from geomap.io.occurrences import occurrence_dataset_ids, read_occurrences
+
+SMALL = "usgs-lithium-deposits-us-2019"  # 21 sites: quick to read and to index
+
+
+@pytest.fixture(autouse=True)
+def _fresh_index(tmp_path, monkeypatch):
+    """Each test here starts with an empty index (the rest of the suite shares one)."""
+    monkeypatch.setenv("GEOMAP_OCCURRENCE_INDEX_DIR", str(tmp_path / "occurrence-index"))
+    monkeypatch.setattr(occurrence_index, "_PARTS", {})
+
+
+def _reference(region: str | None, country: str | None, commodities: str | None):
+    """Select from the sources directly, as read_occurrences did before the index."""
+    cat = load_catalog()
+    frames = [geomap_io.read(d, catalog=cat).to_crs(4326) for d in occurrence_dataset_ids(cat)]
+    combined = gpd.GeoDataFrame(
+        pd.concat(frames, ignore_index=True), geometry="geometry", crs="EPSG:4326"
+    )
+    x, y = shapely.get_x(combined.geometry.to_numpy()), shapely.get_y(combined.geometry.to_numpy())
+    keep = np.ones(len(combined), dtype=bool)
+    if region is not None:
+        west, south, east, north = cat.region(region).bbox
+        lon_ok = (x >= west) & (x <= east) if west <= east else (x >= west) | (x <= east)
+        keep &= (y >= south) & (y <= north) & lon_ok
+    if country is not None:
+        keep &= combined["country"].isin(country.split(",")).to_numpy()
+    selected = merge_duplicates(combined.loc[keep].reset_index(drop=True))
+    if commodities is not None:
+        mask = select_commodities(selected, commodities.split(","))
+        selected = selected.loc[mask.to_numpy()].reset_index(drop=True)
+    return selected
+
+
+def _clear_process_caches() -> None:
+    occurrences._DEDUP_CACHE.clear()
+
+
+QUERIES = [
+    ("japan", "JPN", None),
+    ("alaska", "USA", None),
+    ("australia", "AUS", "Cu,Au"),
+]
+
+
+@pytest.mark.parametrize(("region", "country", "commodities"), QUERIES)
+def test_indexed_result_equals_reading_the_sources(region, country, commodities, monkeypatch):
+    expected = _reference(region, country, commodities)
+    query = {"region": region, "country": country, "commodities": commodities, "to_crs": False}
+    _clear_process_caches()
+    cold = read_occurrences(**query)  # builds the index
+    folder = occurrence_index.index_path(SMALL).parent
+    assert sorted(p.stem for p in folder.glob("*.parquet")) == sorted(occurrence_dataset_ids())
+
+    def no_source_reads(*args, **kwargs):
+        raise AssertionError("the warm query read a source instead of the index")
+
+    monkeypatch.setattr(geomap_io, "read", no_source_reads)
+    monkeypatch.setattr(occurrences, "_merge", no_source_reads)  # merged selections kept too
+    _clear_process_caches()
+    warm = read_occurrences(**query)
+    for result in (cold, warm):
+        assert_geodataframe_equal(result, expected, check_dtype=True, check_crs=True)
+        assert list(result.columns) == list(expected.columns)
+    assert warm.attrs == cold.attrs
+    assert warm.attrs["geomap_report"]["records_out"] == len(expected)
+
+
+def test_index_off_gives_the_same_frame(monkeypatch):
+    indexed = read_occurrences(region="japan", country="JPN", to_crs=False)
+    monkeypatch.setenv("GEOMAP_OCCURRENCE_INDEX", "0")
+    _clear_process_caches()
+    direct = read_occurrences(region="japan", country="JPN", to_crs=False)
+    assert_geodataframe_equal(indexed, direct, check_dtype=True)
+    assert indexed.attrs == direct.attrs
+
+
+def test_an_entry_round_trips_the_reader_frame_exactly():
+    cat = load_catalog()
+    direct = geomap_io.read(SMALL, catalog=cat)
+    occurrence_index.read_indexed(SMALL, cat)  # writes the entry
+    again = occurrence_index.read_indexed(SMALL, cat)
+    assert_geodataframe_equal(again, direct, check_dtype=True, check_crs=True)
+    assert again.attrs == direct.attrs
+
+
+class _CountingReads:
+    def __init__(self, frame):
+        self.frame, self.calls = frame, 0
+
+    def __call__(self, dataset_id, **kwargs):
+        self.calls += 1
+        return self.frame.copy()
+
+
+def test_changing_a_source_hash_or_the_code_invalidates_the_entry(monkeypatch):
+    cat = load_catalog()
+    frame = geomap_io.read(SMALL, catalog=cat)
+    reads = _CountingReads(frame)
+    monkeypatch.setattr(geomap_io, "read", reads)
+    occurrence_index.read_part(SMALL, cat)
+    occurrence_index.read_part(SMALL, cat)
+    assert reads.calls == 1  # second call served by the index
+    key = occurrence_index.index_key(cat.dataset(SMALL))
+
+    dataset = cat.dataset(SMALL)
+    edited_file = dataset.files[1].model_copy(update={"sha256": "0" * 64})
+    edited = dataset.model_copy(
+        update={"files": [dataset.files[0], edited_file, *dataset.files[2:]]}
+    )
+    other = cat.model_copy(
+        update={"datasets": [edited if d.id == SMALL else d for d in cat.datasets]}
+    )
+    assert occurrence_index.index_key(edited) != key
+    occurrence_index.read_part(SMALL, other)
+    assert reads.calls == 2  # a source hash changed: read again
+    occurrence_index.read_part(SMALL, other)
+    assert reads.calls == 2
+
+    monkeypatch.setattr(fingerprint, "code_fingerprint", lambda: "other code")
+    assert occurrence_index.index_key(dataset) != key
+    occurrence_index.read_part(SMALL, cat)
+    assert reads.calls == 3  # geomap's code changed: read again
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda data: b"not a parquet file", id="garbage"),
+        pytest.param(lambda data: data[: len(data) // 2], id="truncated"),
+        pytest.param(lambda data: data[:400] + bytes([data[400] ^ 0xFF]) + data[401:], id="page"),
+        pytest.param(lambda data: b"", id="empty"),
+    ],
+)
+def test_a_damaged_entry_is_reported_rebuilt_and_never_trusted(damage):
+    cat = load_catalog()
+    expected = occurrence_index.read_part(SMALL, cat, countries=["USA"]).frame
+    path = occurrence_index.index_path(SMALL)
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.warns(UserWarning, match=r"occurrence index .* was unreadable.*rebuilding"):
+        part = occurrence_index.read_part(SMALL, cat, countries=["USA"])
+    assert_geodataframe_equal(part.frame, expected, check_dtype=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # rebuilt: the next read is clean
+        again = occurrence_index.read_part(SMALL, cat, countries=["USA"])
+    assert_geodataframe_equal(again.frame, expected, check_dtype=True)
+
+
+def test_a_report_altered_in_the_footer_is_refused():
+    """The attrs (key and ingest report) carry their own sha256; pages carry CRC32s."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    cat = load_catalog()
+    occurrence_index.read_indexed(SMALL, cat)
+    path = occurrence_index.index_path(SMALL)
+    table = pq.read_table(path)
+    attrs = json.loads(table.schema.metadata[b"PANDAS_ATTRS"])
+    attrs["geomap_report"]["records_in"] += 1  # the key and the digest left as they were
+    metadata = {**table.schema.metadata, b"PANDAS_ATTRS": json.dumps(attrs).encode()}
+    pq.write_table(table.replace_schema_metadata(metadata), path)
+    with pytest.warns(UserWarning, match="unreadable.*do not match their sha256"):
+        frame = occurrence_index.read_indexed(SMALL, cat)
+    assert frame.attrs == geomap_io.read(SMALL, catalog=cat).attrs
+
+
+def test_an_unwritable_cache_is_reported_and_the_answer_still_given(tmp_path, monkeypatch):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("GEOMAP_CACHE_DIR", str(blocked))
+    monkeypatch.delenv("GEOMAP_OCCURRENCE_INDEX_DIR")  # the default: inside the download cache
+    cat = load_catalog()
+    with pytest.warns(UserWarning, match="occurrence index not written"):
+        frame = occurrence_index.read_indexed(SMALL, cat)
+    assert len(frame) == len(geomap_io.read(SMALL, catalog=cat))
+
+
+def test_the_default_index_lives_in_pooch_s_cache(monkeypatch):
+    """Without GEOMAP_CACHE_DIR the cache is pooch.os_cache('geomap'), found without pooch."""
+    import pooch
+
+    from geomap import _paths
+
+    monkeypatch.delenv("GEOMAP_CACHE_DIR")
+    monkeypatch.delenv("GEOMAP_OCCURRENCE_INDEX_DIR")
+    assert _paths.cache_dir() == pooch.os_cache("geomap")
+    assert (
+        occurrence_index.index_path(SMALL).parent == pooch.os_cache("geomap") / "occurrence-index"
+    )
+
+
+def test_a_source_in_another_crs_is_selected_after_reprojection(monkeypatch):
+    """Entries not in EPSG:4326 take the pandas route: reprojected, then selected."""
+    cat = load_catalog()
+    projected = geomap_io.read(SMALL, catalog=cat).to_crs(5070)
+    monkeypatch.setattr(geomap_io, "read", _CountingReads(projected))
+    bbox, countries = cat.region("us-southwest").bbox, ["USA"]
+    cold = occurrence_index.read_part(SMALL, cat, bbox=bbox, countries=countries)
+    warm = occurrence_index.read_part(SMALL, cat, bbox=bbox, countries=countries)
+    in_degrees = projected.to_crs(4326)
+    x, y = in_degrees.geometry.x.to_numpy(), in_degrees.geometry.y.to_numpy()
+    west, south, east, north = bbox
+    inside = (x >= west) & (x <= east) & (y >= south) & (y <= north)
+    expected = in_degrees.loc[inside & in_degrees["country"].isin(countries).to_numpy()]
+    assert 0 < len(expected) < len(projected)
+    for part in (cold, warm):
+        assert_geodataframe_equal(part.frame, expected, check_dtype=True)
+        assert part.outside == int((~inside).sum()) and part.total == len(projected)
