@@ -567,7 +567,7 @@ class FoliumMapRenderer:
                 columns_out,
                 fields=fields,
                 color=color,
-                name=f"{short} {layer.name.lower()} ({len(idx):,})",
+                name=f"{short} {_lower_default(layer.name)} ({len(idx):,})",
                 show=layer.show,
             )
             overlay.add_to(m)
@@ -790,6 +790,11 @@ def _layer_count(data: Any) -> int | None:
         return len(json.loads(layers)) if layers else None
     except (TypeError, ValueError):
         return None
+
+
+def _lower_default(name: str) -> str:
+    """``"Occurrences"`` (the default layer name) reads "REE occurrences"; other names stay."""
+    return "occurrences" if name == "Occurrences" else name
 
 
 def _slug(name: str, index: int) -> str:
