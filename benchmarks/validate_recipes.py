@@ -38,6 +38,8 @@ RUNS: list[tuple[str, str, float, str | None]] = [
     ("ni-co-mafic-laterite", "australia", 10_000.0, None),
     ("ree-geochem-anomaly", "capricorn-wa", 5_000.0, None),
     ("ree-geochem-anomaly", "central-lapland", 2_000.0, None),
+    ("granite-sn-w", "japan", 5_000.0, "logistic"),
+    ("ree-japan-geochem", "japan", 5_000.0, None),
 ]
 QUICK: list[tuple[str, str, float, str | None]] = [
     ("carbonatite-ree", "conus", 20_000.0, None),

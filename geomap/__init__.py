@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from geomap.catalog import load_catalog as load_catalog
     from geomap.core.report import IngestReport as IngestReport
     from geomap.errors import GeomapError as GeomapError
+    from geomap.evidence.geochem import sample_scores as sample_scores
     from geomap.export.cog import write_cog as write_cog
     from geomap.export.gpkg import export_geopackage as export_geopackage
     from geomap.export.gpkg import read_provenance as read_provenance
@@ -63,7 +64,9 @@ if TYPE_CHECKING:
     from geomap.pipeline.settings import BuildSettings as BuildSettings
     from geomap.recipes import build_evidence as build_evidence
     from geomap.recipes import load_recipe as load_recipe
+    from geomap.recipes import resolve_sources as resolve_sources
     from geomap.recipes import training_occurrences as training_occurrences
+    from geomap.recipes import with_user_data as with_user_data
     from geomap.render.explore import explore as explore
     from geomap.render.figures import plot_prospectivity as plot_prospectivity
     from geomap.render.figures import plot_validation_curves as plot_validation_curves
@@ -72,6 +75,8 @@ if TYPE_CHECKING:
     from geomap.render.maps import joint_map as joint_map
     from geomap.render.maps import prospectivity_map as prospectivity_map
     from geomap.render.maps import save_map as save_map
+    from geomap.sources import format_overview as format_overview
+    from geomap.sources import source_overview as source_overview
     from geomap.targets import select_targets as select_targets
 
 __getattr__, __dir__ = lazy_exports_from_stub_block(__name__, __file__)

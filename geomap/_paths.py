@@ -40,6 +40,20 @@ def catalog_root(catalog: Path) -> Path:
     return catalog.parent
 
 
+def registry_folder(catalog: Path, relative: str) -> Path:
+    """Return a catalog's registry folder: beside the catalog, else in the project.
+
+    ``relative`` (the catalog's ``registry`` key) is looked up against the catalog's folder
+    (:func:`catalog_root`) and, when no such folder is there (a copy of the catalog kept
+    elsewhere), against the project root, the folder holding the ``geomap`` package.
+    """
+    own = catalog_root(catalog) / relative
+    if own.is_dir():
+        return own
+    project = CHECKOUT_ROOT / relative
+    return project if project.is_dir() else own
+
+
 def layers_dir() -> Path:
     """Return the directory holding the shipped recipes."""
     env = os.environ.get("GEOMAP_LAYERS")

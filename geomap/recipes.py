@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from geomap.errors import GeomapError, RecipeError, UnknownNameError
 
@@ -50,7 +50,10 @@ __all__ = [
     "evidence_functions",
     "load_recipe",
     "recipe_names",
+    "resolve_sources",
+    "select_end_use",
     "training_occurrences",
+    "with_user_data",
 ]
 
 MODEL_NAMES = ("wofe", "fuzzy", "weighted", "logistic", "rf", "gbm")
@@ -69,7 +72,15 @@ class _Strict(BaseModel):
 class SourceSpec(_Strict):
     """The data an evidence layer reads and how its features are selected."""
 
-    dataset: str | list[str] = Field(description="Catalog dataset id(s)")
+    dataset: str | list[str] | None = Field(default=None, description="Catalog dataset id(s)")
+    path: str | None = Field(
+        default=None,
+        description="Instead of a dataset: your own vector or raster file (relative to the recipe)",
+    )
+    sha256: str | None = Field(
+        default=None,
+        description="Set by the build: the sha256 of 'path' (recorded in the manifest)",
+    )
     layer: str | None = Field(default=None, description="Reader layer, for multi-layer datasets")
     where: dict[str, WhereValue] = Field(
         default_factory=dict,
@@ -96,9 +107,19 @@ class SourceSpec(_Strict):
     )
     options: dict[str, Any] = Field(default_factory=dict, description="Reader options")
 
+    @model_validator(mode="after")
+    def _dataset_or_path(self) -> SourceSpec:
+        if (self.dataset is None) == (self.path is None):
+            raise ValueError(
+                "give exactly one of 'dataset' (a catalog id) and 'path' (your own file)"
+            )
+        return self
+
     @property
     def datasets(self) -> list[str]:
-        """The dataset ids as a list."""
+        """The dataset ids as a list (empty for a user file)."""
+        if self.dataset is None:
+            return []
         return [self.dataset] if isinstance(self.dataset, str) else list(self.dataset)
 
 
@@ -110,17 +131,47 @@ class TransformSpec(_Strict):
 
 
 class LayerSpec(_Strict):
-    """One evidence layer (``one_hot`` makes one layer per class)."""
+    """One evidence layer (``one_hot`` makes one layer per class).
+
+    ``source`` may be a list of sources in order of preference (``source: [usgs-sgmc,
+    {dataset: glim-lithology-0.5deg, vocabulary: lithology}]``): the build uses the first
+    one that covers the region and is available (mirrored, or fetched with ``geomap
+    fetch``), see :func:`resolve_sources`.  The first is kept in ``source`` and the others
+    in ``fallbacks``.
+    """
 
     name: str = Field(pattern=_NAME)
     function: str
     source: SourceSpec
+    fallbacks: list[SourceSpec] = Field(
+        default_factory=list,
+        description="Further sources, in order of preference, when 'source' is unavailable",
+    )
     params: dict[str, Any] = Field(default_factory=dict)
     transforms: list[TransformSpec] = Field(default_factory=list)
     regions: list[str] | None = Field(
         default=None, description="Build this layer only for these regions (default: all)"
     )
     description: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preference_list(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("source"), list):
+            items = [{"dataset": x} if isinstance(x, str) else x for x in data["source"]]
+            if not items:
+                raise ValueError("source: an empty list; name at least one dataset")
+            data = {
+                **data,
+                "source": items[0],
+                "fallbacks": [*items[1:], *data.get("fallbacks", [])],
+            }
+        return data
+
+    @property
+    def sources(self) -> list[SourceSpec]:
+        """Every source of the layer, in order of preference."""
+        return [self.source, *self.fallbacks]
 
 
 class TrainingSpec(_Strict):
@@ -134,6 +185,11 @@ class TrainingSpec(_Strict):
     deposit_classes: list[str] | None = None
     exclude_deposit_classes: list[str] | None = None
     where: dict[str, WhereValue] = Field(default_factory=dict)
+    path: str | None = Field(
+        default=None, description="The user's own sites (CSV or point file) instead of datasets"
+    )
+    crs: str | None = Field(default=None, description="CRS of a sites CSV's coordinates")
+    sha256: str | None = Field(default=None, description="Set by the build: sha256 of 'path'")
 
 
 class ModelSpec(_Strict):
@@ -164,7 +220,18 @@ class Recipe(_Strict):
     evidence: list[LayerSpec] = Field(min_length=1)
     training: TrainingSpec
     model: ModelSpec
+    end_use: str | None = Field(
+        default=None,
+        description=(
+            "Default end use (geomap/data/geochem_indices.yaml, e.g. magnets): only the "
+            "geochemistry layers whose elements it needs are built; 'all' keeps every layer"
+        ),
+    )
     path: str = Field(default="", description="Where the recipe was loaded from (set on load)")
+    source_choices: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Set by resolve_sources: per layer, the source used and those skipped",
+    )
 
     def layers_for(self, region: str) -> list[LayerSpec]:
         """Return the evidence layers built for ``region``."""
@@ -309,6 +376,9 @@ def _functions() -> dict[str, _Function]:
         "geochem": _Function(
             single(ev.geochem_surface), ("points",), _keyword_params(ev.geochem_surface)
         ),
+        "geochem_anomaly": _Function(
+            single(ev.geochem_anomaly), ("points",), _keyword_params(ev.geochem_anomaly)
+        ),
         "gravity_disturbance": _Function(
             single(ev.gravity_disturbance), ("raster",), _keyword_params(ev.gravity_disturbance)
         ),
@@ -413,7 +483,9 @@ def _format_validation(path: Path, exc: ValidationError) -> str:
     return f"recipe {path}: " + "; ".join(problems)
 
 
-def load_recipe(name_or_path: str | Path, *, catalog: Catalog | None = None) -> Recipe:
+def load_recipe(
+    name_or_path: str | Path, *, catalog: Catalog | None = None, end_use: str | None = None
+) -> Recipe:
     """Load and validate a recipe.
 
     Parameters
@@ -422,6 +494,9 @@ def load_recipe(name_or_path: str | Path, *, catalog: Catalog | None = None) -> 
         A recipe name from ``layers/`` (e.g. ``"kuroko-vms"``) or a YAML file.
     catalog : Catalog, optional
         Defaults to the project catalog.
+    end_use : str, optional
+        Keep only the geochemistry layers whose elements this end use needs
+        (:func:`select_end_use`); default the recipe's own ``end_use``, if any.
 
     Returns
     -------
@@ -447,14 +522,93 @@ def load_recipe(name_or_path: str | Path, *, catalog: Catalog | None = None) -> 
             "recipe as keys (id, name, commodities, regions, datasets, evidence, model) as in "
             "layers/*.yaml"
         )
-    if "path" in raw:
-        raise RecipeError(f"recipe {path}: path: unknown key; remove it")
+    for internal in ("path", "source_choices"):
+        if internal in raw:
+            raise RecipeError(f"recipe {path}: {internal}: unknown key; remove it")
     try:
         recipe = Recipe.model_validate({**raw, "path": str(path)})
     except ValidationError as exc:
         raise RecipeError(_format_validation(path, exc)) from None
     _check(recipe, catalog or load_catalog())
-    return recipe
+    _check_geochem_params(recipe)
+    chosen = end_use or recipe.end_use
+    return select_end_use(recipe, chosen) if chosen else recipe
+
+
+_GEOCHEM_FUNCTIONS = ("geochem", "geochem_anomaly")
+
+
+def _layer_elements(spec: LayerSpec) -> set[str]:
+    if spec.function not in _GEOCHEM_FUNCTIONS:
+        return set()
+    from geomap.evidence.geochem import layer_elements
+
+    return layer_elements(dict(spec.params))
+
+
+def _check_geochem_params(recipe: Recipe) -> None:
+    """Parse every geochemical expression and index at load time (errors name the layer)."""
+    from geomap.evidence.geochem import end_uses
+
+    problems = _Problems(recipe.path)
+    for i, spec in enumerate(recipe.evidence):
+        try:
+            _layer_elements(spec)
+            if spec.function == "geochem_anomaly":
+                from geomap.evidence.geochem import resolve_index
+
+                p = spec.params
+                resolve_index(
+                    p.get("index"), p.get("expression"), p.get("elements"), p.get("score")
+                )
+        except GeomapError as exc:
+            problems.add(f"evidence[{i}].params", str(exc))
+    if recipe.end_use not in (None, "all") and recipe.end_use not in end_uses():
+        problems.add("end_use", _unknown("end use", recipe.end_use, sorted(end_uses())))
+    problems.raise_if_any()
+
+
+def select_end_use(recipe: Recipe, end_use: str) -> Recipe:
+    """Keep the layers an end use needs: geochemistry reading its elements, and all context.
+
+    Parameters
+    ----------
+    recipe : Recipe
+    end_use : str
+        A name from ``geomap/data/geochem_indices.yaml`` (``magnets``, ``batteries``,
+        ...), or ``"all"`` for every layer.
+
+    Returns
+    -------
+    Recipe
+        A copy with the selected layers and ``end_use`` set.
+
+    Raises
+    ------
+    UnknownNameError
+        Unknown end use.
+    RecipeError
+        The recipe has no geochemistry layer for that end use.
+    """
+    if end_use == "all":
+        return recipe.model_copy(update={"end_use": "all"})
+    from geomap.evidence.geochem import end_use_elements
+
+    wanted = end_use_elements(end_use)
+    geochem = [spec for spec in recipe.evidence if _layer_elements(spec)]
+    kept = [
+        spec
+        for spec in recipe.evidence
+        if not _layer_elements(spec) or _layer_elements(spec) & wanted
+    ]
+    if not any(_layer_elements(spec) for spec in kept):
+        reads = sorted(set().union(*(_layer_elements(spec) for spec in geochem))) if geochem else []
+        raise RecipeError(
+            f"recipe {recipe.path}: no geochemistry layer serves end use {end_use!r} "
+            f"(it needs {sorted(wanted)}; the recipe's layers read {reads or 'no elements'}); "
+            "choose another end use or recipe"
+        )
+    return recipe.model_copy(update={"evidence": kept, "end_use": end_use})
 
 
 class _Problems:
@@ -527,9 +681,12 @@ def _check(recipe: Recipe, catalog: Catalog) -> None:
         for region in spec.regions or []:
             if region not in recipe.regions:
                 problems.add(f"{key}.regions", f"{region!r} is not one of the recipe's regions")
-        _check_source(
-            problems, f"{key}.source", spec.source, recipe, catalog, classes, spec.regions
-        )
+        if spec.fallbacks:
+            _check_alternatives(problems, f"{key}.source", spec, recipe, catalog, classes)
+        else:
+            _check_source(
+                problems, f"{key}.source", spec.source, recipe, catalog, classes, spec.regions
+            )
         func = functions.get(spec.function)
         if func is None:
             problems.add(
@@ -562,6 +719,52 @@ def _check(recipe: Recipe, catalog: Catalog) -> None:
     problems.raise_if_any()
 
 
+def _user_path(recipe: Recipe, path: str) -> Path:
+    """Return a user file path: absolute, or relative to the recipe file's folder."""
+    candidate = Path(path).expanduser()
+    if candidate.is_absolute() or not recipe.path:
+        return candidate
+    return Path(recipe.path).resolve().parent / candidate
+
+
+def _check_alternatives(
+    problems: _Problems,
+    key: str,
+    spec: LayerSpec,
+    recipe: Recipe,
+    catalog: Catalog,
+    classes: list[str],
+) -> None:
+    """Check a list of preferred sources: each valid, the last mirrored, every region covered."""
+    alternatives = spec.sources
+    known = {d.id for d in catalog.datasets}
+    for i, source in enumerate(alternatives):
+        last = i == len(alternatives) - 1
+        _check_source(
+            problems,
+            f"{key}[{i}]",
+            source,
+            recipe,
+            catalog,
+            classes,
+            spec.regions,
+            allow_online=not last,
+            check_regions=False,
+        )
+    for region in spec.regions or recipe.regions:
+        covering = [
+            s
+            for s in alternatives
+            if all(d in known and region in catalog.dataset(d).regions for d in s.datasets)
+        ]
+        if region in {r.id for r in catalog.regions} and not covering:
+            problems.add(
+                key,
+                f"no source covers region {region!r}; add one that does (e.g. a global "
+                "mirrored dataset) or restrict the layer with 'regions:'",
+            )
+
+
 def _check_source(
     problems: _Problems,
     key: str,
@@ -570,8 +773,16 @@ def _check_source(
     catalog: Catalog,
     classes: list[str],
     layer_regions: list[str] | None,
+    *,
+    allow_online: bool = False,
+    check_regions: bool = True,
 ) -> None:
     known = [d.id for d in catalog.datasets]
+    if source.path is not None and not _user_path(recipe, source.path).is_file():
+        problems.add(
+            f"{key}.path",
+            f"file {str(_user_path(recipe, source.path))!r} not found; check the path",
+        )
     for dataset in source.datasets:
         if dataset not in known:
             problems.add(f"{key}.dataset", _unknown("dataset", dataset, known))
@@ -579,9 +790,13 @@ def _check_source(
         if dataset not in recipe.datasets:
             problems.add(f"{key}.dataset", f"{dataset!r} is not listed under 'datasets'")
         entry = catalog.dataset(dataset)
-        if entry.online_only:
-            problems.add(f"{key}.dataset", f"{dataset!r} is online-only (not mirrored)")
-        for region in layer_regions or recipe.regions:
+        if entry.online_only and not allow_online:
+            problems.add(
+                f"{key}.dataset",
+                f"{dataset!r} is online-only (not mirrored); list it before a mirrored fallback "
+                f"(source: [{dataset}, <mirrored dataset>])",
+            )
+        for region in (layer_regions or recipe.regions) if check_regions else []:
             if region in [r.id for r in catalog.regions] and region not in entry.regions:
                 problems.add(
                     f"{key}.dataset",
@@ -651,6 +866,14 @@ class _Reader:
         self.cache: dict[Any, Any] = {}
 
     def kind(self, source: SourceSpec) -> str:
+        if source.path is not None:
+            from geomap.io.user_data import sniff_format
+
+            return (
+                "raster"
+                if sniff_format(_user_path(self.recipe, source.path)) == "geotiff"
+                else "vector"
+            )
         kinds = {self.catalog.dataset(d).kind for d in source.datasets}
         if kinds == {"occurrences"}:
             return "occurrences"
@@ -662,9 +885,24 @@ class _Reader:
         from geomap.io import read
 
         kind = self.kind(source)
-        key = (tuple(source.datasets), source.layer, json.dumps(source.options, sort_keys=True))
+        key = (
+            tuple(source.datasets),
+            source.path,
+            source.layer,
+            json.dumps(source.options, sort_keys=True),
+        )
         if key not in self.cache:
-            if kind == "occurrences":
+            if source.path is not None:
+                from geomap.harmonize import to_region
+                from geomap.io.user_data import read_user_evidence
+
+                region = self.catalog.region(self.region)
+                data, _ = read_user_evidence(
+                    _user_path(self.recipe, source.path), name=Path(source.path).stem, region=region
+                )
+                if kind != "raster":
+                    data = to_region(data, region)
+            elif kind == "occurrences":
                 from geomap.io.occurrences import read_occurrences
 
                 if source.layer is not None:
@@ -674,7 +912,11 @@ class _Reader:
                 raise RecipeError("only occurrence datasets can be combined in one source")
             elif kind == "raster":
                 data = read(
-                    source.datasets[0], layer=source.layer, catalog=self.catalog, **source.options
+                    source.datasets[0],
+                    layer=source.layer,
+                    catalog=self.catalog,
+                    bbox=_raster_window(self.catalog.region(self.region)),
+                    **source.options,
                 )
             else:
                 data = read(
@@ -686,6 +928,25 @@ class _Reader:
                 )
             self.cache[key] = data
         return self.cache[key]
+
+
+def _raster_window(region: Any) -> tuple[float, float, float, float]:
+    """Return the lon/lat window a windowed raster reader reads for a region's analysis grid.
+
+    The region's equal-area grid is a projected rectangle around its lon/lat box, so it
+    reaches beyond the box (at the corners by several degrees); the window is that
+    rectangle's lon/lat extent, plus one degree.
+    """
+    import pyproj
+
+    from geomap.io._windows import expand_bbox
+
+    west, south, east, north = region.bbox
+    to_grid = pyproj.Transformer.from_crs("EPSG:4326", region.pyproj_crs, always_xy=True)
+    to_lonlat = pyproj.Transformer.from_crs(region.pyproj_crs, "EPSG:4326", always_xy=True)
+    xmin, ymin, xmax, ymax = to_grid.transform_bounds(west, south, east, north, densify_pts=51)
+    box = to_lonlat.transform_bounds(xmin, ymin, xmax, ymax, densify_pts=51)
+    return expand_bbox(tuple(float(v) for v in box), 1.0)  # type: ignore[arg-type]
 
 
 def _text(series: Any) -> Any:
@@ -765,8 +1026,56 @@ def _prepare(data: Any, source: SourceSpec, kind: str, key: str) -> Any:
         data = data.set_geometry(data.geometry.boundary)
     elif source.geometry == "centroid":
         data = data.set_geometry(data.geometry.centroid)
-    data.attrs["geomap_source"] = ",".join(source.datasets)
+    data.attrs["geomap_source"] = ",".join(source.datasets) or data.attrs.get(
+        "geomap_source", "user"
+    )
     return data
+
+
+_CLASS_FUNCTIONS = ("classes", "one_hot", "class_scores", "distance_to_class")
+
+
+def _vocabulary_polygons(data: Any, spec: LayerSpec) -> bool:
+    """Whether a class layer reads polygons classified in the shared lithology vocabulary."""
+    import xarray as xr
+
+    return (
+        spec.function in _CLASS_FUNCTIONS
+        and spec.params.get("column") == "lithology"
+        and not isinstance(data, xr.DataArray)
+        and "lithology_code" in data.columns
+    )
+
+
+def _vocabulary_raster(data: Any, grid: Any, chunks: Any) -> Any:
+    """Rasterize vocabulary-classified polygons into the uint8 code raster GLiM gives.
+
+    Class layers built from official geology (SGMC, Seamless V2) and from GLiM then share
+    codes and labels (every vocabulary class, not only those present in the window), so
+    a recipe's class scores and one-hot classes mean the same whichever source is used.
+    """
+    from geomap.grid import rasterize
+    from geomap.harmonize.lithology import LITHOLOGY_NODATA, load_lithology_vocabulary
+
+    vocab = load_lithology_vocabulary()
+    codes = rasterize(
+        data,
+        grid,
+        values="lithology_code",
+        fill=LITHOLOGY_NODATA,
+        dtype="uint8",
+        chunks=chunks,
+        name="lithology",
+    )
+    codes = codes.rio.write_nodata(LITHOLOGY_NODATA, encoded=False)
+    codes.attrs.update(
+        long_name="lithology class (geomap shared vocabulary)",
+        units="1",
+        flag_values=[c.code for c in vocab.classes],
+        flag_meanings=" ".join(c.id for c in vocab.classes),
+        geomap_source=data.attrs.get("geomap_source", ""),
+    )
+    return codes
 
 
 def _input_kind(data: Any) -> str:
@@ -779,6 +1088,184 @@ def _input_kind(data: Any) -> str:
 
     types = set(np.unique(shapely.get_type_id(data.geometry.values)).tolist()) - {-1}
     return "points" if types and types <= {0, 4} else "vector"
+
+
+def _source_status(source: SourceSpec, region: str, catalog: Catalog) -> str | None:
+    """Why a source cannot be used for ``region`` (``None`` when it can)."""
+    from geomap.fetching_official import is_available
+
+    for dataset_id in source.datasets:
+        dataset = catalog.dataset(dataset_id)
+        if region not in dataset.regions:
+            return f"{dataset_id} does not cover {region}"
+        if dataset.online_only and not is_available(dataset):
+            return f"{dataset_id} is not fetched (geomap fetch {dataset_id})"
+    return None
+
+
+def resolve_sources(
+    recipe: Recipe | str | Path, region: str, *, catalog: Catalog | None = None
+) -> Recipe:
+    """Choose, for every layer with sources in order of preference, the first usable one.
+
+    A source is usable for ``region`` when its datasets cover the region and are
+    available: mirrored, or (online-only official sources) fetched into the cache with
+    ``geomap fetch``.
+
+    Returns
+    -------
+    Recipe
+        A copy whose layers each have one ``source`` (no ``fallbacks``), whose
+        ``datasets`` no longer list official sources that were not chosen, and whose
+        ``source_choices`` record per layer the source used and why the preferred ones
+        were skipped (written to the stack attrs, the manifest and the report).
+
+    Raises
+    ------
+    RecipeError
+        No source of a layer is usable for the region.
+    """
+    from geomap.catalog import load_catalog
+
+    cat = catalog or load_catalog()
+    if not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe, catalog=cat)
+    choices = dict(recipe.source_choices)
+    layers = []
+    for spec in recipe.evidence:
+        if spec.source.path is not None:
+            spec, choices[spec.name] = _hash_user_source(recipe, spec)
+        if not spec.fallbacks or (spec.regions is not None and region not in spec.regions):
+            layers.append(spec)
+            continue
+        skipped: list[dict[str, Any]] = []
+        chosen = None
+        for source in spec.sources:
+            reason = _source_status(source, region, cat)
+            if reason is None:
+                chosen = source
+                break
+            skipped.append({"datasets": source.datasets, "reason": reason})
+        if chosen is None:
+            raise RecipeError(
+                f"recipe {recipe.path}: evidence layer {spec.name!r}: no source is usable in "
+                f"{region}: " + "; ".join(str(s["reason"]) for s in skipped)
+            )
+        choices[spec.name] = {
+            "used": chosen.datasets,
+            "preference": [s.datasets for s in spec.sources],
+            "skipped": skipped,
+        }
+        layers.append(spec.model_copy(update={"source": chosen, "fallbacks": []}))
+    used = {d for spec in layers for d in spec.source.datasets} | set(
+        recipe.training.datasets or []
+    )
+    datasets = [
+        d
+        for d in recipe.datasets
+        if d in used or not (d in {x.id for x in cat.datasets} and cat.dataset(d).online_only)
+    ]
+    training = recipe.training
+    if training.path is not None:
+        from geomap.fetching import file_sha256
+
+        path = _user_path(recipe, training.path)
+        if not path.is_file():
+            raise RecipeError(f"recipe {recipe.path}: training.path: file {str(path)!r} not found")
+        digest = file_sha256(path)
+        training = training.model_copy(update={"path": str(path.resolve()), "sha256": digest})
+        choices["training"] = {
+            "used": ["user:sites"],
+            "file": str(path.resolve()),
+            "sha256": digest,
+        }
+    return recipe.model_copy(
+        update={
+            "evidence": layers,
+            "datasets": datasets,
+            "source_choices": choices,
+            "training": training,
+        }
+    )
+
+
+def _hash_user_source(recipe: Recipe, spec: LayerSpec) -> tuple[LayerSpec, dict[str, Any]]:
+    from geomap.fetching import file_sha256
+
+    assert spec.source.path is not None
+    path = _user_path(recipe, spec.source.path)
+    if not path.is_file():
+        raise RecipeError(
+            f"recipe {recipe.path}: evidence layer {spec.name!r}: file {str(path)!r} not found"
+        )
+    digest = file_sha256(path)
+    source = spec.source.model_copy(update={"path": str(path.resolve()), "sha256": digest})
+    choice = {"used": [f"user:{path.stem}"], "file": str(path.resolve()), "sha256": digest}
+    return spec.model_copy(update={"source": source}), choice
+
+
+def with_user_data(
+    recipe: Recipe | str | Path,
+    *,
+    evidence: Mapping[str, str | Path] | None = None,
+    sites: str | Path | None = None,
+    sites_crs: str | None = None,
+    catalog: Catalog | None = None,
+) -> Recipe:
+    """Add the user's own evidence files and/or training sites to a recipe.
+
+    Parameters
+    ----------
+    evidence : mapping of str to path, optional
+        Layer name -> file.  A raster becomes a ``continuous`` layer, a vector a
+        ``distance`` layer (distance to its features).
+    sites : path, optional
+        A CSV or point file of training sites; replaces the recipe's training datasets.
+    sites_crs : str, optional
+        The CRS of a sites CSV's coordinates (required for CSV).
+
+    Raises
+    ------
+    RecipeError
+        A bad layer name, a name used twice, or a missing file.
+    """
+    import re
+
+    from geomap.catalog import load_catalog
+    from geomap.io.user_data import sniff_format
+
+    cat = catalog or load_catalog()
+    if not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe, catalog=cat)
+    layers = list(recipe.evidence)
+    names = {spec.name for spec in layers}
+    for name, file in (evidence or {}).items():
+        if not re.match(_NAME, name) or name == "coverage":
+            raise RecipeError(
+                f"--evidence {name}={file}: the layer name must be lower-case letters, digits and "
+                "underscores, starting with a letter (e.g. my_faults=faults.gpkg)"
+            )
+        if name in names:
+            raise RecipeError(f"--evidence {name}={file}: the recipe already has a layer {name!r}")
+        path = Path(file).expanduser().resolve()
+        fmt = sniff_format(path)
+        function = "continuous" if fmt == "geotiff" else "distance"
+        layers.append(
+            LayerSpec(
+                name=name,
+                function=function,
+                source=SourceSpec(path=str(path)),
+                description=f"Your own file {path.name} ({function}).",
+            )
+        )
+        names.add(name)
+    training = recipe.training
+    if sites is not None:
+        path = Path(sites).expanduser().resolve()
+        if not path.is_file():
+            raise RecipeError(f"--sites {sites}: no such file")
+        training = TrainingSpec(path=str(path), crs=sites_crs)  # your sites are the training set
+    return recipe.model_copy(update={"evidence": layers, "training": training})
 
 
 def build_evidence(
@@ -834,6 +1321,7 @@ def build_evidence(
             f"recipe {recipe.path}: region {region!r} is not supported; this recipe supports "
             f"{', '.join(recipe.regions)} (see its 'regions' key)"
         )
+    recipe = resolve_sources(recipe, region, catalog=cat)
     grid = region_grid(region, resolution_m, catalog=cat)
     reader = _Reader(recipe, region, cat)
     functions, transforms = _functions(), _transforms()
@@ -846,6 +1334,8 @@ def build_evidence(
         try:
             data = reader.read(spec.source)
             data = _prepare(data, spec.source, reader.kind(spec.source), f"{key}.source")
+            if _vocabulary_polygons(data, spec):
+                data = _vocabulary_raster(data, grid, chunks)  # the codes and labels of GLiM
             kind = _input_kind(data)
             if kind not in func.inputs and not (kind == "points" and "vector" in func.inputs):
                 raise RecipeError(
@@ -880,6 +1370,7 @@ def build_evidence(
             "geomap_resolution_m": float(grid.resolution.x),
             "geomap_model": json.dumps(recipe.model.model_dump()),
             "geomap_training": json.dumps(recipe.training.model_dump(exclude_none=True)),
+            "geomap_sources": json.dumps(recipe.source_choices, sort_keys=True),
             "title": f"{recipe.name}: evidence for {region} at {grid.resolution.x:g} m",
         }
     )
@@ -908,6 +1399,16 @@ def training_occurrences(
             f"{', '.join(recipe.regions)}"
         )
     spec = recipe.training
+    if spec.path is not None:
+        from geomap.harmonize import to_region
+        from geomap.io.user_data import read_user_sites
+
+        region_obj = cat.region(region)
+        sites, _ = read_user_sites(_user_path(recipe, spec.path), crs=spec.crs, region=region_obj)
+        frame = to_region(sites, region_obj)
+        out = _select_occurrences(frame, spec, f"recipe {recipe.path}: training")
+        out.attrs = dict(frame.attrs)
+        return out
     datasets = spec.datasets or [d for d in recipe.datasets if cat.dataset(d).kind == "occurrences"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

@@ -132,6 +132,13 @@ LAYER_STYLES: dict[str, dict[str, object]] = {
         "fillOpacity": 1.0,
     },
     "geology": {"color": "#666666", "weight": 0.3, "opacity": 0.6, "fillOpacity": 0.45},
+    "sample": {
+        "color": "#3f007d",
+        "weight": 1.0,
+        "opacity": 0.9,
+        "fillColor": "#9e9ac8",
+        "fillOpacity": 0.85,
+    },
 }
 
 # a qualitative palette (Tableau-like 20) for categorical layers such as lithology classes

@@ -26,7 +26,6 @@ ONLINE_ONLY = {
     "usgs-mrds-full",
     "usgs-sgmc",
     "usgs-national-geochemical-survey",
-    "gsj-geochemical-map-japan",
     "emag2-v3",
 }
 

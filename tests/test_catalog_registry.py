@@ -393,3 +393,26 @@ def test_the_bundled_catalog_finds_the_registries_of_the_package():
     assert _paths.catalog_root(bundled) == _paths.CHECKOUT_ROOT
     assert (_paths.CHECKOUT_ROOT / "geomap" / "registry").is_dir()
     assert _paths.catalog_root(Path("/elsewhere/catalog.yaml")) == Path("/elsewhere")
+
+
+def test_a_copied_catalog_reads_the_project_registries_and_locks_beside_itself(tmp_path):
+    copy = tmp_path / "data_catalog.yaml"
+    copy.write_bytes((_paths.CHECKOUT_ROOT / "data_catalog.yaml").read_bytes())
+    project = load_catalog()
+    copied = load_catalog(copy)
+    assert [f.sha256 for d in copied for f in d.files] == [
+        f.sha256 for d in project for f in d.files
+    ]
+    # Locking one dataset would leave the copy a registry folder of its own without the others'
+    # hashes: refused, nothing written.  Locking them all writes beside the copy.
+    with pytest.raises(CatalogError, match="rewritten catalog would not load.*nothing was written"):
+        lock_catalog(copy, ["natural-earth"])
+    assert not (tmp_path / "geomap").exists()
+    report = lock_catalog(copy)
+    assert not report.changed and not report.removed
+    assert len(list((tmp_path / "geomap" / "registry").glob("*.txt"))) == len(
+        [d for d in project if not d.online_only]
+    )
+    assert [f.sha256 for d in load_catalog(copy) for f in d.files] == [
+        f.sha256 for d in project for f in d.files
+    ]

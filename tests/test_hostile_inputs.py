@@ -275,3 +275,9 @@ def test_a_recipe_refusal_is_a_recipe_error_for_api_callers(tmp_path):
 
     with pytest.raises(RecipeError):
         load_recipe(tmp_path)
+
+
+def test_targets_into_a_folder_is_refused_before_any_work(tmp_path, no_work):
+    _one_line_error(
+        ["targets", "kuroko-vms", "--region", "japan", "--out", str(tmp_path)], "is a folder"
+    )

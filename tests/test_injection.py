@@ -544,6 +544,29 @@ def test_report_escapes_html_and_markdown_from_site_state_and_recipe_names(tmp_p
     assert "# &lt;script&gt;window.\\_\\_pwned=1&lt;/script&gt; \\[x\\](javascript:" in report
 
 
+@settings(max_examples=20, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@given(data=st.data())
+def test_property_packet_summary_shows_hostile_text_literally(data, tmp_path_factory):
+    from geomap.pipeline.packet import _summary_markdown
+
+    folder = tmp_path_factory.mktemp("packet_property")
+    text = {
+        f: data.draw(hostile_text(folder), label=f) for f in ("title", "region", "top", "credit")
+    }
+    summary = pd.DataFrame(
+        {
+            "region": ["japan", "conus"],
+            "region_name": [text["region"], "Conterminous US"],
+            "held_out_auc": [0.79, float("nan")],
+            "top_targets": [text["top"], "#1 CO (12 km²)"],
+        }
+    )
+    report = _summary_markdown(text["title"], summary, f"A credit.\n\n{text['credit']}")
+    _check_report(report, text, list(text))
+    rendered = _render_markdown(report)
+    assert sum(1 for tag, _ in rendered.tags if tag == "td") == 8  # no cell split or added
+
+
 @given(_TEXT | st.sampled_from(FIXED_PAYLOADS))
 def test_property_markdown_helpers_render_exactly_the_text(value):
     for_text = _render_markdown(f"Before {markdown_text(value)} after")

@@ -45,6 +45,13 @@ FLOORS = [
 GROUND_MODULES = {"errors", "_version", "_lazy", "_yaml", "_paths", "core", "styles", "data"}
 """First-level names of the ground floor: importable by every floor, importing no floor."""
 
+FLOOR_OF_MODULE = {
+    "fetching_official": "fetching",  # downloads of the official sources: resume, recorded hashes
+    "sources": "recipes",  # which source a recipe layer uses (its preference list)
+    "testing": "cli",  # public test helpers (official-layout fixture files): imported by none
+}
+"""First-level modules that sit on a floor named otherwise."""
+
 
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
@@ -65,6 +72,8 @@ def floor(module: str) -> str:
         return "cli"
     if parts[1] in GROUND_MODULES:
         return GROUND
+    if parts[1] in FLOOR_OF_MODULE:
+        return FLOOR_OF_MODULE[parts[1]]
     if parts[1] not in FLOORS:
         raise AssertionError(f"{module}: add its floor to FLOORS or GROUND_MODULES")
     return parts[1]

@@ -30,6 +30,7 @@ NAMES = [
     "02_us_rare_earths",
     "03_japan_vms_snw",
     "04_joint_survey_planning",
+    "05_full_resolution",
 ]
 
 
@@ -172,6 +173,13 @@ def test_japan_vms_snw(tmp_path: Path) -> None:
     assert len(aucs) == 4 and all(0.0 <= v <= 1.0 for v in aucs)
     assert "from random at 95 %" in verdicts
     assert "japan -> conus AUC" in _text(_cell(nb, "us_snw = run_model("))
+    gsj = _text(_cell(nb, 'gsj = geomap.read("gsj-geochemical-map-japan"'))
+    assert "3024 samples from 3025 lines" in gsj and "JGD2000 to JGD2011" in gsj
+    assert "cannot be validated" in _text(
+        _cell(nb, 'ree = geomap.load_recipe("ree-japan-geochem")')
+    )
+    layers = _text(_cell(nb, "packet = geomap.build_packet("))
+    assert "japan_geochem_samples" in layers and "conus_geochem_samples" in layers
 
 
 def test_joint_survey_planning(tmp_path: Path) -> None:
@@ -183,3 +191,16 @@ def test_joint_survey_planning(tmp_path: Path) -> None:
     assert "True" in round_trip and "False" not in round_trip
     provenance = _text(_cell(nb, "provenance = read_provenance(out_gpkg)"))
     assert "minmod-usgs-mrdata" in provenance and '"min_area_km2"' in provenance
+
+
+def test_full_resolution(tmp_path: Path) -> None:
+    nb = _execute("05_full_resolution", tmp_path)
+    _check_figures(nb, 1)
+    overview = _text(_cell(nb, "print(format_overview("))
+    assert "`geomap fetch gsj-seamless-geology-200k-v2` would add it" in overview
+    switch = _text(_cell(nb, "before = resolve_sources("))
+    assert "lithology_score: glim-lithology-0.5deg -> gsj-seamless-geology-200k-v2" in switch
+    table = _html(_cell(nb, "geology = geomap.read(SEAMLESS"))
+    assert "felsic_intrusive" in table and "#ff9999" in table
+    own = _text(_cell(nb, "with_user_data("))
+    assert "my_faults: ['user:my_faults']" in own and "training: ['user:sites']" in own

@@ -371,7 +371,8 @@ def test_empty_listing_says_it_is_a_gap_in_the_mirror_and_where_to_look():
     assert "no occurrences of 'antimony' --country JPN in the mirrored data" in message
     assert "commodities recorded there: Cu " in message  # what the mirror does hold for Japan
     assert "usgs-mrds-full (occurrences)" in message
-    assert "gsj-geochemical-map-japan (geochemistry)" in message
+    assert "mirrored geochemistry there" in message  # Sb analyses of the GSJ map
+    assert "gsj-geochemical-map-japan" in message
 
 
 def test_region_listing_keeps_the_regions_own_countries_unless_neighbours_asked():

@@ -309,10 +309,10 @@ def test_ingest_cli_writes_cog_and_geoparquet(tmp_path, monkeypatch):
 
 
 def test_online_only_dataset_read_says_how_to_get_it():
-    from geomap.errors import CatalogError
+    from geomap.errors import FetchError
     from geomap.io import read
 
-    with pytest.raises(CatalogError) as info:
+    with pytest.raises(FetchError) as info:  # readers never start a GB download themselves
         read("usgs-sgmc")
     message = str(info.value)
     assert "online-only, not mirrored" in message and "geomap fetch usgs-sgmc" in message

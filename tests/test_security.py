@@ -389,7 +389,7 @@ def test_yaml_alias_bomb_is_refused(tmp_path):
     [
         ("modle", lambda doc: doc.update(modle={"name": "wofe"})),
         ("evidence[0].paramz", lambda doc: doc["evidence"][0].update(paramz={})),
-        ("evidence[0].source.datset", lambda doc: doc["evidence"][0]["source"].update(datset="x")),
+        ("evidence[2].source.datset", lambda doc: doc["evidence"][2]["source"].update(datset="x")),
     ],
 )
 def test_recipe_with_an_unknown_key_names_it(tmp_path, where, edit):

@@ -88,6 +88,7 @@ FileFormat = Literal[
     "yaml",
     "text",
     "markdown",
+    "rdata",
 ]
 """File formats the catalog may declare; readers in ``geomap.io`` dispatch on them."""
 
@@ -675,7 +676,7 @@ def read_document(path: Path) -> tuple[CatalogDocument, Path | None]:
         doc = CatalogDocument.model_validate(raw)
     except ValidationError as exc:
         raise CatalogError(_format_validation_error(path, raw, exc)) from None
-    registry_dir = _paths.catalog_root(path) / doc.registry if doc.registry else None
+    registry_dir = _paths.registry_folder(path, doc.registry) if doc.registry else None
     return doc, registry_dir
 
 

@@ -241,7 +241,9 @@ def lock_catalog(
         written then).
     """
     catalog_file = (Path(path) if path is not None else _paths.catalog_path()).resolve()
-    doc, registry_dir = read_document(catalog_file)
+    doc, _ = read_document(catalog_file)
+    # written beside the catalog, never into the project's folder a copied catalog reads from
+    registry_dir = _paths.catalog_root(catalog_file) / doc.registry if doc.registry else None
     if registry_dir is None:
         raise CatalogError(
             f"{catalog_file}: the catalog names no registry folder; add a top-level "

@@ -21,6 +21,7 @@ _COMMAND_MODULES = [
     "ingest",
     "model",
     "occurrences",
+    "sources",
 ]
 
 for _name in _COMMAND_MODULES:

@@ -26,6 +26,27 @@ from geomap.cli.options import (
     settings,
 )
 
+EndUse = Annotated[
+    str | None,
+    typer.Option(
+        "--end-use",
+        help="Geochemistry layers for one supply chain: magnets, batteries, optical_electronic, "
+        "alloys, flame_retardants, ... ('all' = every layer; default: the recipe's).",
+    ),
+]
+
+
+def _with_end_use(recipe: Any, end_use: str | None) -> Any:
+    """Return the recipe as given, or the recipe cut to an end use's element sets."""
+    if end_use is None:
+        return recipe
+    from geomap.recipes import Recipe as LoadedRecipe
+    from geomap.recipes import load_recipe, select_end_use
+
+    if isinstance(recipe, LoadedRecipe):  # already loaded (with the user's own files)
+        return select_end_use(recipe, end_use)
+    return load_recipe(recipe, end_use=end_use)
+
 
 @app.command("build")
 def build(
@@ -45,11 +66,30 @@ def build(
     scheduler: Scheduler = None,
     seed: Seed = DEFAULTS.random_state,
     no_cache: NoCache = False,
+    evidence: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--evidence",
+            help="NAME=PATH: add your own raster (continuous layer) or vector file (distance "
+            "layer); repeatable.",
+        ),
+    ] = None,
+    sites: Annotated[
+        Path | None,
+        typer.Option("--sites", help="Your own training sites (CSV or point file)."),
+    ] = None,
+    sites_crs: Annotated[
+        str | None,
+        typer.Option("--sites-crs", help="CRS of a sites CSV's coordinates, e.g. EPSG:4326."),
+    ] = None,
+    end_use: EndUse = None,
 ) -> None:
     """Run a recipe end to end: map.html, RECIPE.gpkg, COGs, figures, metrics.json, report.md."""
     from geomap.pipeline.runner import build as run_build
     from geomap.pipeline.runner import summary_lines
 
+    if evidence or sites is not None:
+        recipe = _with_user_data(recipe, evidence or [], sites, sites_crs)
     run = settings(
         region=region,
         resolution_m=resolution,
@@ -62,8 +102,24 @@ def build(
         random_state=seed,
         use_cache=not no_cache,
     )
-    result = run_build(recipe, run, out=out, overwrite=overwrite)
+    result = run_build(_with_end_use(recipe, end_use), run, out=out, overwrite=overwrite)
     typer.echo("\n".join(summary_lines(result)))
+
+
+def _with_user_data(
+    recipe: str, evidence: list[str], sites: Path | None, sites_crs: str | None
+) -> Any:
+    from geomap.recipes import with_user_data
+
+    files = {}
+    for item in evidence:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise typer.BadParameter(
+                f"--evidence {item!r}: write NAME=PATH, e.g. my_faults=faults.gpkg"
+            )
+        files[name.strip()] = path.strip()
+    return with_user_data(recipe, evidence=files, sites=sites, sites_crs=sites_crs)
 
 
 @app.command("targets")
@@ -99,6 +155,13 @@ def targets(
         min_area_km2=min_area,
         chunks=chunks,
     )
+    if out is not None:  # before the work
+        from geomap.core.output_guard import check_output_path
+        from geomap.errors import OutputExistsError
+
+        check_output_path(out)
+        if out.is_dir():
+            raise OutputExistsError(f"--out {out} is a folder; pass a file name, e.g. targets.csv")
     state = run_stages(recipe, run)
     frame = state.layers.targets
     if output_format == "geojson":

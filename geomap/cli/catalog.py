@@ -150,14 +150,37 @@ def schema(
 def fetch(
     dataset_ids: Annotated[list[str], typer.Argument(help="Dataset ids to fetch.")],
     catalog: CatalogOption = None,
+    accept_new_hash: Annotated[
+        bool,
+        typer.Option(
+            "--accept-new-hash",
+            help="Accept an official file whose sha256 changed since its first download.",
+        ),
+    ] = False,
 ) -> None:
-    """Fetch datasets (local mirror first, then download) and print their local paths."""
+    """Fetch datasets (local mirror first, then download) and print their local paths.
+
+    Online-only official sources download with resume, record their sha256 on first
+    download (a later change is refused unless --accept-new-hash) and are unpacked safely.
+    """
     from geomap.catalog import load_catalog
     from geomap.fetching import fetch as fetch_dataset
+    from geomap.fetching_official import fetch_official
+    from geomap.io.archives import unpack_zip
 
     cat = load_catalog(catalog)
     for dataset_id in dataset_ids:
-        for path in fetch_dataset(dataset_id, catalog=cat, progress=True):
+        if cat.dataset(dataset_id).online_only:
+            paths = fetch_official(
+                dataset_id,
+                catalog=cat,
+                accept_new_hash=accept_new_hash,
+                unpack=unpack_zip,
+                progress=True,
+            )
+        else:
+            paths = fetch_dataset(dataset_id, catalog=cat, progress=True)
+        for path in paths:
             typer.echo(str(path))
 
 

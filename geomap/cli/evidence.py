@@ -21,6 +21,13 @@ def evidence(
         bool, typer.Option("--overwrite", help="Replace an existing output folder.")
     ] = False,
     no_png: Annotated[bool, typer.Option("--no-png", help="Skip the PNG quick-looks.")] = False,
+    end_use: Annotated[
+        str | None,
+        typer.Option(
+            "--end-use",
+            help="Geochemistry layers for one supply chain (magnets, batteries, ...; 'all').",
+        ),
+    ] = None,
 ) -> None:
     """Write each evidence layer (and coverage) as a COG and a PNG; print a summary table."""
     from geomap.catalog import load_catalog
@@ -32,7 +39,7 @@ def evidence(
     check_replaceable(check_output_path(out), overwrite=overwrite)  # before the build
     run = settings(region=region, resolution_m=resolution, chunks=chunks)
     catalog = load_catalog()
-    loaded = load_recipe(recipe, catalog=catalog)
+    loaded = load_recipe(recipe, catalog=catalog, end_use=end_use)
     region_id = run.region or loaded.regions[0]
     resolution_m = run.resolution_for(catalog.region(region_id))
     check_plan(loaded, catalog.region(region_id), resolution_m, chunks=run.chunks)

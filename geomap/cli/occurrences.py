@@ -138,6 +138,22 @@ def _why_empty(
             or not (region or wanted)
         )
     ]
+    geochemistry = [
+        d.id
+        for d in catalog
+        if not d.online_only
+        and d.kind == "geochemistry"
+        and (
+            (region and region in d.regions)
+            or (wanted and wanted & set(d.countries))
+            or not (region or wanted)
+        )
+    ]
+    if geochemistry:
+        lines.append(
+            "  mirrored geochemistry there (element concentrations, not occurrences; "
+            "`geomap.read(ID)`): " + ", ".join(geochemistry)
+        )
     if fuller:
         lines.append(
             "  sources beyond the mirror (online only; `geomap catalog show ID`, then "

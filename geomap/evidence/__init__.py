@@ -11,6 +11,8 @@ NumPy and Dask give the same values.
 Families: distances (:func:`distance_to`, :func:`distance_to_cells`), densities
 (:func:`point_density`), classes (:func:`class_layer`, :func:`one_hot`,
 :func:`class_scores`), continuous grids (:func:`continuous`, :func:`geochem_surface`),
+geochemical anomalies (:func:`geochem_anomaly`: compositional scores and a
+stream-sediment support model),
 derived layers
 (:func:`gravity_disturbance`, :func:`horizontal_gradient`, :func:`tilt_derivative`,
 :func:`slope`, :func:`relief`), transforms (:func:`fuzzy`, :func:`zscore`,
@@ -35,6 +37,7 @@ from geomap.evidence.derived import (
     vertical_derivative,
 )
 from geomap.evidence.distance import distance_to, distance_to_cells
+from geomap.evidence.geochem import geochem_anomaly, sample_scores
 from geomap.evidence.transforms import (
     FUZZY_FUNCTIONS,
     fuzzy,
@@ -67,6 +70,7 @@ __all__ = [
     "fuzzy_linear",
     "fuzzy_near",
     "fuzzy_small",
+    "geochem_anomaly",
     "geochem_surface",
     "gravity_disturbance",
     "has_data",
@@ -77,6 +81,7 @@ __all__ = [
     "percentile_rank",
     "point_density",
     "relief",
+    "sample_scores",
     "sample_values",
     "slope",
     "threshold",

@@ -19,7 +19,7 @@ from geomap.grid.rasterize import features_in_grid_crs
 if TYPE_CHECKING:
     import geopandas as gpd
 
-__all__ = ["continuous", "geochem_surface", "sample_values"]
+__all__ = ["continuous", "geochem_surface", "interpolate_points", "sample_values"]
 
 _STRIP_CELLS = 2**20
 
@@ -163,8 +163,6 @@ def geochem_surface(
     DataError
         Missing columns, or no sample with a usable value.
     """
-    from scipy.spatial import cKDTree
-
     radius = positive_length("search_radius_m", search_radius_m)
     if not (isinstance(power, int | float) and math.isfinite(power) and power > 0):
         raise ParameterError(f"power={power!r} must be a number greater than 0 (e.g. 2)")
@@ -189,35 +187,16 @@ def geochem_surface(
             stacklevel=2,
         )
     xy = np.column_stack([geoms.x.to_numpy()[ok], geoms.y.to_numpy()[ok]])
-    tree = cKDTree(xy)
-    opts = {
-        "values": values[ok],
-        "radius": radius,
-        "power": float(power),
-        "min_samples": int(min_samples),
-        "max_samples": int(max_samples),
-    }
-    block = resolve_chunks(chunks, tuple(grid.shape))
-    ny, nx = grid.shape
-    if block is None:
-        data: Any = _idw_block(tree, grid, slice(0, ny), slice(0, nx), **opts)
-    else:
-        import dask
-        import dask.array as dsa
-
-        shared = dask.delayed(tree, pure=False)
-        shared_values = dask.delayed(opts.pop("values"), pure=True)
-        rows = []
-        for row in block_slices((ny, nx), block):
-            parts = []
-            for rs, cs in row:
-                part = dask.delayed(_idw_block, pure=True)(
-                    shared, grid, rs, cs, values=shared_values, **opts
-                )
-                shape = (rs.stop - rs.start, cs.stop - cs.start)
-                parts.append(dsa.from_delayed(part, shape=shape, dtype="float32"))
-            rows.append(parts)
-        data = dsa.block(rows)
+    data = interpolate_points(
+        xy,
+        values[ok],
+        grid,
+        radius=radius,
+        power=float(power),
+        min_samples=int(min_samples),
+        max_samples=int(max_samples),
+        chunks=chunks,
+    )
     params = {
         "elements": list(elements),
         "ratio_to": list(ratio_to) if ratio_to else None,
@@ -241,6 +220,57 @@ def geochem_surface(
         units=("log10 " if log else "") + ("ratio" if ratio_to else "ppm"),
         long_name=f"{'log10 ' if log else ''}{label} (IDW, masked beyond {radius:g} m)",
     )
+
+
+def interpolate_points(
+    xy: np.ndarray,
+    values: np.ndarray,
+    grid: GeoBox,
+    *,
+    radius: float,
+    power: float = 2.0,
+    min_samples: int = 1,
+    max_samples: int = 12,
+    chunks: Chunks = None,
+) -> Any:
+    """IDW of point values onto ``grid`` cell centres, NaN where the sampling is too sparse.
+
+    Each cell takes the inverse-distance mean (weights ``1/d**power``) of its
+    ``max_samples`` nearest points within ``radius``; fewer than ``min_samples``
+    points within ``radius`` gives NaN (the sample-density mask); a cell centre on
+    a point takes that point's value.  ``xy`` are in the grid's CRS.  Returns a
+    float32 NumPy array, or a Dask array in ``chunks`` blocks with the same values.
+    """
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(xy)
+    opts: dict[str, Any] = {
+        "values": np.asarray(values, dtype="float64"),
+        "radius": float(radius),
+        "power": float(power),
+        "min_samples": int(min_samples),
+        "max_samples": int(max_samples),
+    }
+    block = resolve_chunks(chunks, tuple(grid.shape))
+    ny, nx = grid.shape
+    if block is None:
+        return _idw_block(tree, grid, slice(0, ny), slice(0, nx), **opts)
+    import dask
+    import dask.array as dsa
+
+    shared = dask.delayed(tree, pure=False)
+    shared_values = dask.delayed(opts.pop("values"), pure=True)
+    rows = []
+    for row in block_slices((ny, nx), block):
+        parts = []
+        for rs, cs in row:
+            part = dask.delayed(_idw_block, pure=True)(
+                shared, grid, rs, cs, values=shared_values, **opts
+            )
+            shape = (rs.stop - rs.start, cs.stop - cs.start)
+            parts.append(dsa.from_delayed(part, shape=shape, dtype="float32"))
+        rows.append(parts)
+    return dsa.block(rows)
 
 
 def _idw_block(

@@ -18,6 +18,7 @@ def read(
     *,
     layer: str | None = None,
     catalog: Any = None,
+    bbox: tuple[float, float, float, float] | None = None,
     **options: Any,
 ) -> Any:
     """Read a catalog dataset as a GeoDataFrame or DataArray, optionally in a region's CRS.
@@ -33,6 +34,9 @@ def read(
         For datasets with several layers (e.g. ``"cratons"``), which one to read.
     catalog : Catalog, optional
         Defaults to the project catalog.
+    bbox : (west, south, east, north), optional
+        Degrees.  Readers of large sources (the official full-resolution ones) read
+        only this window; by default the region's box.  Other readers ignore it.
     **options
         Reader options, overriding the catalog's ``reader_options``.
 
@@ -49,7 +53,17 @@ def read(
     cat = catalog or load_catalog()
     dataset = cat.dataset(dataset_id)
     read_func = get_reader(dataset)
-    paths = local_paths(dataset, fetch(dataset_id, catalog=cat))
+    if dataset.online_only:
+        from geomap.fetching_official import local_official_files
+
+        files = local_official_files(dataset)
+    else:
+        files = fetch(dataset_id, catalog=cat)
+    paths = local_paths(dataset, files)
+    if getattr(read_func, "geomap_windowed", False):
+        window = bbox if bbox is not None else (cat.region(region).bbox if region else None)
+        if window is not None:
+            options = {"bbox": tuple(window), **options}
     result = read_func(dataset, paths, layer=layer, **{**dataset.reader_options, **options})
     if region is not None:
         from geomap.harmonize import to_region

@@ -42,6 +42,13 @@ READER_MODULES: dict[str, str] = {
     "line-survey": "geomap.io.lines",
     "capricorn-geochem": "geomap.io.geochem",
     "lapland-till-geochem": "geomap.io.geochem",
+    "gsj-seamless-v2": "geomap.io.gsj_seamless",
+    "usgs-sgmc": "geomap.io.sgmc",
+    "usgs-mrds": "geomap.io.mrds",
+    "usgs-ngs": "geomap.io.ngs",
+    "emag2v3": "geomap.io.emag2v3",
+    "gsj-geochem": "geomap.io.gsj_geochem",
+    "colorado-soil-geochem": "geomap.io.colorado_geochem",
 }
 
 _REGISTRY: dict[str, ReaderFunc] = {}

@@ -15,24 +15,106 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
 from geomap.catalog import Catalog, load_catalog
 from geomap.core.atomic import atomic_dir, atomic_path
 from geomap.core.output_guard import check_output_path, check_replaceable
-from geomap.core.safe_text import markdown_paragraphs, markdown_text, write_csv
+from geomap.core.safe_text import markdown_code, markdown_paragraphs, markdown_text, write_csv
 from geomap.errors import ParameterError
 from geomap.pipeline.outputs import file_hashes, write_json
 from geomap.pipeline.runner import BuildState, run_stages
 
-__all__ = ["DEFAULT_PACKET", "PacketResult", "build_packet", "model_caveats"]
+__all__ = [
+    "DEFAULT_PACKET",
+    "GEOCHEM_OVERLAYS",
+    "PacketResult",
+    "build_packet",
+    "geochem_samples",
+    "model_caveats",
+]
 
 DEFAULT_PACKET: tuple[tuple[str, str], ...] = (
     ("carbonatite-ree", "conus"),
     ("kuroko-vms", "japan"),
 )
 """The joint US–Japan packet: carbonatite REE in the US, Kuroko VMS in Japan."""
+
+
+@dataclass(frozen=True)
+class GeochemOverlay:
+    """Geochemistry shown with one region of the packet.
+
+    ``anomaly_recipe`` (optional) is built for the region and its prospectivity drawn as the
+    REE anomaly; ``dataset`` gives the sample points, with the ``elements`` (ppm) and the
+    ``index`` score (:func:`geomap.evidence.sample_scores`) in their popups.
+    """
+
+    label: str
+    dataset: str
+    elements: tuple[str, ...]
+    index: str
+    anomaly_recipe: str | None = None
+
+
+_COLORADO = GeochemOverlay(
+    "Colorado soils", "usgs-colorado-soil-geochem", ("La", "Ce", "Y", "Th", "Nb"), "ree_th_nb_soil"
+)
+GEOCHEM_OVERLAYS: dict[str, GeochemOverlay] = {
+    "japan": GeochemOverlay(
+        "GSJ stream sediments",
+        "gsj-geochemical-map-japan",
+        ("La", "Ce", "Nd", "Dy", "Yb", "Y", "Th", "Nb", "Ta"),
+        "lree",
+        anomaly_recipe="ree-japan-geochem",
+    ),
+    "conus": _COLORADO,
+    "us-southwest": _COLORADO,
+}
+"""Region id -> the REE geochemistry the packet shows there (both sides of the Pacific)."""
+
+_SCORE_CLASSES = ((-np.inf, 1.0, "< 1 (background)"), (1.0, 2.0, "1-2"), (2.0, 3.0, "2-3"))
+
+
+def geochem_samples(overlay: GeochemOverlay, region: str, *, catalog: Catalog) -> gpd.GeoDataFrame:
+    """Sample points for the packet: id, medium, element ppm, the REE score and its class.
+
+    Parameters
+    ----------
+    overlay : GeochemOverlay
+    region : str
+        Region id (the points come in its analysis CRS, clipped to it).
+    catalog : Catalog
+
+    Returns
+    -------
+    GeoDataFrame
+        ``sample_id``, ``medium``, ``<El>_ppm`` (3 significant digits), ``ree_score``
+        (robust z), ``ree_class`` and the geometry.
+    """
+    from geomap.evidence import sample_scores
+    from geomap.io import read
+
+    samples = read(overlay.dataset, region=region, catalog=catalog)
+    score, _info = sample_scores(samples, index=overlay.index)
+    classes = np.full(len(samples), ">= 3 (strong anomaly)", dtype=object)
+    for low, high, label in _SCORE_CLASSES:
+        classes[(score >= low) & (score < high)] = label
+    classes[~np.isfinite(score)] = "no score"
+    columns: dict[str, Any] = {
+        "sample_id": samples["sample_id"].astype(str).to_numpy(),
+        "medium": samples["medium"].astype(str).to_numpy(),
+    }
+    for element in overlay.elements:
+        values = samples[f"{element}_ppm"].to_numpy(dtype="float64")
+        columns[f"{element}_ppm"] = np.array([float(f"{v:.3g}") for v in values])
+    columns["ree_score"] = np.round(score, 2)
+    columns["ree_class"] = classes
+    frame = gpd.GeoDataFrame(columns, geometry=samples.geometry.to_numpy(), crs=samples.crs)
+    frame.attrs["geomap_source"] = overlay.dataset
+    return frame
 
 
 @dataclass
@@ -161,6 +243,45 @@ def _human_summary(summary: pd.DataFrame) -> pd.DataFrame:
     return shown.rename(columns={c: column_label(c) for c in shown.columns})
 
 
+def _summary_markdown(
+    title: str,
+    summary: pd.DataFrame,
+    attribution: str,
+    *,
+    notes: Sequence[str] = (),
+    caveats: Sequence[tuple[str, Sequence[str]]] = (),
+) -> str:
+    """Return the packet's ``summary.md``: title, summary table, notes, caveats, attribution.
+
+    Every value is untrusted text (region, recipe and site names, dataset credits) and is
+    escaped for Markdown (:func:`geomap.core.safe_text.markdown_text`): no HTML, link or
+    table break can come from it.  ``notes`` are Markdown lines already escaped by the caller;
+    ``caveats`` are (heading, plain-text items) per model, escaped here.  Numbers are rounded
+    and columns have human names.
+    """
+    lines = [f"# {markdown_text(title)}", "", *_markdown_table(summary), ""]
+    lines += [
+        "Each region was computed in its own equal-area analysis CRS. Maps, figures and "
+        "the GeoPackage show prospectivity in the same classes everywhere: the top 1, 5, "
+        "10, 20 and 50 % of each study area's cells, so the classes compare across "
+        "regions and models even where the values (different deposit models) do not. "
+        "Open packet.html in a browser, or packet.qgs in QGIS.",
+        "",
+    ]
+    if notes:
+        lines += [*notes, ""]
+    if caveats:
+        lines += ["## Caveats", ""]
+        for heading, items in caveats:
+            lines += [f"**{markdown_text(heading)}**", ""]
+            lines += [f"- {markdown_text(c)}" for c in items] or [
+                "- None reported by the diagnostics."
+            ]
+            lines.append("")
+    lines += ["## Attribution", "", markdown_paragraphs(attribution), ""]
+    return "\n".join(lines)
+
+
 def _all_targets(states: Sequence[BuildState]) -> gpd.GeoDataFrame:
     frames = []
     for state in states:
@@ -178,6 +299,7 @@ def build_packet(
     overwrite: bool = False,
     resolutions: dict[str, float] | None = None,
     title: str = "US–Japan joint survey planning",
+    geochemistry: bool = True,
     use_cache: bool = True,
     cache_dir: str | Path | None = None,
     progress: bool = True,
@@ -198,6 +320,10 @@ def build_packet(
         Cell size per region id (default: each region's default).
     title : str
         Map and summary title.
+    geochemistry : bool, default True
+        Show the REE geochemistry of :data:`GEOCHEM_OVERLAYS` with the regions it covers:
+        the Japan REE anomaly (``ree-japan-geochem``, knowledge-driven and unvalidated) and
+        the sample points with their values in popups (GSJ stream sediments, Colorado soils).
     use_cache, cache_dir, progress, catalog
         As for :func:`geomap.pipeline.build`.
 
@@ -207,7 +333,7 @@ def build_packet(
     """
     from geomap.export.gpkg import write_geopackage
     from geomap.pipeline.manifest import dataset_provenance, software_versions
-    from geomap.render.maps import MapPanel, joint_map
+    from geomap.render.maps import MapBuilder, MapPanel
 
     if not builds:
         raise ParameterError("the packet needs at least one (recipe, region) pair")
@@ -227,7 +353,33 @@ def build_packet(
             )
         )
     summary = pd.DataFrame([_summary_row(s) for s in states])
+    overlays: list[tuple[BuildState, GeochemOverlay, gpd.GeoDataFrame, Any]] = []
+    if geochemistry:
+        for s in states:
+            overlay = GEOCHEM_OVERLAYS.get(s.region.id)
+            if overlay is None:
+                continue
+            anomaly = None
+            if overlay.anomaly_recipe is not None:
+                anomaly_state = run_stages(
+                    overlay.anomaly_recipe,
+                    region=s.region.id,
+                    resolution_m=s.settings["resolution_m"],
+                    use_cache=use_cache,
+                    cache_dir=cache_dir,
+                    catalog=cat,
+                )
+                anomaly = anomaly_state.layers.prediction["prospectivity"]
+            samples = geochem_samples(overlay, s.region.id, catalog=cat)
+            overlays.append((s, overlay, samples, anomaly))
     datasets = list(dict.fromkeys(d for s in states for d in s.datasets))
+    datasets += [o.dataset for _, o, _, _ in overlays if o.dataset not in datasets]
+    for _, o, _, _ in overlays:
+        if o.anomaly_recipe is not None:
+            from geomap.recipes import load_recipe
+
+            recipe_datasets = load_recipe(o.anomaly_recipe, catalog=cat).datasets
+            datasets += [d for d in recipe_datasets if d not in datasets]
     panels = [
         MapPanel(
             label=_short_label(s.region.name),
@@ -244,14 +396,35 @@ def build_packet(
     ]
     files: dict[str, Path] = {}
     with atomic_dir(target, overwrite=overwrite) as tmp:
-        joint_map(
-            panels,
-            title=title,
-            datasets=datasets,
-            summary=_human_summary(summary),
-            path=tmp / "packet.html",
-            catalog=cat,
-        )
+        builder = MapBuilder(title=title, catalog=cat)
+        builder.add_datasets(datasets)
+        for panel in panels:
+            builder.add_panel(panel)
+        for s, overlay, samples, anomaly in overlays:
+            group = f"{_short_label(s.region.name)}: REE geochemistry"
+            if anomaly is not None:
+                builder.add_raster(
+                    anomaly,
+                    name=f"{s.region.name}: REE anomaly ({overlay.label}; knowledge-driven, "
+                    "not validated: no REE deposits)",
+                    kind="evidence",
+                    group=group,
+                    show=True,
+                    units="fuzzy membership",
+                )
+            builder.add_vectors(
+                samples,
+                name=f"{s.region.name}: {overlay.label} ({len(samples)} samples)",
+                kind="sample",
+                group=group,
+                show=False,
+                color_by="ree_class",
+                fields=[c for c in samples.columns if c != samples.geometry.name],
+                title_field="sample_id",
+                title_prefix="Sample ",
+            )
+        builder.add_table(_human_summary(summary), title="Summary")
+        builder.save(tmp / "packet.html")
         files["packet.html"] = tmp / "packet.html"
         vectors: dict[str, Any] = {}
         rasters: dict[str, Any] = {}
@@ -264,6 +437,11 @@ def build_packet(
             for name in ("prospectivity", "uncertainty", "coverage"):
                 if name in s.layers.prediction:
                     rasters[f"{prefix}_{name}"] = s.layers.prediction[name]
+        for s, _overlay, samples, anomaly in overlays:
+            prefix = s.region.id.replace("-", "_")
+            vectors[f"{prefix}_geochem_samples"] = samples
+            if anomaly is not None:
+                rasters[f"{prefix}_ree_anomaly"] = anomaly
         gpkg = tmp / "packet.gpkg"
         write_geopackage(
             gpkg,
@@ -287,30 +465,27 @@ def build_packet(
         files["targets.csv"] = tmp / "targets.csv"
         write_csv(summary, tmp / "summary.csv", float_format="%.6g", lineterminator="\n")
         files["summary.csv"] = tmp / "summary.csv"
-        lines = [f"# {markdown_text(title)}", "", *_markdown_table(summary), ""]
-        lines += [
-            "Each region was computed in its own equal-area analysis CRS. Maps, figures and "
-            "the GeoPackage show prospectivity in the same classes everywhere: the top 1, 5, "
-            "10, 20 and 50 % of each study area's cells, so the classes compare across "
-            "regions and models even where the values (different deposit models) do not. "
-            "Open packet.html in a browser, or packet.qgs in QGIS.",
-            "",
-            "## Caveats",
-            "",
-        ]
-        for s in states:
-            caveats = model_caveats(s)
-            lines.append(
-                f"**{markdown_text(s.region.name)} — {markdown_text(s.recipe.name)} "
-                f"({markdown_text(s.model.model_name)})**"
+        notes = [
+            f"- {markdown_text(s.region.name)}: {len(samples)} {overlay.label} samples "
+            f"({markdown_code(overlay.dataset)}) with their REE score ({overlay.index}, "
+            "robust z) in the map popups"
+            + (
+                f"; REE anomaly from {markdown_code(overlay.anomaly_recipe)} (knowledge-driven "
+                "fuzzy overlay: there are no REE deposits to validate it against)"
+                if anomaly is not None
+                else ""
             )
-            lines.append("")
-            lines += [f"- {markdown_text(c)}" for c in caveats] or [
-                "- None reported by the diagnostics."
-            ]
-            lines.append("")
-        lines += ["## Attribution", "", markdown_paragraphs(cat.attribution(datasets)), ""]
-        (tmp / "summary.md").write_text("\n".join(lines), encoding="utf-8")
+            + "."
+            for s, overlay, samples, anomaly in overlays
+        ]
+        caveats = [
+            (f"{s.region.name} — {s.recipe.name} ({s.model.model_name})", model_caveats(s))
+            for s in states
+        ]
+        text = _summary_markdown(
+            title, summary, cat.attribution(datasets), notes=notes, caveats=caveats
+        )
+        (tmp / "summary.md").write_text(text, encoding="utf-8")
         files["summary.md"] = tmp / "summary.md"
         write_json(
             tmp / "manifest.json",

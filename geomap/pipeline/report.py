@@ -210,6 +210,10 @@ def build_report(
         "",
         f"Mineral system: {markdown_text(recipe.mineral_system.strip())}",
         "",
+        "## Rationale (from the recipe)",
+        "",
+        str(getattr(recipe, "rationale", "") or "").strip() or "(none given)",
+        "",
         "## What was run",
         "",
         f"- Recipe {markdown_code(recipe.id)} ({markdown_text(recipe.path or 'built-in')}), "
@@ -306,6 +310,7 @@ def build_report(
         f"- {markdown_code(d['id'])} — {markdown_text(d['title'])} ({markdown_text(d['license'])})"
         for d in datasets
     ]
+    lines += _source_choice_lines(settings.get("sources") or {})
     lines += ["", "## Attribution", "", markdown_paragraphs(attribution), ""]
     return "\n".join(lines)
 
@@ -314,3 +319,19 @@ def _target_rule_text(settings: Mapping[str, Any]) -> str:
     if settings.get("threshold") is not None:
         return f"every cell with prospectivity >= {settings['threshold']:g}"
     return f"top {settings.get('top_percent')} % of the area with data"
+
+
+def _source_choice_lines(choices: Mapping[str, Any]) -> list[str]:
+    """Which source each layer with preferred sources used, and why others were skipped."""
+    if not choices:
+        return []
+    lines = ["", "Sources chosen (preferred sources and your own files):", ""]
+    for layer, choice in choices.items():
+        skipped = "; ".join(s["reason"] for s in choice.get("skipped", []))
+        if "file" in choice:
+            note = f" (your file {choice['file']}, sha256 {choice.get('sha256', '?')})"
+        else:
+            note = f" (skipped: {skipped})" if skipped else " (the preferred source)"
+        used = markdown_code(", ".join(choice["used"]))
+        lines.append(f"- {markdown_code(layer)}: {used}{markdown_text(note)}")
+    return lines

@@ -195,6 +195,7 @@ def run_stages(
         range (checked before any work).
     """
     from geomap.fetching import fetch
+    from geomap.recipes import resolve_sources
 
     run = settings_from(settings, options)
     top_percent, threshold = run.target_rule()
@@ -202,6 +203,7 @@ def run_stages(
     cat = catalog or load_catalog()
     with progress.stage("catalog"):
         loaded, region_obj, resolution = _resolve(recipe, run, cat)
+        loaded = resolve_sources(loaded, region_obj.id, catalog=cat)  # best source present
         store = Path(run.cache_dir) if run.cache_dir else cache_root()
         check_plan(  # cells, memory, disk, blocks and seed: before any allocation
             loaded,
@@ -269,6 +271,7 @@ def run_stages(
         "max_cells": run.max_cells,
         "chunks": run.chunks,
         "random_state": run.random_state,
+        "sources": loaded.source_choices,
     }
     layers = BuildLayers(
         stack=stack,

@@ -67,9 +67,18 @@ class BuildContext:
     progress: bool = False
 
     def dataset_hashes(self, dataset_ids: list[str]) -> dict[str, dict[str, str | None]]:
-        """Return the file hashes of the given datasets (what a product's key depends on)."""
+        """Return the file hashes of the given datasets (what a product's key depends on).
+
+        Online-only official sources have no catalog sha256; the hash recorded at their
+        download stands in, so a re-fetched (changed) file gives new products.
+        """
+        from geomap.fetching import _expected_hash
+
         return {
-            dataset_id: {f.path: f.sha256 for f in self.catalog.dataset(dataset_id).files}
+            dataset_id: {
+                f.path: f.sha256 or _expected_hash(f)
+                for f in self.catalog.dataset(dataset_id).files
+            }
             for dataset_id in sorted(set(dataset_ids))
         }
 

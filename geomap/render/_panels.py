@@ -64,7 +64,8 @@ def sources_html(b: Any) -> str:
         )
     parts.append(
         "<p>Online basemaps, when switched on, carry their own credits (OpenStreetMap "
-        "contributors; U.S. Geological Survey, The National Map; 地理院タイル, GSI Japan). "
+        "contributors; U.S. Geological Survey, The National Map; 地理院タイル, GSI Japan; "
+        "geology tiles: Seamless Digital Geological Map of Japan V2, GSJ, AIST). "
         "Map made with geomap, Leaflet and folium.</p>"
     )
     count = len(b._datasets)

@@ -63,6 +63,7 @@ def _online() -> dict[str, Any]:
         "GSI standard map (地理院タイル 標準地図)": GSI_STANDARD,
         "GSI pale map (地理院タイル 淡色地図)": GSI_PALE,
         "GSI aerial photo (地理院タイル 写真)": GSI_PHOTO,
+        "GSJ Seamless geology V2 (1:200,000)": GSJ_SEAMLESS,
     }
 
 
@@ -72,6 +73,29 @@ GSI_PALE = _gsi("Pale", "pale", "png", "GSI pale map")
 """The GSI pale map tiles (地理院タイル 淡色地図), an ``xyzservices`` provider."""
 GSI_PHOTO = _gsi("SeamlessPhoto", "seamlessphoto", "jpg", "GSI seamless aerial photo")
 """The GSI seamless aerial photo tiles (地理院タイル 写真), an ``xyzservices`` provider."""
+
+
+def _gsj_seamless() -> Any:
+    """Return the GSJ Seamless V2 geology tiles (web API; the path is ``z/y/x``: row first)."""
+    from xyzservices import TileProvider
+
+    from geomap.io.gsj_seamless import SEAMLESS_TILES
+
+    return TileProvider(
+        name="GSJ.SeamlessV2",
+        url=SEAMLESS_TILES,
+        attribution="Seamless Digital Geological Map of Japan 1:200,000 V2, Geological Survey of "
+        "Japan, AIST (出典：産総研地質調査総合センター)",
+        html_attribution='<a href="https://gbank.gsj.jp/seamless/" target="_blank">'
+        "20万分の1日本シームレス地質図V2, 産総研地質調査総合センター (GSJ, AIST)</a>",
+        max_zoom=13,
+        min_zoom=3,
+        title="GSJ Seamless geology V2",
+    )
+
+
+GSJ_SEAMLESS = _gsj_seamless()
+"""The GSJ Seamless V2 geology tiles, an ``xyzservices`` provider (``z/y/x`` paths)."""
 ONLINE_BASEMAPS: dict[str, Any] = _online()
 """Optional online tile layers by display name (never loaded in an offline map)."""
 
