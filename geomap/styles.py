@@ -275,7 +275,7 @@ COLUMN_LABELS: dict[str, str] = {
     "state": "State / prefecture",
     "centroid_lon": "Centroid longitude",
     "centroid_lat": "Centroid latitude",
-    "region": "Region",
+    "region": "Region id",
     "region_name": "Region",
     "recipe": "Recipe",
     "mineral_system": "Mineral system",

@@ -225,7 +225,7 @@ def _markdown_table(frame: pd.DataFrame) -> list[str]:
             return f"{value:,}"
         return markdown_text(value)
 
-    columns = [c for c in frame.columns if c != "region"]
+    columns = list(frame.columns)
     lines = ["| " + " | ".join(markdown_text(column_label(c)) for c in columns) + " |"]
     lines.append("|" + "|".join("---" for _ in columns) + "|")
     lines += [
