@@ -78,5 +78,7 @@ if TYPE_CHECKING:
     from geomap.sources import format_overview as format_overview
     from geomap.sources import source_overview as source_overview
     from geomap.targets import select_targets as select_targets
+    from geomap.training import audit_summary as audit_summary
+    from geomap.training import training_audit as training_audit
 
 __getattr__, __dir__ = lazy_exports_from_stub_block(__name__, __file__)

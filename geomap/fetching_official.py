@@ -102,15 +102,28 @@ def download_resumable(
         HTTP errors, a lost connection (the partial file is kept for the next run), or
         a file beyond ``max_bytes``.
     """
+    import contextlib
+    import time
+
     import requests
     import urllib3
+
+    from geomap.core.download import DownloadLimits, _check_pace, _follow
 
     part.parent.mkdir(parents=True, exist_ok=True)
     have = part.stat().st_size if part.exists() else 0
     headers = {"Range": f"bytes={have}-"} if have else {}
     received = 0
+    # the same bounds as every download: same-host redirects, a deadline, a minimum rate
+    limits = DownloadLimits.from_environment(read_timeout_s=timeout)
+    if max_bytes is None:
+        max_bytes = limits.max_bytes_unknown_size
+    began = time.monotonic()
     try:
-        with requests.get(url, headers=headers, stream=True, timeout=timeout) as response:
+        with (
+            requests.Session() as session,
+            contextlib.closing(_follow(session, url, limits, url, headers)) as response,
+        ):
             if response.status_code == 416 and have:  # nothing left to send: already complete
                 return DownloadResult(part, have, 0)
             response.raise_for_status()
@@ -133,6 +146,7 @@ def download_resumable(
                         raise FetchError(f"{url} sent more than {max_bytes:,} bytes; refused")
                     if progress is not None:
                         progress(start + received, total)
+                    _check_pace(received, time.monotonic() - began, limits, url, url)
             if total is not None and start + received < total:
                 raise FetchError(
                     f"download of {url} stopped at {start + received:,} of {total:,} bytes; the "

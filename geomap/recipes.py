@@ -46,12 +46,14 @@ __all__ = [
     "SourceSpec",
     "TrainingSpec",
     "TransformSpec",
+    "audit_sites",
     "build_evidence",
     "evidence_functions",
     "load_recipe",
     "recipe_names",
     "resolve_sources",
     "select_end_use",
+    "training_candidates",
     "training_occurrences",
     "with_user_data",
 ]
@@ -197,6 +199,13 @@ class ModelSpec(_Strict):
 
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
+    mode: Literal["greenfield", "brownfield"] = Field(
+        default="greenfield",
+        description=(
+            "greenfield: evidence layers only; brownfield: also the distance to known "
+            "occurrences, recomputed inside every validation fold"
+        ),
+    )
 
     @field_validator("name")
     @classmethod
@@ -641,11 +650,9 @@ def _check_commodities(problems: _Problems, key: str, values: list[str] | None) 
 
 
 def _deposit_classes() -> list[str]:
-    from geomap._yaml import load_yaml
+    from geomap.harmonize.deposit_types import deposit_vocabulary
 
-    path = Path(__file__).resolve().parent / "data" / "deposit_classes.yaml"
-    raw = load_yaml(path, RecipeError)
-    return sorted({rule["class"] for rule in raw["rules"]})
+    return sorted(deposit_vocabulary())
 
 
 def _check_params(
@@ -1377,10 +1384,98 @@ def build_evidence(
     return stack
 
 
-def training_occurrences(
+def audit_sites(frame: Any, spec: Any, key: str) -> Any:
+    """Return ``frame`` with ``training`` and ``reason`` from a recipe's selection spec.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        Occurrences (with ``deposit_class`` and, when classified, its rule and confidence).
+    spec : TrainingSpec or SourceSpec
+        ``commodities``, ``exclude_commodities``, ``deposit_classes``,
+        ``exclude_deposit_classes`` and ``where``.
+    key : str
+        Where the spec is, for error messages (``recipe x.yaml: training``).
+
+    Returns
+    -------
+    GeoDataFrame
+        The candidate rows (those matching ``commodities``), with ``training`` (bool) and
+        ``reason`` (``"kept"`` or the first step that dropped the site).
+    """
+    import numpy as np
+    import pandas as pd
+
+    from geomap.harmonize.occurrences import select_commodities
+
+    if spec.commodities:
+        frame = frame.loc[np.asarray(select_commodities(frame, spec.commodities), dtype=bool)]
+    out = frame.copy()
+    n = len(out)
+    reason = np.array(["kept"] * n, dtype=object)
+    open_ = np.ones(n, dtype=bool)
+
+    def drop(mask: np.ndarray, text: Any) -> None:
+        hit = open_ & mask
+        if isinstance(text, str):
+            reason[hit] = text
+        else:
+            reason[hit] = np.asarray(text, dtype=object)[hit]
+        open_[hit] = False
+
+    if spec.exclude_commodities:
+        mask = np.asarray(select_commodities(out, spec.exclude_commodities), dtype=bool)
+        drop(mask, f"has an excluded commodity ({', '.join(spec.exclude_commodities)})")
+    cls = _text(out["deposit_class"]).fillna("").to_numpy(dtype=object)
+    rule = (
+        out["deposit_class_rule"].astype("string").fillna("").to_numpy(dtype=object)
+        if "deposit_class_rule" in out
+        else np.array([""] * n, dtype=object)
+    )
+    conf = (
+        out["deposit_class_confidence"].to_numpy(dtype=float)
+        if "deposit_class_confidence" in out
+        else np.full(n, np.nan)
+    )
+    typed = [
+        f"deposit class {c!r}" + (f" (rule {r}, confidence {p:.2f})" if r else "")
+        for c, r, p in zip(cls, rule, conf, strict=True)
+    ]
+    if spec.deposit_classes:
+        mask = ~np.isin(cls, [c.lower() for c in spec.deposit_classes])
+        drop(mask, [f"{t} is not one of {list(spec.deposit_classes)}" for t in typed])
+    if spec.exclude_deposit_classes:
+        mask = np.isin(cls, [c.lower() for c in spec.exclude_deposit_classes])
+        drop(mask, [f"{t} is excluded by the recipe" for t in typed])
+    if spec.where:
+        kept = _apply_where(out, spec.where, key).index
+        drop(~out.index.isin(kept), f"fails the recipe's where filter {dict(spec.where)}")
+    out["training"] = open_
+    out["reason"] = pd.array(reason.tolist(), dtype="string")
+    return out
+
+
+def training_candidates(
     recipe: Recipe | str | Path, region: str, *, catalog: Catalog | None = None
 ) -> gpd.GeoDataFrame:
-    """Return the recipe's training occurrences in a region, in the region's analysis CRS.
+    """Return every site the recipe's training selection considered in a region.
+
+    Parameters
+    ----------
+    recipe : Recipe, str or Path
+        A loaded recipe, a recipe name from ``layers/`` or a YAML path.
+    region : str
+        A region the recipe supports.
+    catalog : Catalog, optional
+        Defaults to the project catalog.
+
+    Returns
+    -------
+    GeoDataFrame
+        In the region's analysis CRS: the occurrence columns plus ``training`` (True for the
+        sites that train and validate the model) and ``reason`` (the columns a reader needs
+        are :data:`geomap.training.AUDIT_COLUMNS`); ``attrs["geomap_report"]`` is the
+        occurrence reader's report.
 
     Raises
     ------
@@ -1406,13 +1501,40 @@ def training_occurrences(
         region_obj = cat.region(region)
         sites, _ = read_user_sites(_user_path(recipe, spec.path), crs=spec.crs, region=region_obj)
         frame = to_region(sites, region_obj)
-        out = _select_occurrences(frame, spec, f"recipe {recipe.path}: training")
-        out.attrs = dict(frame.attrs)
-        return out
-    datasets = spec.datasets or [d for d in recipe.datasets if cat.dataset(d).kind == "occurrences"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        frame = read_occurrences(datasets, region=region, catalog=cat)
-    out = _select_occurrences(frame, spec, f"recipe {recipe.path}: training")
+        if "deposit_class" not in frame.columns:  # the user's own class, when given, stands
+            from geomap.harmonize.deposit_types import add_deposit_classes
+
+            frame = add_deposit_classes(frame)
+    else:
+        datasets = spec.datasets or [
+            d for d in recipe.datasets if cat.dataset(d).kind == "occurrences"
+        ]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            frame = read_occurrences(datasets, region=region, catalog=cat)
+    out = audit_sites(frame, spec, f"recipe {recipe.path}: training")
+    for column in ("deposit_class_rule", "sources", "state"):
+        if column not in out.columns:
+            out[column] = ""
+    out = out.reset_index(drop=True)
     out.attrs = dict(frame.attrs)
+    return out
+
+
+def training_occurrences(
+    recipe: Recipe | str | Path, region: str, *, catalog: Catalog | None = None
+) -> gpd.GeoDataFrame:
+    """Return the recipe's training occurrences in a region, in the region's analysis CRS.
+
+    These are exactly the rows of :func:`training_candidates` (the training audit,
+    :func:`geomap.training.training_audit`) marked ``training``.
+
+    Raises
+    ------
+    RecipeError
+        The region is not supported or a ``where`` column is unknown.
+    """
+    audit = training_candidates(recipe, region, catalog=catalog)
+    out = audit.loc[audit["training"].to_numpy(dtype=bool)].reset_index(drop=True)
+    out.attrs = dict(audit.attrs)
     return out

@@ -7,7 +7,13 @@ The rule, in order:
    an explicit probability ``threshold``.
 2. **Merge** selected cells that touch (8-connectivity by default) into one target.
 3. **Drop** targets smaller than ``min_area_km2`` (counted in ``attrs``).
-4. **Rank** by mean prospectivity (highest first), ties broken by larger area.
+4. **Split** targets larger than ``max_target_km2`` (a survey-sized area; the pipeline's
+   default is :data:`DEFAULT_MAX_TARGET_KM2`) along a square grid of tiles of at most that
+   area (at least one cell), so each piece can be surveyed on its own; each piece keeps
+   ``parent_id`` (the unsplit target) and its own statistics.
+5. **Rank** by ``rank_score`` = mean prospectivity minus mean uncertainty (a one-standard-
+   deviation lower bound: a target must be both high and certain to rank first; without an
+   uncertainty layer the mean prospectivity), ties broken by larger area.
 
 Each target then gets its statistics (area, mean/max prospectivity, mean
 uncertainty, data coverage), the known occurrences inside it, the nearest known
@@ -46,11 +52,22 @@ from scipy import ndimage
 
 from geomap.errors import CRSError, DataError, ParameterError
 
-__all__ = ["TARGET_COLUMNS", "select_targets"]
+__all__ = [
+    "DEFAULT_MAX_TARGET_KM2",
+    "TARGET_COLUMNS",
+    "select_targets",
+    "split_labels",
+    "target_stability",
+]
+
+DEFAULT_MAX_TARGET_KM2 = 300.0
+"""Largest target the pipeline reports as one (km²): a few days of ground survey."""
 
 TARGET_COLUMNS = [
     "target_id",
     "rank",
+    "rank_score",
+    "parent_id",
     "area_km2",
     "mean_prospectivity",
     "max_prospectivity",
@@ -111,6 +128,45 @@ def _selection(
     else:
         cutoff = float(threshold)
     return valid & (values >= cutoff), cutoff
+
+
+def split_labels(labels: np.ndarray, max_cells: int) -> tuple[np.ndarray, dict[int, int]]:
+    """Split every labelled group of more than ``max_cells`` cells along square tiles.
+
+    The tiles have a side of ``floor(sqrt(max_cells))`` cells (at least 1), aligned on the
+    grid, so no piece holds more than ``max_cells`` cells.
+
+    Returns
+    -------
+    labels, parent
+        The new labels (1-based, raster order of first cell) and, for each new label, the
+        old label it came from.
+
+    >>> lab = np.array([[1, 1, 1, 1], [1, 1, 1, 1]])
+    >>> new, parent = split_labels(lab, 4)
+    >>> new.tolist(), parent
+    ([[1, 1, 2, 2], [1, 1, 2, 2]], {1: 1, 2: 1})
+    """
+    side = max(1, math.floor(math.sqrt(max(max_cells, 1))))
+    counts = np.bincount(labels.ravel())
+    big = np.flatnonzero(counts > max_cells)
+    big = big[big > 0]
+    rows, cols = np.indices(labels.shape)
+    n_tile_cols = labels.shape[1] // side + 1
+    tile = (rows // side) * n_tile_cols + cols // side
+    key = labels.astype(np.int64) * (tile.max() + 1)
+    key = np.where(np.isin(labels, big), key + tile, key)
+    key = np.where(labels > 0, key, -1)
+    flat = key.ravel()
+    # number the pieces in raster order of their first cell
+    valid = np.flatnonzero(flat >= 0)
+    _, first, inverse = np.unique(flat[valid], return_index=True, return_inverse=True)
+    order = np.argsort(np.argsort(valid[first]))
+    new = np.zeros(flat.size, dtype=np.int64)
+    new[valid] = order[inverse] + 1
+    new_labels = new.reshape(labels.shape)
+    parent = {int(new_labels.ravel()[valid[f]]): int(labels.ravel()[valid[f]]) for f in first}
+    return new_labels, parent
 
 
 def _polygons(labels: np.ndarray, transform: Any) -> dict[int, Any]:
@@ -210,6 +266,8 @@ class _Components:
     cutoff: float
     count: int
     dropped: int
+    parent: dict[int, int] | None = None
+    split: int = 0
 
 
 def _components_in_memory(
@@ -220,6 +278,7 @@ def _components_in_memory(
     threshold: float | None,
     cell_km2: float,
     min_area_km2: float,
+    max_target_km2: float | None = None,
 ) -> _Components:
     values = np.asarray(prospectivity.values, dtype="float64")
     selected, cutoff = _selection(values, top_percent, threshold)
@@ -232,6 +291,17 @@ def _components_in_memory(
     dropped = int(count - keep.size)
     if keep.size < count:
         labels = np.where(np.isin(labels, keep), labels, 0)
+    parent: dict[int, int] | None = None
+    n_split = 0
+    if max_target_km2 is not None and keep.size:
+        max_cells = max(1, int(max_target_km2 // cell_km2))
+        n_split = int((area[keep - 1] > max(max_target_km2, cell_km2)).sum())
+        if n_split:
+            labels, parent = split_labels(labels, max_cells)
+            keep = np.unique(labels[labels > 0])
+            cells = ndimage.sum_labels(np.ones_like(values), labels, keep)
+            area = np.zeros(int(keep.max()) + 1)
+            area[keep - 1] = cells * cell_km2
 
     def stat(func: Any, layer: xr.DataArray | None) -> np.ndarray:
         if layer is None or keep.size == 0:
@@ -260,6 +330,8 @@ def _components_in_memory(
         cutoff=cutoff,
         count=int(count),
         dropped=dropped,
+        parent=parent,
+        split=n_split,
     )
 
 
@@ -512,6 +584,7 @@ def select_targets(
     occurrences: gpd.GeoDataFrame | None = None,
     commodities: Iterable[str] = (),
     admin_areas: gpd.GeoDataFrame | None = None,
+    max_target_km2: float | None = None,
 ) -> gpd.GeoDataFrame:
     """Turn a prospectivity surface into ranked target polygons.
 
@@ -542,6 +615,10 @@ def select_targets(
     admin_areas : GeoDataFrame, optional
         Polygons with ``country`` and ``state`` columns (e.g. Natural Earth states or
         Japanese prefectures); each target gets the one it overlaps most.
+    max_target_km2 : float, optional
+        Split targets larger than this along square tiles (step 4 of the module doc);
+        ``None`` keeps them whole.  Chunked (Dask) surfaces are not split (noted in
+        ``attrs``).
 
     Returns
     -------
@@ -578,7 +655,14 @@ def select_targets(
         )
     else:
         found = _components_in_memory(
-            prospectivity, uncertainty, coverage, top_percent, threshold, cell_km2, min_area_km2
+            prospectivity,
+            uncertainty,
+            coverage,
+            top_percent,
+            threshold,
+            cell_km2,
+            min_area_km2,
+            max_target_km2,
         )
     keep = found.keep
     layers_total = n_layers or (coverage.attrs.get("n_layers") if coverage is not None else None)
@@ -598,11 +682,21 @@ def select_targets(
         crs=prospectivity.rio.crs,
     )
     cutoff, count, dropped = found.cutoff, found.count, found.dropped
-    frame = frame.sort_values(
-        ["mean_prospectivity", "area_km2"], ascending=[False, False]
-    ).reset_index(drop=True)
+    uncertain = frame["mean_uncertainty"].to_numpy(dtype="float64")
+    frame["rank_score"] = frame["mean_prospectivity"] - np.where(
+        np.isfinite(uncertain), uncertain, 0.0
+    )
+    parent = found.parent or {}
+    frame["parent_label"] = [parent.get(int(label), int(label)) for label in keep]
+    frame = frame.sort_values(["rank_score", "area_km2"], ascending=[False, False]).reset_index(
+        drop=True
+    )
     frame["rank"] = np.arange(1, len(frame) + 1)
     frame["target_id"] = [f"T{r:03d}" for r in frame["rank"]]
+    first_of = frame.groupby("parent_label")["target_id"].transform("first")
+    frame["parent_id"] = np.where(
+        frame.groupby("parent_label")["target_id"].transform("size") > 1, first_of, ""
+    )
     frame = frame.join(_occurrence_columns(frame, occurrences)).join(
         _admin_columns(frame, admin_areas)
     )
@@ -613,7 +707,13 @@ def select_targets(
     frame["commodities"] = [join_codes(c) for c in codes]
     frame["supply_chains"] = ["; ".join(sorted(supply_chains(c))) for c in codes]
     frame = frame[[*TARGET_COLUMNS, "geometry"]]
-    for column in ("area_km2", "mean_prospectivity", "max_prospectivity", "mean_uncertainty"):
+    for column in (
+        "area_km2",
+        "mean_prospectivity",
+        "max_prospectivity",
+        "mean_uncertainty",
+        "rank_score",
+    ):
         frame[column] = frame[column].astype("float64").round(6)
     frame.attrs["geomap_targets"] = {
         "rule": "top_percent" if threshold is None else "threshold",
@@ -622,5 +722,74 @@ def select_targets(
         "min_area_km2": min_area_km2,
         "candidates": int(count),
         "dropped_below_min_area": dropped,
+        "max_target_km2": max_target_km2,
+        "split_above_max_area": int(found.split),
+        "split_skipped": bool(max_target_km2 is not None and is_lazy(prospectivity)),
+        "ranking": "rank_score = mean_prospectivity - mean_uncertainty",
     }
     return frame
+
+
+def target_stability(
+    targets: gpd.GeoDataFrame,
+    other_targets: gpd.GeoDataFrame,
+    other_prospectivity: xr.DataArray,
+    *,
+    top: int = 10,
+) -> dict[str, Any]:
+    """Compare the targets of two builds (e.g. two cell sizes): do the same places rank high.
+
+    Parameters
+    ----------
+    targets : GeoDataFrame
+        The targets of the build being reported (ranked).
+    other_targets : GeoDataFrame
+        The targets of the comparison build.
+    other_prospectivity : xarray.DataArray
+        The comparison build's surface (any projected CRS).
+    top : int, default 10
+        How many leading targets are compared.
+
+    Returns
+    -------
+    dict
+        ``rank_correlation``: Spearman correlation between the targets' ``rank_score`` and
+        the comparison surface at their centroids (all targets); ``persistent``: how many of
+        the ``top`` leading targets overlap one of the comparison's ``top`` leading targets,
+        with ``persistent_ids`` and ``first_persists`` (does target #1 overlap the
+        comparison's #1?); ``n`` and ``top``.
+    """
+    from scipy.stats import spearmanr
+
+    lead = targets.sort_values("rank").head(top)
+    other_lead = other_targets.sort_values("rank").head(top).to_crs(targets.crs)
+    persistent = [
+        str(t)
+        for t, geom in zip(lead["target_id"], lead.geometry, strict=True)
+        if other_lead.intersects(geom).any()
+    ]
+    first_persists = bool(
+        len(lead)
+        and len(other_lead)
+        and lead.geometry.iloc[0].intersects(other_lead.geometry.iloc[0])
+    )
+    correlation = None
+    if len(targets) >= 3:
+        centroids = targets.geometry.centroid.to_crs(other_prospectivity.rio.crs)
+        values = other_prospectivity.sel(
+            x=xr.DataArray(centroids.x.to_numpy()),
+            y=xr.DataArray(centroids.y.to_numpy()),
+            method="nearest",
+        ).to_numpy()
+        ok = np.isfinite(values)
+        if ok.sum() >= 3:
+            rho = spearmanr(targets["rank_score"].to_numpy()[ok], values[ok]).statistic
+            correlation = float(rho) if np.isfinite(rho) else None
+    return {
+        "rank_correlation": correlation,
+        "persistent": len(persistent),
+        "persistent_ids": persistent,
+        "first_persists": first_persists,
+        "top": int(min(top, len(lead))),
+        "n": len(targets),
+    }

@@ -24,7 +24,9 @@ def linked():
         geomap.read("minmod-state-surveys", layer="usgs_mrds_california"),
     ]
     frame = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=4326)
-    frame["group"] = link_duplicates(frame)
+    from geomap.io.admin import state_codes
+
+    frame["group"] = link_duplicates(frame, state_codes=state_codes(frame))
     return frame
 
 
@@ -60,11 +62,57 @@ def test_mountain_pass_is_one_site_across_five_compilations(linked):
         ("mrdata_ree", "59"),
         ("earth_mri_usa", "421"),
         ("usgs_mrds_california", "30115"),  # "Mountain Pass Mine and Mill"
+        ("usgs_mrds_california", "42704"),  # "Mountain Pass District", 300 m from the deposit
     }
-    # an antimony prospect 1.3 km away, a district record (same source as the mine) and a gold
-    # prospect called "Mountain Pass" 450 km away stay separate sites
-    for record_id in ("37907", "42704", "25617"):
+    # an antimony prospect 1.3 km away and a gold prospect called "Mountain Pass" 450 km away
+    # stay separate sites
+    for record_id in ("37907", "25617"):
         assert ("usgs_mrds_california", record_id) not in members
+
+
+@pytest.mark.parametrize(
+    ("name", "records", "km"),
+    [
+        ("Hicks Dome", [("earth_mri_usa", "279"), ("mrdata_major_deposits", "642")], 8),
+        ("Wet Mountains", [("mrdata_carbonatite", "58"), ("mrdata_ree", "104")], 9),
+        ("Blackfoot Bridge", [("earth_mri_usa", "64"), ("mrdata_ree", "719")], 75),
+    ],
+)
+def test_same_name_with_coarse_or_wrong_coordinates_is_one_site(linked, name, records, km):
+    """Rounded (Hicks Dome, Wet Mountains) or mistyped (Blackfoot Bridge) coordinates."""
+    rows = [linked[(linked["source"] == s) & (linked["record_id"] == r)] for s, r in records]
+    assert all(len(r) == 1 and r["name"].item() == name for r in rows)
+    assert len({r["group"].item() for r in rows}) == 1
+    a, b = (r.geometry.to_crs(5070).iloc[0] for r in rows)
+    assert abs(a.distance(b) / 1000 - km) < 2  # the distance the rule had to bridge
+
+
+def test_same_name_tiers_by_distance_and_state():
+    records = [
+        ("Big Creek", "a", -114.0, 44.0, "La", "ID", "USA"),
+        ("Big Creek", "b", -114.0, 44.6, "Ce;La", "Idaho/Valley County", "USA"),  # 67 km, ID
+        ("Big Creek", "c", -111.0, 44.6, "Ce", "Wyoming", "USA"),  # another state
+        ("Big Creek", "d", -114.0, 43.7, "Au", "ID", "USA"),  # 33 km, no shared commodity
+    ]
+    names, sources, x, y, codes, states, countries = zip(*records, strict=True)
+    columns = {
+        "name": names,
+        "dataset_id": ["t"] * 4,
+        "source": sources,
+        "record_id": ["1", "2", "3", "4"],
+        "commodities": codes,
+        "state": states,
+        "country": countries,
+    }
+    from geomap.io.admin import state_codes
+
+    frame = make_occurrences(columns, x, y, crs="EPSG:4326")
+    group = link_duplicates(frame, state_codes=state_codes(frame))
+    assert group.iloc[0] == group.iloc[1]  # same name, same state (ID), 67 km
+    # without normalized states, "ID" and "Idaho/Valley County" are not seen as one state
+    assert link_duplicates(frame).iloc[1] != link_duplicates(frame).iloc[0]
+    assert group.iloc[2] != group.iloc[0]  # Wyoming
+    assert group.iloc[3] != group.iloc[0]  # gold vs REE
 
 
 def test_kuroko_deposits_link_major_deposits_and_vms(linked):
@@ -90,21 +138,24 @@ def test_exact_names_link_despite_different_commodity_lists(linked):
 
 def test_records_of_one_source_are_never_linked(linked):
     assert linked["group"].nunique() < len(linked)  # some records were linked
-    assert not linked.duplicated(["group", "dataset_id", "source"]).any()
+    deposits = linked[~linked["name"].str.contains("district", case=False)]
+    assert not deposits.duplicated(["group", "dataset_id", "source"]).any()
 
 
 def test_merge_keeps_every_source(linked):
+    from geomap.io.admin import state_codes
+
     frame = linked.drop(columns="group")
-    merged = merge_duplicates(frame)
+    merged = merge_duplicates(frame, state_codes=state_codes(frame))
     assert len(merged) == linked["group"].nunique()
     assert merged["site_id"].is_unique
     assert merged["n_sources"].sum() == len(frame)
     site = merged[merged["sources"].str.contains("mrdata_carbonatite:56")].iloc[0]
-    assert site["n_sources"] == 5
-    assert site["sources"].count(";") == 4
+    assert site["n_sources"] == 6  # five compilations, MRDS with the mine and the district
+    assert site["sources"].count(";") == 5
     assert site["source"] == "earth_mri_usa"  # representative by source priority
     codes = set(site["commodities"].split(";"))
-    assert {"Nd", "Ba", "REE", "Nb"} <= codes  # union over the five records
+    assert {"Nd", "Ba", "REE", "Nb", "Th"} <= codes  # union over the six records
 
 
 def _synthetic(records, crs="EPSG:4326"):

@@ -349,3 +349,17 @@ def test_a_redirect_loop_is_refused(tmp_path, cache, httpserver):
     cat = load_catalog(_catalog_file(tmp_path, httpserver.url_for("/payload.bin")))
     with pytest.raises(FetchError, match="redirected more than 5 times"):
         fetch("test-set", catalog=cat)
+
+
+def test_the_resumable_official_download_follows_the_same_bounds(tmp_path, httpserver):
+    from geomap.fetching_official import download_resumable
+
+    own = httpserver.url_for("/elsewhere.bin")
+    swap = ("localhost", "127.0.0.1") if "//localhost:" in own else ("127.0.0.1", "localhost")
+    httpserver.expect_request("/official.zip").respond_with_data(
+        "", status=302, headers={"Location": own.replace(*swap)}
+    )
+    part = tmp_path / "official.zip.part"
+    with pytest.raises(FetchError, match="another host"):
+        download_resumable(httpserver.url_for("/official.zip"), part)
+    assert [request.path for request, _ in httpserver.log] == ["/official.zip"]

@@ -12,6 +12,7 @@ The floors follow the flow (``docs/architecture.md``) with one documented except
 reads a file.  ``export`` (writing files) sits below ``render`` (drawing), which writes its
 figures through it.  ``recipes`` (a recipe's datasets read and turned into an evidence stack)
 sit just below ``pipeline``: estimators, targets and outputs never depend on a recipe.
+``training`` (the training audit's tables and report text) sits on recipes and below pipeline.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ FLOORS = [
     "export",
     "render",
     "recipes",
+    "training",
     "pipeline",
     "cli",
 ]

@@ -37,6 +37,7 @@ CASES = [
     ("ni-co-mafic-laterite", "south-australia", 20_000.0),
     ("ni-co-mafic-laterite", "australia", 25_000.0),
     ("ree-geochem-anomaly", "capricorn-wa", 10_000.0),
+    ("ree-placer-hms", "conus", 25_000.0),
 ]
 LOW_AUC = 0.7
 

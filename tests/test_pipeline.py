@@ -136,6 +136,55 @@ def test_geopackage_reads_back_with_gdal(first_build):
         assert src.count >= 1
 
 
+def test_training_audit_travels_to_gpkg_map_and_report(first_build):
+    """Every site considered is in the GeoPackage, the map and report.md; occurrences flag it."""
+    path = first_build.out / "kuroko-vms.gpkg"
+    audit = gpd.read_file(path, layer="training_sites")
+    assert {"training", "reason", "deposit_class", "deposit_class_rule"} <= set(audit.columns)
+    kept = audit[audit["training"].astype(bool)]
+    assert len(kept) and (kept["reason"] == "kept").all()
+    assert (kept["deposit_class"] == "vms").all()  # the recipe trains on VMS only
+    dropped = audit[~audit["training"].astype(bool)]
+    reasons = dropped["reason"]
+    assert len(dropped) and reasons.str.contains("is not one of|where filter").all()
+    assert reasons.str.contains("where filter").any()  # mafic VMS: the recipe keeps felsic
+    occurrences = gpd.read_file(path, layer="occurrences")
+    flagged = set(occurrences.loc[occurrences["training"].astype(bool), "site_id"])
+    assert flagged <= set(kept["site_id"]) and flagged
+    report = (first_build.out / "report.md").read_text()
+    assert "## Training sites (audit)" in report
+    assert f"{len(kept)} train and validate the model" in report
+    html = (first_build.out / "map.html").read_text()
+    assert "Training sites" in html and "Training audit" in html
+
+
+def test_build_reports_baseline_control_and_hold_outs(first_build):
+    """report.md, metrics.json and the printed summary put the model beside its baseline."""
+    from geomap.pipeline.runner import summary_lines
+
+    metrics = json.loads((first_build.out / "metrics.json").read_text())
+    auc = metrics["spatial_cv"]["auc"]
+    assert auc["baseline_held_out"] is not None and "control_held_out" in auc
+    assert metrics["holdouts"][0]["method"] == "leave_one_state_out"
+    report = (first_build.out / "report.md").read_text()
+    assert "## Model against baseline and control" in report
+    assert "| leave one state/prefecture out |" in report
+    verdict = "does NOT beat the baseline" if auc["baseline_margin"] <= 0 else "beats the baseline"
+    assert verdict in report
+    printed = "\n".join(summary_lines(first_build))
+    assert "spatial CV: AUC" in printed and "leave one state/prefecture out: AUC" in printed
+    validation = json.loads((first_build.out / "validation.json").read_text())
+    assert validation["auc"]["baseline_held_out"] == pytest.approx(auc["baseline_held_out"])
+    # targets: survey-sized (a 25 km cell is 625 km², the smallest possible piece), ranked by
+    # prospectivity and uncertainty together, and checked at a second cell size
+    targets = pd.read_csv(first_build.out / "targets.csv")
+    assert (targets["area_km2"] <= 625 + 1e-6).all()
+    assert targets["rank_score"].is_monotonic_decreasing
+    stability = metrics["target_stability"]
+    assert stability["other_resolution_m"] == 2 * RES
+    assert "## Target stability across cell sizes" in report
+
+
 def test_metrics_report_and_manifest(first_build):
     metrics = json.loads((first_build.out / "metrics.json").read_text())
     assert metrics["spatial_cv"]["auc"]["held_out"] is not None
@@ -206,7 +255,7 @@ def test_changing_one_parameter_recomputes_only_what_depends_on_it(
         cache_dir=product_cache,
         progress=False,
     )
-    assert [m.split("/")[0] for m in changed.cache_misses] == ["targets"]
+    assert [m.split("/")[0] for m in changed.cache_misses] == ["targets", "stability"]
     assert changed.targets["area_km2"].sum() > first_build.targets["area_km2"].sum()
 
 
@@ -367,14 +416,14 @@ def test_cli_threshold_selects_targets_and_recomputes_only_them(
     base = ["kuroko-vms", "-r", "japan", "--resolution", str(RES)]
     res = runner.invoke(app, ["build", *base, "--threshold", str(p), "-o", str(out)])
     assert res.exit_code == 0, res.output
-    assert ", 1 computed" in res.output  # the targets, nothing else
+    assert ", 2 computed" in res.output  # the targets and their stability check, nothing else
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["parameters"]["threshold"] == p
     assert manifest["parameters"]["top_percent"] is None
     assert f"every cell with prospectivity >= {p:g}" in (out / "report.md").read_text()
     before = json.loads((first_build.out / "manifest.json").read_text())["cache_keys"]
     changed = {k for k, v in manifest["cache_keys"].items() if before.get(k) != v}
-    assert changed == {"targets"}  # the threshold is part of the targets' key only
+    assert changed == {"targets", "stability"}  # the threshold is in the targets' key only
     selection = json.loads((out / "metrics.json").read_text())["targets"]["selection"]
     assert selection["rule"] == "threshold" and selection["cutoff"] == p
 

@@ -172,3 +172,53 @@ def test_build_refuses_a_bad_target_rule_before_any_work(tmp_path, monkeypatch, 
     with pytest.raises(ParameterError, match=message):
         run_stages("kuroko-vms", region="japan", **options)
     assert not (tmp_path / "out").exists()
+
+
+def test_large_targets_are_split_into_survey_sized_tiles_and_ranked_with_uncertainty():
+    """A 12 x 12 km blob (144 km²) with a 40 km² cap: grid-aligned 6 x 6 km tiles, 9 pieces."""
+    import numpy as np
+    import xarray as xr
+
+    from geomap.targets import select_targets
+
+    values = np.full((20, 20), 0.1, dtype="float32")
+    values[2:14, 2:14] = 0.8
+    values[16:18, 16:18] = 0.9  # a small, high target
+    coords = {"y": np.arange(19500.0, 0, -1000.0), "x": np.arange(500.0, 20000, 1000.0)}
+    surface = xr.DataArray(values, dims=("y", "x"), coords=coords).rio.write_crs("EPSG:5070")
+    whole = select_targets(surface, threshold=0.5)
+    assert whole["area_km2"].max() == 144
+    split = select_targets(surface, threshold=0.5, max_target_km2=40.0)
+    assert split["area_km2"].max() <= 36
+    pieces = split[split["parent_id"] != ""]
+    assert len(pieces) == 9 and pieces["parent_id"].nunique() == 1  # rows/cols 2-5, 6-11, 12-13
+    assert pieces["area_km2"].sum() == 144
+    assert split.attrs["geomap_targets"]["split_above_max_area"] == 1
+    # uncertainty lowers the rank of the small high target below the certain big tiles
+    sigma = xr.zeros_like(surface)
+    sigma.values[16:18, 16:18] = 0.5
+    ranked = select_targets(surface, threshold=0.5, max_target_km2=40.0, uncertainty=sigma)
+    small = ranked[ranked["max_prospectivity"] > 0.85].iloc[0]
+    assert small["rank_score"] == pytest.approx(0.4) and small["rank"] == len(ranked)
+    assert ranked["rank_score"].is_monotonic_decreasing
+
+
+def test_target_stability_compares_two_cell_sizes():
+    import numpy as np
+    import xarray as xr
+
+    from geomap.targets import select_targets, target_stability
+
+    i = np.arange(40.0)
+    values = (0.5 + 0.25 * np.add.outer(np.sin(i / 4.0), np.cos(i / 6.0))).astype("float32")
+    coords = {"y": np.arange(39500.0, 0, -1000.0), "x": np.arange(500.0, 40000, 1000.0)}
+    fine = xr.DataArray(values, dims=("y", "x"), coords=coords).rio.write_crs("EPSG:5070")
+    coarse = fine.coarsen(y=2, x=2).mean()
+    a = select_targets(fine, top_percent=10)
+    b = select_targets(coarse, top_percent=10)
+    same = target_stability(a, a, fine)
+    assert same["persistent"] == same["top"] and same["first_persists"]
+    assert same["rank_correlation"] > 0.9
+    other = target_stability(a, b, coarse)
+    assert 0 <= other["persistent"] <= other["top"]
+    assert other["rank_correlation"] is None or -1 <= other["rank_correlation"] <= 1

@@ -12,6 +12,7 @@ from geomap.cli._app import app
 from geomap.cli.options import (
     DEFAULTS,
     Chunks,
+    MaxTarget,
     MinArea,
     ModelName,
     NoCache,
@@ -62,6 +63,7 @@ def build(
     top_percent: TopPercent = None,
     threshold: Threshold = None,
     min_area: MinArea = None,
+    max_target_km2: MaxTarget = None,
     chunks: Chunks = None,
     scheduler: Scheduler = None,
     seed: Seed = DEFAULTS.random_state,
@@ -97,6 +99,7 @@ def build(
         top_percent=top_percent,
         threshold=threshold,
         min_area_km2=min_area,
+        max_target_km2=max_target_km2,
         chunks=chunks,
         scheduler=scheduler,
         random_state=seed,
@@ -131,6 +134,7 @@ def targets(
     top_percent: TopPercent = None,
     threshold: Threshold = None,
     min_area: MinArea = None,
+    max_target_km2: MaxTarget = None,
     output_format: Annotated[
         str, typer.Option("--format", "-f", help="table, csv or geojson.")
     ] = "table",
@@ -153,6 +157,7 @@ def targets(
         top_percent=top_percent,
         threshold=threshold,
         min_area_km2=min_area,
+        max_target_km2=max_target_km2,
         chunks=chunks,
     )
     if out is not None:  # before the work

@@ -21,6 +21,7 @@ __all__ = [
     "Chunks",
     "Folds",
     "MaxCells",
+    "MaxTarget",
     "MinArea",
     "ModelName",
     "NoCache",
@@ -119,6 +120,14 @@ MinArea = Annotated[
     float | None, typer.Option("--min-area", help="Targets: drop targets smaller than this (km²).")
 ]
 """``--min-area``: drop targets smaller than this (km²)."""
+MaxTarget = Annotated[
+    float | None,
+    typer.Option(
+        "--max-target-km2",
+        help="Targets: split targets larger than this into survey-sized tiles (default 300).",
+    ),
+]
+"""``--max-target-km2``: split larger targets into survey-sized tiles (km²)."""
 BlockSize = Annotated[
     float | None,
     typer.Option(

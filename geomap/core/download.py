@@ -18,6 +18,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from geomap.errors import FetchError
@@ -67,13 +68,23 @@ class DownloadLimits:
         )
 
 
-def _follow(session: object, url: str, limits: DownloadLimits, what: str) -> object:
+def _follow(
+    session: object,
+    url: str,
+    limits: DownloadLimits,
+    what: str,
+    headers: dict[str, str] | None = None,
+) -> Any:
     """GET ``url``, following redirects only to the same host (and never https -> http)."""
     origin = urlsplit(url)
     current = url
     for _ in range(limits.max_redirects + 1):
         response = session.get(  # type: ignore[attr-defined]
-            current, stream=True, allow_redirects=False, timeout=limits.read_timeout_s
+            current,
+            stream=True,
+            allow_redirects=False,
+            timeout=limits.read_timeout_s,
+            headers=headers or {},
         )
         if not response.is_redirect:
             return response
@@ -122,8 +133,8 @@ def download(
     with requests.Session() as session:
         response = _follow(session, url, limits, what)
         try:
-            response.raise_for_status()  # type: ignore[attr-defined]
-            declared = response.headers.get("content-length")  # type: ignore[attr-defined]
+            response.raise_for_status()
+            declared = response.headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > cap:
                 raise FetchError(
                     f"download of {what} from {url}: the server announces {int(declared):,} "
@@ -131,7 +142,7 @@ def download(
                     "the URL, or update the catalog's size and sha256 if the publisher changed "
                     "the file"
                 )
-            raw = response.raw  # type: ignore[attr-defined]
+            raw = response.raw
             bar = tqdm(total=expected_size, unit="B", unit_scale=True, disable=not progress)
             with destination.open("wb") as out, bar:
                 while True:
@@ -149,7 +160,7 @@ def download(
                     bar.update(len(piece))
                     _check_pace(received, time.monotonic() - start, limits, what, url)
         finally:
-            response.close()  # type: ignore[attr-defined]
+            response.close()
     return received
 
 

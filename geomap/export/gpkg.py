@@ -723,18 +723,21 @@ def export_geopackage(
     overwrite: bool = True,
     rendered: bool = False,
     qgis_project: bool = True,
+    training_sites: Any = None,
 ) -> Path:
     """Write one prospectivity run's layers to a GeoPackage with conventional names.
 
-    Layers: ``occurrences``, ``faults``, ``geology``, ``boundaries`` (or ``boundaries_<name>``
-    for a mapping), ``targets``; rasters ``prospectivity``, ``uncertainty``, ``coverage`` and
-    ``evidence_<name>``, each with ``prefix`` (e.g. ``"japan_"``) in front.  See
-    :func:`write_geopackage` for everything else; a QGIS project (``<stem>.qgs``) is written
-    beside it unless ``qgis_project=False``.
+    Layers: ``occurrences``, ``training_sites`` (the training audit: every site considered,
+    kept or dropped and why), ``faults``, ``geology``, ``boundaries`` (or
+    ``boundaries_<name>`` for a mapping), ``targets``; rasters ``prospectivity``,
+    ``uncertainty``, ``coverage`` and ``evidence_<name>``, each with ``prefix``
+    (e.g. ``"japan_"``) in front.  See :func:`write_geopackage` for everything else; a QGIS
+    project (``<stem>.qgs``) is written beside it unless ``qgis_project=False``.
     """
     vectors: dict[str, Any] = {}
     for name, frame in (
         ("occurrences", occurrences),
+        ("training_sites", training_sites),
         ("faults", faults),
         ("geology", geology),
         ("targets", targets),

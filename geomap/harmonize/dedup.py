@@ -21,7 +21,16 @@ Kuroko deposits Kosaka and Hanaoka are in "major deposits" and in the VMS set). 
    a commodity when both list some (group codes count for their members: ``REE`` shares with
    ``Nd``), so "Mountain Pass Antimony" (Sb, 1.3 km away) is not merged into the Mountain
    Pass REE deposit, while "Magnet Cove" (Ti in one compilation, REE-Nb in another) is.
-4. **One record per source per site**: accepted pairs are applied best first (higher ``s``,
+4. **Same name, coarse coordinates** (pairs found by name, not by distance): compilations
+   round coordinates (MRData REE to 1', "major deposits" to 0.1 degree) or carry a typo, so
+   records with the *same* normalized name from different sources that share a commodity
+   are linked up to ``same_name_km`` (default 25 km: Hicks Dome, Wet Mountains), and up to
+   ``same_state_km`` (default 100 km) when they also name the same state (Blackfoot Bridge,
+   Idaho: 75 km apart, one latitude is off).  A "district" record and a deposit of the same
+   name within ``max_distance_km`` are the same place (Mountain Pass District in MRDS,
+   Mountain Pass deposit in Earth MRI, 300 m apart), even when the site already holds a
+   deposit record of the district's compilation.
+5. **One record per source per site**: accepted pairs are applied best first (higher ``s``,
    then higher whole-name ratio, then shorter distance); a link that would put two records of
    the same source into one site is refused.  So the major-deposits "Kosaka" joins the nearer
    VMS record with the same name, and "Hanaoka-Matsumine" joins "Hanaoka (Mats-Sha)" rather
@@ -170,12 +179,71 @@ def _candidate_pairs(keys: np.ndarray, xyz: np.ndarray, radius_km: float) -> lis
     return pairs
 
 
+def _base_name(name: str) -> str:
+    variants = name_variants(name)
+    return variants[0] if variants else ""
+
+
+def _state_codes(frame: Any, state_codes: Sequence[str] | None) -> np.ndarray:
+    """Return the state of every row: the given codes, else the written state's first part."""
+    if state_codes is not None:
+        return np.asarray([str(c or "") for c in state_codes], dtype=object)
+    if "state" not in frame.columns:
+        return np.array([""] * len(frame), dtype=object)
+    return np.asarray(
+        [_clean(re.split(r"[/,;]", s)[0]) for s in frame["state"].fillna("").astype(str)],
+        dtype=object,
+    )
+
+
+def _name_pairs(
+    names: np.ndarray,
+    keys: np.ndarray,
+    xyz: np.ndarray,
+    finite: np.ndarray,
+    states: np.ndarray,
+    *,
+    radius_km: float,
+    same_name_km: float,
+    same_state_km: float,
+) -> list[tuple[int, int, float]]:
+    """Pairs of different sources with one normalized name (tier 4 of the module doc).
+
+    Returns ``(i, j, s)``: ``s`` 1.0 for the same name, 0.9 for a district and a deposit.
+    """
+    base = [_base_name(n) for n in names]
+    stripped = [" ".join(w for w in b.split() if w != "district") for b in base]
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(stripped):
+        if name and finite[i]:
+            groups.setdefault(name, []).append(i)
+    out: list[tuple[int, int, float]] = []
+    for members in groups.values():
+        if len(members) < 2 or len(members) > 50:
+            continue  # a name shared by many records is a common word, not one deposit
+        for x, i in enumerate(members):
+            for j in members[x + 1 :]:
+                if keys[i] == keys[j]:
+                    continue
+                d = _EARTH_RADIUS_KM * math.acos(float(np.clip(xyz[i] @ xyz[j], -1.0, 1.0)))
+                if base[i] == base[j]:
+                    same_state = bool(states[i]) and states[i] == states[j]
+                    if d <= same_name_km or (same_state and d <= same_state_km):
+                        out.append((i, j, 1.0))
+                elif d <= radius_km:  # "X District" and "X deposit" at one place
+                    out.append((i, j, 0.9))
+    return out
+
+
 def link_duplicates(
     frame: Any,
     *,
     max_distance_km: float = 5.0,
     min_similarity: float = 0.8,
     source_priority: Sequence[str] = DEFAULT_SOURCE_PRIORITY,
+    same_name_km: float = 25.0,
+    same_state_km: float = 100.0,
+    state_codes: Sequence[str] | None = None,
 ) -> pd.Series:
     """Return, for each row, the ``site_id`` of the site it belongs to (see module doc).
 
@@ -189,6 +257,13 @@ def link_duplicates(
         Smallest name similarity ``s`` for a link.
     source_priority : sequence of str
         Sources in order of preference for the representative record of a site.
+    same_name_km, same_state_km : float, default 25 and 100
+        Largest distance between two records of the same normalized name (sharing a
+        commodity), and of the same name in the same state (tier 4 of the module doc).
+    state_codes : sequence of str, optional
+        The normalized state of every row (``"ID"`` for "Idaho", "ID" and "Idaho/Valley
+        County"; :func:`geomap.io.admin.normalize_state`); without them the written states
+        are compared after cleaning, so "ID" and "Idaho" differ.
 
     Returns
     -------
@@ -224,6 +299,30 @@ def link_duplicates(
         cos = float(np.clip(xyz[i] @ xyz[j], -1.0, 1.0))
         distance = _EARTH_RADIUS_KM * math.acos(cos)
         scored.append((s, whole, -distance, i, j))
+    seen = {(min(i, j), max(i, j)) for _, _, _, i, j in scored}
+    district_pairs: set[tuple[int, int]] = set()
+    states = _state_codes(frame, state_codes)
+    for i, j, s in _name_pairs(
+        names,
+        keys,
+        xyz,
+        finite,
+        states,
+        radius_km=max_distance_km,
+        same_name_km=same_name_km,
+        same_state_km=same_state_km,
+    ):
+        ci = _expanded_codes(commodities[i], code_cache)
+        cj = _expanded_codes(commodities[j], code_cache)
+        if ci and cj and not ci & cj:
+            continue
+        pair = (min(i, j), max(i, j))
+        if s < 1.0:
+            district_pairs.add(pair)
+        if pair in seen:
+            continue
+        distance = _EARTH_RADIUS_KM * math.acos(float(np.clip(xyz[i] @ xyz[j], -1.0, 1.0)))
+        scored.append((s, s, -distance, i, j))
     site_ids = frame["site_id"].astype(str).to_numpy()
     scored.sort(key=lambda t: (-t[0], -t[1], -t[2], site_ids[t[3]], site_ids[t[4]]))
     parent = list(range(n))
@@ -237,7 +336,13 @@ def link_duplicates(
 
     for _, _, _, i, j in scored:
         ri, rj = find(i), find(j)
-        if ri == rj or members_sources[ri] & members_sources[rj]:
+        if ri == rj:
+            continue
+        # a district record may join the deposit it is named after even when the site
+        # already holds a deposit record of the same compilation (MRDS lists both)
+        if members_sources[ri] & members_sources[rj] and (min(i, j), max(i, j)) not in (
+            district_pairs
+        ):
             continue
         parent[rj] = ri
         members_sources[ri] |= members_sources.pop(rj)
@@ -269,8 +374,8 @@ def merge_duplicates(frame: Any, **options: Any) -> Any:
     GeoDataFrame
         The representative row of every site, with ``commodities`` and
         ``primary_commodities`` the union over its records, ``ore_tonnage_mt`` the largest,
-        ``grades`` and ``commodities_raw`` concatenated, and the extra columns ``sources``
-        (``dataset_id/source:record_id``, ``;``-joined) and ``n_sources``.
+        ``grades``, ``commodities_raw`` and ``deposit_type`` concatenated, and the extra
+        columns ``sources`` (``dataset_id/source:record_id``, ``;``-joined) and ``n_sources``.
     """
     import geopandas as gpd
 
@@ -318,10 +423,15 @@ def merge_duplicates(frame: Any, **options: Any) -> Any:
                 values[name][rep] = join_codes(
                     c for p in members for c in split_codes(values[name][p])
                 )
-            for name, sep in (("commodities_raw", "; "), ("grades", "; "), ("license", ";")):
+            for name, sep in (
+                ("commodities_raw", "; "),
+                ("grades", "; "),
+                ("license", ";"),
+                ("deposit_type", "; "),
+            ):
                 found = [values[name][p] for p in members if values[name][p]]
                 values[name][rep] = sep.join(dict.fromkeys(found))
-            for name in ("deposit_type", "deposit_class", "country", "state", "name"):
+            for name in ("deposit_class", "country", "state", "name"):
                 if not values[name][rep]:
                     filled = [values[name][p] for p in members if values[name][p]]
                     values[name][rep] = filled[0] if filled else ""

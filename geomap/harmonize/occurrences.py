@@ -41,6 +41,7 @@ __all__ = [
     "commodity_lists",
     "country_iso3",
     "empty_occurrences",
+    "generic_group_only",
     "make_occurrences",
     "make_site_ids",
     "select_commodities",
@@ -61,7 +62,7 @@ OCCURRENCE_COLUMNS: dict[str, tuple[str, str]] = {
     "primary_commodities": ("str", "codes the source marks as main commodities, ';'-joined"),
     "commodities_raw": ("str", "commodity names as written in the source, '; '-joined"),
     "deposit_type": ("str", "deposit type as written in the source"),
-    "deposit_class": ("str", "normalized deposit class (see geomap/data/deposit_classes.yaml)"),
+    "deposit_class": ("str", "deposit type in the vocabulary of geomap/data/deposit_types.yaml"),
     "ore_tonnage_mt": ("float", "ore (or brine) tonnage in million metric tonnes; NaN if absent"),
     "grades": ("str", "grades as 'CODE value unit' items, '; '-joined (source units)"),
     "age_ma": ("float", "age in Ma where the source gives one; NaN otherwise"),
@@ -111,29 +112,18 @@ def country_iso3(name: object) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=1)
-def _deposit_rules() -> tuple[tuple[re.Pattern[str], str], ...]:
-    from geomap._yaml import load_yaml
-
-    raw = load_yaml(_DATA_DIR / "deposit_classes.yaml", CatalogError)
-    rules = []
-    for entry in raw["rules"]:
-        rules.append((re.compile(entry["pattern"], re.IGNORECASE), str(entry["class"])))
-    return tuple(rules)
-
-
 def deposit_class(text: object) -> str:
-    """Return the normalized deposit class of a deposit-type text ('' when none matches).
+    """Return the deposit class a deposit-type text alone gives ('' when no rule matches).
+
+    The whole classifier (names, commodity signatures, districts) is
+    :func:`geomap.harmonize.deposit_types.classify_deposits`.
 
     >>> deposit_class("Stream Placer"), deposit_class("Felsic Copper"), deposit_class("")
     ('placer', 'vms', '')
     """
-    if not isinstance(text, str) or not text.strip():
-        return ""
-    for pattern, cls in _deposit_rules():
-        if pattern.search(text):
-            return cls
-    return ""
+    from geomap.harmonize.deposit_types import deposit_class_of_text
+
+    return deposit_class_of_text(text)
 
 
 def make_site_ids(
@@ -285,7 +275,11 @@ def commodity_lists(frame: Any, column: str = "commodities") -> pd.Series:
 
 
 def select_commodities(
-    frame: Any, selector: str | Iterable[str] | None = None, *, end_use: str | None = None
+    frame: Any,
+    selector: str | Iterable[str] | None = None,
+    *,
+    end_use: str | None = None,
+    generic_groups: bool = True,
 ) -> Any:
     """Return a boolean mask of the rows with any commodity matching a selector or end use.
 
@@ -297,23 +291,37 @@ def select_commodities(
         Codes, names, groups (``REE``, ``HREE``, ``PGE``), comma-separated or as a list.
     end_use : str, optional
         An end use (``magnets``, ``batteries``, ...); combined with ``selector`` by AND.
+    generic_groups : bool, default True
+        With ``end_use``, also keep sites recorded only with a group code whose members
+        feed that end use (a site written as generic ``REE`` may hold Nd-Pr: it is kept
+        under ``magnets``; :func:`generic_group_only` tells which rows those are).
 
     Returns
     -------
     Series of bool
     """
-    from geomap.harmonize.commodities import expand_selector
+    from geomap.harmonize.commodities import expand_selector, load_vocabulary
 
     mask = pd.Series(True, index=frame.index)
-    for wanted_spec in (selector, end_use):
+    codes = frame["commodities"].fillna("").astype(str)
+    for wanted_spec, is_end_use in ((selector, False), (end_use, True)):
         if wanted_spec is None:
             continue
         spec = wanted_spec if isinstance(wanted_spec, str) else ",".join(wanted_spec)
-        wanted = expand_selector(spec)
+        wanted = set(expand_selector(spec))
+        if is_end_use and generic_groups:
+            groups = load_vocabulary().groups
+            wanted |= {g for g, members in groups.items() if members & wanted}
         pattern = "|".join(re.escape(code) for code in sorted(wanted, key=len, reverse=True))
-        codes = frame["commodities"].fillna("").astype(str)
         mask &= codes.str.contains(rf"(?:^|;)(?:{pattern})(?:;|$)", regex=True)
     return mask
+
+
+def generic_group_only(frame: Any, end_use: str) -> Any:
+    """Rows kept under ``end_use`` only because they list a generic group code (e.g. REE)."""
+    with_groups = select_commodities(frame, end_use=end_use, generic_groups=True)
+    strict = select_commodities(frame, end_use=end_use, generic_groups=False)
+    return with_groups & ~strict
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from geomap.core.report import IngestReport
@@ -82,13 +83,19 @@ def read_occurrences(
     Returns
     -------
     GeoDataFrame
-        The common occurrence schema (plus ``sources`` and ``n_sources`` when deduplicated),
+        The common occurrence schema (plus ``sources`` and ``n_sources`` when deduplicated,
+        ``deposit_class_rule`` / ``deposit_class_confidence``: the deposit type of every
+        site from :func:`geomap.harmonize.deposit_types.classify_deposits`, and
+        ``state_code``, ``state_name``, ``state_as_written``, ``state_mismatch`` from
+        :func:`geomap.io.admin.check_states`),
         with ``attrs["geomap_report"]`` summing the datasets' reports (``datasets`` lists each).
     """
     import geopandas as gpd
 
     from geomap.catalog import load_catalog
-    from geomap.harmonize.occurrences import select_commodities
+    from geomap.harmonize.deposit_types import add_deposit_classes
+    from geomap.harmonize.occurrences import generic_group_only, select_commodities
+    from geomap.io.admin import check_states
     from geomap.io.occurrence_index import read_part
 
     cat = catalog or load_catalog()
@@ -133,8 +140,30 @@ def read_occurrences(
     if commodities is not None or end_use is not None:
         mask = select_commodities(filtered, _as_list(commodities), end_use=end_use)
         filtered = filtered.loc[mask.to_numpy()].reset_index(drop=True)
+        if end_use is not None:
+            generic = generic_group_only(filtered, end_use).to_numpy()
+            filtered["end_use_note"] = np.where(
+                generic,
+                f"recorded only as a generic group (e.g. REE); kept under {end_use!r}: its "
+                "own metals are not known",
+                "",
+            )
+            report.normalize(
+                f"sites recorded only as a generic group kept under end use {end_use!r} "
+                "(end_use_note)",
+                int(generic.sum()),
+            )
     elif not include_rock_occurrences:
         filtered = filtered.loc[(filtered["commodities"] != "").to_numpy()].reset_index(drop=True)
+    filtered = add_deposit_classes(filtered)
+    if len(filtered):
+        states = check_states(filtered)
+        for column in states.columns:
+            filtered[column] = states[column].to_numpy()
+        report.normalize(
+            "state written differently from the unit the point lies in (state_mismatch)",
+            int(states["state_mismatch"].sum()),
+        )
     report.records_out = len(filtered)
     result = report.to_dict()
     result["datasets"] = per_dataset
@@ -148,8 +177,9 @@ def read_occurrences(
 
 def _merge(selection: Any) -> Any:
     from geomap.harmonize.dedup import merge_duplicates
+    from geomap.io.admin import state_codes
 
-    return merge_duplicates(selection)
+    return merge_duplicates(selection, state_codes=state_codes(selection))
 
 
 def _deduplicate(frame: Any) -> Any:

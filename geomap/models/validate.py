@@ -248,6 +248,7 @@ def spatial_cross_validate(
     buffer_m: float = 0.0,
     random_state: int = 0,
     well_covered: float = 0.75,
+    control: Any = None,
 ) -> ValidationReport:
     """Spatial block cross-validation of a prospectivity model on one region's cells.
 
@@ -269,19 +270,26 @@ def spatial_cross_validate(
     well_covered : float, default 0.75
         A cell is *well covered* when at least this fraction of the model's layers have
         data there; the held-out AUC is also reported inside those cells.
+    control : GeoDataFrame, optional
+        Occurrences of unrelated commodities (specificity control, see
+        :mod:`geomap.models.baselines`).
 
     Returns
     -------
     ValidationReport
-        Training (success-rate) and out-of-fold (prediction-rate, P–A, held-out ROC) results.
-        Warnings raised while fitting the folds are recorded in ``notes``, not re-emitted.
+        Training (success-rate) and out-of-fold (prediction-rate, P–A, held-out ROC) results,
+        with the fold-aware distance baseline and the specificity control beside them
+        (:func:`geomap.models.baselines.attach_baselines`).  Warnings raised while fitting
+        the folds are recorded in ``notes``, not re-emitted.
     """
+    from geomap.models.baselines import attach_baselines, proximity_for_fold
+
     X = check_table(table.X)
     splitter = SpatialBlockKFold(
         block_size_m=block_size_m, n_splits=n_splits, buffer_m=buffer_m, random_state=random_state
     )
     all_rows = np.arange(len(X))
-    fitted = _fit(model, table, all_rows, X)
+    fitted = _fit(model, table, all_rows, proximity_for_fold(X, table, all_rows))
     train_score = _score(fitted, X)
     out_of_fold = np.full(len(X), np.nan)
     fold_rows = []
@@ -308,9 +316,10 @@ def spatial_cross_validate(
     for f, (train_rows, test_rows) in enumerate(splits):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            fold_model = _fit(model, table, train_rows, X)
+            X_fold = proximity_for_fold(X, table, train_rows)  # brownfield layer, fold-aware
+            fold_model = _fit(model, table, train_rows, X_fold)
         _record_warnings(caught, f"fold {f}", seen)
-        out_of_fold[test_rows] = _score(fold_model, X.iloc[test_rows])
+        out_of_fold[test_rows] = _score(fold_model, X_fold.iloc[test_rows])
         _, fold_auc = roc_table(
             table.y[test_rows], out_of_fold[test_rows], sample_weight=table.sample_weight[test_rows]
         )
@@ -334,7 +343,7 @@ def spatial_cross_validate(
         "random_state": random_state,
         "well_covered": well_covered,
     }
-    return _assemble(
+    report = _assemble(
         model=model,
         fitted=fitted,
         method="spatial_block_cv",
@@ -348,6 +357,7 @@ def spatial_cross_validate(
         notes=notes,
         well_covered=well_covered,
     )
+    return attach_baselines(report, table, splits, out_of_fold, control=control)
 
 
 def _normalize(X: pd.DataFrame, weights: np.ndarray, how: str) -> pd.DataFrame:
@@ -474,20 +484,26 @@ def region_held_out(
             ]
         )
         settings = {"normalize": normalize, "well_covered": well_covered, "layers": common}
+        from geomap.models.baselines import attach_transfer_baseline
+
         reports.append(
-            _assemble(
-                model=model,
-                fitted=fitted,
-                method="region_held_out",
-                train=train,
-                test=test,
-                X_test=X_test,
-                train_score=train_score,
-                test_score=test_score,
-                folds=folds,
-                settings=settings,
-                notes=notes,
-                well_covered=well_covered,
+            attach_transfer_baseline(
+                _assemble(
+                    model=model,
+                    fitted=fitted,
+                    method="region_held_out",
+                    train=train,
+                    test=test,
+                    X_test=X_test,
+                    train_score=train_score,
+                    test_score=test_score,
+                    folds=folds,
+                    settings=settings,
+                    notes=notes,
+                    well_covered=well_covered,
+                ),
+                train,
+                test,
             )
         )
     return reports

@@ -13,9 +13,25 @@ weight of the class the cell falls in on each layer).
 **Evidence kinds.**  *Binary* layers (0/1) give W+ to 1 and W- to 0.  *Categorical* layers give
 each class the W+ of "this class versus the rest".  *Continuous* layers are turned into a
 binary pattern by a cumulative threshold: ascending (pattern = value <= t, e.g. distance to
-faults) or descending (pattern = value >= t, e.g. a geochemical anomaly), with ``t`` chosen
-among quantiles of the data as the one of **maximum studentized contrast**; ``"auto"`` tries
-both directions.
+faults) or descending (pattern = value >= t, e.g. a geochemical anomaly); ``"auto"`` tries
+both directions.  Every **distinct value** is a candidate ``t`` (exhaustive search: the cells
+are binned once and all thresholds' counts are cumulative sums, one pass); the
+**generalization** picks ``t`` of maximum studentized contrast (default), of maximum contrast
+among those with studentized contrast >= ``min_studentized_contrast``, or a manual cutoff per
+layer (``cutoffs``).  Categorical classes whose |studentized contrast| is below
+``merge_min_studentized`` can be pooled into one class.
+
+**Classes without a training cell** never get a positive weight.  Their contingency table
+has a zero count; the Haldane–Anscombe correction (+0.5 on each count) keeps the weight
+finite, but for a *small* empty class it gives a positive W+ (a class of 10 cells with 0 of
+20 deposits scores ``ln[(0.5/21)/(10.5/9981)] = +3.12``, above a real host class).  geomap
+caps such weights at 0: an empty class is either neutral (small, no information) or
+negative (large, evidence of absence — the smoothed W+ is kept when it is below 0).  The
+same cap applies to the outside-pattern class of a binary/continuous layer whose pattern
+holds every deposit.  ``weights_["capped"]`` marks the capped rows.  EIS Toolkit 1.1.6
+(``_calculate_metrics_for_class``) sets *every* statistic of a class with no deposit to 0
+(W+, W-, C and their deviations), so large barren classes lose their negative weight there;
+geomap keeps it and differs only by never letting the class score above 0.
 
 **Missing data** (NaN) get weight 0 and add the missing-data variance of Agterberg &
 Bonham-Carter (1990) to the posterior: for each layer ``j`` missing at a cell,
@@ -94,7 +110,11 @@ _STAT_COLUMNS = [
     "s_contrast",
     "studentized_contrast",
     "smoothed",
+    "capped",
+    "merged",
 ]
+_FLAG_COLUMNS = ("smoothed", "capped", "merged")
+_GENERALIZATIONS = ("max_studentized_contrast", "max_contrast")
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -301,7 +321,10 @@ def _weighted_count(codes: np.ndarray, weights: np.ndarray, n_classes: int) -> n
     return np.bincount(shifted, weights=weights, minlength=n_classes + 1)[1 : n_classes + 1]
 
 
-def _candidate_thresholds(values: np.ndarray, n_thresholds: int) -> np.ndarray:
+def _candidate_thresholds(values: np.ndarray, n_thresholds: int | None) -> np.ndarray:
+    """Candidate thresholds: every distinct value (``None``), or that many quantiles."""
+    if n_thresholds is None:
+        return np.unique(values)
     levels = np.linspace(0.0, 1.0, n_thresholds + 2)[1:-1]
     cands = np.unique(np.quantile(values, levels, method="inverted_cdf"))
     if cands.size < n_thresholds:
@@ -319,7 +342,12 @@ def _threshold_curve(
     candidates: np.ndarray,
     smoothing: float,
 ) -> pd.DataFrame:
-    """Contrast statistics of every candidate cumulative threshold in one direction."""
+    """Contrast statistics of every candidate cumulative threshold in one direction.
+
+    One pass: the cells are binned once by candidate (``searchsorted``) and the pattern
+    counts of all thresholds are cumulative sums of the bins, so trying every distinct value
+    costs a sort, not one count per threshold.
+    """
     m = candidates.size
     t_area, t_dep = area.sum(), deposits.sum()
     if direction == "ascending":  # pattern: value <= t
@@ -346,6 +374,21 @@ def _threshold_curve(
     )
     frame["smoothed"] = degenerate
     return frame
+
+
+def _thin_curve(curve: pd.DataFrame, keep: int, max_rows: int = 4000) -> pd.DataFrame:
+    """At most ``max_rows`` rows of a long curve, evenly spaced, always with row ``keep``."""
+    if len(curve) <= max_rows:
+        return curve.reset_index(drop=True)
+    rows = np.unique(np.append(np.linspace(0, len(curve) - 1, max_rows).astype(np.int64), keep))
+    return curve.iloc[rows].reset_index(drop=True)
+
+
+def _cap_empty(weights: np.ndarray, class_deposits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cap at 0 the weight of every class without a training cell (see the module doc)."""
+    empty = np.asarray(class_deposits, dtype="float64") <= _ZERO_COUNT
+    capped = empty & (weights > 0)
+    return np.where(capped, 0.0, weights), capped
 
 
 def _unique_conditions(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -385,8 +428,25 @@ class WeightsOfEvidence(ProspectivityModel):
         descending: ``value >= threshold``.
     default_direction : {"auto", "ascending", "descending"}, default "auto"
         ``"auto"`` keeps the direction with the larger maximum studentized contrast.
-    n_thresholds : int, default 40
-        Candidate thresholds per continuous layer (quantiles of its values).
+    n_thresholds : int, optional
+        ``None`` (default): every distinct value of a continuous layer is a candidate
+        threshold (exhaustive search, cumulative counts in one pass).  An integer tries that
+        many quantiles instead (the former default was 40: on a capped distance layer with
+        90 % of cells at the cap only a handful of quantiles remain, and the best cutoff is
+        missed).
+    generalization : {"max_studentized_contrast", "max_contrast"}
+        How a continuous layer's threshold is chosen: the largest studentized contrast
+        (default), or the largest contrast among thresholds whose studentized contrast is
+        at least ``min_studentized_contrast`` (EIS Toolkit's "max contrast if feasible").
+    min_studentized_contrast : float, default 2.0
+        Feasibility bound of ``generalization="max_contrast"``.
+    cutoffs : mapping of str to float, optional
+        Manual threshold per continuous layer (recipe ``model.params.cutoffs``); the
+        direction is the one in which the pattern is favourable (or ``directions``).
+    merge_min_studentized : float, optional
+        Categorical layers: classes whose |studentized contrast| is below this value are
+        pooled into one class with the pooled weight (few-deposit classes stop carrying
+        noise weights); ``None`` keeps every class.
     smoothing : float, default 0.5
         Pseudo-count for contingency tables with a zero count (see module docstring).
     unit_area_km2 : float, optional
@@ -396,10 +456,13 @@ class WeightsOfEvidence(ProspectivityModel):
     min_ci_ratio : float, default 0.85
         Bonham-Carter's rule of thumb: an observed/predicted occurrence ratio below this
         signals conditional dependence.
-    on_dependence : {"warn", "raise"}, default "warn"
+    on_dependence : {"warn", "raise", "drop"}, default "warn"
         What a failed conditional-independence test does, and what two layers that split the
-        study area identically do (``"warn"``: the one with the smaller studentized contrast
-        is left out with a warning).
+        study area identically do (``"warn"``/``"drop"``: the one with the smaller studentized
+        contrast is left out with a warning).  ``"drop"`` is the automatic remedy: while the
+        omnibus test fails, the layer of the most dependent pair (smallest chi-square p-value
+        on the training cells) with the smaller studentized contrast is left out and the test
+        repeated; ``independence_steps_`` shows each step (before/after).
 
     Attributes
     ----------
@@ -422,6 +485,10 @@ class WeightsOfEvidence(ProspectivityModel):
         that is not conditionally independent.
     dropped_layers_ : dict of str to str
         Layers left out, with the reason.
+    independence_steps_ : pandas.DataFrame
+        The conditional-independence test before and after each remedy step: ``step``,
+        ``dropped`` (the layer left out, ``""`` for the first fit), ``layers``, ``ratio``,
+        ``p_dependent``, ``passed``.
     n_deposits_, study_area_units_ : float
         N(D) and N(T) in unit cells.
 
@@ -442,7 +509,11 @@ class WeightsOfEvidence(ProspectivityModel):
         kinds: Mapping[str, str] | None = None,
         directions: Mapping[str, str] | None = None,
         default_direction: str = "auto",
-        n_thresholds: int = 40,
+        n_thresholds: int | None = None,
+        generalization: str = "max_studentized_contrast",
+        min_studentized_contrast: float = 2.0,
+        cutoffs: Mapping[str, float] | None = None,
+        merge_min_studentized: float | None = None,
         smoothing: float = 0.5,
         unit_area_km2: float | None = None,
         ci_confidence: float = 0.95,
@@ -453,6 +524,10 @@ class WeightsOfEvidence(ProspectivityModel):
         self.directions = directions
         self.default_direction = default_direction
         self.n_thresholds = n_thresholds
+        self.generalization = generalization
+        self.min_studentized_contrast = min_studentized_contrast
+        self.cutoffs = cutoffs
+        self.merge_min_studentized = merge_min_studentized
         self.smoothing = smoothing
         self.unit_area_km2 = unit_area_km2
         self.ci_confidence = ci_confidence
@@ -472,20 +547,35 @@ class WeightsOfEvidence(ProspectivityModel):
         for name, value in (self.kinds or {}).items():
             if value not in _KINDS:
                 raise ModelError(f"kinds[{name!r}]={value!r}; choose one of {_KINDS}")
-        unknown = sorted((set(self.kinds or {}) | set(self.directions or {})) - set(X.columns))
+        named = set(self.kinds or {}) | set(self.directions or {}) | set(self.cutoffs or {})
+        unknown = sorted(named - set(X.columns))
         if unknown:
             raise ModelError(
-                f"kinds/directions name layers {unknown} that are not columns of X "
+                f"kinds/directions/cutoffs name layers {unknown} that are not columns of X "
                 f"({list(X.columns)}); fix the names"
             )
-        if int(self.n_thresholds) < 1:
-            raise ModelError(f"n_thresholds={self.n_thresholds} must be >= 1")
+        if self.n_thresholds is not None and int(self.n_thresholds) < 1:
+            raise ModelError(f"n_thresholds={self.n_thresholds} must be >= 1 (or None: all)")
+        if self.generalization not in _GENERALIZATIONS:
+            raise ModelError(
+                f"generalization={self.generalization!r}; choose one of {_GENERALIZATIONS} "
+                "(or set cutoffs= for manual thresholds)"
+            )
+        for layer_name, cutoff in (self.cutoffs or {}).items():
+            if not (isinstance(cutoff, int | float) and math.isfinite(cutoff)):
+                raise ModelError(f"cutoffs[{layer_name!r}]={cutoff!r} must be a finite number")
+        if self.merge_min_studentized is not None and not self.merge_min_studentized >= 0:
+            raise ModelError(
+                f"merge_min_studentized={self.merge_min_studentized!r} must be >= 0 or None"
+            )
         if not (self.smoothing >= 0 and math.isfinite(self.smoothing)):
             raise ModelError(f"smoothing={self.smoothing!r} must be a finite pseudo-count >= 0")
         if not 0 < self.ci_confidence < 1:
             raise ModelError(f"ci_confidence={self.ci_confidence} must lie in (0, 1)")
-        if self.on_dependence not in ("warn", "raise"):
-            raise ModelError(f"on_dependence={self.on_dependence!r}; choose 'warn' or 'raise'")
+        if self.on_dependence not in ("warn", "raise", "drop"):
+            raise ModelError(
+                f"on_dependence={self.on_dependence!r}; choose 'warn', 'raise' or 'drop'"
+            )
 
     def _units_per_row(self, cell_area_km2: float | None) -> float:
         if self.unit_area_km2 is None:
@@ -597,8 +687,48 @@ class WeightsOfEvidence(ProspectivityModel):
             drop=True
         )
         self.pairwise_independence_ = self._pairwise_tests(codes, deposits)
-        self.independence_ = self._omnibus_test(codes, area, total_deposits)
+        self.independence_ = self._omnibus_test(codes, area, total_deposits, report=False)
+        steps = [self._step("", self.independence_)]
+        while self.on_dependence == "drop" and not self.independence_["passed"]:
+            weakest = self._most_dependent_layer()
+            if weakest is None:
+                break
+            del self.layers_[weakest], codes[weakest]
+            self.dropped_layers_[weakest] = (
+                "conditional-independence remedy: most dependent pair, smaller contrast"
+            )
+            self.weights_ = self.weights_[self.weights_["layer"] != weakest].reset_index(drop=True)
+            self.pairwise_independence_ = self._pairwise_tests(codes, deposits)
+            self.independence_ = self._omnibus_test(codes, area, total_deposits, report=False)
+            steps.append(self._step(weakest, self.independence_))
+        self.independence_steps_ = pd.DataFrame(steps)
+        if not self.independence_["passed"]:
+            self._report_dependence(self.independence_)
         return self
+
+    def _step(self, dropped: str, result: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "step": 0 if not dropped else len(self.dropped_layers_),
+            "dropped": dropped,
+            "layers": ",".join(self.layers_),
+            "ratio": float(result["ratio"]),
+            "p_dependent": float(result["p_dependent"]),
+            "passed": bool(result["passed"]),
+        }
+
+    def _most_dependent_layer(self) -> str | None:
+        """Return the weaker layer (smaller max |studentized C|) of the most dependent pair."""
+        if len(self.layers_) < 2:
+            return None
+        pairs = self.pairwise_independence_.dropna(subset=["p_value"])
+        if not len(pairs):
+            return None
+        worst = pairs.sort_values(["p_value", "chi2"], ascending=[True, False]).iloc[0]
+        stud = self.weights_.groupby("layer")["studentized_contrast"].apply(
+            lambda v: float(np.nanmax(np.abs(v.to_numpy(dtype=float)), initial=0.0))
+        )
+        a, b = str(worst["layer_a"]), str(worst["layer_b"])
+        return a if stud.get(a, 0.0) <= stud.get(b, 0.0) else b
 
     def _fit_layer(
         self,
@@ -658,11 +788,51 @@ class WeightsOfEvidence(ProspectivityModel):
             var = np.array([stats["s_w_minus"][0] ** 2, stats["s_w_plus"][0] ** 2])
             stats = {k: np.repeat(v, 2) for k, v in stats.items()}
             stats["smoothed"] = np.repeat(degenerate, 2)
+            stats["merged"] = np.zeros(2, dtype=bool)
         else:
-            w, var = stats["w_plus"], stats["s_w_plus"] ** 2
+            w, var = stats["w_plus"].copy(), stats["s_w_plus"] ** 2
             stats["smoothed"] = degenerate
+            stats["merged"] = np.zeros(classes.size, dtype=bool)
+            if self.merge_min_studentized is not None:
+                w, var, stats["merged"] = self._merge_weak(
+                    name, stats, w, var, class_dep, class_area, d.sum(), a.sum()
+                )
+        w, stats["capped"] = _cap_empty(w, class_dep)
         layer = _Layer(name, kind, classes, w, var, class_area / class_area.sum())
         return layer, stats
+
+    def _merge_weak(
+        self,
+        name: str,
+        stats: dict[str, np.ndarray],
+        w: np.ndarray,
+        var: np.ndarray,
+        class_dep: np.ndarray,
+        class_area: np.ndarray,
+        total_dep: float,
+        total_area: float,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Merge the classes whose |studentized contrast| is below the threshold into one.
+
+        The merged class gets the weight of its pooled contingency table (every member the
+        same weight); with fewer than two weak classes nothing changes.
+        """
+        stud = np.abs(stats["studentized_contrast"])
+        bound = float(self.merge_min_studentized or 0.0)
+        weak = ~(stud >= bound)  # NaN counts as weak
+        if weak.sum() < 2 or weak.all():
+            return w, var, np.zeros(w.size, dtype=bool)
+        n11, n10, n01, n00 = _tables(
+            np.array([class_dep[weak].sum()]),
+            np.array([class_area[weak].sum()]),
+            np.array([total_dep]),
+            np.array([total_area]),
+        )
+        a, b, c, d = (np.clip(t, 0.0, None) for t in (n11, n10, n01, n00))
+        pooled, _ = _contrast(a, b, c, d, float(self.smoothing))
+        w = np.where(weak, pooled["w_plus"][0], w)
+        var = np.where(weak, pooled["s_w_plus"][0] ** 2, var)
+        return w, var, weak
 
     def _stats(
         self,
@@ -710,9 +880,13 @@ class WeightsOfEvidence(ProspectivityModel):
         if values.min() == values.max():
             drop(f"it has one value only ({values[0]:g}) where it has data")
             return None
-        candidates = _candidate_thresholds(values, int(self.n_thresholds))
+        n_thr = None if self.n_thresholds is None else int(self.n_thresholds)
+        candidates = _candidate_thresholds(values, n_thr)
         direction = (self.directions or {}).get(name, self.default_direction)
         directions = ["ascending", "descending"] if direction == "auto" else [direction]
+        cutoff = (self.cutoffs or {}).get(name)
+        if cutoff is not None:
+            candidates = np.array([float(cutoff)])
         curve = pd.concat(
             [_threshold_curve(values, a, d, di, candidates, 0.0) for di in directions],
             ignore_index=True,
@@ -743,9 +917,22 @@ class WeightsOfEvidence(ProspectivityModel):
                 DegenerateEvidenceWarning,
             )
         studentized = curve["studentized_contrast"].to_numpy(dtype="float64")
+        contrast = curve["contrast"].to_numpy(dtype="float64")
         candidates_idx = np.flatnonzero(usable.to_numpy())
         best = int(candidates_idx[np.argmax(studentized[candidates_idx])])
-        if curve["contrast"].iloc[best] <= 0:
+        if cutoff is not None:  # manual: the direction in which the cutoff is favourable
+            best = int(candidates_idx[np.argmax(contrast[candidates_idx])])
+        elif self.generalization == "max_contrast":
+            feasible = candidates_idx[studentized[candidates_idx] >= self.min_studentized_contrast]
+            if feasible.size:
+                best = int(feasible[np.argmax(contrast[feasible])])
+            else:
+                warn(
+                    f"layer {name!r}: no threshold reaches a studentized contrast of "
+                    f"{self.min_studentized_contrast:g}; the maximum studentized contrast is used",
+                    DegenerateEvidenceWarning,
+                )
+        if cutoff is None and curve["contrast"].iloc[best] <= 0:
             # only with a forced direction: keep the most significant (unfavourable) split
             best = int(candidates_idx[np.argmax(np.abs(studentized[candidates_idx]))])
             warn(
@@ -754,7 +941,7 @@ class WeightsOfEvidence(ProspectivityModel):
                 DegenerateEvidenceWarning,
             )
         chosen = curve.iloc[best]
-        curves[name] = curve
+        curves[name] = _thin_curve(curve, best)
         layer_dir = str(chosen["direction"])
         threshold = float(chosen["threshold"])
         in_pattern = values <= threshold if layer_dir == "ascending" else values >= threshold
@@ -767,6 +954,8 @@ class WeightsOfEvidence(ProspectivityModel):
         var = np.array([stats["s_w_minus"][0] ** 2, stats["s_w_plus"][0] ** 2])
         stats = {k: np.repeat(v, 2) for k, v in stats.items()}
         stats["smoothed"] = np.repeat(degenerate | smoothed, 2)
+        w, stats["capped"] = _cap_empty(w, class_dep)
+        stats["merged"] = np.zeros(2, dtype=bool)
         layer = _Layer(
             name,
             "continuous",
@@ -810,7 +999,10 @@ class WeightsOfEvidence(ProspectivityModel):
                 "weight_std": float(math.sqrt(layer.variances[k])),
             }
             row.update({c: stats[c][k] for c in _STAT_COLUMNS})
-            row["smoothed"] = bool(row["smoothed"])
+            for flag in _FLAG_COLUMNS:
+                row[flag] = bool(row[flag])
+            if row["merged"]:
+                row["rule"] += " (merged: weak classes pooled)"
             rows.append(row)
         rows.append(
             {
@@ -826,8 +1018,8 @@ class WeightsOfEvidence(ProspectivityModel):
                 "deposits": float(deposits[missing].sum()),
                 "weight": 0.0,
                 "weight_std": 0.0,
-                **{c: np.nan for c in _STAT_COLUMNS if c != "smoothed"},
-                "smoothed": False,
+                **{c: np.nan for c in _STAT_COLUMNS if c not in _FLAG_COLUMNS},
+                **dict.fromkeys(_FLAG_COLUMNS, False),
             }
         )
         return rows
@@ -917,7 +1109,12 @@ class WeightsOfEvidence(ProspectivityModel):
         return pd.DataFrame(rows, columns=["layer_a", "layer_b", "chi2", "dof", "p_value", "n"])
 
     def _omnibus_test(
-        self, codes: dict[str, np.ndarray], area: np.ndarray, observed: float
+        self,
+        codes: dict[str, np.ndarray],
+        area: np.ndarray,
+        observed: float,
+        *,
+        report: bool = True,
     ) -> dict[str, Any]:
         from scipy.stats import norm
 
@@ -941,26 +1138,31 @@ class WeightsOfEvidence(ProspectivityModel):
             "confidence": self.ci_confidence,
             "passed": passed,
         }
-        if not passed:
-            worst = self.pairwise_independence_.sort_values("p_value").head(3)
-            pairs = ", ".join(
-                f"{a}/{b} (p={p:.3g})"
-                for a, b, p in zip(
-                    worst["layer_a"], worst["layer_b"], worst["p_value"], strict=True
-                )
-                if np.isfinite(p)
-            )
-            message = (
-                f"conditional independence is doubtful: the model predicts {predicted:.1f} "
-                f"training occurrences where {observed:g} are observed (ratio {ratio:.2f}; "
-                f"Agterberg–Cheng probability of dependence {p_dependent:.3f}); posterior "
-                "probabilities are inflated — merge or drop correlated layers"
-                + (f" (most dependent pairs: {pairs})" if pairs else "")
-            )
-            if self.on_dependence == "raise":
-                raise ModelError(message)
-            warn(message, ConditionalIndependenceWarning)
+        if not passed and report:
+            self._report_dependence(result)
         return result
+
+    def _report_dependence(self, result: Mapping[str, Any]) -> None:
+        predicted, observed = result["predicted"], result["observed"]
+        ratio, p_dependent = result["ratio"], result["p_dependent"]
+        worst = self.pairwise_independence_.sort_values("p_value").head(3)
+        pairs = ", ".join(
+            f"{a}/{b} (p={p:.3g})"
+            for a, b, p in zip(worst["layer_a"], worst["layer_b"], worst["p_value"], strict=True)
+            if np.isfinite(p)
+        )
+        message = (
+            f"conditional independence is doubtful: the model predicts {predicted:.1f} "
+            f"training occurrences where {observed:g} are observed (ratio {ratio:.2f}; "
+            f"Agterberg–Cheng probability of dependence {p_dependent:.3f}); posterior "
+            "probabilities are inflated — merge or drop correlated layers"
+            + (f" (most dependent pairs: {pairs})" if pairs else "")
+        )
+        if self.on_dependence == "raise":
+            raise ModelError(message)
+        if self.on_dependence == "drop":
+            message += f"; the remedy left out {len(self.independence_steps_) - 1} layer(s)"
+        warn(message, ConditionalIndependenceWarning)
 
     # -- prediction ----------------------------------------------------------------------
 

@@ -78,6 +78,8 @@ class ModelResult:
     transfer_diagnostics : list of dict
         One :func:`~geomap.models.diagnose.explain_transfer` result per ``transfer`` report
         (same order): why a region hold-out AUC is low.
+    holdouts : list of ValidationReport
+        Leave-one-state-out (prefecture) validation (:mod:`geomap.models.holdout`).
     """
 
     recipe: str
@@ -92,6 +94,7 @@ class ModelResult:
     settings: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     transfer_diagnostics: list[dict[str, Any]] = field(default_factory=list)
+    holdouts: list[ValidationReport] = field(default_factory=list)
     _explained: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __repr__(self) -> str:
@@ -230,6 +233,7 @@ class ModelResult:
             "settings": self.settings,
             "spatial_cv": self.validation.metrics(),
             "region_held_out": [r.metrics() for r in self.transfer],
+            "holdouts": [r.metrics() for r in self.holdouts],
             "diagnostics": self.diagnostics(),
             "table": self.table.report,
             "dropped_layers": getattr(self.estimator, "dropped_layers_", {}),
@@ -238,6 +242,9 @@ class ModelResult:
         independence = getattr(self.estimator, "independence_", None)
         if independence is not None:
             out["conditional_independence"] = independence
+        steps = getattr(self.estimator, "independence_steps_", None)
+        if steps is not None and len(steps) > 1:  # the remedy acted: before/after
+            out["independence_remedy"] = steps.to_dict("records")
         return _jsonable(out)
 
 
@@ -282,6 +289,7 @@ def _region_table(
     catalog: Any,
     stack: xr.Dataset | None = None,
     points: Any = None,
+    mode: str = "greenfield",
 ) -> tuple[xr.Dataset, CellTable, xr.DataArray | None]:
     from geomap.recipes import build_evidence, training_occurrences
 
@@ -289,6 +297,12 @@ def _region_table(
         stack = build_evidence(recipe, region, resolution_m, chunks=chunks, catalog=catalog)
     if points is None:
         points = training_occurrences(recipe, region, catalog=catalog)
+    if mode == "brownfield":
+        from geomap.models.baselines import add_proximity_layer
+
+        stack = add_proximity_layer(stack, points)
+    elif mode != "greenfield":
+        raise ModelError(f"mode={mode!r}; choose 'greenfield' or 'brownfield'")
     mask = None
     if study_area == "country":
         from geomap.catalog import load_catalog
@@ -316,6 +330,10 @@ def model_region(
     catalog: Any = None,
     stack: xr.Dataset | None = None,
     training: Any = None,
+    control: Any = "auto",
+    overlap: str = "clip",
+    leave_one_out: bool = False,
+    mode: str | None = None,
     **options: Any,
 ) -> ModelResult:
     """Fit, validate and map a recipe's prospectivity model in one region.
@@ -338,6 +356,19 @@ def model_region(
         pipeline's cache); built when not given.
     training : GeoDataFrame, optional
         The training occurrences in the region CRS; read from the recipe when not given.
+    control : GeoDataFrame, "auto" or None, default "auto"
+        Occurrences of unrelated commodities for the specificity control
+        (:func:`geomap.models.baselines.control_points` with ``"auto"``; ``None``: none).
+    overlap : {"clip", "refuse"}, default "clip"
+        Region hold-out between overlapping or nested regions: clip the larger one so the
+        areas are disjoint, or refuse (:func:`geomap.models.holdout.disjoint_tables`).
+    leave_one_out : bool, default False
+        Also validate leaving one state/prefecture out at a time (``holdouts``).
+    mode : {"greenfield", "brownfield"}, optional
+        ``"brownfield"`` adds the known-occurrence proximity layer
+        (:data:`geomap.models.baselines.PROXIMITY_LAYER`), recomputed inside every fold
+        from the training-fold sites so validation stays honest; ``"greenfield"`` (the
+        default, or the recipe's ``model.mode``) uses the evidence layers only.
     **options
         Fields of :class:`~geomap.pipeline.settings.BuildSettings` replacing those of
         ``settings``; the model stage uses ``model``, ``params``, ``resolution_m``,
@@ -393,11 +424,16 @@ def model_region(
             catalog=cat,
             stack=stack,
             points=training,
+            mode=str(mode or getattr(loaded.model, "mode", None) or "greenfield"),
         )
         estimator = _estimator(name, params, table)
         block, block_note = _usable_block_size(table, block)
         if block_note:
             warnings.warn(block_note, ModelWarning, stacklevel=2)
+        if isinstance(control, str) and control == "auto":
+            from geomap.models.baselines import control_points
+
+            control = control_points(loaded, region, catalog=cat)
         validation = spatial_cross_validate(
             estimator,
             table,
@@ -405,6 +441,7 @@ def model_region(
             n_splits=run.n_splits,
             buffer_m=run.buffer_m,
             random_state=random_state,
+            control=control,
         )
         fitted = validation.estimator
         transfer: list[ValidationReport] = []
@@ -420,14 +457,35 @@ def model_region(
                 study_area=study_area,
                 catalog=cat,
             )
-            tables = {region: table, other: other_table}
-            pairs = [(region, other), (other, region)]
-            reports = region_held_out(estimator, tables, normalize=run.normalize, pairs=pairs)
-            for (train_id, test_id), report in zip(pairs, reports, strict=True):
-                transfer.append(report)
-                transfer_diagnostics.append(
-                    explain_transfer(report, tables[train_id], tables[test_id])
+            from geomap.models.holdout import disjoint_tables
+
+            base = {region: table, other: other_table}
+            for train_id, test_id in ((region, other), (other, region)):
+                train_t, test_t, clip_notes = disjoint_tables(
+                    train_id, base[train_id], test_id, base[test_id], overlap=overlap, catalog=cat
                 )
+                tables = {train_id: train_t, test_id: test_t}
+                (report,) = region_held_out(
+                    estimator, tables, normalize=run.normalize, pairs=[(train_id, test_id)]
+                )
+                report.notes[:0] = clip_notes
+                transfer.append(report)
+                transfer_diagnostics.append(explain_transfer(report, train_t, test_t))
+        holdouts: list[ValidationReport] = []
+        if leave_one_out:
+            from geomap.models.holdout import leave_one_unit_out
+
+            try:
+                holdouts.append(
+                    leave_one_unit_out(
+                        estimator,
+                        table,
+                        countries=list(cat.region(region).countries),
+                        control=control,
+                    )
+                )
+            except ModelError as exc:
+                warnings.warn(f"leave-one-state-out skipped: {exc}", ModelWarning, stacklevel=2)
         prediction = predict_raster(fitted, stack, study_area=mask, sources=table.sources)
     for message in caught:
         if issubclass(message.category, DeprecationWarning | PendingDeprecationWarning):
@@ -464,6 +522,7 @@ def model_region(
         settings=recorded,
         warnings=caught_messages,
         transfer_diagnostics=transfer_diagnostics,
+        holdouts=holdouts,
     )
 
 

@@ -39,6 +39,8 @@ class BuildLayers:
     faults: gpd.GeoDataFrame | None
     geology: gpd.GeoDataFrame | None
     boundaries: dict[str, gpd.GeoDataFrame]
+    audit: gpd.GeoDataFrame | None = None
+    stability: dict[str, Any] | None = None
 
     def evidence(self) -> dict[str, xr.DataArray]:
         """Return the evidence layers (without the coverage variable)."""

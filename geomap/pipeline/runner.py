@@ -44,10 +44,13 @@ from geomap.pipeline.outputs import (
 )
 from geomap.pipeline.plan import check_plan
 from geomap.pipeline.settings import BuildSettings, settings_from
+from geomap.pipeline.trust import validation_lines
+from geomap.targets import DEFAULT_MAX_TARGET_KM2
+from geomap.training import audit_layer, audit_markdown, flag_training
 
 __all__ = ["STAGES", "BuildResult", "BuildState", "build", "run_stages", "write_outputs"]
 
-STAGES = ("catalog", "fetch", "ingest", "evidence", "model", "targets", "outputs")
+STAGES = ("catalog", "fetch", "ingest", "evidence", "model", "targets", "stability", "outputs")
 """The stages, in order; progress is reported per stage."""
 
 
@@ -199,6 +202,7 @@ def run_stages(
 
     run = settings_from(settings, options)
     top_percent, threshold = run.target_rule()
+    max_target = DEFAULT_MAX_TARGET_KM2 if run.max_target_km2 is None else float(run.max_target_km2)
     progress = progress or _Progress("", enabled=False)
     cat = catalog or load_catalog()
     with progress.stage("catalog"):
@@ -231,8 +235,9 @@ def run_stages(
         for dataset_id in datasets:
             fetch(dataset_id, catalog=cat)
     with progress.stage("ingest"):
-        training = stages.training_stage(context)
-        occurrences = stages.occurrences_stage(context)
+        audit = stages.audit_stage(context)
+        training = stages.training_stage(context, audit)
+        occurrences = flag_training(stages.occurrences_stage(context), audit)
         faults = stages.vector_stage(context, "faults", stages.CONTEXT_DATASETS["faults"])
         geology = stages.vector_stage(
             context, "geology", stages.CONTEXT_DATASETS["geology"], "provinces"
@@ -253,11 +258,39 @@ def run_stages(
             top_percent=top_percent,
             threshold=threshold,
             min_area_km2=min_area,
+            max_target_km2=max_target,
             n_layers=sum(
                 v.attrs.get("geomap_role") == "evidence" for v in stack.data_vars.values()
             ),
         )
         targets = with_centroids(targets)
+    stable = None
+    if run.stability and len(targets):
+        from geomap.pipeline.cache import load_json, save_json
+        from geomap.pipeline.trust import stability_check
+
+        with progress.stage("stability"):
+            stable, key = context.cache.get_or_compute(
+                "stability",
+                stages.stage_inputs(context, targets=context.keys["targets"]),
+                lambda: stability_check(
+                    loaded,
+                    region_obj.id,
+                    resolution,
+                    targets,
+                    model=products.model_name,
+                    params=run.params,
+                    top_percent=top_percent,
+                    threshold=threshold,
+                    min_area_km2=min_area,
+                    max_target_km2=max_target,
+                    random_state=run.random_state,
+                    catalog=cat,
+                ),
+                save=save_json,
+                load=load_json,
+            )
+            context.keys["stability"] = key
     recorded = {
         "recipe": loaded.id,
         "region": region_obj.id,
@@ -267,6 +300,7 @@ def run_stages(
         "top_percent": top_percent,
         "threshold": threshold,
         "min_area_km2": min_area,
+        "max_target_km2": max_target,
         "n_splits": run.n_splits,
         "max_cells": run.max_cells,
         "chunks": run.chunks,
@@ -282,6 +316,8 @@ def run_stages(
         faults=faults,
         geology=geology,
         boundaries={"admin_areas": admin},
+        audit=audit,
+        stability=stable,
     )
     return BuildState(
         context=context, layers=layers, model=products, datasets=datasets, settings=recorded
@@ -372,6 +408,7 @@ def write_outputs(
             datasets=state.datasets,
             parameters=parameters,
             catalog=cat,
+            training_sites=audit_layer(layers.audit) if layers.audit is not None else None,
         )
         files[path.name] = path
         files[path.with_suffix(".qgs").name] = path.with_suffix(".qgs")
@@ -404,12 +441,15 @@ def write_outputs(
             ),
             path=path,
             catalog=cat,
+            training_sites=layers.audit,
         )
         files["map.html"] = path
     if wanted("report"):
         provenance = dataset_provenance(cat, state.datasets)
         attribution = cat.attribution(state.datasets)
         metrics = {**state.model.metrics, "targets": _targets_summary(layers.targets)}
+        if layers.stability is not None:
+            metrics["target_stability"] = layers.stability
         files["metrics.json"] = write_json(folder / "metrics.json", metrics)
         text = build_report(
             recipe=recipe,
@@ -424,6 +464,14 @@ def write_outputs(
             attribution=attribution,
             settings=state.settings,
         )
+        from geomap.models.baselines import control_commodities
+        from geomap.pipeline.trust import stability_section, validation_section
+
+        section = validation_section(
+            state.model.metrics, control=", ".join(control_commodities(recipe.commodities))
+        )
+        section += "\n" + stability_section(layers.stability)
+        text = text.rstrip("\n") + "\n\n" + section + "\n" + audit_markdown(layers.audit)
         report_path = folder / "report.md"
         report_path.write_text(text, encoding="utf-8")
         files["report.md"] = report_path
@@ -574,6 +622,7 @@ def summary_lines(result: BuildResult) -> list[str]:
     return [
         f"{result.recipe} / {result.region} -> {result.out}",
         f"  held-out AUC {held_out:.3f}" if isinstance(held_out, float) else "  held-out AUC n/a",
+        *validation_lines(result.metrics),
         f"  {len(result.targets)} targets; cache {len(result.cache_hits)} hits, "
         f"{len(result.cache_misses)} computed",
         *(f"  cache entry damaged, recomputed: {what}" for what in result.cache_damaged),

@@ -150,6 +150,11 @@ class BuildSettings:
         not together with ``top_percent``.
     min_area_km2 : float, optional
         Drop smaller targets (default: two cells).
+    max_target_km2 : float, optional
+        Split larger targets into survey-sized tiles (default
+        :data:`geomap.targets.DEFAULT_MAX_TARGET_KM2`, 300 km²).
+    stability : bool, default True
+        Rebuild the model at twice the cell size and report which leading targets persist.
     chunks : None, "auto", int or (int, int)
         Build evidence, predict, select targets and write rasters on Dask chunks of this size
         (``"auto"``: 2048 x 2048 cells): memory is bounded by the chunk size, not the grid.
@@ -178,6 +183,8 @@ class BuildSettings:
     top_percent: float | None = None
     threshold: float | None = None
     min_area_km2: float | None = None
+    max_target_km2: float | None = None
+    stability: bool = True
     chunks: Any = None
     scheduler: str | None = None
     random_state: int = 0
@@ -192,6 +199,14 @@ class BuildSettings:
                     f"resolution {self.resolution_m!r} must be a positive number of metres"
                 )
             object.__setattr__(self, "resolution_m", resolution)
+        if self.max_target_km2 is not None:
+            area = float(self.max_target_km2)
+            if not area > 0 or not math.isfinite(area):
+                raise ParameterError(
+                    f"--max-target-km2 {self.max_target_km2!r} must be a positive area (km²), "
+                    "e.g. 300"
+                )
+            object.__setattr__(self, "max_target_km2", area)
         object.__setattr__(self, "chunks", parse_chunks(self.chunks))
         object.__setattr__(self, "test_regions", tuple(self.test_regions or ()))
 

@@ -34,6 +34,7 @@ __all__ = [
     "BuildContext",
     "ModelProducts",
     "admin_areas",
+    "audit_stage",
     "evidence_stage",
     "model_stage",
     "occurrences_stage",
@@ -137,10 +138,10 @@ def evidence_stage(context: BuildContext) -> xr.Dataset:
 # ---- training occurrences ------------------------------------------------------------------
 
 
-def training_stage(context: BuildContext) -> gpd.GeoDataFrame:
-    """Return the recipe's training occurrences in the region CRS."""
+def audit_stage(context: BuildContext) -> gpd.GeoDataFrame:
+    """Return the training audit: every site considered, kept or dropped and why."""
     from geomap.io.occurrences import occurrence_dataset_ids
-    from geomap.recipes import training_occurrences
+    from geomap.training import training_audit
 
     training = context.recipe.training
     datasets = training.datasets or occurrence_dataset_ids(context.catalog)
@@ -150,13 +151,25 @@ def training_stage(context: BuildContext) -> gpd.GeoDataFrame:
         datasets=context.dataset_hashes(datasets),
     )
     frame, key = context.cache.get_or_compute(
-        "training",
+        "training-audit",
         inputs,
-        lambda: training_occurrences(context.recipe, context.region.id, catalog=context.catalog),
+        lambda: training_audit(context.recipe, context.region.id, catalog=context.catalog),
         save=save_frame,
         load=load_frame,
     )
-    context.keys["training"] = key
+    context.keys["training-audit"] = key
+    return frame
+
+
+def training_stage(
+    context: BuildContext, audit: gpd.GeoDataFrame | None = None
+) -> gpd.GeoDataFrame:
+    """Return the recipe's training occurrences in the region CRS (the audit's kept sites)."""
+    if audit is None:
+        audit = audit_stage(context)
+    frame = audit.loc[audit["training"].to_numpy(dtype=bool)].reset_index(drop=True)
+    frame.attrs = dict(audit.attrs)
+    context.keys["training"] = context.keys["training-audit"]
     return frame
 
 
@@ -256,6 +269,7 @@ def model_stage(
             catalog=context.catalog,
             stack=stack,
             training=training,
+            leave_one_out=True,  # the build runs the hold-outs (geomap.models.holdout)
         )
         return ModelProducts(
             prediction=result.prediction,  # lazy when chunked: computed block by block on save
@@ -369,6 +383,7 @@ def targets_stage(
     min_area_km2: float,
     threshold: float | None = None,
     n_layers: int | None = None,
+    max_target_km2: float | None = None,
 ) -> gpd.GeoDataFrame:
     """Return ranked target polygons from the prospectivity surface.
 
@@ -392,6 +407,7 @@ def targets_stage(
         n_layers=n_layers,
         commodities=codes,
         threshold=threshold,
+        max_target_km2=max_target_km2,
     )
     prediction = products.prediction
 
@@ -408,6 +424,7 @@ def targets_stage(
             occurrences=occurrences,
             commodities=codes,
             admin_areas=admin,
+            max_target_km2=max_target_km2,
         )
 
     frame, key = context.cache.get_or_compute(

@@ -539,6 +539,8 @@ class FoliumMapRenderer:
             "commodities": column("commodities"),
             "deposit_type": column("deposit_type"),
             "deposit_class": column("deposit_class"),
+            "deposit_class_rule": _rule_text(frame),
+            "reason": column("reason"),
             "dataset_id": column("dataset_id"),
             "record_id": column("record_id"),
             "location": location,
@@ -790,6 +792,24 @@ def _layer_count(data: Any) -> int | None:
         return len(json.loads(layers)) if layers else None
     except (TypeError, ValueError):
         return None
+
+
+def _rule_text(frame: Any) -> list[str | None]:
+    """``rule (confidence)`` of each site's deposit type, None where there is none."""
+    if "deposit_class_rule" not in frame.columns:
+        return [None] * len(frame)
+    conf = (
+        frame["deposit_class_confidence"].tolist()
+        if "deposit_class_confidence" in frame.columns
+        else [None] * len(frame)
+    )
+    out: list[str | None] = []
+    for rule, c in zip(frame["deposit_class_rule"].tolist(), conf, strict=True):
+        text = rule if isinstance(rule, str) and rule else None
+        if text and isinstance(c, float) and c == c:
+            text = f"{text} ({c:.2f})"
+        out.append(text)
+    return out
 
 
 def _lower_default(name: str) -> str:

@@ -33,6 +33,8 @@ _OCCURRENCE_FIELDS = (
     ("commodities", "Commodities"),
     ("deposit_type", "Deposit type"),
     ("deposit_class", "Deposit class"),
+    ("deposit_class_rule", "Type rule (confidence)"),
+    ("reason", "Training audit"),
     ("dataset_id", "Source dataset"),
     ("record_id", "Record id"),
     ("location", "Location"),

@@ -51,6 +51,7 @@ def prospectivity_map(
     title: str = "Mineral prospectivity",
     subtitle: str | None = None,
     path: str | os.PathLike[str] | None = None,
+    training_sites: Any = None,
     **options: Any,
 ) -> Any:
     """Build (and optionally save) the interactive map of one region's results.
@@ -73,6 +74,9 @@ def prospectivity_map(
         Shown at the top.
     path : path-like, optional
         Save the map here (offline HTML, tiles beside it when needed).
+    training_sites : GeoDataFrame, optional
+        The training audit (:func:`geomap.training.training_audit`): every site the recipe
+        considered, each popup saying whether it trained the model and why; hidden on opening.
     **options
         :class:`MapBuilder` options (``basemap``, ``online_basemaps``, ``max_embed_pixels``,
         ``catalog``...).
@@ -101,6 +105,8 @@ def prospectivity_map(
     )
     for name, data in (evidence or {}).items():
         builder.add_raster(data, name=_evidence_name(name, data), kind="evidence")
+    if training_sites is not None and len(training_sites):
+        builder.add_occurrences(training_sites, name="Training sites", show=False)
     if path is not None:
         return builder.save(path)
     return builder.to_map()
