@@ -188,9 +188,13 @@ def area_share_classes(
     if mask is None and _is_dask(surface):
         from geomap.targets import _quantile_higher_blockwise
 
-        breaks = tuple(_quantile_higher_blockwise(surface, 1.0 - s / 100.0) for s in shares_t)
+        raw = [_quantile_higher_blockwise(surface, 1.0 - s / 100.0) for s in shares_t]
+        n_cells = int(_blockwise_counts(surface, [])[-1])
+        breaks = tuple(
+            _closer_tie_side(b, s, n_cells, *_blockwise_tie_stats(surface, b))
+            for b, s in zip(raw, shares_t, strict=True)
+        )
         counts = _blockwise_counts(surface, breaks)
-        n_cells = int(counts[-1])
     else:
         values = _finite_values(surface, mask)
         if not values.size:
@@ -198,16 +202,56 @@ def area_share_classes(
                 "the prospectivity surface has no value in the study area; "
                 "nothing to classify (check the mask and the model output)"
             )
-        breaks = tuple(
-            float(np.quantile(values, 1.0 - s / 100.0, method="higher")) for s in shares_t
-        )
         n_cells = int(values.size)
+        breaks = tuple(
+            _closer_tie_side(b, s, n_cells, *_tie_stats(values, b))
+            for b, s in (
+                (float(np.quantile(values, 1.0 - s / 100.0, method="higher")), s) for s in shares_t
+            )
+        )
         counts = [int((values >= b).sum()) for b in breaks] + [n_cells]
     at_least = [0, *counts]
     cell_shares = tuple(
         100.0 * (at_least[i + 1] - at_least[i]) / max(n_cells, 1) for i in range(len(counts))
     )
     return AreaClasses(shares_t, breaks, cell_shares, n_cells)
+
+
+def _tie_stats(values: np.ndarray, cutoff: float) -> tuple[int, int, float | None]:
+    above = values[values > cutoff]
+    return (
+        int((values >= cutoff).sum()),
+        int(above.size),
+        (float(above.min()) if above.size else None),
+    )
+
+
+def _blockwise_tie_stats(surface: Any, cutoff: float) -> tuple[int, int, float | None]:
+    from geomap.grid.blocks import iter_blocks
+
+    at_least, above, smallest = 0, 0, None
+    for block in iter_blocks([surface]):
+        values = np.asarray(block.values[0], dtype="float64")
+        values = values[np.isfinite(values)]
+        at_least_b, above_b, smallest_b = _tie_stats(values, cutoff)
+        at_least, above = at_least + at_least_b, above + above_b
+        if smallest_b is not None:
+            smallest = smallest_b if smallest is None else min(smallest, smallest_b)
+    return at_least, above, smallest
+
+
+def _closer_tie_side(
+    cutoff: float, share: float, n_cells: int, at_least: int, above: int, smallest: float | None
+) -> float:
+    """Put a block of tied values at a break in the class whose share it disturbs least.
+
+    Cells equal to the break go up (``>= cutoff``) unless leaving them out (``> cutoff``, i.e.
+    a break at the next larger value) brings the class closer to its nominal share.
+    """
+    target = share / 100.0 * n_cells
+    if smallest is not None and abs(above - target) < abs(at_least - target):
+        return smallest
+    return cutoff
 
 
 def _blockwise_counts(surface: Any, breaks: Sequence[float]) -> list[int]:
