@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from geomap.recipes import resolve_sources as resolve_sources
     from geomap.recipes import training_occurrences as training_occurrences
     from geomap.recipes import with_user_data as with_user_data
+    from geomap.render.explore import explore as explore
     from geomap.render.figures import plot_prospectivity as plot_prospectivity
     from geomap.render.figures import plot_validation_curves as plot_validation_curves
     from geomap.render.maps import MapBuilder as MapBuilder

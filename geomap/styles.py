@@ -11,13 +11,18 @@ import math
 from collections.abc import Iterable, Sequence
 
 __all__ = [
+    "COLUMN_LABELS",
     "COMMODITY_GROUPS",
+    "COMMODITY_GROUP_SHORT",
     "LAYER_STYLES",
     "OTHER_GROUP",
+    "PROSPECTIVITY_CLASS_COLORS",
     "UNKNOWN_GROUP",
     "colormap_stops",
+    "column_label",
     "commodity_group",
     "commodity_group_color",
+    "human_number",
     "qualitative_color",
 ]
 
@@ -26,36 +31,73 @@ __all__ = [
 # maps are about come first.
 COMMODITY_GROUPS: dict[str, tuple[str, frozenset[str]]] = {
     "Rare earth elements": (
-        "#d62728",
+        "#c00000",
         frozenset(
             "REE LREE HREE REO La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm Yb Lu Y Sc".upper().split()
         ),
     ),
-    "Niobium–tantalum": ("#9467bd", frozenset({"NB", "TA", "NB2O5", "TA2O5"})),
-    "Lithium": ("#17becf", frozenset({"LI", "LI2O", "LCE"})),
+    "Niobium–tantalum": ("#c020c0", frozenset({"NB", "TA", "NB2O5", "TA2O5"})),
+    "Lithium": ("#0000e0", frozenset({"LI", "LI2O", "LCE"})),
     "Battery metals (Co, Ni, Mn, graphite)": (
-        "#2ca02c",
+        "#004000",
         frozenset({"CO", "NI", "MN", "GRAPHITE", "GR", "C"}),
     ),
-    "Tin–tungsten": ("#8c564b", frozenset({"SN", "W", "WO3", "SNO2"})),
-    "Uranium–thorium": ("#bcbd22", frozenset({"U", "TH", "U3O8"})),
-    "Platinum-group metals": ("#7f7f7f", frozenset({"PGE", "PGM", "PT", "PD", "RH", "IR", "RU"})),
-    "Copper–molybdenum": ("#ff7f0e", frozenset({"CU", "MO"})),
-    "Zinc–lead": ("#1f77b4", frozenset({"ZN", "PB"})),
-    "Gold–silver": ("#e6ab02", frozenset({"AU", "AG"})),
+    "Tin–tungsten": ("#c08000", frozenset({"SN", "W", "WO3", "SNO2"})),
+    "Uranium–thorium": ("#800040", frozenset({"U", "TH", "U3O8"})),
+    "Platinum-group metals": ("#000080", frozenset({"PGE", "PGM", "PT", "PD", "RH", "IR", "RU"})),
+    "Copper–molybdenum": ("#e080c0", frozenset({"CU", "MO"})),
+    "Zinc–lead": ("#804020", frozenset({"ZN", "PB"})),
+    "Gold–silver": ("#e0e080", frozenset({"AU", "AG"})),
     "Other critical minerals": (
-        "#e377c2",
+        "#00e000",
         frozenset({"GA", "GE", "IN", "SB", "BI", "TE", "BE", "V", "CR", "TI", "ZR", "HF", "F"}),
     ),
 }
-OTHER_GROUP = ("Other commodities", "#555555")
+OTHER_GROUP = ("Other commodities", "#0060e0")
 """Display group (name, colour) of sites whose commodities fall in no listed group."""
-UNKNOWN_GROUP = ("Commodity not recorded", "#aaaaaa")
+UNKNOWN_GROUP = ("Commodity not recorded", "#808040")
 """Display group (name, colour) of sites without a recorded commodity."""
 
-# layer kind -> stroke/fill style used by the map and the GeoPackage's QGIS styles
+# Short names of the commodity groups for layer names and legends (``"REE"``, ``"Cu–Mo"``).
+COMMODITY_GROUP_SHORT: dict[str, str] = {
+    "Rare earth elements": "REE",
+    "Niobium–tantalum": "Nb–Ta",
+    "Lithium": "Li",
+    "Battery metals (Co, Ni, Mn, graphite)": "Co–Ni–Mn–graphite",
+    "Tin–tungsten": "Sn–W",
+    "Uranium–thorium": "U–Th",
+    "Platinum-group metals": "PGM",
+    "Copper–molybdenum": "Cu–Mo",
+    "Zinc–lead": "Zn–Pb",
+    "Gold–silver": "Au–Ag",
+    "Other critical minerals": "Other critical",
+    "Other commodities": "Other",
+    "Commodity not recorded": "Not recorded",
+}
+
+# Prospectivity classes by share of the study area (geomap.classes): top 1 % ... rest.
+# Viridis steps for the five top classes (colour-blind safe, light = most prospective) and a
+# warm light grey for the rest: darker than the map's background, so it does not read as
+# "no data", and quiet, so the eye goes to the top of the ranking.
+PROSPECTIVITY_CLASS_COLORS: tuple[str, ...] = (
+    "#fde725",
+    "#7ad151",
+    "#22a884",
+    "#2a788e",
+    "#414487",
+    "#c8c8bc",
+)
+# sequential ramps of the other model rasters (branca names), distinct from the classes
+UNCERTAINTY_COLORMAP = "YlOrBr_09"
+COVERAGE_COLORMAP = "PuBu_09"
+EVIDENCE_COLORMAP = "viridis"
+TRAINING_SITE_COLOR = "#ffffff"
+
+# layer kind -> stroke/fill style used by the map and the GeoPackage's QGIS styles.  Kinds are
+# told apart by colour and by symbol: targets are black outlines, faults grey lines,
+# occurrences filled circles, training sites white rings; the region outline is dashed.
 LAYER_STYLES: dict[str, dict[str, object]] = {
-    "fault": {"color": "#b2182b", "weight": 1.4, "opacity": 0.9},
+    "fault": {"color": "#7f7f7f", "weight": 1.3, "opacity": 0.9},
     "boundary": {"color": "#444444", "weight": 1.0, "opacity": 0.8, "fill": False},
     "region": {
         "color": "#000000",
@@ -63,15 +105,31 @@ LAYER_STYLES: dict[str, dict[str, object]] = {
         "opacity": 0.9,
         "fill": False,
         "dashArray": "6 4",
+        # outlines of whole regions and countries do not catch clicks: a click inside them
+        # reads the layers' values at that point instead of opening the outline's popup
+        "interactive": False,
     },
     "coastline": {"color": "#5b7fa6", "weight": 0.8, "opacity": 0.9},
-    "country": {"color": "#888888", "weight": 0.8, "opacity": 0.9, "fill": False},
+    "country": {
+        "color": "#888888",
+        "weight": 0.8,
+        "opacity": 0.9,
+        "fill": False,
+        "interactive": False,
+    },
     "target": {
-        "color": "#d7191c",
-        "weight": 2.0,
+        "color": "#111111",
+        "weight": 2.5,
         "opacity": 1.0,
-        "fillColor": "#fdae61",
-        "fillOpacity": 0.35,
+        "fillColor": "#111111",
+        "fillOpacity": 0.05,
+    },
+    "training": {
+        "color": "#111111",
+        "weight": 1.5,
+        "opacity": 1.0,
+        "fillColor": TRAINING_SITE_COLOR,
+        "fillOpacity": 1.0,
     },
     "geology": {"color": "#666666", "weight": 0.3, "opacity": 0.6, "fillOpacity": 0.45},
     "sample": {
@@ -195,3 +253,87 @@ def categorical_colors(values: Sequence[object]) -> dict[str, str]:
     """Map each distinct value (sorted as text) to a qualitative colour."""
     names = sorted({str(v) for v in values})
     return {name: qualitative_color(i) for i, name in enumerate(names)}
+
+
+# column -> human label (with units) for popups, tables and the packet
+COLUMN_LABELS: dict[str, str] = {
+    "target_id": "Target",
+    "rank": "Rank",
+    "area_km2": "Area (km²)",
+    "mean_prospectivity": "Mean prospectivity",
+    "max_prospectivity": "Highest prospectivity",
+    "mean_uncertainty": "Mean uncertainty (±)",
+    "mean_coverage": "Evidence layers with data (mean)",
+    "coverage_fraction": "Share of cells with full evidence",
+    "n_occurrences": "Known occurrences inside",
+    "occurrences": "Occurrences inside",
+    "nearest_occurrence": "Nearest occurrence",
+    "nearest_occurrence_km": "Distance to nearest occurrence (km)",
+    "commodities": "Commodities",
+    "supply_chains": "Supply chains",
+    "country": "Country",
+    "state": "State / prefecture",
+    "centroid_lon": "Centroid longitude",
+    "centroid_lat": "Centroid latitude",
+    "region": "Region id",
+    "region_name": "Region",
+    "recipe": "Recipe",
+    "mineral_system": "Mineral system",
+    "model": "Model",
+    "resolution_km": "Cell size (km)",
+    "held_out_auc": "Held-out AUC",
+    "n_training_occurrences": "Training occurrences",
+    "n_targets": "Targets",
+    "target_area_km2": "Target area (km²)",
+    "top_targets": "Top targets",
+    "prov_name": "Province",
+    "prov_type": "Province type",
+    "crust_type": "Crust type",
+    "lithology": "Dominant lithology",
+    "lithology_label": "Dominant lithology",
+    "area": "Area (km²)",
+    "deposit_type": "Deposit type",
+    "deposit_class": "Deposit class",
+    "dataset_id": "Source dataset",
+    "record_id": "Record id",
+    "training": "Used to train the model",
+}
+
+
+def column_label(column: str) -> str:
+    """Return a human label for a column name (``"area_km2"`` -> ``"Area (km²)"``).
+
+    Examples
+    --------
+    >>> column_label("mean_coverage"), column_label("slip_type")
+    ('Evidence layers with data (mean)', 'Slip type')
+    """
+    if column in COLUMN_LABELS:
+        return COLUMN_LABELS[column]
+    text = column.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def human_number(value: float, *, digits: int = 3) -> str:
+    """Format a number as people write it: ``28,700``, ``4.5``, ``0.0432`` (never ``2.87e+04``).
+
+    Examples
+    --------
+    >>> human_number(28700.0), human_number(0.7774297363707986), human_number(1234567.8)
+    ('28,700', '0.777', '1,234,568')
+    >>> human_number(0.000271), human_number(12.0)
+    ('0.000271', '12')
+    """
+    value = float(value)
+    if not math.isfinite(value):
+        return "n/a"
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    if magnitude >= 10 ** (digits - 1):
+        return f"{value:,.0f}"
+    if magnitude < 1e-6:
+        return f"{value:.{digits - 1}e}"
+    rounded = float(f"{value:.{digits}g}")
+    text = f"{rounded:.10f}".rstrip("0").rstrip(".")
+    return text

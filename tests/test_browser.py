@@ -74,7 +74,10 @@ def test_map_renders_offline_without_errors(browser, japan_map, tmp_path):
     # credits: the attribution line and the sources panel
     attribution = visit.js("document.querySelector('.leaflet-control-attribution').textContent")
     assert "GEM Foundation" in attribution
-    sources = visit.js("document.querySelector('details').textContent")
+    sources = visit.js(
+        "Array.from(document.querySelectorAll('details'))"
+        ".find(d => d.textContent.includes('Sources and licences')).textContent"
+    )
     assert "CC-BY-4.0" in sources and "Natural Earth" in sources
     # something was actually painted (not a blank page)
     from PIL import Image

@@ -6,8 +6,11 @@ GDAL (pyogrio, rasterio, rio-cogeo), and an export served from the same product 
 from __future__ import annotations
 
 import html
+import io
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyogrio
 import pytest
 import rasterio
@@ -118,3 +121,199 @@ def test_export_cog_from_the_cli_is_served_from_the_demo_cache(demo, tmp_path, m
         with rasterio.open(cog) as src:
             assert src.crs is not None and src.overviews(1)
     assert not (target / "map.html").exists()  # only what was asked for
+
+
+# -- maps that read at a glance and answer a click (issue 15) ---------------------------------
+
+RASTER_ONLY_JS = """(name) => {
+    const map = __MAP__;
+    const key = Object.keys(window).find(k => k.startsWith('grouped_layers_'));
+    const ctl = window[key];
+    let kept = null;
+    ctl._layers.forEach(o => {
+        if (!o.overlay) { return; }
+        if (o.name === name && !kept) {
+            kept = o.layer; map.addLayer(o.layer); o.layer.setOpacity(1);
+        }
+        else if (map.hasLayer(o.layer)) { map.removeLayer(o.layer); }
+    });
+    document.querySelectorAll('.leaflet-control-container').forEach(c => c.style.display = 'none');
+    document.querySelectorAll('.geomap-title').forEach(c => c.style.display = 'none');
+    window.__kept = kept;
+    return !!kept;
+}"""
+
+
+def _pixels(page):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(page.screenshot())).convert("RGB")).astype(int)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("page", ["us-ree/map.html", "japan-vms/map.html"])
+def test_prospectivity_is_not_one_flat_colour(browser, demo, page):
+    """In the study area, no single colour of the prospectivity layer covers half the pixels."""
+    import numpy as np
+
+    out, _printed, _cache = demo
+    visit = _open(browser, out / page)
+    assert visit.js(RASTER_ONLY_JS, "Prospectivity")
+    visit.page.wait_for_timeout(300)
+    with_raster = _pixels(visit.page)
+    visit.js("() => __MAP__.removeLayer(window.__kept)")
+    visit.page.wait_for_timeout(300)
+    without = _pixels(visit.page)
+    drawn = np.abs(with_raster - without).max(axis=2) > 12  # the study area's pixels
+    assert drawn.sum() > 5000, "the prospectivity layer drew almost nothing"
+    colours, counts = np.unique(with_raster[drawn], axis=0, return_counts=True)
+    share = counts.max() / drawn.sum()
+    assert share < 0.5, f"{page}: colour {colours[counts.argmax()]} covers {share:.0%}"
+    assert (counts / drawn.sum() > 0.01).sum() >= 4  # at least four classes visible
+    visit.page.context.close()
+
+
+@pytest.mark.browser
+def test_a_click_reads_every_layer_value_back(browser, demo):
+    import rasterio
+    from rasterio.warp import transform as warp
+
+    out, _printed, _cache = demo
+    folder = out / "us-ree"
+    with rasterio.open(folder / "prospectivity.tif") as src:
+        values = src.read(1)
+        rows, cols = (values == values[values == values].max()).nonzero()  # the top cell
+        x, y = src.xy(int(rows[0]), int(cols[0]))
+        lons, lats = warp(src.crs, "EPSG:4326", [x], [y])
+        r, c = int(rows[0]), int(cols[0])
+        window = values[max(0, r - 4) : r + 5, max(0, c - 4) : c + 5]  # the decimation step
+        window = window[window == window]
+    visit = _open(browser, folder / "map.html")
+    visit.js(
+        "(ll) => { __MAP__.fire('click', {latlng: L.latLng(ll[1], ll[0])}); return null; }",
+        [lons[0], lats[0]],
+    )
+    rows_text = visit.js(
+        "() => Array.from(document.querySelectorAll('.geomap-values tr')).map(r => r.textContent)"
+    )
+    joined = " | ".join(rows_text)
+    prospectivity = next(r for r in rows_text if r.startswith("Prospectivity"))
+    assert "top 1 %" in prospectivity, joined
+    shown = float(prospectivity.removeprefix("Prospectivity").split(" ")[0].replace(",", ""))
+    # the embedded values are decimated to a size budget: the value of a cell near the click
+    assert window.min() * 0.99 - 1e-3 <= shown <= window.max() * 1.01 + 1e-3, (shown, window)
+    for layer in ("Uncertainty", "Coverage"):
+        assert any(r.startswith(layer) for r in rows_text), joined
+    assert "evidence layers" in joined
+    assert len(rows_text) >= 3 + 5  # model layers and the evidence layers
+    _assert_clean(visit)
+    visit.page.context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [412, 1280])
+@pytest.mark.parametrize("page", ["us-ree/map.html", "packet/packet.html"])
+def test_phone_width_layout(browser, demo, page, width):
+    """At 412 px (a phone) and 1280 px the controls, minimap and legend do not overlap; the
+    legend folds on the phone."""
+    out, _printed, _cache = demo
+    phone = width < 600
+    context = browser.new_context(
+        viewport={"width": width, "height": 915 if phone else 860}, is_mobile=phone
+    )
+    tab = context.new_page()
+    tab.route(
+        "**/*",
+        lambda r: r.continue_() if r.request.url.startswith(("file:", "data:")) else r.abort(),
+    )
+    tab.goto((out / page).resolve().as_uri())
+    tab.wait_for_function("document.querySelector('.leaflet-container') !== null")
+    tab.wait_for_timeout(1500)
+    html = (out / page).read_text(encoding="utf-8")
+    assert 'name="viewport"' in html
+    boxes = tab.evaluate(
+        """() => Array.from(document.querySelectorAll('.leaflet-control, .geomap-title'))
+            .filter(e => e.offsetParent !== null && getComputedStyle(e).display !== 'none')
+            .map(e => { const r = e.getBoundingClientRect();
+                        return {cls: e.className, l: r.left, t: r.top, r: r.right, b: r.bottom}; })
+            .filter(b => b.r > b.l && b.b > b.t)"""
+    )
+    assert boxes
+    for i, a in enumerate(boxes):
+        assert a["l"] >= 0 and a["r"] <= width + 1, a
+        for b in boxes[i + 1 :]:
+            overlap = min(a["r"], b["r"]) - max(a["l"], b["l"]) > 1 and (
+                min(a["b"], b["b"]) - max(a["t"], b["t"]) > 1
+            )
+            assert not overlap, f"{a['cls']} overlaps {b['cls']}"
+    legend_open = tab.evaluate("() => document.querySelector('.geomap-legend details').open")
+    assert legend_open is not phone  # folded on a phone, open on a desktop
+    tab.click(".geomap-legend summary")
+    assert tab.evaluate("() => document.querySelector('.geomap-legend details').open") is phone
+    context.close()
+
+
+@pytest.mark.parametrize("page", ["us-ree/map.html", "japan-vms/map.html", "packet/packet.html"])
+def test_legend_entries_are_far_apart_in_colour(demo, page):
+    """No two legend entries closer than ΔE 10 (CIELAB), nor than 4 under deuteranopia.
+
+    Entries are the kinds (targets, faults, training sites, commodity groups, geology classes)
+    and the prospectivity classes; the steps of a sequential ramp (coverage counts, marked
+    ``geomap-ramp``) are ordered shades of one colour and are not compared.
+    """
+    import re
+
+    from geomap.render._colour import closest_pair
+
+    out, _printed, _cache = demo
+    text = (out / page).read_text(encoding="utf-8").replace("\\u003c", "<").replace("\\u003e", ">")
+    entries = re.findall(
+        r'geomap-swatch\\?" style=\\?"background:(#[0-9a-fA-F]{6})[^>]*></span>([^<]+)<', text
+    )
+    assert len(entries) >= 8, entries
+    swapped = [(label, color) for color, label in entries]
+    distance, a, b = closest_pair(swapped)
+    assert distance >= 10, f"{page}: {a!r} and {b!r} are ΔE {distance:.1f} apart"
+    distance, a, b = closest_pair(swapped, deuteranopia=True)
+    assert distance >= 4, f"{page}: {a!r} and {b!r} are ΔE {distance:.1f} apart (deuteranopia)"
+
+
+def test_packet_summary_is_rounded_human_and_states_each_models_caveats(demo):
+    import re
+
+    out, _printed, _cache = demo
+    text = (out / "packet" / "summary.md").read_text(encoding="utf-8")
+    header = next(line for line in text.splitlines() if line.startswith("| "))
+    assert "Held-out AUC" in header and "Target area (km²)" in header
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", header), header  # no raw column names
+    assert not re.search(r"\d\.\d{4,}", text.split("## Attribution")[0])  # rounded figures
+    caveats = text.split("## Caveats")[1].split("## Attribution")[0]
+    for region in ("Conterminous United States", "Japan"):
+        assert region in caveats
+    assert caveats.count("Conditional-independence test failed") == 2  # both WofE models
+    assert "classes compare across regions" in text
+
+
+def test_targets_carry_the_same_centroid_everywhere(demo, monkeypatch):
+    import re
+
+    out, _printed, cache = demo
+    monkeypatch.setenv("GEOMAP_PRODUCT_CACHE", str(cache))
+    folder = out / "japan-vms"
+    csv = pd.read_csv(folder / "targets.csv")
+    gpkg = pyogrio.read_dataframe(folder / "kuroko-vms.gpkg", layer="targets")
+    packet = pd.read_csv(out / "packet" / "targets.csv")
+    result = CliRunner().invoke(app, ["targets", "kuroko-vms", "--region", "japan", "-f", "csv"])
+    assert result.exit_code == 0, result.output
+    cli = pd.read_csv(io.StringIO(result.output))
+    japan = packet[packet["region"] == "japan"].reset_index(drop=True)
+    for frame in (gpkg, japan, cli):
+        assert np.allclose(frame["centroid_lon"], csv["centroid_lon"], atol=1e-6)
+        assert np.allclose(frame["centroid_lat"], csv["centroid_lat"], atol=1e-6)
+    assert (out / "packet" / "packet.qgs").is_file() and (folder / "kuroko-vms.qgs").is_file()
+    html_text = (folder / "map.html").read_text(encoding="utf-8")
+    assert "Centroid longitude" in html_text
+    assert not re.search(r'"-?\d(\.\d+)?e\+\d+"', html_text)  # "28,700", not "2.87e+04"

@@ -87,7 +87,7 @@ def test_vector_layers_read_back_with_pyogrio(package, japan):
 def test_raster_tables_hold_the_float_values(package, japan):
     for name in RASTER_TABLES:
         with rasterio.open(f"GPKG:{package}:{name}") as src:
-            values = src.read(1)
+            values = src.read(1, masked=True).filled(np.nan)  # NoData declared (data_null)
             source = japan[name]
             assert src.crs == source.rio.crs
             assert src.transform.almost_equals(source.rio.transform(recalc=True))
@@ -109,17 +109,103 @@ def test_raster_tables_hold_the_float_values(package, japan):
     con.close()
     for name in RASTER_TABLES:
         assert kinds[name] == "2d-gridded-coverage"
-        assert kinds[f"{name}_rendered"] == "tiles"
+        assert f"{name}_rendered" not in kinds  # the rendered duplicates are optional
 
 
-def test_rendered_tables_are_rgba_with_transparent_nodata(package, japan):
-    with rasterio.open(f"GPKG:{package}:prospectivity_rendered") as src:
+def test_rendered_tables_are_rgba_in_the_maps_classes(japan, tmp_path):
+    from geomap import styles
+    from geomap.classes import area_share_classes
+
+    surface = japan["prospectivity"].copy()
+    surface.values[:2, :] = np.nan
+    path = write_geopackage(tmp_path / "r.gpkg", rasters={"prospectivity": surface}, rendered=True)
+    with rasterio.open(f"GPKG:{path}:prospectivity_rendered") as src:
         assert src.count == 4
         rgba = src.read()
-    nodata = np.isnan(japan["prospectivity"].values)
+    nodata = np.isnan(surface.values)
     assert (rgba[3][nodata] == 0).all()
     assert (rgba[3][~nodata] == 255).all()
-    assert len(np.unique(rgba[0][~nodata])) > 10  # a colour ramp, not a flat colour
+    codes = area_share_classes(surface).classify(surface.values)
+    for code, color in enumerate(styles.PROSPECTIVITY_CLASS_COLORS, start=1):
+        inside = codes == code
+        assert inside.any()
+        assert (rgba[0][inside] == int(color[1:3], 16)).all()  # the map's class colours
+
+
+def test_one_srs_per_crs_and_nodata_read_back_with_gdal(package, japan):
+    con = sqlite3.connect(package)
+    used = {
+        row[0] for row in con.execute("SELECT srs_id FROM gpkg_contents WHERE srs_id IS NOT NULL")
+    }
+    custom = con.execute(
+        "SELECT srs_id FROM gpkg_spatial_ref_sys WHERE organization = 'NONE' AND srs_id > 0"
+    ).fetchall()
+    data_null = dict(
+        con.execute(
+            "SELECT tile_matrix_set_name, data_null FROM gpkg_2d_gridded_coverage_ancillary"
+        )
+    )
+    con.close()
+    assert len(used) == 1 and len(custom) == 1  # rasters and vectors share Japan's one CRS
+    for name in RASTER_TABLES:
+        assert data_null[name] is not None
+        with rasterio.open(f"GPKG:{package}:{name}") as src:
+            assert src.nodata == pytest.approx(data_null[name])
+    srs_of = {name: pyogrio.read_info(package, layer=name)["crs"] for name in ("targets", "faults")}
+    with rasterio.open(f"GPKG:{package}:prospectivity") as src:
+        assert all(src.crs == rasterio.crs.CRS.from_wkt(w) for w in srs_of.values())
+
+
+def test_epsg_crs_keeps_its_epsg_code(tmp_path):
+    us = region_inputs("conus", 50_000)
+    path = write_geopackage(
+        tmp_path / "us.gpkg",
+        vectors={"targets": us["targets"]},
+        rasters={"prospectivity": us["prospectivity"]},
+    )
+    con = sqlite3.connect(path)
+    ids = {row[0] for row in con.execute("SELECT srs_id FROM gpkg_contents WHERE srs_id > 0")}
+    con.close()
+    assert ids == {5070}
+
+
+def test_qgis_project_opens_every_layer_styled_and_grouped(package):
+    qgs = package.with_suffix(".qgs")
+    assert qgs.is_file()
+    root = ET.fromstring(qgs.read_text(encoding="utf-8").split("\n", 1)[1])
+    assert root.tag == "qgis"
+    maplayers = root.findall("projectlayers/maplayer")
+    tree_layers = root.findall(".//layer-tree-layer")
+    tables = set(pyogrio.list_layers(package)[:, 0]) - {"layer_styles"}
+    con = sqlite3.connect(package)
+    tables |= {
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM gpkg_contents WHERE data_type = '2d-gridded-coverage'"
+        )
+    }
+    con.close()
+    assert {m.findtext("layername") for m in maplayers} == tables
+    assert {t.get("id") for t in tree_layers} == {m.findtext("id") for m in maplayers}
+    groups = {g.get("name") for g in root.iter("layer-tree-group") if g.get("name")}
+    assert {"Model results", "Targets and occurrences", "Geology and structure"} <= groups
+    for layer in maplayers:
+        source = layer.findtext("datasource")
+        if layer.get("type") == "vector":
+            file_part, _, option = source.partition("|layername=")
+            resolved = (qgs.parent / file_part).resolve()
+            assert resolved == package.resolve()
+            assert option in pyogrio.list_layers(resolved)[:, 0]
+            assert layer.find("renderer-v2") is not None  # styled
+        else:
+            _driver, file_part, table = source.split(":")
+            resolved = (qgs.parent / file_part).resolve()
+            with rasterio.open(f"GPKG:{resolved}:{table}") as src:
+                assert src.count == 1
+            assert layer.find("pipe/rasterrenderer") is not None  # styled
+    prospectivity = next(m for m in maplayers if m.findtext("layername") == "prospectivity")
+    labels = [i.get("label") for i in prospectivity.iter("item")]
+    assert "Top 1 % of the area" in labels  # the map's classes
 
 
 def test_layer_styles_open_styled_in_qgis(package):
@@ -155,6 +241,13 @@ def test_layer_styles_open_styled_in_qgis(package):
     assert geology.find("renderer-v2").get("attr") == "lithology"
     categories = [c.get("value") for c in geology.findall("renderer-v2/categories/category")]
     assert categories and categories == sorted(categories)
+    labels = [c.get("label") for c in geology.findall("renderer-v2/categories/category")]
+    assert not any("_" in label for label in labels)  # "Mafic volcanic", not mafic_volcanic
+    if "unknown" in categories:  # outlined, not filled over the sea
+        symbol = categories.index("unknown")
+        fill = geology.find(f"renderer-v2/symbols/symbol[@name='{symbol}']/layer")
+        style = {o.get("name"): o.get("value") for o in fill.iter("Option") if o.get("name")}
+        assert style["style"] == "no"
     targets = ET.fromstring(styled["targets"][3].split("\n", 1)[1])
     assert targets.find("labeling/settings/text-style").get("fieldName") == "rank"
 

@@ -260,7 +260,8 @@ def export(
     recipe: Recipe,
     region: Region = None,
     output_format: Annotated[
-        list[str], typer.Option("--format", "-f", help="gpkg, cog, png or tables (repeatable).")
+        list[str],
+        typer.Option("--format", "-f", help="gpkg, cog, png, tables, gpx or kml (repeatable)."),
     ] = ["gpkg"],  # noqa: B006 - typer needs a list default
     resolution: Resolution = None,
     model: ModelName = None,
@@ -268,8 +269,8 @@ def export(
     overwrite: Overwrite = False,
     chunks: Chunks = None,
 ) -> None:
-    """Export a recipe's results as a styled GeoPackage, COGs, PNG figures or tables."""
-    allowed = {"gpkg", "cog", "png", "tables"}
+    """Export results: styled GeoPackage (+ QGIS project), COGs, PNGs, tables, GPX or KML."""
+    allowed = {"gpkg", "cog", "png", "tables", "gpx", "kml"}
     unknown = set(output_format) - allowed
     if unknown:
         raise typer.BadParameter(f"--format {sorted(unknown)}: use {', '.join(sorted(allowed))}")

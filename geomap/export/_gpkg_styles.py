@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from geomap import styles
 
-__all__ = ["LayerStyle", "raster_style", "vector_style"]
+__all__ = ["LayerStyle", "raster_class_style", "raster_style", "vector_style"]
 
 QGIS_VERSION = "3.28.0-Firenze"
 _SLD_NS = "http://www.opengis.net/sld"
@@ -34,6 +34,8 @@ class LayerStyle:
 
 
 def _rgba(color: str, alpha: float = 1.0) -> str:
+    if color == "transparent":
+        return "0,0,0,0"
     color = color.lstrip("#")
     r, g, b = (int(color[i : i + 2], 16) for i in (0, 2, 4))
     return f"{r},{g},{b},{round(alpha * 255)}"
@@ -87,6 +89,8 @@ def _symbol(parent: ET.Element, name: str, geometry: str, color: str, kind: str)
         )
     else:
         fill_alpha = float(style.get("fillOpacity", 0.0)) if style.get("fill", True) else 0.0  # type: ignore[arg-type]
+        if color == "transparent":  # e.g. geology of unknown lithology: outlined, not filled
+            fill_alpha = 0.0
         stroke = str(style.get("color", color)) if kind != "geology" else "#666666"
         layer = ET.SubElement(symbol, "layer", {"class": "SimpleFill", "enabled": "1"})
         _option_map(
@@ -117,7 +121,7 @@ def _qml_vector(
     geometry: str,
     kind: str,
     color: str,
-    classes: Sequence[tuple[str, str]] | None,
+    classes: Sequence[tuple[str, ...]] | None,
     column: str | None,
     label_column: str | None,
 ) -> str:
@@ -134,8 +138,15 @@ def _qml_vector(
         )
         cats = ET.SubElement(renderer, "categories")
         symbols = ET.SubElement(renderer, "symbols")
-        for i, (value, class_color) in enumerate(classes):
-            ET.SubElement(cats, "category", value=value, symbol=str(i), label=value, render="true")
+        for i, (value, class_color, *label) in enumerate(classes):
+            ET.SubElement(
+                cats,
+                "category",
+                value=value,
+                symbol=str(i),
+                label=label[0] if label else value,
+                render="true",
+            )
             _symbol(symbols, str(i), geometry, class_color, kind)
     else:
         renderer = ET.SubElement(
@@ -218,7 +229,7 @@ def vector_style(
     geometry_type: str,
     kind: str,
     *,
-    classes: Sequence[tuple[str, str]] | None = None,
+    classes: Sequence[tuple[str, ...]] | None = None,
     class_column: str | None = None,
     label_column: str | None = None,
 ) -> LayerStyle:
@@ -232,8 +243,8 @@ def vector_style(
         OGR geometry type name (``Point``, ``MultiLineString``...).
     kind : str
         A key of :data:`geomap.styles.LAYER_STYLES` or ``"occurrence"``.
-    classes : sequence of (value, colour), optional
-        Categorized rendering on ``class_column``.
+    classes : sequence of (value, colour) or (value, colour, label), optional
+        Categorized rendering on ``class_column``; ``"transparent"`` leaves a class unfilled.
     label_column : str, optional
         Label features with this column.
     """
@@ -246,7 +257,7 @@ def vector_style(
     qml = _qml_vector(geometry, kind, color, classes, class_column, label_column)
     if classes and class_column:
         rules: list[tuple[str, str | None, str | None, str]] = [
-            (value, class_column, value, c) for value, c in classes
+            (label[0] if label else value, class_column, value, c) for value, c, *label in classes
         ]
     else:
         rules = [(table, None, None, str(base.get("color", color)))]
@@ -318,3 +329,79 @@ def raster_style(
     ET.indent(sld_root)
     sld = '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(sld_root, encoding="unicode")
     return LayerStyle(table, "", "geomap raster", qml, sld, "geomap colour ramp")
+
+
+def raster_class_style(
+    table: str, breaks: Sequence[float], colors: Sequence[str], labels: Sequence[str]
+) -> LayerStyle:
+    """Style a prospectivity table in classes by share of the study area (:mod:`geomap.classes`).
+
+    Parameters
+    ----------
+    table : str
+        The raster table.
+    breaks : sequence of float
+        Lowest value of each class but the last, highest class first (``AreaClasses.breaks``).
+    colors, labels : sequence of str
+        One per class, highest class first (``len(breaks) + 1``).
+    """
+    import math
+
+    # QGIS's DISCRETE ramp gives an item's colour to values <= its value, from the lowest item;
+    # the classes hold values >= their break, so each upper edge is just below the next break
+    uppers = [math.nextafter(float(b), -math.inf) for b in breaks]
+    items = list(zip([*uppers[::-1], math.inf], colors[::-1], labels[::-1], strict=True))
+    root = _qml_root("Symbology")
+    pipe = ET.SubElement(root, "pipe")
+    renderer = ET.SubElement(
+        pipe,
+        "rasterrenderer",
+        type="singlebandpseudocolor",
+        band="1",
+        opacity="1",
+        alphaBand="-1",
+        classificationMin=repr(float(breaks[-1])),
+        classificationMax=repr(float(breaks[0])),
+    )
+    shader = ET.SubElement(renderer, "rastershader")
+    ramp = ET.SubElement(
+        shader,
+        "colorrampshader",
+        colorRampType="DISCRETE",
+        classificationMode="3",
+        clip="0",
+        minimumValue=repr(float(breaks[-1])),
+        maximumValue=repr(float(breaks[0])),
+    )
+    for upper, color, label in items:
+        ET.SubElement(
+            ramp,
+            "item",
+            value="inf" if math.isinf(upper) else repr(upper),
+            color=color,
+            label=label,
+            alpha="255",
+        )
+    qml = _serialize_qml(root)
+
+    ET.register_namespace("", _SLD_NS)
+    ET.register_namespace("se", _SE_NS)
+    sld_root = ET.Element(f"{{{_SLD_NS}}}StyledLayerDescriptor", {"version": "1.1.0"})
+    layer = ET.SubElement(sld_root, f"{{{_SLD_NS}}}NamedLayer")
+    ET.SubElement(layer, f"{{{_SE_NS}}}Name").text = table
+    user = ET.SubElement(layer, f"{{{_SLD_NS}}}UserStyle")
+    cs = ET.SubElement(ET.SubElement(user, f"{{{_SE_NS}}}CoverageStyle"), f"{{{_SE_NS}}}Rule")
+    sym = ET.SubElement(cs, f"{{{_SE_NS}}}RasterSymbolizer")
+    cmap = ET.SubElement(sym, f"{{{_SE_NS}}}ColorMap")
+    categorize = ET.SubElement(
+        cmap, f"{{{_SE_NS}}}Categorize", fallbackValue="#00000000", threshholdsBelongTo="succeeding"
+    )
+    ET.SubElement(categorize, f"{{{_SE_NS}}}LookupValue").text = "Rasterdata"
+    lowest_first = list(zip(colors[::-1], [None, *list(breaks)[::-1]], strict=True))
+    for color, threshold in lowest_first:
+        if threshold is not None:
+            ET.SubElement(categorize, f"{{{_SE_NS}}}Threshold").text = repr(float(threshold))
+        ET.SubElement(categorize, f"{{{_SE_NS}}}Value").text = color
+    ET.indent(sld_root)
+    sld = '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(sld_root, encoding="unicode")
+    return LayerStyle(table, "", "geomap classes", qml, sld, "classes by share of the study area")

@@ -34,6 +34,7 @@ _PROVENANCE_ATTRS = (
     "geomap_params",
     "geomap_role",
     "geomap_kind",
+    "geomap_classes",
 )
 
 
@@ -114,6 +115,7 @@ def write_cog(
     tags: dict[str, Any] | None = None,
     catalog: Any = None,
     progress: str | None = None,
+    colormap: dict[int, tuple[int, int, int, int]] | None = None,
 ) -> Path:
     """Write a single-band raster as a Cloud-Optimized GeoTIFF with overviews, atomically.
 
@@ -140,6 +142,10 @@ def write_cog(
         For the licences; defaults to the project catalog.
     progress : str, optional
         Label of a progress bar over the blocks written (Dask-backed rasters).
+    colormap : dict of int to (r, g, b, a), optional
+        A colour table (palette) for an 8-bit class raster, e.g. the prospectivity classes
+        of :func:`geomap.classes.area_share_classes`; GIS software then shows the classes in
+        the map's colours.
 
     Returns
     -------
@@ -201,6 +207,13 @@ def write_cog(
                     dst.set_band_description(1, str(data.attrs["long_name"]))
                 if data.attrs.get("units"):
                     dst.set_band_unit(1, str(data.attrs["units"]))
+                if colormap is not None:
+                    if np.dtype(dst.dtypes[0]) != np.uint8:
+                        raise DataError(
+                            f"cannot write {name!r} with a colour table: it needs uint8 "
+                            f"classes, not {dst.dtypes[0]}"
+                        )
+                    dst.write_colormap(1, colormap)
             rasterio.shutil.copy(
                 staging,
                 tmp,

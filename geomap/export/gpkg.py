@@ -62,10 +62,13 @@ _KIND_BY_NAME = (
 )
 # raster-name fragment -> branca colormap (same as the HTML map)
 _RASTER_COLORMAPS = (
-    ("uncertainty", "Purples_09"),
-    ("coverage", "YlGnBu_09"),
+    ("uncertainty", "YlOrBr_09"),
+    ("coverage", "PuBu_09"),
     ("prospectivity", "viridis"),
 )
+# NoData of the float gridded-coverage tables, declared in
+# gpkg_2d_gridded_coverage_ancillary.data_null (NaN cannot be stored there: SQLite makes it NULL)
+RASTER_NODATA = -3.4028234663852886e38
 
 
 def snake_case(name: str) -> str:
@@ -267,7 +270,7 @@ def _write_raster_table(path: Path, name: str, data: Any, *, first: bool) -> dic
         dtype="float32",
         crs=data.rio.crs,
         transform=transform,
-        nodata=float("nan"),
+        nodata=RASTER_NODATA,
         **options,
     ) as dst:
         for start, block in _raster_blocks(data):
@@ -276,6 +279,7 @@ def _write_raster_table(path: Path, name: str, data: Any, *, first: bool) -> dic
             finite = block[np.isfinite(block)]
             if finite.size:
                 lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
+            block = np.where(np.isfinite(block), block, RASTER_NODATA).astype("float32")
             dst.write(block, 1, window=Window(0, start, block.shape[1], block.shape[0]))
         dst.update_tags(**_raster_tags(data))
     return {"min": lo, "max": hi}
@@ -291,9 +295,19 @@ def _raster_tags(data: Any) -> dict[str, str]:
 
 
 def _write_rendered(
-    path: Path, name: str, data: Any, colors: Sequence[tuple[int, int, int]], lo: float, hi: float
+    path: Path,
+    name: str,
+    data: Any,
+    colors: Sequence[tuple[int, int, int]],
+    lo: float,
+    hi: float,
+    classes: Any = None,
 ) -> None:
-    """Write an RGBA PNG tile table coloured like the HTML map (no data = transparent)."""
+    """Write an RGBA PNG tile table coloured like the HTML map (no data = transparent).
+
+    With ``classes`` (:class:`geomap.classes.AreaClasses`), one colour per class (``colors``
+    highest class first), as on the map.
+    """
     import rasterio
     from rasterio.windows import Window
 
@@ -321,7 +335,11 @@ def _write_rendered(
             valid = np.isfinite(block)
             if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
                 valid &= block != nodata
-            idx = np.clip(((np.where(valid, block, lo) - lo) / span * n).astype(int), 0, n - 1)
+            if classes is not None:
+                idx = classes.classify(np.where(valid, block, np.nan)).astype(int) - 1
+                idx = np.clip(idx, 0, n - 1)
+            else:
+                idx = np.clip(((np.where(valid, block, lo) - lo) / span * n).astype(int), 0, n - 1)
             rgba = lut[idx]
             rgba[~valid] = 0
             window = Window(0, start, block.shape[1], block.shape[0])
@@ -451,7 +469,9 @@ def write_geopackage(
     vectors: Mapping[str, Any] | None = None,
     rasters: Mapping[str, Any] | None = None,
     tables: Mapping[str, Any] | None = None,
-    rendered: bool = True,
+    rendered: bool = False,
+    qgis_project: bool = False,
+    regions: Sequence[str] = (),
     class_columns: Mapping[str, str] | None = None,
     datasets: Iterable[str] = (),
     parameters: Mapping[str, Any] | None = None,
@@ -474,8 +494,15 @@ def write_geopackage(
     tables : mapping of str to DataFrame, optional
         Table name -> attribute table without geometry (e.g. a summary), written as a
         GeoPackage ``attributes`` table.
-    rendered : bool, default True
-        Also write each raster as an RGBA PNG table ``<name>_rendered``.
+    rendered : bool, default False
+        Also write each raster as an RGBA PNG table ``<name>_rendered`` (coloured like the
+        map; for viewers without QGIS styles).  Off by default: the value tables open styled
+        in QGIS from ``layer_styles``.
+    qgis_project : bool, default False
+        Also write a QGIS project (``<stem>.qgs``) beside the GeoPackage that opens every
+        layer styled and grouped (:func:`geomap.export.qgis_project.write_qgis_project`).
+    regions : sequence of str
+        Table-name prefixes of regions (``["conus", "japan"]``), grouped in the project.
     class_columns : mapping of str to str, optional
         Layer -> column to colour by (default: ``lithology_class``/``lithology``/``class``
         for geology, ``commodity_group`` for occurrences).
@@ -505,7 +532,8 @@ def write_geopackage(
     from geomap import styles
     from geomap.core.atomic import atomic_path
     from geomap.core.provenance import dataset_records, source_ids
-    from geomap.export._gpkg_styles import raster_style, vector_style
+    from geomap.export._gpkg_srs import lithology_classes, unify_srs
+    from geomap.export._gpkg_styles import raster_class_style, raster_style, vector_style
 
     final = Path(path)
     if final.suffix.lower() != ".gpkg":
@@ -544,12 +572,22 @@ def write_geopackage(
             if not math.isfinite(lo):
                 lo, hi = 0.0, 1.0
             cmap = _raster_colormap(name)
-            hexes = ["#{:02x}{:02x}{:02x}".format(*c) for c in styles.colormap_stops(cmap, 9)]
-            style_rows.append(raster_style(name, hexes, lo, hi))
-            if rendered:
-                _write_rendered(
-                    tmp, f"{name}_rendered", data, styles.colormap_stops(cmap, 255), lo, hi
+            area_classes = None
+            if "prospectivity" in name and value_range["max"] >= value_range["min"]:
+                from geomap.classes import area_share_classes
+
+                area_classes = area_share_classes(data)
+                colors = list(styles.PROSPECTIVITY_CLASS_COLORS)
+                style_rows.append(
+                    raster_class_style(name, area_classes.breaks, colors, area_classes.labels)
                 )
+                lut = [(int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16)) for c in colors]
+            else:
+                hexes = ["#{:02x}{:02x}{:02x}".format(*c) for c in styles.colormap_stops(cmap, 9)]
+                style_rows.append(raster_style(name, hexes, lo, hi))
+                lut = styles.colormap_stops(cmap, 255)
+            if rendered:
+                _write_rendered(tmp, f"{name}_rendered", data, lut, lo, hi, area_classes)
             sources = source_ids(data)
             dataset_ids.extend(s for s in sources if s not in dataset_ids)
             record = {
@@ -559,6 +597,8 @@ def write_geopackage(
                 "crs": data.rio.crs.to_wkt(),
                 "transform": list(data.rio.transform(recalc=True))[:6],
                 "value_range": [lo, hi],
+                "nodata": RASTER_NODATA,
+                "classes": area_classes.to_dict() if area_classes is not None else None,
                 "sources": sources,
                 "attrs": _raster_tags(data),
             }
@@ -588,11 +628,13 @@ def write_geopackage(
                     f"class column {column!r} is not in layer {name!r}; "
                     f"its columns are {list(frame.columns)}"
                 )
-            classes = None
+            classes: list[tuple[str, ...]] | None = None
             if column is not None:
                 values = sorted({str(v) for v in frame[column].dropna().tolist()})
                 if kind == "occurrence":
                     classes = [(v, styles.commodity_group_color(v)) for v in values]
+                elif kind == "geology" and (lithology := lithology_classes(values)):
+                    classes = lithology
                 else:
                     palette = styles.categorical_colors(values)
                     classes = [(v, palette[v]) for v in values]
@@ -633,10 +675,21 @@ def write_geopackage(
         con = sqlite3.connect(tmp)
         try:
             with con:
+                unify_srs(con)
+                for name in rasters:  # declare NoData where QGIS and GDAL read it
+                    con.execute(
+                        "UPDATE gpkg_2d_gridded_coverage_ancillary SET data_null = ? "
+                        "WHERE tile_matrix_set_name = ?",
+                        (RASTER_NODATA, name),
+                    )
                 _write_layer_styles(con, style_rows)
                 _write_metadata(con, package, table_records)
         finally:
             con.close()
+    if qgis_project:
+        from geomap.export.qgis_project import write_qgis_project
+
+        write_qgis_project(final, regions=regions)
     return final
 
 
@@ -668,6 +721,8 @@ def export_geopackage(
     parameters: Mapping[str, Any] | None = None,
     catalog: Any = None,
     overwrite: bool = True,
+    rendered: bool = False,
+    qgis_project: bool = True,
     training_sites: Any = None,
 ) -> Path:
     """Write one prospectivity run's layers to a GeoPackage with conventional names.
@@ -676,7 +731,8 @@ def export_geopackage(
     kept or dropped and why), ``faults``, ``geology``, ``boundaries`` (or
     ``boundaries_<name>`` for a mapping), ``targets``; rasters ``prospectivity``,
     ``uncertainty``, ``coverage`` and ``evidence_<name>``, each with ``prefix``
-    (e.g. ``"japan_"``) in front.  See :func:`write_geopackage` for everything else.
+    (e.g. ``"japan_"``) in front.  See :func:`write_geopackage` for everything else; a QGIS
+    project (``<stem>.qgs``) is written beside it unless ``qgis_project=False``.
     """
     vectors: dict[str, Any] = {}
     for name, frame in (
@@ -711,6 +767,8 @@ def export_geopackage(
         parameters=parameters,
         catalog=catalog,
         overwrite=overwrite,
+        rendered=rendered,
+        qgis_project=qgis_project,
     )
 
 

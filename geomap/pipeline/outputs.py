@@ -19,6 +19,7 @@ from geomap.core.safe_text import write_csv
 __all__ = [
     "BuildLayers",
     "file_hashes",
+    "with_centroids",
     "write_json",
     "write_model_outputs",
     "write_rasters",
@@ -63,6 +64,17 @@ def write_rasters(folder: Path, layers: BuildLayers, *, progress: bool = False) 
             path = folder / f"{name}.tif"
             write_cog(layers.prediction[name], path, progress=f"{name}.tif" if progress else None)
             written[name] = path
+    if "prospectivity" in layers.prediction:
+        path = folder / "prospectivity_classes.tif"
+        classes, colormap = prospectivity_classes(layers.prediction["prospectivity"])
+        write_cog(
+            classes,
+            path,
+            overview_resampling="nearest",
+            colormap=colormap,
+            progress="prospectivity_classes.tif" if progress else None,
+        )
+        written["prospectivity_classes"] = path
     (folder / "evidence").mkdir(exist_ok=True)
     for name, layer in layers.evidence().items():
         path = folder / "evidence" / f"{name}.tif"
@@ -71,10 +83,67 @@ def write_rasters(folder: Path, layers: BuildLayers, *, progress: bool = False) 
     return written
 
 
+def prospectivity_classes(
+    prospectivity: Any,
+) -> tuple[Any, dict[int, tuple[int, int, int, int]]]:
+    """Return the prospectivity classes (uint8, 0 = no data) and their colour table.
+
+    The classes of :func:`geomap.classes.area_share_classes` (top 1, 5, 10, 20, 50 %, rest:
+    codes 1 to 6), in the map's colours; ``attrs["geomap_classes"]`` holds the breaks and
+    labels as JSON.  NumPy or Dask (classified block by block).
+    """
+    import json
+
+    import numpy as np
+    import xarray as xr
+
+    from geomap import styles
+    from geomap.classes import NO_CLASS, area_share_classes
+
+    breaks = area_share_classes(prospectivity)
+    classes = xr.apply_ufunc(
+        breaks.classify, prospectivity, dask="parallelized", output_dtypes=[np.uint8]
+    )
+    classes = classes.rio.write_crs(prospectivity.rio.crs).rio.write_nodata(NO_CLASS)
+    classes.attrs = {
+        "long_name": "Prospectivity class (share of the study area)",
+        "geomap_kind": "categorical",
+        "geomap_classes": json.dumps(
+            {str(code): label for code, label in zip(breaks.codes, breaks.labels, strict=True)}
+        ),
+        "geomap_source": prospectivity.attrs.get("geomap_source", ""),
+    }
+    colormap = {NO_CLASS: (0, 0, 0, 0)}
+    for code, color in zip(breaks.codes, styles.PROSPECTIVITY_CLASS_COLORS, strict=True):
+        colormap[code] = (int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16), 255)
+    return classes, colormap
+
+
 def _csv(frame: pd.DataFrame, path: Path) -> Path:
     with atomic_path(path) as tmp:
         write_csv(frame, tmp, float_format="%.6g", lineterminator="\n")
     return path
+
+
+def with_centroids(targets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Add ``centroid_lon`` and ``centroid_lat`` (WGS84, 6 decimals) to target polygons.
+
+    The centroid is taken in the targets' (equal-area analysis) CRS, then transformed; the same
+    columns then reach the CSV, the GeoJSON, the GeoPackage, the map's popups, the packet and
+    the GPX/KML exports.  Idempotent.
+    """
+    if "centroid_lon" in targets.columns and "centroid_lat" in targets.columns:
+        return targets
+    out = targets.copy()
+    if len(out):
+        centroids = out.geometry.centroid.to_crs("EPSG:4326")
+        out["centroid_lon"] = centroids.x.round(6).to_numpy()
+        out["centroid_lat"] = centroids.y.round(6).to_numpy()
+    else:
+        out["centroid_lon"] = pd.Series(dtype="float64")
+        out["centroid_lat"] = pd.Series(dtype="float64")
+    out.attrs.update(targets.attrs)
+    return out
 
 
 def write_tables(
@@ -88,11 +157,8 @@ def write_tables(
 ) -> dict[str, Path]:
     """Write targets (CSV, GeoJSON in WGS84), the weights/importance table and validation JSON."""
     written: dict[str, Path] = {}
+    targets = with_centroids(targets)
     plain = pd.DataFrame(targets.drop(columns="geometry"))
-    centroids = targets.geometry.centroid.to_crs("EPSG:4326") if len(targets) else None
-    if centroids is not None:
-        plain["centroid_lon"] = centroids.x.round(6)
-        plain["centroid_lat"] = centroids.y.round(6)
     written["targets.csv"] = _csv(plain, folder / "targets.csv")
     geojson = folder / "targets.geojson"
     with atomic_path(geojson) as tmp:

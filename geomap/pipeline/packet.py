@@ -27,7 +27,14 @@ from geomap.errors import ParameterError
 from geomap.pipeline.outputs import file_hashes, write_json
 from geomap.pipeline.runner import BuildState, run_stages
 
-__all__ = ["DEFAULT_PACKET", "GEOCHEM_OVERLAYS", "PacketResult", "build_packet", "geochem_samples"]
+__all__ = [
+    "DEFAULT_PACKET",
+    "GEOCHEM_OVERLAYS",
+    "PacketResult",
+    "build_packet",
+    "geochem_samples",
+    "model_caveats",
+]
 
 DEFAULT_PACKET: tuple[tuple[str, str], ...] = (
     ("carbonatite-ree", "conus"),
@@ -125,12 +132,23 @@ class PacketResult:
     def _repr_html_(self) -> str:
         from html import escape
 
+        from geomap.pipeline.runner import _inline_map
+
         head = f"<b>geomap packet</b> &rarr; <code>{escape(str(self.out))}</code>"
-        return head + self.summary.to_html(index=False)  # to_html escapes cell text
+        table = _human_summary(self.summary).to_html(index=False)  # to_html escapes cell text
+        return head + table + _inline_map(self.files)
+
+
+def _short_label(name: str) -> str:
+    """``"Japan (Hokkaido to the Ryukyu Islands)"`` -> ``"Japan"``: names for the map."""
+    return name.split(" (")[0].strip() or name
 
 
 def _summary_row(state: BuildState) -> dict[str, Any]:
+    from geomap.styles import human_number
+
     auc = state.model.metrics.get("spatial_cv", {}).get("auc", {})
+    held_out = auc.get("held_out")
     targets = state.layers.targets
     top = targets.head(3)
     return {
@@ -139,43 +157,127 @@ def _summary_row(state: BuildState) -> dict[str, Any]:
         "recipe": state.recipe.id,
         "mineral_system": state.recipe.name,
         "model": state.model.model_name,
-        "resolution_km": state.settings["resolution_m"] / 1000,
-        "held_out_auc": auc.get("held_out"),
+        "resolution_km": round(state.settings["resolution_m"] / 1000, 3),
+        "held_out_auc": round(float(held_out), 2) if held_out is not None else None,
         "n_training_occurrences": state.model.metrics.get("diagnostics", {}).get("n_occurrences"),
         "n_targets": len(targets),
-        "target_area_km2": float(targets["area_km2"].sum()) if len(targets) else 0.0,
+        "target_area_km2": round(float(targets["area_km2"].sum()), -2) if len(targets) else 0.0,
         "top_targets": "; ".join(
-            f"#{r.rank} {r.state or r.country or '?'} ({r.area_km2:.0f} km²)"
+            f"#{r.rank} {r.state or r.country or '?'} ({human_number(float(r.area_km2))} km²)"
             for r in top.itertuples()
         ),
     }
 
 
+def model_caveats(state: BuildState) -> list[str]:
+    """List what a reader of the packet must know about a model's result, in plain words.
+
+    The conditional-independence test of weights of evidence, a weak or uncertain held-out
+    AUC, occurrences left out of training, and the reasons the diagnostics give.
+    """
+    metrics = state.model.metrics
+    notes: list[str] = []
+    independence = metrics.get("conditional_independence") or {}
+    if independence and not independence.get("passed", True):
+        notes.append(
+            "Conditional-independence test failed: the model predicts "
+            f"{independence.get('predicted', float('nan')):.0f} training occurrences where "
+            f"{independence.get('observed', float('nan')):.0f} are observed (ratio "
+            f"{independence.get('ratio', float('nan')):.2f}); correlated evidence layers are "
+            "counted twice, so prospectivity values are inflated. Read the classes (the "
+            "ranking), not the values."
+        )
+    auc = metrics.get("spatial_cv", {}).get("auc", {})
+    held_out, se = auc.get("held_out"), auc.get("held_out_se")
+    if held_out is not None:
+        if held_out < 0.7:
+            notes.append(
+                f"Weak held-out AUC {held_out:.2f}: the map separates known occurrences from "
+                "the rest of the area only a little better than chance in held-out blocks."
+            )
+        if se is not None and se > 0.05:
+            notes.append(f"The held-out AUC is uncertain (± {se:.2f} standard error).")
+    diagnostics = metrics.get("diagnostics", {})
+    low, high = (diagnostics.get("fold_auc_range") or [None, None])[:2]
+    if low is not None and high is not None and high - low > 0.25:
+        notes.append(
+            f"Held-out AUC varies from {low:.2f} to {high:.2f} between spatial folds: the "
+            "evidence works in some parts of the region and not in others."
+        )
+    for reason in diagnostics.get("weak_result_reasons", []):
+        if "conditional independence" not in reason:
+            notes.append(reason[:1].upper() + reason[1:] + ".")
+    for warning in metrics.get("warnings", []):
+        if warning.startswith("ModelWarning:") and "left out" in warning:
+            notes.append(warning.removeprefix("ModelWarning:").strip() + ".")
+    return notes
+
+
+def _markdown_table(frame: pd.DataFrame) -> list[str]:
+    from geomap.styles import column_label, human_number
+
+    def cell(value: Any) -> str:
+        if value is None or (isinstance(value, float) and pd.isna(value)):
+            return ""
+        if isinstance(value, float):
+            return human_number(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return f"{value:,}"
+        return markdown_text(value)
+
+    columns = list(frame.columns)
+    lines = ["| " + " | ".join(markdown_text(column_label(c)) for c in columns) + " |"]
+    lines.append("|" + "|".join("---" for _ in columns) + "|")
+    lines += [
+        "| " + " | ".join(cell(getattr(row, c)) for c in columns) + " |"
+        for row in frame.itertuples(index=False)
+    ]
+    return lines
+
+
+def _human_summary(summary: pd.DataFrame) -> pd.DataFrame:
+    """Return the summary with human column names, for the map's panel."""
+    from geomap.styles import column_label
+
+    shown = summary.drop(columns=["region", "recipe"], errors="ignore")
+    return shown.rename(columns={c: column_label(c) for c in shown.columns})
+
+
 def _summary_markdown(
-    title: str, summary: pd.DataFrame, attribution: str, *, notes: Sequence[str] = ()
+    title: str,
+    summary: pd.DataFrame,
+    attribution: str,
+    *,
+    notes: Sequence[str] = (),
+    caveats: Sequence[tuple[str, Sequence[str]]] = (),
 ) -> str:
-    """Return the packet's ``summary.md``: the title, the summary table, notes, the attribution.
+    """Return the packet's ``summary.md``: title, summary table, notes, caveats, attribution.
 
     Every value is untrusted text (region, recipe and site names, dataset credits) and is
     escaped for Markdown (:func:`geomap.core.safe_text.markdown_text`): no HTML, link or
-    table break can come from it.  ``notes`` are Markdown lines already escaped by the caller.
+    table break can come from it.  ``notes`` are Markdown lines already escaped by the caller;
+    ``caveats`` are (heading, plain-text items) per model, escaped here.  Numbers are rounded
+    and columns have human names.
     """
-    lines = [f"# {markdown_text(title)}", ""]
+    lines = [f"# {markdown_text(title)}", "", *_markdown_table(summary), ""]
     lines += [
-        "| " + " | ".join(markdown_text(c) for c in summary.columns) + " |",
-        "|" + "|".join("---" for _ in summary.columns) + "|",
-    ]
-    lines += [
-        "| " + " | ".join(markdown_text(v) for v in row) + " |"
-        for row in summary.itertuples(index=False)
-    ]
-    lines += [
-        "",
-        "Each region was computed in its own equal-area analysis CRS; see packet.html.",
+        "Each region was computed in its own equal-area analysis CRS. Maps, figures and "
+        "the GeoPackage show prospectivity in the same classes everywhere: the top 1, 5, "
+        "10, 20 and 50 % of each study area's cells, so the classes compare across "
+        "regions and models even where the values (different deposit models) do not. "
+        "Open packet.html in a browser, or packet.qgs in QGIS.",
         "",
     ]
     if notes:
         lines += [*notes, ""]
+    if caveats:
+        lines += ["## Caveats", ""]
+        for heading, items in caveats:
+            lines += [f"**{markdown_text(heading)}**", ""]
+            lines += [f"- {markdown_text(c)}" for c in items] or [
+                "- None reported by the diagnostics."
+            ]
+            lines.append("")
     lines += ["## Attribution", "", markdown_paragraphs(attribution), ""]
     return "\n".join(lines)
 
@@ -280,7 +382,7 @@ def build_packet(
             datasets += [d for d in recipe_datasets if d not in datasets]
     panels = [
         MapPanel(
-            label=s.region.name,
+            label=_short_label(s.region.name),
             region=s.region,
             prospectivity=s.layers.prediction["prospectivity"],
             uncertainty=s.layers.prediction.get("uncertainty"),
@@ -288,6 +390,7 @@ def build_packet(
             occurrences=s.layers.occurrences,
             faults=s.layers.faults,
             targets=s.layers.targets,
+            evidence=s.layers.evidence(),
         )
         for s in states
     ]
@@ -298,7 +401,7 @@ def build_packet(
         for panel in panels:
             builder.add_panel(panel)
         for s, overlay, samples, anomaly in overlays:
-            group = f"{s.region.name}: REE geochemistry"
+            group = f"{_short_label(s.region.name)}: REE geochemistry"
             if anomaly is not None:
                 builder.add_raster(
                     anomaly,
@@ -320,7 +423,7 @@ def build_packet(
                 title_field="sample_id",
                 title_prefix="Sample ",
             )
-        builder.add_table(summary, title="Summary")
+        builder.add_table(_human_summary(summary), title="Summary")
         builder.save(tmp / "packet.html")
         files["packet.html"] = tmp / "packet.html"
         vectors: dict[str, Any] = {}
@@ -348,8 +451,11 @@ def build_packet(
             datasets=datasets,
             parameters={"builds": [s.settings for s in states]},
             catalog=cat,
+            qgis_project=True,
+            regions=[s.region.id for s in states],
         )
         files["packet.gpkg"] = gpkg
+        files["packet.qgs"] = gpkg.with_suffix(".qgs")
         everything = _all_targets(states)
         with atomic_path(tmp / "targets.geojson") as part:
             part.write_text(everything.to_json(drop_id=True), encoding="utf-8")
@@ -372,7 +478,13 @@ def build_packet(
             + "."
             for s, overlay, samples, anomaly in overlays
         ]
-        text = _summary_markdown(title, summary, cat.attribution(datasets), notes=notes)
+        caveats = [
+            (f"{s.region.name} — {s.recipe.name} ({s.model.model_name})", model_caveats(s))
+            for s in states
+        ]
+        text = _summary_markdown(
+            title, summary, cat.attribution(datasets), notes=notes, caveats=caveats
+        )
         (tmp / "summary.md").write_text(text, encoding="utf-8")
         files["summary.md"] = tmp / "summary.md"
         write_json(

@@ -37,6 +37,7 @@ from geomap.pipeline.cache import ProductCache, cache_root
 from geomap.pipeline.outputs import (
     BuildLayers,
     file_hashes,
+    with_centroids,
     write_json,
     write_rasters,
     write_tables,
@@ -117,8 +118,16 @@ class BuildResult:
             f"{escape(self._cells())} &rarr; <code>{escape(str(self.out))}</code><br>"
             f"held-out AUC: {self._held_out_auc()}; "
             f"{len(self.targets)} targets; cache: {len(self.cache_hits)} hits, "
-            f"{len(self.cache_misses)} computed<ul>{rows}</ul>"
+            f"{len(self.cache_misses)} computed<details><summary>{len(self.files)} files"
+            f"</summary><ul>{rows}</ul></details>{_inline_map(self.files)}"
         )
+
+
+def _inline_map(files: Mapping[str, Path]) -> str:
+    """Return the build's interactive map in an iframe (offline page), or "" without one."""
+    from geomap.render.explore import files_map_html
+
+    return files_map_html(files)
 
 
 class _Progress:
@@ -254,6 +263,7 @@ def run_stages(
                 v.attrs.get("geomap_role") == "evidence" for v in stack.data_vars.values()
             ),
         )
+        targets = with_centroids(targets)
     stable = None
     if run.stability and len(targets):
         from geomap.pipeline.cache import load_json, save_json
@@ -325,7 +335,8 @@ def write_outputs(
     """Write the requested outputs of a build into ``folder`` (which must exist).
 
     ``parts`` names what to write: ``cog``, ``tables``, ``png``, ``gpkg``, ``map``, ``report``
-    (metrics, report and manifest), or ``all``.
+    (metrics, report and manifest), or ``all``; ``gpx`` and ``kml`` (targets and occurrences
+    for field GPS and Google Earth) only when named.
     """
     from geomap.export.gpkg import export_geopackage
     from geomap.models.validation_report import ValidationReport
@@ -374,6 +385,7 @@ def write_outputs(
             layers.prediction["prospectivity"],
             folder / "figures" / "prospectivity.png",
             occurrences=layers.training,
+            occurrences_label="Training occurrences",
             targets=layers.targets,
             title=title,
             datasets=state.datasets,
@@ -399,6 +411,16 @@ def write_outputs(
             training_sites=audit_layer(layers.audit) if layers.audit is not None else None,
         )
         files[path.name] = path
+        files[path.with_suffix(".qgs").name] = path.with_suffix(".qgs")
+    field = [f for f in ("gpx", "kml") if f in parts]  # on request only, not in "all"
+    if field:
+        from geomap.export.field import write_field_files
+
+        files.update(
+            write_field_files(
+                folder, targets=layers.targets, occurrences=layers.occurrences, formats=field
+            )
+        )
     if wanted("map"):
         path = folder / "map.html"
         prospectivity_map(
@@ -409,6 +431,7 @@ def write_outputs(
             faults=layers.faults,
             geology=layers.geology,
             targets=layers.targets,
+            evidence=layers.evidence(),
             region=region,
             datasets=state.datasets,
             title=title,

@@ -30,11 +30,13 @@ def display_text(value: Any) -> str | None:
     if isinstance(value, float | np.floating):
         if not math.isfinite(float(value)):
             return None
-        return f"{float(value):.4g}" if abs(float(value)) < 1e6 else f"{float(value):,.0f}"
+        from geomap.styles import human_number
+
+        return human_number(float(value), digits=4)
     if isinstance(value, bool | np.bool_):
         return "yes" if value else "no"
     if isinstance(value, int | np.integer):
-        return str(int(value))
+        return f"{int(value):,}" if abs(int(value)) >= 10_000 else str(int(value))
     if isinstance(value, list | tuple | np.ndarray):
         parts = [display_text(v) for v in value]
         return "; ".join(p for p in parts if p) or None

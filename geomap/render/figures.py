@@ -177,7 +177,9 @@ def _column(frame: pd.DataFrame, kind: str, accepted: Sequence[str], axis: str) 
 def _groups(frame: pd.DataFrame) -> list[tuple[str | None, pd.DataFrame]]:
     for name in _GROUP_COLUMNS:
         if name in frame.columns:
-            return [(str(key), part) for key, part in frame.groupby(name, sort=True)]
+            return [
+                (str(key).replace("_", " "), part) for key, part in frame.groupby(name, sort=True)
+            ]
     return [(None, frame)]
 
 
@@ -187,7 +189,7 @@ def _auc_label(frame: pd.DataFrame, group: str | None) -> str:
         auc = frame["auc"].dropna().iloc[0]
     parts = [group] if group else []
     if auc is not None and np.isfinite(float(auc)):
-        parts.append(f"AUC {float(auc):.3f}")
+        parts.append(f"AUC {float(auc):.2f}")
     return ", ".join(parts)
 
 
@@ -212,6 +214,9 @@ def _draw_pa(ax: Any, frame: pd.DataFrame, point: Mapping[str, Any] | None = Non
     acol = _column(frame, "pa", _PA_AREA_COLUMNS, "area")
     order = np.argsort(frame[xcol].to_numpy(float))
     x = frame[xcol].to_numpy(float)[order]
+    positive = x[np.isfinite(x) & (x > 0)]
+    # a skewed surface puts every threshold near 0 on a linear axis: use a log axis then
+    log_axis = positive.size > 1 and positive.max() / positive.min() > 100
     ax.plot(x, frame[ycol].to_numpy(float)[order], lw=1.6, label="occurrences predicted")
     ax.plot(x, frame[acol].to_numpy(float)[order], lw=1.6, label="area occupied")
     if point and point.get("threshold") is not None and point.get("prediction_rate") is not None:
@@ -225,6 +230,10 @@ def _draw_pa(ax: Any, frame: pd.DataFrame, point: Mapping[str, Any] | None = Non
             fontsize="x-small",
         )
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title, ylim=(0, 1))
+    if log_axis:
+        ax.set_xscale("log")
+        ax.set_xlim(max(positive.min(), positive.max() * 1e-4), positive.max())
+        ax.set_xlabel(f"{xlabel} (log scale)")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small", frameon=False)
 
@@ -304,7 +313,7 @@ def plot_validation_curves(
         else:
             _draw_rate_curve(ax, kind, tables[kind])
     if title:
-        fig.suptitle(title)
+        fig.suptitle(textwrap.fill(title, width=int(14 * 3.4 * len(kinds))))
     literal_text(fig)
     if path is not None:
         save_figure(fig, path, dpi=dpi, metadata=png_credit(datasets or (), catalog=catalog))
@@ -346,6 +355,8 @@ def plot_prospectivity(
     boundaries: Any = None,
     targets: Any = None,
     title: str | None = None,
+    occurrences_label: str = "Occurrences",
+    style: str = "classes",
     cmap: str = "viridis",
     vmin: float | None = None,
     vmax: float | None = None,
@@ -366,11 +377,18 @@ def plot_prospectivity(
     occurrences, boundaries, targets : GeoDataFrame, optional
         Drawn on top; each must have a CRS and is reprojected to the raster's CRS for display.
     title : str, optional
-        Axes title; defaults to the raster's ``long_name`` or name.
+        Axes title (wrapped to the figure's width); defaults to the raster's ``long_name``.
+    occurrences_label : str, default "Occurrences"
+        Legend text of the occurrence markers (e.g. ``"Training occurrences"``).
+    style : {"classes", "stretch", "linear"}, default "classes"
+        ``"classes"``: classes by share of the study area (top 1, 5, 10, 20, 50 %, rest;
+        :mod:`geomap.classes`), the same classes as the HTML map, the GeoPackage and the COG
+        colour table; ``"stretch"``: continuous between the 2nd and 98th percentiles;
+        ``"linear"``: ``vmin``..``vmax`` (default the data range).
     cmap : str, default "viridis"
-        Matplotlib colormap.
+        Matplotlib colormap of the continuous styles.
     vmin, vmax : float, optional
-        Colour range; defaults to the data range.
+        Colour range of ``style="linear"``.
     dpi : int, default 300
         Resolution of the PNG.
     max_pixels : int, default 4,000,000
@@ -403,27 +421,85 @@ def plot_prospectivity(
     left, right, bottom, top = _xy_extent(data)
     fig = _new_figure(7.5, 6.0)
     ax = fig.add_subplot()
-    image = ax.imshow(
-        np.ma.masked_invalid(values),
-        extent=(left, right, bottom, top),
-        origin="upper" if float(data.y[0]) > float(data.y[-1]) else "lower",
-        cmap=cmap,
-        vmin=vmin,
-        vmax=vmax,
-        interpolation="nearest",
-    )
+    origin = "upper" if float(data.y[0]) > float(data.y[-1]) else "lower"
     label = str(data.attrs.get("long_name") or data.name or "prospectivity")
     units = data.attrs.get("units")
-    fig.colorbar(image, ax=ax, shrink=0.8, label=f"{label} ({units})" if units else label)
-    for frame, style in (
-        (boundaries, {"facecolor": "none", "edgecolor": "0.35", "linewidth": 0.5}),
-        (targets, {"facecolor": "none", "edgecolor": "#d7191c", "linewidth": 1.0}),
-    ):
-        if frame is not None and len(frame):
-            _to_crs(frame, crs).plot(ax=ax, **style)
+    if units in ("1", ""):
+        units = None
+    handles: list[Any] = []
+    if style == "classes":
+        from matplotlib.colors import BoundaryNorm, ListedColormap
+        from matplotlib.patches import Patch
+
+        from geomap import styles
+        from geomap.classes import area_share_classes
+
+        classes = area_share_classes(data)
+        codes = classes.classify(values).astype("float64")
+        codes[codes == 0] = np.nan
+        colors = list(styles.PROSPECTIVITY_CLASS_COLORS)
+        ax.imshow(
+            np.ma.masked_invalid(codes),
+            extent=(left, right, bottom, top),
+            origin=origin,
+            cmap=ListedColormap(colors),
+            norm=BoundaryNorm(np.arange(0.5, len(colors) + 1.5), len(colors)),
+            interpolation="nearest",
+        )
+        handles = [
+            Patch(facecolor=c, edgecolor="0.5", linewidth=0.4, label=text)
+            for c, text in zip(colors, classes.labels, strict=True)
+        ]
+    elif style in ("stretch", "linear"):
+        if style == "stretch" and vmin is None and vmax is None:
+            from geomap.classes import percentile_stretch
+
+            vmin, vmax = percentile_stretch(values)
+        image = ax.imshow(
+            np.ma.masked_invalid(values),
+            extent=(left, right, bottom, top),
+            origin=origin,
+            cmap=cmap,
+            vmin=vmin,
+            vmax=vmax,
+            interpolation="nearest",
+        )
+        fig.colorbar(image, ax=ax, shrink=0.8, label=f"{label} ({units})" if units else label)
+    else:
+        raise DataError(f"style {style!r} is unknown; use 'classes', 'stretch' or 'linear'")
+    if boundaries is not None and len(boundaries):
+        _to_crs(boundaries, crs).plot(ax=ax, facecolor="none", edgecolor="0.35", linewidth=0.5)
+    if targets is not None and len(targets):
+        from matplotlib.patches import Patch
+
+        _to_crs(targets, crs).plot(ax=ax, facecolor="none", edgecolor="#111111", linewidth=1.0)
+        handles.append(Patch(facecolor="none", edgecolor="#111111", label="Targets"))
     if occurrences is not None and len(occurrences):
+        from matplotlib.lines import Line2D
+
         _to_crs(occurrences, crs).plot(
-            ax=ax, markersize=6, color="#e41a1c", edgecolor="white", linewidth=0.3, zorder=3
+            ax=ax, markersize=9, color="white", edgecolor="#111111", linewidth=0.6, zorder=3
+        )
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="o",
+                ls="",
+                markerfacecolor="white",
+                markeredgecolor="#111111",
+                label=occurrences_label,
+            )
+        )
+    if handles:
+        ax.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            fontsize="x-small",
+            frameon=False,
+            title="Share of the study area" if style == "classes" else None,
+            title_fontsize="x-small",
         )
     ax.set(xlim=(left, right), ylim=(bottom, top))
     ax.xaxis.set_major_formatter(_km_formatter())
@@ -431,7 +507,7 @@ def plot_prospectivity(
     ax.set_xlabel(f"Easting (km), {_pyproj_crs(crs).name}")
     ax.set_ylabel("Northing (km)")
     ax.tick_params(labelsize="small")
-    ax.set_title(title or label)
+    ax.set_title(textwrap.fill(title or label, width=60), fontsize="medium")
     _scale_bar(ax, right - left, _pyproj_crs(crs))
     ids = list(dict.fromkeys(str(d) for d in datasets or ()))
     if ids and catalog is None:

@@ -1,0 +1,824 @@
+"""The folium renderer behind :meth:`MapBuilder.to_map <geomap.render.maps.MapBuilder.to_map>`.
+
+:class:`FoliumMapRenderer` turns the layers a builder collected into a :class:`folium.Map`:
+basemap, rasters (embedded images or a tile folder), occurrences, vectors, legends, the layer
+control and the side panels.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from geomap import styles
+from geomap.core.safe_text import escape_html as escape  # html.escape, braces too
+from geomap.errors import UnknownNameError
+from geomap.render._layers import (
+    _MAX_LEGEND_CLASSES,
+    _MAX_POPUP_FIELDS,
+    _OCCURRENCE_FIELDS,
+    GROUPS,
+    _Layer,
+)
+from geomap.render._panels import (
+    credit_line,
+    sources_html,
+    table_html,
+    target_rows,
+    title_html,
+)
+
+if TYPE_CHECKING:
+    from geomap.render.maps import MapBuilder
+
+__all__ = ["FoliumMapRenderer"]
+
+
+@dataclass
+class FoliumMapRenderer:
+    """Draw one :class:`MapBuilder`'s layers on a new :class:`folium.Map` (:meth:`build`)."""
+
+    builder: MapBuilder
+    bounds: tuple[float, float, float, float] | None
+    shift_east: bool
+    tile_root: Path | None
+    tile_url: str
+    legends: list[tuple[Any, str]] = field(default_factory=list)
+    groups: dict[str, list[Any]] = field(default_factory=dict)
+    extents: list[tuple[float, float, float, float]] = field(default_factory=list)
+    # (kind, label, colour) of every categorical legend entry, for colour-distance checks
+    legend_entries: list[tuple[str, str, str]] = field(default_factory=list)
+    # value grids answering a click (see geomap.render._controls.ValueProbe)
+    probes: list[dict[str, Any]] = field(default_factory=list)
+    rasters: list[Any] = field(default_factory=list)
+    target_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def notes(self) -> list[str]:
+        return self.builder.notes
+
+    def build(self) -> Any:
+        import folium
+        from folium import plugins
+
+        from geomap.render import _controls as ctl
+        from geomap.render import _elements as el
+
+        b = self.builder
+        m = _OfflineMap(
+            location=None,
+            zoom_start=2,
+            tiles=None,
+            control_scale=True,
+            prefer_canvas=True,
+            world_copy_jump=False,
+            maxZoom=18,  # the map option (folium's max_zoom only reaches tile layers)
+            minZoom=1,
+        )
+        el.PageHelpers().add_to(m)
+        ctl.ControlHelpers().add_to(m)
+        if self.bounds is not None:  # the view first: layers then load at their final zoom
+            el.InitialView(_leaflet_bounds(self.bounds)).add_to(m)
+        base_layers: list[Any] = [folium.FeatureGroup(name="No basemap (offline)", overlay=False)]
+        base_layers[0].add_to(m)
+        for label, provider in self._online_providers():
+            layer = folium.TileLayer(
+                tiles=provider.build_url(),
+                attr=provider.html_attribution,
+                name=label,
+                overlay=False,
+                show=False,
+                max_zoom=19,
+                max_native_zoom=provider.get("max_zoom", 18),
+            )
+            layer.add_to(m)
+            base_layers.append(layer)
+        tolerance = b._tolerance(self.bounds)
+        if b.basemap:
+            self._add_basemap(m, tolerance)
+        for label, bbox in b._regions:
+            self._add_region_outline(m, label, bbox)
+        order = {"raster": 0, "vector": 1, "occurrences": 2}
+        vector_order = {"geology": 0, "boundary": 1, "country": 1, "coastline": 1, "region": 1}
+        layers = sorted(
+            b._layers,
+            key=lambda layer: (
+                order[layer.kind],
+                vector_order.get(layer.options.get("style_kind", ""), 2),
+            ),
+        )
+        for spec in layers:
+            if spec.kind == "raster":
+                self._add_raster(m, spec)
+            elif spec.kind == "occurrences":
+                self._add_occurrences(m, spec)
+            else:
+                self._add_vector(m, spec, tolerance)
+        control = el.GroupedLayers(base_layers, self._ordered_groups(), collapsed=True)
+        control.add_to(m)
+        ctl.FoldableGroups(control, folded=[g for g in self.groups if "Evidence" in g]).add_to(m)
+        b.layer_names = control.labels()
+        b.legend_entries = list(dict.fromkeys(self.legend_entries))
+        if self.rasters:
+            ctl.OpacitySlider(self.rasters).add_to(m)
+        if self.probes:
+            ctl.ValueProbe(ctl.budget_probes(self.probes, self.builder.probe_budget_values)).add_to(
+                m
+            )
+        if self.legends:
+            ctl.CollapsibleLegend(self.legends).add_to(m)
+        if self.target_rows:
+            ctl.TargetTable(
+                self.target_rows[:200], title=f"Targets ({len(self.target_rows)})"
+            ).add_to(m)
+        plugins.Fullscreen(position="topleft").add_to(m)
+        plugins.MeasureControl(
+            position="topleft",
+            primary_length_unit="kilometers",
+            secondary_length_unit="miles",
+            primary_area_unit="hectares",
+            secondary_area_unit="sqmiles",
+        ).add_to(m)
+        plugins.Draw(
+            export=True,
+            filename="survey_areas.geojson",
+            position="topleft",
+            draw_options={
+                "polyline": False,
+                "circle": False,
+                "circlemarker": False,
+                "marker": True,
+                "polygon": True,
+                "rectangle": True,
+            },
+        ).add_to(m)
+        plugins.MousePosition(
+            position="bottomleft",
+            separator=" | ",
+            prefix="lat | lon:",
+            num_digits=4,
+            # longitudes of a Pacific-centred map are shown in -180..180
+            lng_formatter="function (n) { return (((n + 540) % 360) - 180).toFixed(4); }",
+        ).add_to(m)
+        if b.basemap:
+            self._add_minimap(m)
+        if len(b._regions) > 1:
+            el.ZoomToButtons(
+                [(label, _leaflet_bounds(self._region_box(bbox))) for label, bbox in b._regions]
+            ).add_to(m)
+        m.get_root().html.add_child(el.LiteralElement(title_html(b)))
+        el.HtmlPanel(sources_html(b), position="bottomleft").add_to(m)
+        el.AttributionLine(credit_line(b)).add_to(m)
+        for title, frame in b._tables:
+            el.HtmlPanel(table_html(title, frame), position="bottomleft").add_to(m)
+        m.get_root().header.add_child(
+            el.LiteralElement(f"<title>{escape(b.title)}</title>"), name="geomap_title"
+        )
+        if self.bounds is None and self.extents:
+            m.fit_bounds(_leaflet_bounds(_union(self.extents)))  # type: ignore[arg-type]
+        el.stable_ids(m.get_root())
+        return m
+
+    # -- pieces --------------------------------------------------------------------------
+
+    def _online_providers(self) -> list[tuple[str, Any]]:
+        from geomap.render.basemap import ONLINE_BASEMAPS
+
+        wanted = self.builder.online_basemaps
+        if wanted is False:
+            return []
+        if wanted is True:
+            return list(ONLINE_BASEMAPS.items())
+        unknown = [w for w in wanted if w not in ONLINE_BASEMAPS]
+        if unknown:
+            raise UnknownNameError(
+                f"unknown online basemap(s) {unknown}; choose from {list(ONLINE_BASEMAPS)}"
+            )
+        return [(w, ONLINE_BASEMAPS[w]) for w in wanted]
+
+    def _group(self, name: str, layer: Any) -> None:
+        self.groups.setdefault(name, []).append(layer)
+
+    def _ordered_groups(self) -> dict[str, list[Any]]:
+        first_seen = {name: i for i, name in enumerate(self.groups)}
+        panels = list(dict.fromkeys(name.split(": ")[0] for name in self.groups if ": " in name))
+
+        def rank(name: str) -> tuple[int, int, int]:
+            kind = next(
+                (
+                    i
+                    for i, key in enumerate(
+                        ("model", "evidence", "occurrences", "geology", "reference")
+                    )
+                    if name.endswith(GROUPS[key])
+                ),
+                len(GROUPS),
+            )
+            prefix = name.split(": ")[0] if ": " in name else ""
+            panel = panels.index(prefix) if prefix in panels else len(panels)
+            return (kind, panel, first_seen[name])
+
+        return {name: self.groups[name] for name in sorted(self.groups, key=rank)}
+
+    def _region_box(self, bbox: tuple[float, float, float, float]) -> tuple[float, ...]:
+        west, south, east, north = bbox
+        if west > east:
+            east += 360
+        elif self.shift_east and east < 0:
+            west, east = west + 360, east + 360
+        return (west, south, east, north)
+
+    def _add_region_outline(
+        self, m: Any, label: str, bbox: tuple[float, float, float, float]
+    ) -> None:
+        import shapely
+
+        from geomap.render import _elements as el
+
+        west, south, east, north = self._region_box(bbox)
+        xs = np.linspace(west, east, 61)
+        ring = (
+            [(x, south) for x in xs]
+            + [(east, north)]
+            + [(x, north) for x in xs[::-1]]
+            + [(west, south)]
+        )
+        geometry = shapely.Polygon(ring)
+        data = {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "geometry": shapely.geometry.mapping(geometry),
+                    "properties": {"name": label},
+                }
+            ],
+        }
+        layer = el.GeoJsonOverlay(
+            data,
+            name=f"Region: {label}",
+            style=styles.LAYER_STYLES["region"],
+            popup_fields=[("name", "Region")],
+            tooltip_field="name",
+            show=True,
+        )
+        layer.add_to(m)
+        self._group(GROUPS["reference"], layer)
+
+    def _add_basemap(self, m: Any, tolerance: float) -> None:
+        from geomap.render import _elements as el
+        from geomap.render._vectors import feature_collection, to_display_lonlat
+        from geomap.render.basemap import BASEMAP_DATASETS, offline_basemap
+
+        bounds = self.bounds
+        if bounds is None:
+            self.notes.append("no region given: the offline basemap was not added")
+            return
+        west, south, east, north = bounds
+        bbox = (((west + 180) % 360) - 180, south, ((east + 180) % 360) - 180, north)
+        if east - west >= 360:
+            bbox = (-180.0, south, 180.0, north)
+        layers = offline_basemap(bbox, catalog=self.builder.catalog)
+        self.builder.add_datasets(
+            d
+            for d in BASEMAP_DATASETS
+            if any(f.attrs.get("geomap_source") == d for f in layers.values())
+        )
+        spec = {
+            "coastline": ("Coastline", "coastline", None, True),
+            "countries": ("Countries", "country", "NAME", True),
+            "states": ("States and provinces", "boundary", "name", True),
+            "japan_prefectures": ("Japanese prefectures", "boundary", "nam", True),
+        }
+        for key, frame in layers.items():
+            if not len(frame):
+                continue
+            label, style_kind, name_col, show = spec[key]
+            shown = to_display_lonlat(
+                frame, what=label, notes=self.notes, shift_east=self.shift_east, tolerance=tolerance
+            )
+            fields = [name_col] if name_col else []
+            if key == "japan_prefectures":
+                fields = ["nam", "nam_ja"]
+            layer = el.GeoJsonOverlay(
+                feature_collection(shown, fields),
+                name=label,
+                style=styles.LAYER_STYLES[style_kind],
+                popup_fields=[
+                    (f, "Name" if i == 0 else "Name (Japanese)") for i, f in enumerate(fields)
+                ],
+                title_field=name_col,
+                tooltip_field=name_col,
+                show=show,
+            )
+            layer.add_to(m)
+            self._group(GROUPS["reference"], layer)
+
+    def _add_minimap(self, m: Any) -> None:
+        from geomap.render import _elements as el
+        from geomap.render._vectors import feature_collection, to_display_lonlat
+        from geomap.render.basemap import world_outline
+
+        world = to_display_lonlat(
+            world_outline(catalog=self.builder.catalog),
+            what="overview map",
+            notes=self.notes,
+            tolerance=0.3,
+            precision=2,
+        )
+        data = feature_collection(world, [])
+        if self.shift_east:  # a second copy east of 180° so a Pacific-centred overview is whole
+            import shapely
+
+            moved = world.set_geometry(
+                shapely.transform(world.geometry.to_numpy(), lambda xy: xy + np.array([360.0, 0.0]))
+            )
+            data["features"] += feature_collection(moved, [])["features"]
+        el.VectorMiniMap(data).add_to(m)
+
+    def _add_raster(self, m: Any, layer: _Layer) -> None:
+        import folium
+
+        from geomap.render import _elements as el
+        from geomap.render import _raster as rr
+
+        b = self.builder
+        options = layer.options
+        native = rr.display_size(layer.data)
+        tiled = native > b.max_embed_pixels and self.tile_root is not None
+        limit = b.max_tile_pixels if tiled else b.max_embed_pixels
+        shown = rr.prepare_display_raster(layer.data, max_pixels=limit, what=layer.name)
+        if self.shift_east:
+            shown = rr.shift_east(shown)
+        valid = np.isfinite(shown.values)
+        if not valid.any():
+            self.notes.append(f"{layer.name}: no cells with data; layer not drawn")
+            return
+        reduced = shown.values.size < native * 0.95
+        if reduced:
+            self.notes.append(
+                f"{layer.name}: shown at reduced resolution ({shown.shape[1]} × {shown.shape[0]} "
+                f"display cells for ~{native:,} at full resolution)"
+            )
+        palette, legend, display_values = self._palette(layer, shown.values, valid)
+        self._add_probe(layer, shown)
+        west, south, east, north = shown.bounds_lonlat
+        bounds = [[south, west], [north, east]]
+        self.extents.append((west, south, east, north))
+        if tiled and self.tile_root is not None:
+            slug = _slug(
+                " ".join(filter(None, [options.get("region_label"), layer.name])), len(self.extents)
+            )
+            zooms = rr.tile_zoom_range(shown)
+            ranges = rr.write_tiles(
+                rr.DisplayRaster(
+                    display_values,
+                    shown.transform,
+                    shown.crs,
+                    shown.bounds_lonlat,
+                    shown.decimation,
+                ),
+                self.tile_root / slug,
+                palette,
+                zoom_range=zooms,
+            )
+            overlay: Any = el.LocalTileLayer(
+                f"{self.tile_url}/{slug}/{{z}}/{{x}}/{{y}}.png",
+                ranges,
+                name=layer.name,
+                opacity=options["opacity"],
+                show=layer.show,
+            )
+            count = sum((r[1] - r[0] + 1) * (r[3] - r[2] + 1) for r in ranges.values())
+            self.notes.append(f"{layer.name}: {count} tiles in {self.tile_url}/{slug}")
+        else:
+            png = rr.encode_png(palette.indices(display_values, valid), palette)
+            uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+            overlay = folium.raster_layers.ImageOverlay(
+                uri,
+                bounds=bounds,
+                name=layer.name,
+                opacity=options["opacity"],
+                show=layer.show,
+                pixelated=True,
+                interactive=False,
+                class_name="geomap-raster",
+            )
+        overlay.add_to(m)
+        self._group(layer.group, overlay)
+        self.rasters.append(overlay)
+        units = options.get("units")
+        if units in ("1", "", "dimensionless", "probability"):
+            units = None
+        if options.get("classes") is not None:
+            title = escape(f"{layer.name}: classes by share of the study area")
+        else:
+            title = escape(layer.name + (f" ({units})" if units else ""))
+        self.legends.append((overlay, f'<div class="geomap-legend-title">{title}</div>{legend}'))
+
+    def _palette(
+        self, layer: _Layer, values: np.ndarray, valid: np.ndarray
+    ) -> tuple[Any, str, np.ndarray]:
+        """Palette, legend HTML and the values to colour (class codes for classed rasters)."""
+        from geomap.classes import percentile_stretch
+        from geomap.render._elements import svg_colorbar
+        from geomap.render._raster import Palette
+
+        options = layer.options
+        area_classes = options.get("classes")
+        if area_classes is not None:
+            codes = area_classes.classify(values).astype("float32")
+            codes[codes == 0] = np.nan
+            colors = list(styles.PROSPECTIVITY_CLASS_COLORS)
+            palette = Palette(
+                colors=[_rgb(c) for c in colors], classes=[float(c) for c in area_classes.codes]
+            )
+            items = ""
+            for color, label in zip(colors, area_classes.labels, strict=True):
+                items += (
+                    f'<div><span class="geomap-swatch" style="background:{color}"></span>'
+                    f"{escape(label)}</div>"
+                )
+                self.legend_entries.append(("prospectivity", label, color))
+            return palette, items, codes
+        data = values[valid]
+        classes = np.unique(data)
+        integer_valued = bool(np.all(np.equal(np.mod(classes, 1), 0)))
+        if options["categorical"] and integer_valued and len(classes) <= 64:
+            # coverage: the colour says which share of the evidence layers has data, so the
+            # same colour means the same thing in every region (steps of one ramp)
+            total = _layer_count(layer.data) or int(classes.max()) or 1
+            ramp = styles.colormap_stops(options["colormap"], 256)
+            rgb = [ramp[round(min(1.0, max(0.0, c / total)) * 255)] for c in classes]
+            palette = Palette(colors=rgb, classes=[float(c) for c in classes])
+            items = "".join(
+                f'<div><span class="geomap-swatch geomap-ramp" style="background:{_hex(c)}">'
+                f"</span>{escape(_class_label(v, layer, total))}</div>"
+                for c, v in zip(palette.colors, classes, strict=True)
+            )
+            return palette, items, values
+        if options.get("stretch", True) and options["vmin"] is None and options["vmax"] is None:
+            vmin, vmax = percentile_stretch(data)
+        else:
+            vmin = float(options["vmin"]) if options["vmin"] is not None else float(data.min())
+            vmax = float(options["vmax"]) if options["vmax"] is not None else float(data.max())
+        if not vmax > vmin:
+            vmax = vmin + (abs(vmin) * 1e-6 or 1e-6)
+        rgb = styles.colormap_stops(options["colormap"], 255)
+        palette = Palette(colors=rgb, vmin=vmin, vmax=vmax)
+        hexes = [_hex(c) for c in styles.colormap_stops(options["colormap"], 9)]
+        return palette, svg_colorbar(hexes, vmin, vmax), values
+
+    def _add_probe(self, layer: _Layer, shown: Any) -> None:
+        """Keep the raster's display grid so a click can read its value (decimated later)."""
+        options = layer.options
+        entry: dict[str, Any] = {
+            "label": options.get("short_name") or layer.name,
+            "region": options.get("region_label"),
+            "units": options.get("units") or None,
+            "display": shown,
+        }
+        area_classes = options.get("classes")
+        if area_classes is not None:
+            entry["classes"] = {
+                "breaks": [float(b) for b in area_classes.breaks],
+                "labels": area_classes.short_labels,
+            }
+        if options.get("kind") == "coverage":
+            entry["of"] = _layer_count(layer.data) or int(np.nanmax(shown.values))
+            entry["units"] = None
+        self.probes.append(entry)
+
+    def _add_occurrences(self, m: Any, layer: _Layer) -> None:
+        import shapely
+
+        from geomap.render import _elements as el
+        from geomap.render._vectors import display_text, to_display_lonlat
+
+        frame = to_display_lonlat(
+            layer.data, what=layer.name, notes=self.notes, shift_east=self.shift_east, precision=5
+        )
+        if not len(frame):
+            self.notes.append(f"{layer.name}: no occurrences with a location")
+            return
+        geoms = frame.geometry.to_numpy()
+        not_points = shapely.get_type_id(geoms) != 0
+        if not_points.any():
+            self.notes.append(
+                f"{layer.name}: {int(not_points.sum())} non-point feature(s) drawn at a point "
+                "inside them"
+            )
+            geoms = np.where(not_points, shapely.point_on_surface(geoms), geoms)
+        lon = shapely.get_x(geoms)
+        lat = shapely.get_y(geoms)
+        columns = frame.columns
+        n = len(frame)
+
+        def column(name: str) -> list[str | None]:
+            if name not in columns:
+                return [None] * n
+            return [display_text(v) for v in frame[name].tolist()]
+
+        names = column("name")
+        fallback = column("site_id") if "site_id" in columns else column("record_id")
+        titles = [
+            a if a else (f or "Unnamed occurrence") for a, f in zip(names, fallback, strict=True)
+        ]
+        state, country = column("state"), column("country")
+        location = [
+            ", ".join(p for p in (s, c) if p) or None for s, c in zip(state, country, strict=True)
+        ]
+        data: dict[str, list[Any]] = {
+            "title": titles,
+            "commodities": column("commodities"),
+            "deposit_type": column("deposit_type"),
+            "deposit_class": column("deposit_class"),
+            "deposit_class_rule": _rule_text(frame),
+            "reason": column("reason"),
+            "dataset_id": column("dataset_id"),
+            "record_id": column("record_id"),
+            "location": location,
+        }
+        raw = frame["commodities"].tolist() if "commodities" in columns else [None] * n
+        groups = np.array([styles.commodity_group(v) for v in raw], dtype=object)
+        fields = [f for f in _OCCURRENCE_FIELDS if any(v is not None for v in data[f[0]])]
+        order: list[str] = [
+            *styles.COMMODITY_GROUPS,
+            styles.OTHER_GROUP[0],
+            styles.UNKNOWN_GROUP[0],
+        ]
+        for group in order:
+            idx = np.flatnonzero(groups == group)
+            if not len(idx):
+                continue
+            columns_out: dict[str, list[Any]] = {
+                "lat": np.round(lat[idx], 5).tolist(),
+                "lon": np.round(lon[idx], 5).tolist(),
+            }
+            for key, values in data.items():
+                columns_out[key] = [values[i] for i in idx]
+            color = styles.commodity_group_color(group)
+            short = styles.COMMODITY_GROUP_SHORT.get(group, group)
+            overlay = el.OccurrenceClusters(
+                columns_out,
+                fields=fields,
+                color=color,
+                name=f"{short} {_lower_default(layer.name)} ({len(idx):,})",
+                show=layer.show,
+            )
+            overlay.add_to(m)
+            self._group(layer.group, overlay)
+            self.legend_entries.append(("occurrences", group, color))
+            self.legends.append(
+                (
+                    overlay,
+                    f'<span class="geomap-swatch" style="background:{color};border-radius:50%">'
+                    f"</span>{escape(group)}",
+                )
+            )
+        self.extents.append(
+            (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
+        )
+        if "training" in columns:
+            self._add_training_sites(m, layer, frame, data, fields)
+
+    def _add_training_sites(
+        self, m: Any, layer: _Layer, frame: Any, data: dict[str, list[Any]], fields: Any
+    ) -> None:
+        """White rings over the occurrences that trained the model (``training`` column)."""
+        from geomap.render import _elements as el
+        from geomap.render._vectors import feature_collection
+
+        flags = frame["training"].fillna(False).astype(bool).to_numpy()
+        if not flags.any():
+            return
+        shown = frame.loc[flags].copy()
+        for key, values in data.items():
+            shown[key] = [values[i] for i in np.flatnonzero(flags)]
+        shown = shown.set_geometry(shown.geometry.representative_point())
+        keys = list(data)
+        overlay = el.GeoJsonOverlay(
+            feature_collection(shown[[*keys, shown.geometry.name]], keys),
+            name=f"Training sites ({int(flags.sum()):,})",
+            style=styles.LAYER_STYLES["training"],
+            popup_fields=[tuple(f) for f in fields],
+            title_field="title",
+            tooltip_field="title",
+            title_prefix="Training site: ",
+            show=layer.show,
+        )
+        overlay.add_to(m)
+        self._group(layer.group, overlay)
+        color = styles.TRAINING_SITE_COLOR
+        self.legend_entries.append(("training", "Training sites", color))
+        self.legends.append(
+            (
+                overlay,
+                f'<span class="geomap-swatch" style="background:{color};border-radius:50%;'
+                'border:2px solid #111"></span>Training sites (used to fit the model)',
+            )
+        )
+
+    def _add_vector(self, m: Any, layer: _Layer, tolerance: float) -> None:
+        from geomap.render import _elements as el
+        from geomap.render._vectors import feature_collection, to_display_lonlat
+
+        options = layer.options
+        style_kind = options["style_kind"]
+        frame = layer.data
+        geometry_name = frame.geometry.name
+        fields = options["fields"]
+        if fields is None:
+            fields = [c for c in frame.columns if c != geometry_name][:_MAX_POPUP_FIELDS]
+        color_by = options["color_by"]
+        keep = list(dict.fromkeys([*fields, *[c for c in (color_by, options["title_field"]) if c]]))
+        budget = self.builder.size_budget_bytes // 4
+        data: dict[str, Any] = {}
+        size = 0
+        for attempt in range(4):
+            shown = to_display_lonlat(
+                frame[[*keep, geometry_name]],
+                what=layer.name,
+                notes=self.notes if attempt == 0 else [],
+                shift_east=self.shift_east,
+                tolerance=tolerance * 4**attempt if style_kind != "target" else None,
+            )
+            data = feature_collection(shown, keep)
+            from geomap.render._elements import safe_json
+
+            size = len(safe_json(data))
+            if size <= budget or style_kind == "target":
+                break
+        if size > budget:
+            self.notes.append(f"{layer.name}: {size / 2**20:.1f} MiB even after generalisation")
+        elif attempt:
+            self.notes.append(
+                f"{layer.name}: generalised to {tolerance * 4**attempt:.3g}° to fit the size budget"
+            )
+        if not data["features"]:
+            self.notes.append(f"{layer.name}: nothing to draw")
+            return
+        colors: dict[str, str] = {}
+        legend = ""
+        if color_by:
+            from geomap.render._vectors import display_text
+
+            values = [display_text(v) for v in frame[color_by].tolist()]
+            colors = options.get("class_colors") or styles.categorical_colors(
+                [v for v in values if v is not None]
+            )
+            shown_classes = [(v, c) for v, c in colors.items() if c != "transparent"]
+            shown_classes = shown_classes[:_MAX_LEGEND_CLASSES]
+            if style_kind in ("geology", "fault", "target"):
+                self.legend_entries.extend((style_kind, v, c) for v, c in shown_classes)
+            legend = "".join(
+                f'<div><span class="geomap-swatch" style="background:{c}"></span>{escape(v)}</div>'
+                for v, c in shown_classes
+            )
+            if len(colors) > len(shown_classes):
+                legend += f"<div>… and {len(colors) - len(shown_classes)} more classes</div>"
+        style = styles.LAYER_STYLES[style_kind]
+        overlay = el.GeoJsonOverlay(
+            data,
+            name=layer.name,
+            style=style,
+            popup_fields=[(f, styles.column_label(f)) for f in fields],
+            title_field=options["title_field"],
+            tooltip_field=options["title_field"],
+            title_prefix=options["title_prefix"],
+            color_by=color_by,
+            colors=colors,
+            show=layer.show,
+        )
+        overlay.add_to(m)
+        self._group(layer.group, overlay)
+        swatch_color = str(style.get("color"))
+        if legend:
+            legend = f'<div class="geomap-legend-title">{escape(layer.name)}</div>{legend}'
+        elif style_kind == "target":
+            legend = (
+                f'<span class="geomap-swatch" style="background:transparent;border:2px solid '
+                f'{swatch_color}"></span>Targets (outlined)'
+            )
+            self.legend_entries.append(("target", "Targets", swatch_color))
+            self.target_rows.extend(target_rows(shown))
+        else:
+            height = "3px;vertical-align:3px" if style_kind == "fault" else "12px"
+            legend = (
+                f'<span class="geomap-swatch" style="background:{swatch_color};height:{height}">'
+                f"</span>{escape(layer.name)}"
+            )
+            if style_kind == "fault":
+                self.legend_entries.append(("fault", "Faults", swatch_color))
+        if style_kind in ("fault", "target", "geology"):
+            self.legends.append((overlay, legend))
+        from geomap.render._vectors import lonlat_bounds
+
+        extent = lonlat_bounds(shown)
+        if extent is not None:
+            self.extents.append(extent)
+
+    # -- panels --------------------------------------------------------------------------
+
+
+@functools.cache
+def _offline_map_class() -> Any:
+    import folium
+    from folium import folium as folium_module
+
+    leaflet_js = dict(folium_module._default_js)["leaflet"]
+    leaflet_css = dict(folium_module._default_css)["leaflet_css"]
+
+    class OfflineMap(folium.Map):
+        """A folium Map that loads only Leaflet itself (no jQuery, Bootstrap, fonts)."""
+
+        default_js = [("leaflet", leaflet_js)]  # noqa: RUF012
+        default_css = [("leaflet_css", leaflet_css)]  # noqa: RUF012
+
+    return OfflineMap
+
+
+def _OfflineMap(**kwargs: Any) -> Any:  # noqa: N802 - behaves as a class
+    return _offline_map_class()(**kwargs)
+
+
+def _leaflet_bounds(bbox: Sequence[float]) -> list[list[float]]:
+    west, south, east, north = bbox
+    return [[float(south), float(west)], [float(north), float(east)]]
+
+
+def _union(
+    boxes: Sequence[tuple[float, float, float, float]],
+) -> tuple[float, float, float, float] | None:
+    if not boxes:
+        return None
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
+def _rgb(color: str) -> tuple[int, int, int]:
+    text = color.lstrip("#")
+    return int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)
+
+
+def _hex(rgb: Sequence[int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb[:3])
+
+
+def _class_label(value: float, layer: _Layer, total: int | None = None) -> str:
+    text = f"{int(value)}" if float(value).is_integer() else f"{value:g}"
+    if "coverage" in layer.name.lower() or layer.options.get("categorical"):
+        of = f" of {total}" if total else ""
+        return f"{text}{of} evidence layers with data"
+    return text
+
+
+def _layer_count(data: Any) -> int | None:
+    """How many evidence layers a coverage raster counts (``attrs["geomap_layers"]``)."""
+    import json
+
+    layers = getattr(data, "attrs", {}).get("geomap_layers")
+    try:
+        return len(json.loads(layers)) if layers else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _rule_text(frame: Any) -> list[str | None]:
+    """``rule (confidence)`` of each site's deposit type, None where there is none."""
+    if "deposit_class_rule" not in frame.columns:
+        return [None] * len(frame)
+    conf = (
+        frame["deposit_class_confidence"].tolist()
+        if "deposit_class_confidence" in frame.columns
+        else [None] * len(frame)
+    )
+    out: list[str | None] = []
+    for rule, c in zip(frame["deposit_class_rule"].tolist(), conf, strict=True):
+        text = rule if isinstance(rule, str) and rule else None
+        if text and isinstance(c, float) and c == c:
+            text = f"{text} ({c:.2f})"
+        out.append(text)
+    return out
+
+
+def _lower_default(name: str) -> str:
+    """``"Occurrences"`` (the default layer name) reads "REE occurrences"; other names stay."""
+    return "occurrences" if name == "Occurrences" else name
+
+
+def _slug(name: str, index: int) -> str:
+    import re
+
+    text = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "raster"
+    return f"{index:02d}_{text[:40]}"
