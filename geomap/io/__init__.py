@@ -35,9 +35,9 @@ def read(
     catalog : Catalog, optional
         Defaults to the project catalog.
     bbox : (west, south, east, north), optional
-        Degrees: read only this window (readers that take a box: rasters, point tables,
-        the official full-resolution sources).  Without it, the official sources read the
-        region's box.
+        Degrees: readers that take a box (point and line tables, the official
+        full-resolution sources) read only this window; others read the whole dataset.
+        Without it, the official sources read the region's box.
     **options
         Reader options, overriding the catalog's ``reader_options``.
 
@@ -61,9 +61,10 @@ def read(
     else:
         files = fetch(dataset_id, catalog=cat)
     paths = local_paths(dataset, files)
-    if bbox is not None:  # asked for: every reader that takes a box reads only inside it
+    windowed = getattr(read_func, "geomap_windowed", False)  # the large official sources
+    if bbox is not None and (windowed or _takes_bbox(read_func)):
         options = {"bbox": tuple(bbox), **options}
-    elif region and getattr(read_func, "geomap_windowed", False):  # large official sources
+    elif bbox is None and region and windowed:
         options = {"bbox": tuple(cat.region(region).bbox), **options}
     result = read_func(dataset, paths, layer=layer, **{**dataset.reader_options, **options})
     if region is not None:
@@ -71,3 +72,10 @@ def read(
 
         result = to_region(result, cat.region(region))
     return result
+
+
+def _takes_bbox(read_func: Any) -> bool:
+    """Whether a reader has a ``bbox`` option."""
+    import inspect
+
+    return "bbox" in inspect.signature(read_func).parameters
