@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 __all__ = [
     "COLUMN_LABELS",
@@ -337,3 +338,47 @@ def human_number(value: float, *, digits: int = 3) -> str:
     rounded = float(f"{value:.{digits}g}")
     text = f"{rounded:.10f}".rstrip("0").rstrip(".")
     return text
+
+
+MAX_DISPLAY_TEXT = 400
+"""Longest text shown in a popup or a field file; longer text is cut with an ellipsis."""
+
+
+def display_text(value: Any) -> str | None:
+    """Return a value as popup text: ``None`` for missing, numbers to 4 significant digits.
+
+    Examples
+    --------
+    >>> display_text(3.14159265), display_text(float("nan")), display_text(["Cu", "Au"])
+    ('3.142', None, 'Cu; Au')
+    """
+    import datetime as _dt
+
+    import numpy as np
+
+    if value is None:
+        return None
+    if isinstance(value, float | np.floating):
+        if not math.isfinite(float(value)):
+            return None
+        return human_number(float(value), digits=4)
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}" if abs(int(value)) >= 10_000 else str(int(value))
+    if isinstance(value, list | tuple | np.ndarray):
+        parts = [display_text(v) for v in value]
+        return "; ".join(p for p in parts if p) or None
+    if isinstance(value, _dt.date | np.datetime64):
+        return str(value)
+    try:
+        import pandas as pd
+
+        if value is pd.NA or value is pd.NaT:
+            return None
+    except ImportError:  # pragma: no cover
+        pass
+    text = str(value).strip()
+    if not text:
+        return None
+    return text if len(text) <= MAX_DISPLAY_TEXT else text[: MAX_DISPLAY_TEXT - 1] + "…"

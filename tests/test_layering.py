@@ -50,6 +50,7 @@ GROUND_MODULES = {"errors", "_version", "_lazy", "_yaml", "_paths", "core", "sty
 FLOOR_OF_MODULE = {
     "fetching_official": "fetching",  # downloads of the official sources: resume, recorded hashes
     "sources": "recipes",  # which source a recipe layer uses (its preference list)
+    "classes": "targets",  # prospectivity classes by share of the area, beside target ranking
     "testing": "cli",  # public test helpers (official-layout fixture files): imported by none
 }
 """First-level modules that sit on a floor named otherwise."""

@@ -19,10 +19,11 @@ from geomap.errors import CRSError, DataError
 __all__ = ["FIELD_FORMATS", "write_field_files"]
 
 FIELD_FORMATS = ("gpx", "kml")
+"""Field-GPS formats ``geomap export --format`` writes (through GDAL's drivers)."""
 
 
 def _text(value: Any) -> str | None:
-    from geomap.render._vectors import display_text
+    from geomap.styles import display_text
 
     return display_text(value)
 

@@ -61,9 +61,11 @@ class FoliumMapRenderer:
 
     @property
     def notes(self) -> list[str]:
+        """Notes the map builder collected (layers left out and why)."""
         return self.builder.notes
 
     def build(self) -> Any:
+        """Render the builder's layers, panels and controls into a ``folium.Map``."""
         import folium
         from folium import plugins
 

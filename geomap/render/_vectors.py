@@ -2,57 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as _dt
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from geomap.errors import CRSError, DataError
+from geomap.styles import display_text
 
 __all__ = ["display_text", "feature_collection", "to_display_lonlat"]
 
 DISPLAY_CRS = "OGC:CRS84"  # lon/lat axis order, as GeoJSON and Leaflet's GeoJSON layer expect
-MAX_TEXT = 400  # characters of one attribute value shown in a popup
-
-
-def display_text(value: Any) -> str | None:
-    """Return a value as popup text: ``None`` for missing, numbers to 4 significant digits.
-
-    Examples
-    --------
-    >>> display_text(3.14159265), display_text(float("nan")), display_text(["Cu", "Au"])
-    ('3.142', None, 'Cu; Au')
-    """
-    if value is None:
-        return None
-    if isinstance(value, float | np.floating):
-        if not math.isfinite(float(value)):
-            return None
-        from geomap.styles import human_number
-
-        return human_number(float(value), digits=4)
-    if isinstance(value, bool | np.bool_):
-        return "yes" if value else "no"
-    if isinstance(value, int | np.integer):
-        return f"{int(value):,}" if abs(int(value)) >= 10_000 else str(int(value))
-    if isinstance(value, list | tuple | np.ndarray):
-        parts = [display_text(v) for v in value]
-        return "; ".join(p for p in parts if p) or None
-    if isinstance(value, _dt.date | np.datetime64):
-        return str(value)
-    try:
-        import pandas as pd
-
-        if value is pd.NA or value is pd.NaT:
-            return None
-    except ImportError:  # pragma: no cover
-        pass
-    text = str(value).strip()
-    if not text:
-        return None
-    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
 def to_display_lonlat(
