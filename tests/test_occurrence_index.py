@@ -20,8 +20,10 @@ import geomap.io as geomap_io
 from geomap.catalog import load_catalog
 from geomap.core import fingerprint
 from geomap.harmonize.dedup import merge_duplicates
+from geomap.harmonize.deposit_types import add_deposit_classes
 from geomap.harmonize.occurrences import select_commodities
 from geomap.io import occurrence_index, occurrences
+from geomap.io.admin import check_states, state_codes
 from geomap.io.occurrences import occurrence_dataset_ids, read_occurrences
 
 SMALL = "usgs-lithium-deposits-us-2019"  # 21 sites: quick to read and to index
@@ -49,10 +51,15 @@ def _reference(region: str | None, country: str | None, commodities: str | None)
         keep &= (y >= south) & (y <= north) & lon_ok
     if country is not None:
         keep &= combined["country"].isin(country.split(",")).to_numpy()
-    selected = merge_duplicates(combined.loc[keep].reset_index(drop=True))
+    rows = combined.loc[keep].reset_index(drop=True)
+    selected = merge_duplicates(rows, state_codes=state_codes(rows))
     if commodities is not None:
         mask = select_commodities(selected, commodities.split(","))
         selected = selected.loc[mask.to_numpy()].reset_index(drop=True)
+    selected = add_deposit_classes(selected)
+    states = check_states(selected)
+    for column in states.columns:
+        selected[column] = states[column].to_numpy()
     return selected
 
 
