@@ -337,6 +337,10 @@ def _components_in_memory(
 
 # ---- the same, block by block (Dask-backed surfaces larger than memory) ----------------------
 
+IN_MEMORY_TARGET_CELLS = 4_000_000
+"""Chunked surfaces up to this many cells are computed and take the in-memory path (targets
+split to the survey size); larger ones are read block by block and not split."""
+
 _RADIX_BITS = 16
 
 
@@ -617,7 +621,8 @@ def select_targets(
         Japanese prefectures); each target gets the one it overlaps most.
     max_target_km2 : float, optional
         Split targets larger than this along square tiles (step 4 of the module doc);
-        ``None`` keeps them whole.  Chunked (Dask) surfaces are not split (noted in
+        ``None`` keeps them whole.  Chunked (Dask) surfaces over
+        ``IN_MEMORY_TARGET_CELLS`` cells are not split (noted in
         ``attrs``).
 
     Returns
@@ -649,6 +654,12 @@ def select_targets(
     cell_km2 = abs(transform.a * transform.e - transform.b * transform.d) / 1e6
     from geomap.grid.blocks import is_lazy
 
+    if is_lazy(prospectivity) and prospectivity.size <= IN_MEMORY_TARGET_CELLS:
+        # a chunked surface of a few million cells: computed here so it gets the same
+        # targets (split to the survey size) as the same surface in memory
+        prospectivity = prospectivity.compute()
+        uncertainty = uncertainty.compute() if uncertainty is not None else None
+        coverage = coverage.compute() if coverage is not None else None
     if is_lazy(prospectivity):
         found = _components_blockwise(
             prospectivity, uncertainty, coverage, top_percent, threshold, cell_km2, min_area_km2
