@@ -139,8 +139,11 @@ def audit_layer(audit: Any) -> Any:
 
 
 def _cell(value: Any) -> str:
+    """Return untrusted text as a table cell: Markdown- and HTML-escaped, no table break."""
+    from geomap.core.safe_text import markdown_text
+
     text = "" if value is None or (isinstance(value, float) and value != value) else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
+    return markdown_text(text)
 
 
 def audit_markdown(audit: Any, *, heading: str = "## Training sites (audit)") -> str:

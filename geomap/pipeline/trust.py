@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from geomap.core.safe_text import markdown_text
+
 __all__ = [
     "stability_check",
     "stability_section",
@@ -72,7 +74,9 @@ def validation_section(metrics: Mapping[str, Any], *, control: str | None = None
         "Held-out AUC of the model beside (a) the baseline *distance to the training "
         "occurrences*, computed inside each fold from the training-fold sites only, and (b) "
         "the specificity control: AUC of training sites against sites of unrelated "
-        f"commodities ({control or 'Au-Ag, or Cu-Pb-Zn for precious-metal recipes'}) in the "
+        "commodities ("
+        + markdown_text(control or "Au-Ag, or Cu-Pb-Zn for precious-metal recipes")
+        + ") in the "
         "same region, scored out of fold (0.5: the map cannot tell them apart).",
         "",
         "| validation | model AUC | baseline AUC | margin | verdict | control AUC (model) | "
@@ -81,7 +85,8 @@ def validation_section(metrics: Mapping[str, Any], *, control: str | None = None
     ]
     for row in rows:
         lines.append(
-            f"| {row['validation']} | {_fmt(row['model'])} | {_fmt(row['baseline'])} | "
+            f"| {markdown_text(row['validation'])} | {_fmt(row['model'])} | "
+            f"{_fmt(row['baseline'])} | "
             f"{_fmt(row['margin'])} | {_verdict(row)} | {_fmt(row['control'])} | "
             f"{_fmt(row['baseline_control'])} |"
         )
@@ -143,7 +148,8 @@ def _remedy_lines(steps: Sequence[Mapping[str, Any]] | None) -> list[str]:
     ]
     for step in steps:
         lines.append(
-            f"| {step.get('step')} | {step.get('dropped') or '(all layers)'} | "
+            f"| {step.get('step')} | "
+            f"{markdown_text(step.get('dropped') or '(all layers)')} | "
             f"{_fmt(step.get('ratio'))} | {_fmt(step.get('p_dependent'))} | "
             f"{'yes' if step.get('passed') else 'no'} |"
         )
