@@ -218,7 +218,9 @@ def tied_surface(
 def _number(value: Any) -> str:
     if isinstance(value, float | int | np.floating | np.integer):
         number = float(value)
-        return f"{number:,.0f}" if abs(number) >= 1000 else f"{number:.3g}"
+        if abs(number) >= 1000:
+            return f"{number:,.0f}"
+        return f"{number:.2e}" if 0 < abs(number) < 0.01 else f"{number:.3g}"
     return str(value)
 
 
