@@ -448,7 +448,7 @@ def _render_markdown(text: str) -> _Rendered:
 
 
 SAFE_MARKDOWN_TAGS = {
-    "h1", "h2", "h3", "p", "ul", "li", "code", "strong",
+    "h1", "h2", "h3", "p", "ul", "li", "code", "strong", "em",
     "table", "thead", "tbody", "tr", "th", "td",
 }  # fmt: skip
 
