@@ -187,6 +187,13 @@ def model_caveats(state: BuildState) -> list[str]:
             "counted twice, so prospectivity values are inflated. Read the classes (the "
             "ranking), not the values."
         )
+    remedy = metrics.get("independence_remedy") or []
+    dropped = [str(step["dropped"]) for step in remedy if step.get("dropped")]
+    if dropped:
+        notes.append(
+            "Conditional-independence test failed with every evidence layer; the remedy left out "
+            f"{', '.join(dropped)} until it passed (report.md shows each step)."
+        )
     auc = metrics.get("spatial_cv", {}).get("auc", {})
     held_out, se = auc.get("held_out"), auc.get("held_out_se")
     if held_out is not None:
