@@ -41,7 +41,6 @@ __all__ = [
     "AUDIT_COLUMNS",
     "audit_layer",
     "audit_markdown",
-    "audit_sites",
     "audit_summary",
     "flag_training",
     "training_audit",
@@ -62,39 +61,14 @@ AUDIT_COLUMNS: tuple[str, ...] = (
 """Columns of the audit (then ``geometry``)."""
 
 
-def audit_sites(frame: Any, spec: Any, key: str) -> Any:
-    """Return ``frame`` with ``training`` and ``reason``: :func:`geomap.recipes.audit_sites`."""
-    from geomap.recipes import audit_sites as _audit_sites
-
-    return _audit_sites(frame, spec, key)
-
-
 def training_audit(
     recipe: Recipe | str | Path, region: str, *, catalog: Catalog | None = None
 ) -> gpd.GeoDataFrame:
     """Return every site the recipe's training selection considered in a region.
 
-    Parameters
-    ----------
-    recipe : Recipe, str or Path
-        A loaded recipe, a recipe name from ``layers/`` or a YAML path.
-    region : str
-        A region the recipe supports.
-    catalog : Catalog, optional
-        Defaults to the project catalog.
-
-    Returns
-    -------
-    GeoDataFrame
-        In the region's analysis CRS: the occurrence columns plus ``training`` (True for the
-        sites that train and validate the model) and ``reason`` (:data:`AUDIT_COLUMNS` are
-        the ones a reader needs); ``attrs["geomap_report"]`` is the occurrence reader's
-        report.
-
-    Raises
-    ------
-    RecipeError
-        The region is not supported or a ``where`` column is unknown.
+    The audit itself is :func:`geomap.recipes.training_candidates` (same parameters and
+    result: the occurrence columns plus ``training`` and ``reason``, in the region's CRS);
+    this name is the one the pipeline, the notebooks and the top level use.
     """
     from geomap.recipes import training_candidates
 

@@ -41,7 +41,6 @@ __all__ = [
     "LiteralElement",
     "LiteralRender",
     "LocalTileLayer",
-    "MapLegend",
     "OccurrenceClusters",
     "PageHelpers",
     "VectorMiniMap",
@@ -600,69 +599,6 @@ class GroupedLayers(JSCSSMixin, LiteralRender):
         for _group, members in self.groups:
             out.extend(unescape(label) for label, _ in members)
         return out
-
-
-class MapLegend(LiteralRender):
-    """A legend control whose entries follow their layers' visibility.
-
-    Parameters
-    ----------
-    items : sequence of (layer, html)
-        Each layer's legend as static HTML (already escaped) shown while the layer is on;
-        identical entries of several layers (e.g. one commodity group in two regions) are shown
-        once, while any of those layers is on.
-    position : str
-        Leaflet control corner.
-    """
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        (function () {
-            var map = {{ this._parent.get_name() }};
-            var items = [
-            {%- for layers, html in this.items %}
-                [[{% for layer in layers %}{{ layer.get_name() }}, {% endfor %}],
-                 {{ this.js_value(html) }}],
-            {%- endfor %}
-            ];
-            var control = L.control({position: {{ this.js_value(this.position) }}});
-            control.onAdd = function () {
-                var div = L.DomUtil.create('div', 'geomap-panel geomap-legend');
-                L.DomEvent.disableClickPropagation(div);
-                L.DomEvent.disableScrollPropagation(div);
-                items.forEach(function (item) {
-                    var entry = L.DomUtil.create('div', 'geomap-legend-item', div);
-                    entry.innerHTML = item[1];
-                    item.push(entry);
-                });
-                return div;
-            };
-            control.addTo(map);
-            function refresh() {
-                var any = false;
-                items.forEach(function (item) {
-                    var on = item[0].some(function (layer) { return map.hasLayer(layer); });
-                    item[2].style.display = on ? '' : 'none';
-                    any = any || on;
-                });
-                control.getContainer().style.display = any ? '' : 'none';
-            }
-            map.on('overlayadd overlayremove layeradd layerremove', refresh);
-            refresh();
-        })();
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, items: Sequence[tuple[Layer, str]], *, position: str = "bottomright"):
-        super().__init__()
-        self._name = "MapLegend"
-        merged: dict[str, list[Layer]] = {}
-        for layer, html in items:
-            merged.setdefault(html, []).append(layer)
-        self.items = [(names, html) for html, names in merged.items()]
-        self.position = position
 
 
 class HtmlPanel(LiteralRender):
