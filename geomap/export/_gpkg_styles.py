@@ -265,6 +265,25 @@ def vector_style(
     return LayerStyle(table, geometry_column, f"geomap {kind}", qml, sld, f"geomap {kind} style")
 
 
+def _raster_sld_root(table: str) -> tuple[ET.Element, ET.Element]:
+    """Return an SLD 1.1 document for a raster table and its (empty) ``ColorMap`` element."""
+    ET.register_namespace("", _SLD_NS)
+    ET.register_namespace("se", _SE_NS)
+    sld_root = ET.Element(f"{{{_SLD_NS}}}StyledLayerDescriptor", {"version": "1.1.0"})
+    layer = ET.SubElement(sld_root, f"{{{_SLD_NS}}}NamedLayer")
+    ET.SubElement(layer, f"{{{_SE_NS}}}Name").text = table
+    user = ET.SubElement(layer, f"{{{_SLD_NS}}}UserStyle")
+    cs = ET.SubElement(ET.SubElement(user, f"{{{_SE_NS}}}CoverageStyle"), f"{{{_SE_NS}}}Rule")
+    sym = ET.SubElement(cs, f"{{{_SE_NS}}}RasterSymbolizer")
+    return sld_root, ET.SubElement(sym, f"{{{_SE_NS}}}ColorMap")
+
+
+def _sld_text(sld_root: ET.Element) -> str:
+    """Serialize an SLD document (indented, with its XML declaration)."""
+    ET.indent(sld_root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(sld_root, encoding="unicode")
+
+
 def raster_style(
     table: str, colors: Sequence[str], vmin: float, vmax: float, *, classes: bool = False
 ) -> LayerStyle:
@@ -311,23 +330,14 @@ def raster_style(
         )
     qml = _serialize_qml(root)
 
-    ET.register_namespace("", _SLD_NS)
-    ET.register_namespace("se", _SE_NS)
-    sld_root = ET.Element(f"{{{_SLD_NS}}}StyledLayerDescriptor", {"version": "1.1.0"})
-    layer = ET.SubElement(sld_root, f"{{{_SLD_NS}}}NamedLayer")
-    ET.SubElement(layer, f"{{{_SE_NS}}}Name").text = table
-    user = ET.SubElement(layer, f"{{{_SLD_NS}}}UserStyle")
-    cs = ET.SubElement(ET.SubElement(user, f"{{{_SE_NS}}}CoverageStyle"), f"{{{_SE_NS}}}Rule")
-    sym = ET.SubElement(cs, f"{{{_SE_NS}}}RasterSymbolizer")
-    cmap = ET.SubElement(sym, f"{{{_SE_NS}}}ColorMap")
+    sld_root, cmap = _raster_sld_root(table)
     interp = ET.SubElement(cmap, f"{{{_SE_NS}}}Interpolate", fallbackValue="#00000000")
     ET.SubElement(interp, f"{{{_SE_NS}}}LookupValue").text = "Rasterdata"
     for value, color in zip(values, colors, strict=True):
         point = ET.SubElement(interp, f"{{{_SE_NS}}}InterpolationPoint")
         ET.SubElement(point, f"{{{_SE_NS}}}Data").text = repr(value)
         ET.SubElement(point, f"{{{_SE_NS}}}Value").text = color
-    ET.indent(sld_root)
-    sld = '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(sld_root, encoding="unicode")
+    sld = _sld_text(sld_root)
     return LayerStyle(table, "", "geomap raster", qml, sld, "geomap colour ramp")
 
 
@@ -384,15 +394,7 @@ def raster_class_style(
         )
     qml = _serialize_qml(root)
 
-    ET.register_namespace("", _SLD_NS)
-    ET.register_namespace("se", _SE_NS)
-    sld_root = ET.Element(f"{{{_SLD_NS}}}StyledLayerDescriptor", {"version": "1.1.0"})
-    layer = ET.SubElement(sld_root, f"{{{_SLD_NS}}}NamedLayer")
-    ET.SubElement(layer, f"{{{_SE_NS}}}Name").text = table
-    user = ET.SubElement(layer, f"{{{_SLD_NS}}}UserStyle")
-    cs = ET.SubElement(ET.SubElement(user, f"{{{_SE_NS}}}CoverageStyle"), f"{{{_SE_NS}}}Rule")
-    sym = ET.SubElement(cs, f"{{{_SE_NS}}}RasterSymbolizer")
-    cmap = ET.SubElement(sym, f"{{{_SE_NS}}}ColorMap")
+    sld_root, cmap = _raster_sld_root(table)
     categorize = ET.SubElement(
         cmap, f"{{{_SE_NS}}}Categorize", fallbackValue="#00000000", threshholdsBelongTo="succeeding"
     )
@@ -402,6 +404,5 @@ def raster_class_style(
         if threshold is not None:
             ET.SubElement(categorize, f"{{{_SE_NS}}}Threshold").text = repr(float(threshold))
         ET.SubElement(categorize, f"{{{_SE_NS}}}Value").text = color
-    ET.indent(sld_root)
-    sld = '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(sld_root, encoding="unicode")
+    sld = _sld_text(sld_root)
     return LayerStyle(table, "", "geomap classes", qml, sld, "classes by share of the study area")
