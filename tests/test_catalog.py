@@ -24,6 +24,7 @@ REQUIRED_REGIONS = {
 ONLINE_ONLY = {
     "gsj-seamless-geology-200k-v2",
     "usgs-mrds-full",
+    "usgs-mrds-rdbms",
     "usgs-sgmc",
     "usgs-national-geochemical-survey",
     "emag2-v3",

@@ -245,6 +245,7 @@ OFFICIAL = [
     # dataset id, official URL path, fixture builder, region
     ("usgs-sgmc", "/catalog/file/get/5888bf4fe4b05ccb964bab9d", fx.sgmc_gdb_zip, "us-southwest"),
     ("usgs-national-geochemical-survey", "/geochem/ngs-csv.zip", fx.ngs_zip, "conus"),
+    ("usgs-mrds-rdbms", "/mrds/rdbms-tab-all.zip", fx.mrds_rdbms_zip, "conus"),
     ("emag2-v3", "/geomag/data/EMag2/EMAG2_V3_20170530.zip", fx.emag2_zip, "japan"),
 ]
 

@@ -49,7 +49,13 @@ from geomap.io._guard import (
 from geomap.io._windows import BBox, check_bbox, split_antimeridian
 from geomap.io.registry import reader
 
-__all__ = ["MRDS_REQUIRED", "iter_csv_chunks", "read_mrds", "read_mrds_path"]
+__all__ = [
+    "MRDS_REQUIRED",
+    "iter_csv_chunks",
+    "mrds_occurrences",
+    "read_mrds",
+    "read_mrds_path",
+]
 
 MRDS_REQUIRED = ("dep_id", "site_name", "latitude", "longitude", "country", "commod1")
 """Columns the reader needs; the others of the published list are used when present."""
@@ -156,11 +162,8 @@ def read_mrds_path(
     dataset_id: str = "usgs-mrds-full",
 ) -> Any:
     """Read ``mrds-csv.zip`` (or ``mrds.csv``) into the occurrence schema, inside ``bbox``."""
-    from geomap.catalog import load_catalog
-
     bbox = check_bbox(bbox)
     report = IngestReport(dataset_id)
-    vocab = load_vocabulary()
     kept: list[pd.DataFrame] = []
     outside = 0
     for chunk in iter_csv_chunks(
@@ -179,13 +182,71 @@ def read_mrds_path(
         report.notes.append(
             f"window {bbox}: {len(frame):,} sites kept, {outside:,} outside the window not kept"
         )
+    column = _column_getter(frame)
+    lists = [
+        [
+            (text, name == "commod1")
+            for name, text in zip(("commod1", "commod2", "commod3"), row, strict=True)
+        ]
+        for row in zip(column("commod1"), column("commod2"), column("commod3"), strict=True)
+    ]
+    sites = pd.DataFrame(
+        {
+            "dep_id": column("dep_id"),
+            "name": column("site_name"),
+            "country": column("country"),
+            "state": column("state"),
+            "county": column("county"),
+            "deposit_type": [
+                d or m for d, m in zip(column("dep_type"), column("model"), strict=True)
+            ],
+            **{c: column(c) for c in _EXTRA},
+            "_lon": frame.get("_lon", pd.Series([], dtype="float64")).to_numpy(),
+            "_lat": frame.get("_lat", pd.Series([], dtype="float64")).to_numpy(),
+        }
+    )
+    return mrds_occurrences(sites, lists, report, dataset_id=dataset_id, bbox=bbox)
+
+
+def _column_getter(frame: pd.DataFrame) -> Any:
+    def column(name: str) -> list[str]:
+        if name not in frame:
+            return [""] * len(frame)
+        return [str(v).strip() for v in frame[name].tolist()]
+
+    return column
+
+
+def mrds_occurrences(
+    sites: pd.DataFrame,
+    commodity_lists: list[list[tuple[str, bool]]],
+    report: IngestReport,
+    *,
+    dataset_id: str,
+    bbox: BBox | None,
+) -> Any:
+    """Put MRDS sites into the occurrence schema (shared by the CSV and relational readers).
+
+    Parameters
+    ----------
+    sites : DataFrame
+        One row per site: ``dep_id, name, country, state, county, deposit_type``, the extra
+        columns (``url, mrds_id, dev_stat, oper_type, prod_size``) and ``_lon``/``_lat``.
+    commodity_lists : list of list of (str, bool)
+        Per site, the commodity texts in the source's order and whether the source marks
+        each as a main (primary) commodity.
+    report : IngestReport
+        Receives unmapped commodity names and the counts.
+    """
+    from geomap.catalog import load_catalog
+
+    vocab = load_vocabulary()
     commodities, primary, raw_names = [], [], []
-    for row in frame.itertuples(index=False):
+    for items in commodity_lists:
         codes: set[str] = set()
         main: set[str] = set()
         names = []
-        for column in ("commod1", "commod2", "commod3"):
-            text = getattr(row, column, "") or ""
+        for text, is_primary in items:
             if not text.strip():
                 continue
             names.append(text.strip())
@@ -193,38 +254,42 @@ def read_mrds_path(
             for part in match.unmapped:
                 report.unmapped[part] += 1
             codes |= match.codes
-            if column == "commod1":
+            if is_primary:
                 main |= match.codes
         commodities.append(join_codes(codes))
         primary.append(join_codes(main))
         raw_names.append("; ".join(names))
-    get = frame.get
-    dep_type = get("dep_type", pd.Series([""] * len(frame)))
-    model = get("model", pd.Series([""] * len(frame)))
-    deposit_text = [d or m for d, m in zip(dep_type, model, strict=True)]
+    n = len(sites)
     try:
         license_id = load_catalog().dataset(dataset_id).license.spdx
     except Exception:  # a user's own copy outside the catalog
         license_id = "LicenseRef-US-Government-Public-Domain"
+    deposit_text = sites["deposit_type"].tolist() if n else []
     columns = {
-        "name": get("site_name", pd.Series([""] * len(frame))).tolist(),
-        "dataset_id": [dataset_id] * len(frame),
-        "source": ["mrds"] * len(frame),
-        "record_id": get("dep_id", pd.Series([""] * len(frame))).tolist(),
-        "country": [country_iso3(c) or "" for c in get("country", pd.Series([""] * len(frame)))],
-        "country_name": get("country", pd.Series([""] * len(frame))).tolist(),
-        "state": get("state", pd.Series([""] * len(frame))).tolist(),
+        "name": sites["name"].tolist() if n else [],
+        "dataset_id": [dataset_id] * n,
+        "source": ["mrds"] * n,
+        "record_id": sites["dep_id"].tolist() if n else [],
+        "country": [country_iso3(c) or "" for c in (sites["country"] if n else [])],
+        "country_name": sites["country"].tolist() if n else [],
+        "state": sites["state"].tolist() if n else [],
         "commodities": commodities,
         "primary_commodities": primary,
         "commodities_raw": raw_names,
         "deposit_type": deposit_text,
         "deposit_class": [deposit_class(t) if t else "" for t in deposit_text],
-        "license": [license_id] * len(frame),
-        "source_crs": ["EPSG:4326"] * len(frame),
+        "license": [license_id] * n,
+        "source_crs": ["EPSG:4326"] * n,
     }
-    extra = {c: get(c, pd.Series([""] * len(frame))).astype("string").to_numpy() for c in _EXTRA}
+    extra = {
+        c: pd.Series(sites[c] if n else [], dtype="string").to_numpy() for c in (*_EXTRA, "county")
+    }
     out = make_occurrences(
-        columns, frame.get("_lon", []), frame.get("_lat", []), crs="EPSG:4326", extra=extra
+        columns,
+        sites["_lon"] if n else [],
+        sites["_lat"] if n else [],
+        crs="EPSG:4326",
+        extra=extra,
     )
     no_commodity = out["commodities"] == ""
     report.notes.append(f"{int(no_commodity.sum())} sites without a recognised commodity (kept)")

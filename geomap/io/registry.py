@@ -45,6 +45,7 @@ READER_MODULES: dict[str, str] = {
     "gsj-seamless-v2": "geomap.io.gsj_seamless",
     "usgs-sgmc": "geomap.io.sgmc",
     "usgs-mrds": "geomap.io.mrds",
+    "usgs-mrds-rdbms": "geomap.io.mrds_relational",
     "usgs-ngs": "geomap.io.ngs",
     "emag2v3": "geomap.io.emag2v3",
     "gsj-geochem": "geomap.io.gsj_geochem",

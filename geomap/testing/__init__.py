@@ -9,7 +9,8 @@ same structure the real downloads have (values are invented; the layout is not):
 * USGS SGMC: a file geodatabase with ``SGMC_Geology`` (ESRI:102039) and the
   ``SGMC_Units``/``SGMC_Lithology``/``SGMC_Age`` tables, zipped as
   ``USGS_SGMC_Geodatabase.zip``; and the shapefile + CSV form;
-* USGS MRDS: ``mrds-csv.zip`` -> ``mrds.csv``;
+* USGS MRDS: ``mrds-csv.zip`` -> ``mrds.csv``; and ``rdbms-tab-all.zip`` -> one tab-separated
+  table per file (``MRDS.txt``, ``Location.txt``, ``Commodity.txt``, ...);
 * USGS NGS: ``ngs-csv.zip`` -> ``geochem.csv``;
 * EMAG2v3: ``EMAG2_V3_20170530.zip`` -> headerless CSV and the ``_UpCont``/``_Sealevel``
   GeoTIFFs (longitude 0-360 in the CSV, nodata 99999).
@@ -27,6 +28,9 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from geomap.testing._mrds_rdbms import MRDS_RDBMS_COLUMNS as MRDS_RDBMS_COLUMNS
+from geomap.testing._mrds_rdbms import mrds_rdbms_zip as mrds_rdbms_zip
 
 SEAMLESS_LEGEND = [
     # no, symbol, r, g, b, age_ja, age_en, group_ja, group_en, lith_ja, lith_en
