@@ -17,8 +17,12 @@ Layers: ``"upcont"`` (default; the only one complete on land), ``"sealevel"`` an
 with the filled cells counted in the report: the two are at different heights, so use
 it for display rather than quantitative work).
 
-Only the cells inside ``bbox`` (plus a two-cell margin) are read: a rasterio window on
-the GeoTIFFs, or a chunked scan of the CSV keeping the rows in the box.  A box across
+Only the cells inside ``bbox`` (plus a two-cell margin) are read, lazily: the result is a
+Dask-backed array whose every chunk is a rasterio window read of the GeoTIFF, done when
+that chunk is computed (so an evidence layer on a large region holds one chunk at a time).
+The headerless CSV cannot be read by window: it is scanned once in chunks of rows keeping
+only the rows in the box (a streamed read; the region, not the file, is then held), and
+that region is chunked.  ``chunks=None`` reads eagerly.  A box across
 the antimeridian is read as two windows joined into one grid with continuous
 longitudes (e.g. 172° to 231°).
 """
@@ -41,7 +45,13 @@ from geomap.io._windows import BBox, check_bbox
 from geomap.io.archives import layout_error, list_files, unpack_zip
 from geomap.io.registry import reader
 
-__all__ = ["CSV_COLUMNS", "EMAG2_NODATA", "read_emag2v3", "read_emag2v3_path"]
+__all__ = [
+    "CSV_COLUMNS",
+    "DEFAULT_CHUNKS",
+    "EMAG2_NODATA",
+    "read_emag2v3",
+    "read_emag2v3_path",
+]
 
 CSV_COLUMNS = ("i", "j", "lon", "lat", "sealevel", "upcont", "code", "error")
 """Columns of the headerless CSV, in order."""
@@ -54,6 +64,9 @@ _LAYOUT = (
     "EMAG2_V3_20170530_UpCont.tif, EMAG2_V3_20170530_Sealevel.tif and/or EMAG2_V3_20170530.csv"
 )
 _MARGIN_CELLS = 2
+
+DEFAULT_CHUNKS = 512
+"""Cells per side of a Dask chunk (512 x 512 float64 = 2 MiB; about 17 x 17 degrees)."""
 
 
 def _files(source: Path) -> tuple[dict[str, Path], Path]:
@@ -78,10 +91,43 @@ def _files(source: Path) -> tuple[dict[str, Path], Path]:
     return out, source
 
 
+def _read_block(path: str, row: int, col: int, height: int, width: int, nodata: float) -> Any:
+    """Read one block of band 1 (float64, no data -> NaN); the only place pixels are read."""
+    from rasterio.windows import Window
+
+    with open_raster(Path(path), drivers=("GTiff",)) as src:
+        values = src.read(1, window=Window(col, row, width, height)).astype("float64")
+    values[values == nodata] = np.nan
+    return values
+
+
+def _lazy_block_grid(
+    path: Path, row: int, col: int, height: int, width: int, nodata: float, chunks: int
+) -> Any:
+    """Build a Dask array over a window whose every chunk is its own windowed read."""
+    import dask
+    import dask.array as dsa
+
+    read = dask.delayed(_read_block, pure=True)
+    grid = []
+    for r in range(0, height, chunks):
+        line = []
+        for c in range(0, width, chunks):
+            shape = (min(chunks, height - r), min(chunks, width - c))
+            block = read(str(path), row + r, col + c, shape[0], shape[1], nodata)
+            line.append(dsa.from_delayed(block, shape, dtype="float64"))
+        grid.append(line)
+    return dsa.block(grid)
+
+
 def _tif_window(
-    path: Path, bbox: BBox | None, report: IngestReport
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Values (float64, NaN = no data), cell-centre lon and lat for the window."""
+    path: Path, bbox: BBox | None, report: IngestReport, chunks: int | None = None
+) -> tuple[Any, np.ndarray, np.ndarray]:
+    """Values (float64, NaN = no data), cell-centre lon and lat for the window.
+
+    With ``chunks`` the values are a Dask array of ``chunks`` x ``chunks`` blocks, each read
+    from the file by its own window only when computed; without, the window is read now.
+    """
     require_format(path, "geotiff", what="EMAG2v3 GeoTIFF")
     with open_raster(path, drivers=("GTiff",)) as src:
         if src.crs is None or not pyproj.CRS.from_user_input(src.crs.to_wkt()).is_geographic:
@@ -91,21 +137,31 @@ def _tif_window(
         t = src.transform
         if t.b or t.d:
             raise DataError(f"{path}: rotated transform; not the EMAG2v3 layout")
-        nodata = src.nodata if src.nodata is not None else EMAG2_NODATA
+        nodata = float(src.nodata if src.nodata is not None else EMAG2_NODATA)
         full = f"{src.height}x{src.width}"
         step = abs(t.a)
-        parts = []
-        for window, shift in _tif_windows(src, bbox, _MARGIN_CELLS * step):
-            values = src.read(1, window=window).astype("float64")
-            wt = src.window_transform(window)
-            lon = wt.c + (np.arange(values.shape[1]) + 0.5) * wt.a + shift
-            lat = wt.f + (np.arange(values.shape[0]) + 0.5) * wt.e
-            values[values == nodata] = np.nan
-            parts.append((values, lon, lat))
-            report.notes.append(
-                f"{path.name}: read window {values.shape[0]}x{values.shape[1]} of {full} cells"
-            )
-    values = np.concatenate([p[0] for p in parts], axis=1)
+        windows = [
+            (w, shift, src.window_transform(w))
+            for w, shift in _tif_windows(src, bbox, _MARGIN_CELLS * step)
+        ]
+    parts = []
+    for window, shift, wt in windows:
+        where = (int(window.row_off), int(window.col_off), int(window.height), int(window.width))
+        if chunks is None:
+            values = _read_block(str(path), *where, nodata)
+        else:
+            values = _lazy_block_grid(path, *where, nodata, chunks)
+        lon = wt.c + (np.arange(where[3]) + 0.5) * wt.a + shift
+        lat = wt.f + (np.arange(where[2]) + 0.5) * wt.e
+        parts.append((values, lon, lat))
+        how = "" if chunks is None else f", lazily in {chunks}-cell chunks"
+        report.notes.append(f"{path.name}: read window {where[2]}x{where[3]} of {full} cells{how}")
+    if chunks is None:
+        values = np.concatenate([p[0] for p in parts], axis=1)
+    else:
+        import dask.array as dsa
+
+        values = dsa.concatenate([p[0] for p in parts], axis=1)
     lon = np.concatenate([p[1] for p in parts])
     lon = lon - 360.0 * np.floor((lon[0] + 180.0) / 360.0)  # first column in [-180, 180)
     return values, lon, parts[0][2]
@@ -220,6 +276,7 @@ def read_emag2v3_path(
     layer: str = "upcont",
     bbox: BBox | None = None,
     prefer: str = "tif",
+    chunks: int | None = DEFAULT_CHUNKS,
     dataset_id: str = "emag2-v3",
 ) -> Any:
     """Read one EMAG2v3 layer inside ``bbox`` (see the module docstring).
@@ -233,6 +290,12 @@ def read_emag2v3_path(
         Degrees; a two-cell margin is added.  ``None`` reads the whole grid (large).
     prefer : {"tif", "csv"}
         Which form to read when the archive has both.
+    chunks : int or None
+        Cells per side of the Dask chunks (default :data:`DEFAULT_CHUNKS`): the result is
+        Dask-backed and each chunk of a GeoTIFF is its own windowed read, done only when
+        that chunk is computed.  The CSV has no index to seek in: it is scanned once,
+        streaming, keeping only the rows in the box, and that region is then chunked.
+        ``None`` reads the window into memory now.
 
     Returns
     -------
@@ -245,25 +308,31 @@ def read_emag2v3_path(
         raise ParameterError(f"layer={layer!r} is unknown; use one of {list(_LAYERS)}")
     if prefer not in ("tif", "csv"):
         raise ParameterError(f"prefer={prefer!r}; use 'tif' or 'csv'")
+    if chunks is not None and (not isinstance(chunks, int) or chunks < 1):
+        raise ParameterError(f"chunks={chunks!r}; give cells per chunk side (e.g. 512) or None")
     bbox = check_bbox(bbox)
     files, origin = _files(source)
     report = IngestReport(dataset_id)
     use_csv = "csv" in files and (prefer == "csv" or not any(k.endswith("_tif") for k in files))
     if use_csv:
         values, lon, lat = _csv_window(files["csv"], layer, bbox, report)
+        if chunks is not None:
+            import dask.array as dsa
+
+            values = dsa.from_array(values, chunks=chunks)
     else:
         name = "upcont_tif" if layer == "upcont" else "sealevel_tif"
         if name not in files:
             raise layout_error(
                 files[next(iter(files))].parent, origin, [name.replace("_tif", ".tif")], _LAYOUT
             )
-        values, lon, lat = _tif_window(files[name], bbox, report)
+        values, lon, lat = _tif_window(files[name], bbox, report, chunks)
         if layer == "sealevel_filled":
             if "upcont_tif" not in files:
                 raise layout_error(files[name].parent, origin, ["the _UpCont.tif"], _LAYOUT)
-            up, _, _ = _tif_window(files["upcont_tif"], bbox, report)
+            up, _, _ = _tif_window(files["upcont_tif"], bbox, report, chunks)
             missing = np.isnan(values) & np.isfinite(up)
-            report.normalize(
+            report.normalize(  # lazily: counted chunk by chunk, never the region at once
                 "land cells (no sea-level value) filled with the upward-continued value",
                 int(missing.sum()),
             )
@@ -299,13 +368,19 @@ def read_emag2v3(
     layer: str | None = None,
     bbox: BBox | None = None,
     prefer: str = "tif",
+    chunks: int | None = None,
     **options: Any,
 ) -> Any:
     """Read a layer of the EMAG2v3 catalog dataset (see :func:`read_emag2v3_path`)."""
-    reject_unknown_options("emag2v3", options, ["bbox", "prefer"])
+    reject_unknown_options("emag2v3", options, ["bbox", "prefer", "chunks"])
     (path,) = paths.values()
     return read_emag2v3_path(
-        path, layer=layer or "upcont", bbox=bbox, prefer=prefer, dataset_id=dataset.id
+        path,
+        layer=layer or "upcont",
+        bbox=bbox,
+        prefer=prefer,
+        chunks=chunks if chunks is not None else DEFAULT_CHUNKS,
+        dataset_id=dataset.id,
     )
 
 
