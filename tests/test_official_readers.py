@@ -70,7 +70,7 @@ def test_seamless_polygons_join_the_legend_inside_the_window(files):
     assert by_symbol.loc["Pum", "lithology"] == "ultramafic"
     assert geology["lithology_code"].dtype == np.uint8
     lines = read_seamless_path(files["seamless"], layer="lines", bbox=TSUKUBA)
-    assert list(lines["name_ja"]) == ["断層A"]
+    assert list(lines["Legend_E"]) == ["Fault"] and list(lines["Major_Code"]) == [11]
 
 
 def test_seamless_legend_layer_has_every_unit(files):

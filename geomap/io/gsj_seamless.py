@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 LEGEND_COLUMNS = (
-    "no",
+    "ser",
     "symbol",
     "r",
     "g",
@@ -72,7 +72,12 @@ LEGEND_COLUMNS = (
     "lithology_ja",
     "lithology_en",
 )
-"""Columns of ``legend.tsv``, in order."""
+"""Columns of ``legend.tsv``, in order, as the download's ``readme.txt`` lists them.
+
+The first, ``ser``, is a serial number that GSJ says may change as units are added or
+removed (units are identified by ``symbol``); a legend whose first column is called ``no``
+is read the same way.
+"""
 
 SEAMLESS_API = "https://gbank.gsj.jp/seamless/v2/api/1.3.1"
 """Base URL of the Seamless V2 web API."""
@@ -127,6 +132,8 @@ def read_seamless_legend(path: Path, report: IngestReport | None = None) -> pd.D
         raise  # pragma: no cover  (decode_text raised)
     header = text.splitlines()[0].split("\t")
     names = [h.strip() for h in header]
+    if names[:1] == ["no"]:
+        names[0] = "ser"
     if names != list(LEGEND_COLUMNS):
         missing = [c for c in LEGEND_COLUMNS if c not in names]
         extra = [c for c in names if c not in LEGEND_COLUMNS]

@@ -123,14 +123,19 @@ def seamless_files(folder: Path, *, legend_rows: list[tuple[str, ...]] | None = 
         for i in range(3)
     ]
     symbols = ["K2gr", "N2va", "Q3al", "J2ms", "K2gr", "Pum"]
-    polys = gpd.GeoDataFrame(
-        {"symbol": [*symbols, "Q3al"]},
+    polys = gpd.GeoDataFrame(  # the dbf fields of the download's readme.txt: ser, symbol
+        {"ser": list(range(1, len(symbols) + 2)), "symbol": [*symbols, "Q3al"]},
         geometry=[*cells, box(142.0, 43.0, 142.1, 43.1)],
         crs="EPSG:4612",
     )
     polys.to_file(folder / "seamlessV2_poly.shp", engine="pyogrio", encoding="UTF-8")
-    lines = gpd.GeoDataFrame(
-        {"type": ["fault", "fault"], "name_ja": ["断層A", "断層B"]},
+    lines = gpd.GeoDataFrame(  # readme.txt: Major_Code, Legend_J, Legend_E, styleidx
+        {
+            "Major_Code": [11, 11],
+            "Legend_J": ["断層", "断層"],
+            "Legend_E": ["Fault", "Fault"],
+            "styleidx": [1, 1],
+        },
         geometry=[
             LineString([(139.95, 36.0), (140.05, 36.2)]),
             LineString([(142.0, 43.0), (142.1, 43.1)]),
@@ -141,7 +146,7 @@ def seamless_files(folder: Path, *, legend_rows: list[tuple[str, ...]] | None = 
     rows = legend_rows if legend_rows is not None else SEAMLESS_LEGEND
     with (folder / "legend.tsv").open("w", encoding="utf-8", newline="") as handle:
         handle.write(
-            "no\tsymbol\tr\tg\tb\tformationAge_ja\tformationAge_en\tgroup_ja\tgroup_en\t"
+            "ser\tsymbol\tr\tg\tb\tformationAge_ja\tformationAge_en\tgroup_ja\tgroup_en\t"
             "lithology_ja\tlithology_en\n"
         )
         for row in rows:
