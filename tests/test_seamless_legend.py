@@ -30,6 +30,43 @@ def test_every_distinct_lithology_of_the_fixture_legend_is_classified(tmp_path):
     unknown = legend.loc[legend["lithology"] == "unknown", "lithology_en"].tolist()
     assert unknown == []
     assert legend["age_older_ma"].notna().all()
+    fuji = legend.set_index("symbol").loc["H_vbs_al"]  # the published record
+    assert fuji["lithology"] == "mafic_volcanic" and fuji["color"] == "#70658f"
+    assert (fuji["age_older_ma"], fuji["age_younger_ma"]) == (0.0117, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("age", "bounds"),
+    [  # formationAge_en values the Seamless V2 legend publishes (era, period, epoch, stage)
+        ("Cenozoic Quaternary Holocene", (0.0117, 0.0)),
+        ("Cenozoic Quaternary Late Pleistocene", (0.129, 0.0117)),
+        ("Mesozoic Early Triassic - Late Triassic", (251.9, 201.4)),
+        ("Mesozoic Jurassic Early - Middle", (201.4, 161.5)),
+        ("Paleozoic Ordovician Late - Early Devonian", (458.4, 393.3)),
+        ("Paleozoic Cambrian - Ordovician", (538.8, 443.8)),
+        ("Neogene and Paleogene", (66.0, 2.58)),
+        ("Cenozoic Neogene Miocene late Burdigalian - late Serravallian", (17.4667, 11.63)),
+        ("Paleozoic Late Devonian - Permian Cisuralian", (382.7, 273.01)),
+        ("Cenozoic Quaternary late Late Pleistocene - Holocene", (0.0508, 0.0)),
+        ("Mesozoic Early Cretaceous Aptian - Albian", (121.4, 100.5)),
+        ("Paleozoic Cambrian Series 3 - Ordovician Middle", (506.5, 458.4)),
+        # the older single names still read
+        ("Late Cretaceous", (100.5, 66.0)),
+        ("Lower Cretaceous", (145.0, 100.5)),
+        ("Middle Miocene to Late Miocene", (15.98, 5.333)),
+    ],
+)
+def test_published_stacked_ages_read_as_numbers(age, bounds):
+    from geomap.harmonize.ages import age_range_ma
+
+    assert age_range_ma(age) == pytest.approx(bounds, abs=1e-4)
+
+
+@pytest.mark.parametrize("age", ["Middle", "not an age", "Cenozoic Quaternary Atlantis"])
+def test_unknown_or_empty_ages_stay_unknown(age):
+    from geomap.harmonize.ages import age_range_ma
+
+    assert all(v != v for v in age_range_ma(age))  # NaN
 
 
 @pytest.mark.parametrize(
