@@ -22,7 +22,7 @@ from geomap.errors import DataError, FetchError, HashMismatchError
 from geomap.fetching_official import fetch_official, local_official_files
 from geomap.io.archives import unpack_zip
 
-SEAMLESS_PATH = "/seamless/download/data/seamlessV2.zip"
+SEAMLESS_PATH = "/seamless/download/seamlessV2.zip"
 SEAMLESS_ID = "gsj-seamless-geology-200k-v2"
 
 
