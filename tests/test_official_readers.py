@@ -144,6 +144,29 @@ def test_seamless_point_lookup_latitude_first_and_empty_places(httpserver):
     httpserver.expect_oneshot_request(API_PATH).respond_with_data("down", status=503)
     with pytest.raises(FetchError, match="HTTP 503"):
         seamless_legend_at(36.0, 140.0, base_url=base)
+    httpserver.expect_oneshot_request(API_PATH).respond_with_json(
+        {"code": "102", "message": {"en": "invalid point"}}, status=400
+    )
+    with pytest.raises(FetchError, match=r"HTTP 400 \(API error 102: invalid point\)"):
+        seamless_legend_at(36.0, 140.0, base_url=base)
+    fuji = {  # the API's answer at Mt Fuji, as published
+        "title": "新生代 第四紀 完新世,玄武岩 溶岩・火砕岩",
+        "symbol": "H_vbs_al",
+        "value": "70658f",
+        "r": 112,
+        "g": 101,
+        "b": 143,
+        "formationAge_ja": "新生代 第四紀 完新世",
+        "formationAge_en": "Cenozoic Quaternary Holocene",
+        "group_ja": "火成岩",
+        "group_en": "Igneous rocks",
+        "lithology_ja": "玄武岩 溶岩・火砕岩",
+        "lithology_en": "basalt lava & pyroclastic rocks",
+    }
+    httpserver.expect_oneshot_request(API_PATH).respond_with_json(fuji)
+    found = seamless_legend_at(35.36, 138.73, base_url=base)
+    assert found is not None and found["lithology"] == "mafic_volcanic"
+    assert (found["age_older_ma"], found["age_younger_ma"]) == (0.0117, 0.0)
     httpserver.check_assertions()
     with pytest.raises(ParameterError, match="latitude first"):
         seamless_legend_at(140.05, 36.1, base_url=base)

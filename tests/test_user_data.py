@@ -185,4 +185,7 @@ def test_build_with_official_geology_own_files_and_sites_records_them(tmp_path, 
     seamless = next(d for d in manifest["datasets"] if d["id"] == "gsj-seamless-geology-200k-v2")
     assert seamless["license"] == "LicenseRef-Japan-Government-Standard-Terms-of-Use-2.0"
     attribution = report.split("## Attribution", 1)[1]
-    assert "20万分の1日本シームレス地質図V2" in attribution and "https://gbank.gsj.jp/seamless/" in attribution
+    assert (
+        "20万分の1日本シームレス地質図V2" in attribution
+        and "https://gbank.gsj.jp/seamless/" in attribution
+    )

@@ -332,6 +332,20 @@ def seamless_tile_url(z: int, x: int, y: int, *, base_url: str = SEAMLESS_API) -
     return f"{base_url.rstrip('/')}/tiles/{int(z)}/{int(y)}/{int(x)}.png"
 
 
+def _api_error(response: Any) -> str:
+    """Describe the API's own error (``{"code": "102", "message": {...}}``), if it sent one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict) or "code" not in body:
+        return ""
+    message = body.get("message")
+    if isinstance(message, dict):
+        message = message.get("en") or message.get("ja")
+    return f" (API error {body['code']}: {message})" if message else f" (API error {body['code']})"
+
+
 def seamless_legend_at(
     lat: float, lon: float, *, base_url: str = SEAMLESS_API, timeout: float = 10.0
 ) -> dict[str, Any] | None:
@@ -376,6 +390,7 @@ def seamless_legend_at(
     except requests.HTTPError as exc:
         raise FetchError(
             f"Seamless V2 API {url} answered HTTP {exc.response.status_code}"
+            f"{_api_error(exc.response)} for point={lat},{lon}"
         ) from None
     except requests.RequestException as exc:
         raise FetchError(
