@@ -477,13 +477,18 @@ def to_region(
     max_error_m : float, default 5.0
         Operations with a known accuracy worse than this count as degraded.
     resolution : float, optional
-        Raster output cell size in metres (default: about the source's).
-    resampling : str, optional
-        Raster resampling: ``"nearest"`` for classes, ``"bilinear"`` for
-        continuous values; by default chosen from the dtype (integers and
-        booleans are classes).
+        Rasters: the cell size in metres of the region's analysis grid
+        (:func:`geomap.grid.region_grid`) they are put on (default: the
+        source's, rounded to two significant digits).
+    resampling : {"bilinear", "nearest", "average", "mode"}, optional
+        Raster resampling; by default :func:`geomap.grid.reproject_to`'s choice
+        (integers and booleans are classes: ``nearest``, or ``mode`` onto a
+        coarser grid; other values ``bilinear``, or ``average`` onto a coarser
+        grid).  Rasters take one route into a region: windowed in their own CRS,
+        then resampled once by :func:`geomap.grid.reproject_to`; cells whose
+        centre lies outside the region's box are nodata.
     geobox : odc.geo.geobox.GeoBox, optional
-        Reproject rasters onto exactly this grid (overrides ``resolution``).
+        Put rasters on exactly this grid (overrides ``resolution``).
     margin_deg : float, default 2.0
         Tolerance around the source CRS's area of use.
     catalog : Catalog, optional

@@ -1,10 +1,19 @@
-"""Rasters into a region's analysis CRS (the raster half of :func:`geomap.harmonize.to_region`)."""
+"""Rasters into a region's analysis grid (the raster half of :func:`geomap.harmonize.to_region`).
+
+One route, one resampling: the raster is checked (CRS, coordinates, a declared nodata
+for class rasters), cut to the region's window in its own CRS without resampling
+(continuous across the antimeridian for geographic rasters), and put on the region's
+analysis grid (:func:`geomap.grid.region_grid`, or the ``geobox`` given) by
+:func:`geomap.grid.reproject_to`, the same sampler recipes use.  Inside the region's
+box the result equals ``reproject_to(raster, grid)`` cell for cell (cells whose centre lies
+outside the box are nodata), and putting it on the same grid again changes nothing.
+"""
 
 from __future__ import annotations
 
 import math
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyproj
@@ -32,14 +41,11 @@ def _raster_to_region(
     geobox: Any,
     margin_deg: float,
 ) -> xr.DataArray:
-    import xarray as xr
-    from odc.geo.geobox import GeoBox
-    from odc.geo.xr import xr_reproject
+    from geomap.grid import region_grid, reproject_to, resampling_for
 
     source = require_crs(da, "the raster")
     if da.dims != ("y", "x"):
         raise DataError(f"raster dims are {da.dims}; expected ('y', 'x') (use .transpose)")
-    target = region.pyproj_crs
     report = _report_dict(da)
     xs, ys = da["x"].to_numpy(), da["y"].to_numpy()
     if xs.size < 2 or ys.size < 2:
@@ -49,70 +55,106 @@ def _raster_to_region(
         gx.ravel(), gy.ravel(), source, what="raster corner/centre cells", margin_deg=1e9
     )
     west, south, east, north, frame_west = _frame(region)
-    if resampling is None:
-        resampling = "nearest" if da.dtype.kind in "iub" else "bilinear"
+    kind: Literal["continuous", "categorical"] = "continuous"
     if da.dtype.kind in "iub":
+        kind = "categorical"
         nodata = da.rio.nodata if da.rio.nodata is not None else da.rio.encoded_nodata
         if nodata is None:
             raise DataError(
                 "integer raster without a declared nodata value; declare one with "
                 ".rio.write_nodata(value) so cells outside the data stay nodata"
             )
-        dst_nodata: Any = nodata
-    else:
-        da = da.astype("float32") if da.dtype != np.float64 else da
-        nodata = da.rio.nodata
-        if nodata is not None and not np.isnan(nodata):
-            da = da.where(da != nodata)
-        da = da.rio.write_nodata(np.nan, encoded=False)
-        dst_nodata = np.nan
+        if da.dtype.kind == "b":  # class codes 0/1 (and the declared nodata)
+            da = da.astype("uint8").rio.write_nodata(int(nodata), encoded=False)
+    dx = float(abs(xs[1] - xs[0]))
+    dy = float(abs(ys[1] - ys[0]))
     if source.is_geographic:
-        dx = float(abs(xs[1] - xs[0]))
-        dy = float(abs(ys[1] - ys[0]))
-        da = _geographic_window(
-            da, west - 2 * dx, east + 2 * dx, south - 2 * dy, north + 2 * dy, frame_west, source
-        )
         native_res = 0.5 * (
             dx * 111_320.0 * math.cos(math.radians((south + north) / 2)) + dy * 110_574.0
         )
     else:
         native_res = float(np.mean(np.abs(da.rio.resolution())))
-        bounds = region_polygon(region, crs=source).bounds
-        pad = 2 * native_res
-        da = da.rio.clip_box(bounds[0] - pad, bounds[1] - pad, bounds[2] + pad, bounds[3] + pad)
-    transformer, info = transformer_for(
-        source, target, area=region.bbox, strict=strict, max_error_m=max_error_m
-    )
-    del transformer
     if geobox is None:
         res = float(resolution) if resolution is not None else _nice(native_res)
-        box = region_polygon(region).bounds
-        geobox = GeoBox.from_bbox(box, crs=target.to_wkt(), resolution=res)
-    attrs = dict(da.attrs)
-    out = xr_reproject(da, geobox, resampling=resampling, dst_nodata=dst_nodata)
-    if "spatial_ref" not in out.coords:
-        out = out.rio.write_crs(target)
-    out = out.rio.write_crs(target).rio.write_nodata(dst_nodata, encoded=False)
-    out = out.rio.write_transform(out.rio.transform(recalc=True))
-    total = int(np.prod(out.shape))
-    report["records_out"] = total
+        geobox = region_grid(region, res)
+    # the window reaches one target cell (and two source cells) past the region's box, so
+    # cells at the box's edge sample (or average over) the same source cells as inside it
+    reach_m = abs(float(geobox.affine.a))
+    if source.is_geographic:
+        widest = math.cos(math.radians(min(max(abs(south), abs(north)), 89.0)))
+        reach_x, reach_y = reach_m / (111_320.0 * widest), reach_m / 110_574.0
+        da = _geographic_window(
+            da,
+            west - 2 * dx - reach_x,
+            east + 2 * dx + reach_x,
+            south - 2 * dy - reach_y,
+            north + 2 * dy + reach_y,
+            frame_west,
+            source,
+        )
+    else:
+        bounds = region_polygon(region, crs=source).bounds
+        pad = 2 * native_res + reach_m / _metres_per_unit(source)
+        da = da.rio.clip_box(bounds[0] - pad, bounds[1] - pad, bounds[2] + pad, bounds[3] + pad)
+    _, info = transformer_for(
+        source, region.pyproj_crs, area=region.bbox, strict=strict, max_error_m=max_error_m
+    )
+    method = resampling_for(da, geobox, kind=kind, resampling=resampling)
+    out = reproject_to(da, geobox, kind=kind, resampling=method)
+    out = _clip_to_box(out, region_polygon(region), out.attrs.get("_FillValue"))
+    report["records_out"] = int(np.prod(out.shape))
     report["notes"] = [
         *report.get("notes", []),
         f"reprojected to region {region.id!r} ({info.target_crs}) on a "
-        f"{out.sizes['y']} x {out.sizes['x']} grid of {abs(out.rio.resolution()[0]):g} m "
-        f"with {resampling} resampling; operation {info.operation!r}",
+        f"{out.sizes['y']} x {out.sizes['x']} grid of {reach_m:g} m "
+        f"with {method} resampling; operation {info.operation!r}",
     ]
-    attrs.update(
-        geomap_report=report,
-        geomap_crs_operation=info.to_dict(),
-        geomap_region=region.id,
-        geomap_resampling=resampling,
-    )
-    out.attrs = attrs
-    out.name = da.name
-    if not isinstance(out, xr.DataArray):  # pragma: no cover - xr_reproject contract
-        raise DataError("reprojection did not return a DataArray")
+    kept = {k: v for k, v in da.attrs.items() if k not in _ENCODING_ATTRS}
+    out.attrs = {
+        **kept,
+        **out.attrs,
+        "geomap_report": report,
+        "geomap_crs_operation": info.to_dict(),
+        "geomap_region": region.id,
+        "geomap_resampling": method,
+    }
     return out
+
+
+def _clip_to_box(out: xr.DataArray, box: Any, nodata: Any) -> xr.DataArray:
+    """Set the cells whose centre lies outside the region's box (in the grid's CRS) to nodata."""
+    import shapely
+
+    xs, ys = out["x"].to_numpy(), out["y"].to_numpy()
+    shapely.prepare(box)
+    fill = np.nan if nodata is None else nodata
+
+    def clip(block: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
+        xx, yy = np.meshgrid(xs[cols], ys[rows])
+        inside = shapely.contains_xy(box, xx, yy)
+        return np.where(inside, block, np.asarray(fill, dtype=block.dtype))
+
+    values: Any = out.data
+    if hasattr(values, "dask"):
+
+        def clip_block(block: np.ndarray, block_info: Any = None) -> np.ndarray:
+            (r0, r1), (c0, c1) = block_info[0]["array-location"]
+            return clip(block, slice(r0, r1), slice(c0, c1))
+
+        clipped = values.map_blocks(clip_block, dtype=values.dtype)
+    else:
+        clipped = clip(np.asarray(values), slice(None), slice(None))
+    return out.copy(data=clipped)
+
+
+_ENCODING_ATTRS = ("_FillValue", "missing_value", "scale_factor", "add_offset")
+"""Source attributes that describe the source's encoding, not the reprojected layer's."""
+
+
+def _metres_per_unit(crs: pyproj.CRS) -> float:
+    """Metres in one unit of a projected CRS's x axis (1 when unknown)."""
+    factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    return float(factor) if factor and math.isfinite(factor) else 1.0
 
 
 def _nice(value: float) -> float:
