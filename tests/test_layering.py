@@ -142,6 +142,6 @@ def test_the_ground_floor_imports_no_stage():
 
 def test_the_check_sees_nested_and_relative_imports():
     """The parser finds an import inside a function (the kind that used to run upward)."""
-    found = imports("geomap.recipes")
+    found = imports("geomap.recipes.reading")
     assert any(target == "geomap.io" for _, target in found)  # `from geomap.io import read`
     assert floor("geomap.core.atomic") == GROUND and floor("geomap.export.cog") == "export"
