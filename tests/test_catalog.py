@@ -274,3 +274,53 @@ def test_committed_json_schema_is_current():
     assert committed == catalog_json_schema(), (
         "regenerate: geomap catalog schema --out docs/data_catalog.schema.json"
     )
+
+
+# ---- the CRS texts PROJ accepted, kept between processes --------------------------------------
+
+
+def _fresh_crs_memo(monkeypatch):
+    from geomap.catalog import _crs_memo
+
+    _crs_memo._known.cache_clear()
+    monkeypatch.setattr(_crs_memo, "_pending", {})
+    return _crs_memo
+
+
+def test_accepted_crs_texts_are_not_parsed_again(tmp_path, monkeypatch):
+    import geomap.catalog as catalog_module
+
+    memo = _fresh_crs_memo(monkeypatch)
+    path = _write(tmp_path, _catalog())
+    load_catalog(path)  # parses EPSG:5070 and keeps it
+    kept = json.loads((memo._path()).read_text(encoding="utf-8"))
+    assert kept["crs"]["EPSG:5070"] is True and kept["stamp"] == memo._stamp()
+
+    def no_parse(value):
+        raise AssertionError(f"parsed {value!r} again")
+
+    monkeypatch.setattr(catalog_module, "_parse_crs", no_parse)
+    memo._known.cache_clear()
+    doc = _catalog()
+    doc["regions"][0]["name"] = "Region one, again"  # another document: validated again
+    assert load_catalog(_write(tmp_path, doc)).region("r1").name == "Region one, again"
+
+
+def test_the_memo_never_lets_an_invalid_crs_through(tmp_path, monkeypatch):
+    memo = _fresh_crs_memo(monkeypatch)
+    memo._path().parent.mkdir(parents=True, exist_ok=True)
+    memo._path().write_text(
+        json.dumps({"stamp": "pyproj 0.0; another PROJ", "crs": {"EPSG:999999": True}}),
+        encoding="utf-8",
+    )
+    doc = _catalog()
+    doc["datasets"][0]["files"][0]["crs"] = "EPSG:999999"
+    with pytest.raises(CatalogError, match="not a valid CRS"):  # another pyproj's memo: unused
+        load_catalog(_write(tmp_path, doc))
+    assert "EPSG:999999" not in memo._pending  # refused texts are never kept
+    doc = _catalog()
+    doc["regions"][0]["crs"] = "EPSG:4326"
+    load_catalog(_write(tmp_path, _catalog()))  # keeps EPSG:5070 (and the stamp) only
+    memo._known.cache_clear()
+    with pytest.raises(CatalogError, match="not a projected CRS"):  # kept as not projected
+        load_catalog(_write(tmp_path, doc))

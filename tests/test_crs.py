@@ -17,6 +17,7 @@ from shapely.geometry import LineString, Point, Polygon
 import geomap
 from geomap.catalog import Region
 from geomap.errors import CRSError
+from geomap.grid import grid_of, region_grid, reproject_to
 from geomap.harmonize import to_region
 from geomap.harmonize.crs import (
     STRICT_ENV,
@@ -278,13 +279,52 @@ def test_class_raster_keeps_nodata_and_codes_with_nearest():
     assert conus["y"].to_numpy()[0] > conus["y"].to_numpy()[-1]
 
 
-def test_continuous_raster_is_bilinear_float_with_nan_nodata():
+def test_continuous_raster_is_float_with_nan_nodata_resampled_as_the_grid_does():
     topo = geomap.read("fatiando-earth-grids-10arcmin", layer="topography")
     japan = to_region(topo, "japan", resolution=25_000)
     assert japan.dtype == np.float32 and np.isnan(japan.rio.nodata)
-    assert japan.attrs["geomap_resampling"] == "bilinear"
+    # 25 km cells over 10' (about 15 km) source cells: averaged, as reproject_to does
+    assert japan.attrs["geomap_resampling"] == "average"
+    assert to_region(topo, "japan", resolution=10_000).attrs["geomap_resampling"] == "bilinear"
     assert abs(japan.rio.resolution()[0]) == 25_000
     assert float(japan.max()) > 1000 and float(japan.min()) < -5000
+
+
+@pytest.mark.parametrize(
+    ("dataset", "layer", "region", "resolution"),
+    [
+        ("emag2-v2-1deg", None, "japan", 25_000),
+        ("fatiando-earth-grids-10arcmin", "gravity", "conus", 25_000),
+        ("glim-lithology-0.5deg", None, "japan", 25_000),
+    ],
+)
+def test_one_route_to_the_grid_resamples_once(dataset, layer, region, resolution):
+    """to_region lands on the analysis grid with reproject_to's values, and stays there."""
+    raster = geomap.read(dataset, layer=layer)
+    grid = region_grid(region, resolution)
+    kind = "categorical" if raster.dtype.kind in "iu" else "continuous"
+    reference = reproject_to(raster, grid, kind=kind).to_numpy()
+    direct = to_region(raster, region, geobox=grid)
+    at_resolution = to_region(raster, region, resolution=resolution)
+    assert grid_of(direct) == grid and grid_of(at_resolution) == grid
+    np.testing.assert_array_equal(at_resolution.to_numpy(), direct.to_numpy())
+    again = reproject_to(direct, grid, kind=kind).to_numpy()  # no second resampling
+    np.testing.assert_array_equal(again, direct.to_numpy())
+    got = direct.to_numpy()
+    nodata = direct.rio.nodata
+    has_data = ~np.isnan(got) if kind == "continuous" else got != nodata
+    assert has_data.sum() > 1000  # Japan is mostly sea: GLiM has about 1,850 land cells
+    np.testing.assert_array_equal(got[has_data], reference[has_data])  # the same values
+    # to_region clips to the region's box: data inside it (cell centres), nodata outside
+    xx, yy = np.meshgrid(direct["x"].to_numpy(), direct["y"].to_numpy())
+    lon, lat = pyproj.Transformer.from_crs(direct.rio.crs, "EPSG:4326", always_xy=True).transform(
+        xx, yy
+    )
+    west, south, east, north = geomap.load_catalog().region(region).bbox
+    inside = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+    assert not has_data[~inside].any()
+    reference_has_data = ~np.isnan(reference) if kind == "continuous" else reference != nodata
+    assert (has_data == reference_has_data)[inside].mean() > 0.999  # the box edge: densified
 
 
 def test_dask_raster_gives_the_same_result_as_numpy():

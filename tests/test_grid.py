@@ -382,3 +382,40 @@ def test_fast_bilinear_matches_the_renormalized_weights(periodic):
     )
     inner = (row > 4) & (row < 8) & ((col > 6) & (col < 10) | periodic)
     np.testing.assert_array_equal(window[inner], fast[inner])
+
+
+def test_a_raster_already_on_the_grid_comes_back_unchanged():
+    """No second resampling: the grid's own cells are returned as they are (any method)."""
+    grid = region_grid("japan", 50_000)
+    rng = np.random.default_rng(7)
+    values = rng.normal(size=tuple(grid.shape)).astype("float32")
+    values[3, 4] = np.nan
+    on_grid = grid_to_dataarray(values, grid, name="v")
+    for resampling in ("bilinear", "average", "nearest"):
+        out = reproject_to(on_grid, grid, resampling=resampling)
+        np.testing.assert_array_equal(out.to_numpy(), values)
+    lazy = reproject_to(on_grid, grid, chunks=16)
+    assert hasattr(lazy.data, "dask") and lazy.data.chunksize == (16, 16)
+    np.testing.assert_array_equal(lazy.compute().to_numpy(), values)
+    codes = grid_to_dataarray(
+        rng.integers(0, 5, size=tuple(grid.shape)).astype("uint8"), grid, nodata=255
+    )
+    same = reproject_to(codes, grid, kind="categorical")
+    assert same.dtype == np.uint8
+    np.testing.assert_array_equal(same.to_numpy(), codes.to_numpy())
+    # half a cell off the grid is another grid: resampled (bilinear between the cells)
+    shifted = on_grid.assign_coords(x=on_grid["x"] + 25_000.0)
+    assert not np.array_equal(reproject_to(shifted, grid).to_numpy(), values, equal_nan=True)
+
+
+def test_resampling_for_names_what_reproject_to_does():
+    from geomap.grid import resampling_for
+
+    grid = region_grid("japan", 50_000)
+    fine = grid_to_dataarray(
+        np.zeros(tuple(region_grid("japan", 10_000).shape), "float32"), region_grid("japan", 10_000)
+    )
+    assert resampling_for(fine, grid) == "average"
+    assert resampling_for(fine, grid, kind="categorical") == "mode"
+    assert resampling_for(fine, region_grid("japan", 10_000)) == "bilinear"
+    assert resampling_for(fine, grid, resampling="nearest") == "nearest"

@@ -6,12 +6,15 @@ under ``if TYPE_CHECKING:``.  The package's ``__init__`` (the lazy public API, i
 ``geomap._lazy`` and ``geomap._version`` at run time) is the one module above every floor,
 and no module may import it (``import geomap`` to reach ``geomap.read`` was such an arrow).
 
-The floors follow the flow (``docs/architecture.md``) with one documented exception:
+The floors follow the flow (``docs/architecture.md``) with documented exceptions:
 ``harmonize`` (the common schema, vocabularies and CRS rules, pure functions on frames) sits
 *below* ``io``, because every reader applies those rules while reading; no harmonize module
-reads a file.  ``export`` (writing files) sits below ``render`` (drawing), which writes its
-figures through it.  ``recipes`` (a recipe's datasets read and turned into an evidence stack)
-sit just below ``pipeline``: estimators, targets and outputs never depend on a recipe.
+reads a file.  ``grid`` (the analysis grid and its one raster sampler, pure functions on arrays)
+sits below ``harmonize``: ``to_region`` puts rasters on a region's grid through
+``grid.reproject_to``, so there is one route (one resampling) for a raster into a region.
+``export`` (writing files) sits below ``render`` (drawing), which writes its figures through it.
+``recipes`` (a recipe's datasets read and turned into an evidence stack) sit just below
+``pipeline``: estimators, targets and outputs never depend on a recipe.
 ``training`` (the training audit's tables and report text) sits on recipes and below pipeline.
 """
 
@@ -29,9 +32,9 @@ FLOORS = [
     GROUND,
     "catalog",
     "fetching",
+    "grid",
     "harmonize",
     "io",
-    "grid",
     "evidence",
     "models",
     "targets",
@@ -139,6 +142,6 @@ def test_the_ground_floor_imports_no_stage():
 
 def test_the_check_sees_nested_and_relative_imports():
     """The parser finds an import inside a function (the kind that used to run upward)."""
-    found = imports("geomap.recipes")
+    found = imports("geomap.recipes.reading")
     assert any(target == "geomap.io" for _, target in found)  # `from geomap.io import read`
     assert floor("geomap.core.atomic") == GROUND and floor("geomap.export.cog") == "export"

@@ -238,3 +238,102 @@ def test_a_source_in_another_crs_is_selected_after_reprojection(monkeypatch):
     for part in (cold, warm):
         assert_geodataframe_equal(part.frame, expected, check_dtype=True)
         assert part.outside == int((~inside).sum()) and part.total == len(projected)
+
+
+# ---- kept answers: a repeated query and the CLI's fast path --------------------------------
+
+
+def test_a_repeated_query_is_answered_from_its_kept_answer(monkeypatch):
+    query = {"region": "us-southwest", "country": "USA", "commodities": "Li", "to_crs": False}
+    cold = read_occurrences(SMALL, **query)
+    assert 0 < len(cold) < 21
+
+    def recompute(*args, **kwargs):
+        raise AssertionError("a repeated query was computed again")
+
+    monkeypatch.setattr(occurrences, "_read_occurrences", recompute)
+    warm = read_occurrences(SMALL, **query)
+    assert_geodataframe_equal(warm, cold, check_dtype=True, check_crs=True)
+    assert warm.attrs == cold.attrs
+    with pytest.raises(AssertionError, match="computed again"):  # another query is computed
+        read_occurrences(SMALL, **{**query, "commodities": "Li,Be"})
+    monkeypatch.setattr(fingerprint, "code_fingerprint", lambda: "other code")
+    with pytest.raises(AssertionError, match="computed again"):  # geomap's code changed
+        read_occurrences(SMALL, **query)
+
+
+def test_the_kept_answer_read_without_geopandas_equals_the_frame():
+    query = {"region": "us-southwest", "country": "USA"}
+    assert occurrences.cached_answer(SMALL, **query) is None  # not asked yet
+    frame = read_occurrences(SMALL, **query, to_crs=False)
+    columns, lon, lat = occurrences.cached_answer(SMALL, **query)
+    pd.testing.assert_frame_equal(columns, pd.DataFrame(frame.drop(columns="geometry")))
+    np.testing.assert_array_equal(lon, frame.geometry.x.to_numpy())
+    np.testing.assert_array_equal(lat, frame.geometry.y.to_numpy())
+    path = next((occurrence_index.index_dir() / "queries").glob("*.parquet"))
+    path.write_bytes(path.read_bytes()[:100])  # damaged: no fast answer, the normal route
+    assert occurrences.cached_answer(SMALL, **query) is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--region", "us-southwest"],
+        ["--region", "us-southwest", "--format", "csv"],
+        ["--commodity", "REE", "--region", "japan"],  # none: the explanation's counts too
+        ["--end-use", "batteries", "--country", "USA", "--no-dedup"],
+    ],
+)
+def test_the_cli_prints_the_same_bytes_from_a_kept_answer(args, monkeypatch):
+    from typer.testing import CliRunner
+
+    from geomap.cli import app
+
+    command = ["occurrences", "--dataset", SMALL, *args]
+    monkeypatch.setenv("GEOMAP_OCCURRENCE_INDEX", "0")  # computed from the sources
+    direct = CliRunner().invoke(app, command)
+    monkeypatch.delenv("GEOMAP_OCCURRENCE_INDEX")
+    CliRunner().invoke(app, command)  # computes and keeps the answer
+    monkeypatch.setattr(occurrences, "_read_occurrences", None)  # any computation would fail
+    kept = CliRunner().invoke(app, command)
+    assert direct.exit_code == kept.exit_code == 0, kept.output
+    assert kept.stdout == direct.stdout and kept.stderr == direct.stderr
+    assert "sites" in kept.stderr
+
+
+def test_the_cli_answers_a_repeated_query_without_geopandas(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from geomap.cli import main; sys.argv = ['geomap', 'occurrences', "
+        f"'--dataset', '{SMALL}', '--region', 'us-southwest']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('geopandas', 'shapely', 'pyogrio') if m in sys.modules), "
+        "file=sys.stderr)"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+        )
+        for _ in range(2)
+    ]
+    assert runs[0].stdout == runs[1].stdout and runs[0].stdout.count("\n") > 2
+    assert runs[0].stderr.splitlines()[-1] != "[]"  # the first run computed the answer
+    assert runs[1].stderr.splitlines()[-1] == "[]"  # the second read it with pyarrow
+
+
+def test_admin_units_are_kept_and_equal_to_reading_them(monkeypatch):
+    from geomap.io import admin
+
+    admin.admin_units.cache_clear()
+    fresh = admin._read_admin_units()
+    first = admin.admin_units()
+    admin.admin_units.cache_clear()
+    monkeypatch.setattr(admin, "_read_admin_units", None)  # a second read would fail
+    kept = admin.admin_units()
+    admin.admin_units.cache_clear()
+    for frame in (first, kept):
+        assert_geodataframe_equal(frame, fresh, check_dtype=True, check_crs=True)

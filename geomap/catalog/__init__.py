@@ -50,6 +50,7 @@ from pydantic import (
 
 from geomap import _paths
 from geomap._yaml import load_yaml
+from geomap.catalog import _crs_memo
 from geomap.catalog.registry import RegistryEntry, read_registries, registry_path
 from geomap.errors import CatalogError, UnknownNameError
 
@@ -162,7 +163,7 @@ def _check_encoding(value: str | None) -> str | None:
 
 def _check_crs(value: str | None) -> str | None:
     if value is not None:
-        _parse_crs(value)
+        _crs_memo.is_projected(value, _parse_crs)
     return value
 
 
@@ -384,8 +385,7 @@ class Region(_Strict):
     @field_validator("crs")
     @classmethod
     def _projected_crs(cls, value: str) -> str:
-        crs = _parse_crs(value)
-        if not crs.is_projected:
+        if not _crs_memo.is_projected(value, _parse_crs):
             raise ValueError(f"{value!r} is not a projected CRS; analysis needs metres")
         return value
 
@@ -677,6 +677,7 @@ def read_document(path: Path) -> tuple[CatalogDocument, Path | None]:
     except ValidationError as exc:
         raise CatalogError(_format_validation_error(path, raw, exc)) from None
     registry_dir = _paths.registry_folder(path, doc.registry) if doc.registry else None
+    _crs_memo.save()
     return doc, registry_dir
 
 

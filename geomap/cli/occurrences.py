@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -54,7 +54,7 @@ def occurrences(
 
     from geomap.core.atomic import atomic_path
     from geomap.errors import ParameterError
-    from geomap.io.occurrences import read_occurrences
+    from geomap.io.occurrences import cached_answer, read_occurrences
 
     if output_format not in ("table", "csv", "geojson"):
         raise ParameterError(f"--format {output_format!r}: use table, csv or geojson")
@@ -62,21 +62,25 @@ def occurrences(
         from geomap.catalog import load_catalog
 
         country = ",".join(load_catalog().region(region).countries)
-    frame = read_occurrences(
-        dataset,
-        region=region,
-        country=country,
-        commodities=commodity,
-        end_use=end_use,
-        deduplicate=not no_dedup,
-        to_crs=False,
-    )
+    query: dict[str, Any] = {
+        "region": region,
+        "country": country,
+        "commodities": commodity,
+        "end_use": end_use,
+        "deduplicate": not no_dedup,
+    }
+    # a query answered before: its kept answer, read without geopandas
+    kept = cached_answer(dataset, **query) if output_format != "geojson" else None
+    if kept is not None:
+        columns, lon, lat = kept
+        table = _with_lon_lat(columns, lon, lat)
+    else:
+        frame = read_occurrences(dataset, **query, to_crs=False)
+        table = frame.drop(columns=frame.geometry.name).copy()
+        table = _with_lon_lat(table, frame.geometry.x, frame.geometry.y)
     if output_format == "geojson":
         text = frame.to_json(drop_id=True)
     else:
-        table = frame.drop(columns=frame.geometry.name).copy()
-        table.insert(3, "lon", frame.geometry.x.round(6))
-        table.insert(4, "lat", frame.geometry.y.round(6))
         if output_format == "csv":
             from geomap.core.safe_text import write_csv
 
@@ -87,10 +91,10 @@ def occurrences(
 
             shown_text = table[shown].to_string(index=False, max_colwidth=40) if len(table) else ""
             text = terminal_text(shown_text)  # no escape sequence from a site name runs
-    summary = f"{len(frame)} sites"
-    if not no_dedup and len(frame):
-        records = int(frame["n_sources"].sum())
-        summary += f" from {records} records ({records - len(frame)} merged across compilations)"
+    summary = f"{len(table)} sites"
+    if not no_dedup and len(table):
+        records = int(table["n_sources"].sum())
+        summary += f" from {records} records ({records - len(table)} merged across compilations)"
     if out is None:
         sys.stdout.write(text + ("\n" if text and not text.endswith("\n") else ""))
         typer.echo(summary, err=True)
@@ -98,8 +102,18 @@ def occurrences(
         with atomic_path(out) as tmp:
             tmp.write_text(text, encoding="utf-8")
         typer.echo(f"{summary} written to {out}", err=True)
-    if not len(frame):
+    if not len(table):
         typer.echo(_why_empty(commodity or end_use, region, country, dataset), err=True)
+
+
+def _with_lon_lat(columns: Any, lon: Any, lat: Any) -> Any:
+    """Return the listing's table: the columns with ``lon``, ``lat`` (6 decimals) 4th and 5th."""
+    import pandas as pd
+
+    table = columns.copy()
+    table.insert(3, "lon", pd.Series(lon, index=table.index, dtype="float64").round(6))
+    table.insert(4, "lat", pd.Series(lat, index=table.index, dtype="float64").round(6))
+    return table
 
 
 def _why_empty(
@@ -113,7 +127,15 @@ def _why_empty(
 
     if selector is None:
         return "no occurrences match; widen --region/--country or --dataset"
-    present = read_occurrences(dataset, region=region, country=country, to_crs=False)
+    from geomap.io.occurrences import cached_answer
+
+    kept = cached_answer(dataset, region=region, country=country, annotate=False)
+    if kept is not None:
+        present = kept[0]
+    else:
+        present = read_occurrences(
+            dataset, region=region, country=country, to_crs=False, annotate=False
+        )
     counts = Counter(
         code for codes in present["commodities"].dropna() for code in str(codes).split(";") if code
     )

@@ -36,7 +36,7 @@ from geomap.grid._core import (
     transformer,
 )
 from geomap.grid.rasterize import rasterize
-from geomap.grid.reproject import RESAMPLING, reproject_to
+from geomap.grid.reproject import RESAMPLING, reproject_to, resampling_for
 
 __all__ = [
     "AUTO_CHUNK",
@@ -51,6 +51,7 @@ __all__ = [
     "rasterize",
     "region_grid",
     "reproject_to",
+    "resampling_for",
     "resolve_chunks",
     "sub_grid",
     "transform_of",

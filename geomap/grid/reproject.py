@@ -16,6 +16,10 @@ or block by block.  The source is then sampled:
 
 Points outside the source extent get nodata.  A global geographic source wraps in
 longitude (grids that cross the antimeridian, e.g. Alaska, are sampled across it).
+A source already on the grid (same shape, transform and CRS) is returned as it is,
+so a layer put on the grid twice is resampled once.  This is the one route of a
+raster onto a region's grid: :func:`geomap.harmonize.to_region` and
+``geomap.read(raster, region=...)`` window the source and call :func:`reproject_to`.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from geomap.grid._core import (
     transformer,
 )
 
-__all__ = ["RESAMPLING", "reproject_to"]
+__all__ = ["RESAMPLING", "reproject_to", "resampling_for"]
 
 RESAMPLING = ("bilinear", "nearest", "average", "mode")
 """Resampling methods understood by :func:`reproject_to`."""
@@ -152,7 +156,62 @@ def reproject_to(
         )
     values, nodata, dtype = _prepared_values(source, kind)
     src_crs_p = pyproj.CRS.from_wkt(src_crs.to_wkt())
-    k = _supersampling(grid, src_transform, src_crs_p)
+    method, k = _method(grid, src_transform, src_crs_p, kind, resampling)
+    is_dask = hasattr(values, "dask")
+    block = resolve_chunks(chunks if chunks is not None or not is_dask else "auto", grid.shape)
+    data: Any
+    if _on_grid(src_transform, tuple(values.shape), src_crs_p, grid):
+        # already on the grid: every method samples each cell at its own centre
+        data = _as_blocks(values.astype(dtype, copy=False), block)
+    else:
+        plan = _plan(grid, src_transform, tuple(values.shape), src_crs_p, method, k, nodata, dtype)
+        if block is None:
+            data = _sample(np.asarray(values), (0, 0), plan, (0, grid.shape.y, 0, grid.shape.x))
+        else:
+            data = _lazy_sample(values, plan, grid, block)
+    attrs = {k: v for k, v in source.attrs.items() if k in ("units", "long_name")}
+    return grid_to_dataarray(
+        data, grid, name=name if name is not None else source.name, nodata=nodata, attrs=attrs
+    )
+
+
+def resampling_for(
+    source: xr.DataArray,
+    grid: GeoBox,
+    *,
+    kind: Literal["continuous", "categorical"] = "continuous",
+    resampling: str | None = None,
+) -> str:
+    """Return the resampling :func:`reproject_to` uses for ``source`` onto ``grid``.
+
+    ``resampling`` when given, else ``bilinear`` / ``nearest`` (continuous /
+    categorical), or ``average`` / ``mode`` when the grid's cells are more than 1.5
+    times the source's.
+
+    Raises
+    ------
+    CRSError
+        The source has no CRS.
+    """
+    src_crs = source.rio.crs
+    if src_crs is None:
+        raise CRSError(
+            f"raster {source.name!r} has no CRS; set one with .rio.write_crs() "
+            "(geomap never assumes EPSG:4326)"
+        )
+    src_transform = transform_of(_north_up(source))
+    src_crs_p = pyproj.CRS.from_wkt(src_crs.to_wkt())
+    return _method(grid, src_transform, src_crs_p, kind, resampling)[0]
+
+
+# --------------------------------------------------------------------------- set-up
+
+
+def _method(
+    grid: GeoBox, src_transform: Affine, src_crs: pyproj.CRS, kind: str, resampling: str | None
+) -> tuple[str, int]:
+    """Return the resampling method and the sub-cell points per side it samples."""
+    k = _supersampling(grid, src_transform, src_crs)
     method = (
         resampling
         or {
@@ -162,22 +221,32 @@ def reproject_to(
             ("categorical", True): "mode",
         }[(kind, k > 1)]
     )
-    if method in ("bilinear", "nearest"):
-        k = 1
-    plan = _plan(grid, src_transform, tuple(values.shape), src_crs_p, method, k, nodata, dtype)
-    is_dask = hasattr(values, "dask")
-    block = resolve_chunks(chunks if chunks is not None or not is_dask else "auto", grid.shape)
-    if block is None:
-        data: Any = _sample(np.asarray(values), (0, 0), plan, (0, grid.shape.y, 0, grid.shape.x))
-    else:
-        data = _lazy_sample(values, plan, grid, block)
-    attrs = {k: v for k, v in source.attrs.items() if k in ("units", "long_name")}
-    return grid_to_dataarray(
-        data, grid, name=name if name is not None else source.name, nodata=nodata, attrs=attrs
+    return method, (1 if method in ("bilinear", "nearest") else k)
+
+
+def _on_grid(
+    src_transform: Affine, src_shape: tuple[int, ...], src_crs: pyproj.CRS, grid: GeoBox
+) -> bool:
+    """Whether the source's cells are the grid's (same shape, transform and CRS)."""
+    if tuple(src_shape) != tuple(grid.shape):
+        return False
+    tolerance = 1e-6 * abs(grid.affine.a)
+    same_transform = all(
+        abs(a - b) <= tolerance
+        for a, b in zip(tuple(src_transform)[:6], tuple(grid.affine)[:6], strict=True)
     )
+    return same_transform and src_crs.equals(grid_crs(grid), ignore_axis_order=True)
 
 
-# --------------------------------------------------------------------------- set-up
+def _as_blocks(values: Any, block: tuple[int, int] | None) -> Any:
+    """``values`` in memory (``block`` None) or as a Dask array of ``block``-sized chunks."""
+    if block is None:
+        return np.asarray(values)
+    import dask.array as dsa
+
+    if hasattr(values, "dask"):
+        return values.rechunk(block)
+    return dsa.from_array(values, chunks=block)
 
 
 def _north_up(source: xr.DataArray) -> xr.DataArray:

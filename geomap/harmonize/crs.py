@@ -35,7 +35,6 @@ Examples
 from __future__ import annotations
 
 import json
-import math
 import os
 import warnings
 from collections.abc import Sequence
@@ -44,10 +43,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyproj
-import shapely
 from pyproj.transformer import AreaOfInterest, TransformerGroup
 
-from geomap.errors import CRSError, DataError
+from geomap.errors import CRSError
+from geomap.harmonize.region_frame import region_polygon
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -444,147 +443,8 @@ def _projected_swap_inside(
 
 
 # ---------------------------------------------------------------------------------------------
-# Regions and the antimeridian
-
-
-def _resolve_region(region: Region | str, catalog: Any = None) -> Region:
-    if isinstance(region, str):
-        from geomap.catalog import load_catalog
-
-        return (catalog or load_catalog()).region(region)
-    return region
-
-
-def _frame(region: Region) -> tuple[float, float, float, float, float]:
-    """Region box in a continuous longitude frame: (west, south, east, north, frame_west).
-
-    ``east`` may exceed 180 (Alaska: 172..231); ``frame_west`` is the start of the
-    360° window centred on the region, in which every longitude is expressed.
-    """
-    west, south, east, north = region.bbox
-    if east < west:
-        east += 360.0
-    centre = (west + east) / 2.0
-    return west, south, east, north, centre - 180.0
-
-
-def _wrap(lon: np.ndarray, frame_west: float) -> np.ndarray:
-    return (np.asarray(lon, dtype="float64") - frame_west) % 360.0 + frame_west
-
-
-def region_polygon(
-    region: Region | str, *, crs: Any = None, densify: int = 64, catalog: Any = None
-) -> shapely.Polygon:
-    """Return the region's bounding box as a densified polygon in ``crs`` (default: the region's).
-
-    Longitudes are continuous across the antimeridian, so the Alaska box is one
-    polygon (not two, not one around the world).
-    """
-    region = _resolve_region(region, catalog)
-    west, south, east, north, _ = _frame(region)
-    xs = np.concatenate(
-        [
-            np.linspace(west, east, densify),
-            np.full(densify, east),
-            np.linspace(east, west, densify),
-            np.full(densify, west),
-        ]
-    )
-    ys = np.concatenate(
-        [
-            np.full(densify, south),
-            np.linspace(south, north, densify),
-            np.full(densify, north),
-            np.linspace(north, south, densify),
-        ]
-    )
-    target = pyproj.CRS.from_user_input(crs) if crs is not None else region.pyproj_crs
-    if target.is_geographic:
-        return shapely.Polygon(np.column_stack([xs, ys]))
-    transformer = pyproj.Transformer.from_crs("EPSG:4326", target, always_xy=True)
-    px, py = transformer.transform(xs, ys)
-    return shapely.Polygon(np.column_stack([px, py]))
-
-
-def _unwrap_ring(coords: np.ndarray) -> np.ndarray | None:
-    """Make a ring's longitudes continuous; None if it encircles a pole (cannot be unwrapped)."""
-    lon = np.unwrap(coords[:, 0], period=360.0)
-    closed = coords.shape[0] > 1 and np.isclose(coords[0, 0], coords[-1, 0])
-    if closed and not np.isclose(lon[0], lon[-1]):
-        return None
-    out = coords.copy()
-    out[:, 0] = lon
-    return out
-
-
-def _shift_part(part: shapely.Geometry, frame_west: float, counts: dict[str, int]) -> Any:
-    """Unwrap a part that crosses the antimeridian, then shift it into the region's frame."""
-    xmin, _, xmax, _ = part.bounds
-    if xmax - xmin > 180.0:
-        geom_type = shapely.get_type_id(part)
-        if geom_type == 3:  # Polygon
-            rings = [part.exterior, *part.interiors]
-            unwrapped = [_unwrap_ring(np.asarray(r.coords)) for r in rings]
-            if any(u is None for u in unwrapped):
-                counts["polar geometries left as they are"] += 1
-            else:
-                part = shapely.Polygon(unwrapped[0], unwrapped[1:])
-                counts["antimeridian-crossing geometries made continuous"] += 1
-        elif geom_type == 1:  # LineString
-            coords = np.asarray(part.coords)
-            coords[:, 0] = np.unwrap(coords[:, 0], period=360.0)
-            part = shapely.LineString(coords)
-            counts["antimeridian-crossing geometries made continuous"] += 1
-        xmin, _, xmax, _ = part.bounds
-    mid = (xmin + xmax) / 2.0
-    shift = -360.0 * math.floor((mid - frame_west) / 360.0)
-    return shapely.transform(part, lambda xy: xy + np.array([shift, 0.0])) if shift else part
-
-
-def _into_frame(geoms: np.ndarray, frame_west: float, counts: dict[str, int]) -> np.ndarray:
-    """Express geographic geometries in the region's longitude frame, part by part."""
-    out = geoms.copy()
-    bounds = shapely.bounds(geoms)
-    valid = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
-    points = valid & (shapely.get_type_id(geoms) == 0)
-    if points.any():
-        xy = shapely.get_coordinates(geoms[points])
-        xy[:, 0] = _wrap(xy[:, 0], frame_west)
-        out[points] = shapely.points(xy)
-    simple = (
-        valid
-        & ~points
-        & (bounds[:, 0] >= frame_west)
-        & (bounds[:, 2] < frame_west + 360.0)
-        & (bounds[:, 2] - bounds[:, 0] <= 180.0)
-    )
-    for i in np.flatnonzero(valid & ~points & ~simple):
-        geom = geoms[i]
-        parts = shapely.get_parts(geom)
-        shifted = [_shift_part(p, frame_west, counts) for p in parts]
-        if len(shifted) == 1 and shapely.get_type_id(geom) in (0, 1, 3):
-            out[i] = shifted[0]
-        else:
-            out[i] = (
-                type(geom)(shifted)
-                if shapely.get_type_id(geom) != 7
-                else (shapely.GeometryCollection(shifted))
-            )
-    return out
-
-
-def _keep_dimension(clipped: np.ndarray, dims: np.ndarray) -> np.ndarray:
-    """Drop lower-dimensional slivers (points/lines from clipping polygons at edges)."""
-    out = clipped.copy()
-    mixed = shapely.get_type_id(clipped) == 7
-    for i in np.flatnonzero(mixed):
-        parts = [p for p in shapely.get_parts(clipped[i]) if shapely.get_dimensions(p) == dims[i]]
-        out[i] = shapely.union_all(parts) if parts else shapely.Polygon()
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
-# to_region
+# to_region: the door; vectors in geomap.harmonize.vector_region, rasters in
+# geomap.harmonize.raster_region, the antimeridian frame in geomap.harmonize.region_frame
 
 
 def to_region(
@@ -617,13 +477,18 @@ def to_region(
     max_error_m : float, default 5.0
         Operations with a known accuracy worse than this count as degraded.
     resolution : float, optional
-        Raster output cell size in metres (default: about the source's).
-    resampling : str, optional
-        Raster resampling: ``"nearest"`` for classes, ``"bilinear"`` for
-        continuous values; by default chosen from the dtype (integers and
-        booleans are classes).
+        Rasters: the cell size in metres of the region's analysis grid
+        (:func:`geomap.grid.region_grid`) they are put on (default: the
+        source's, rounded to two significant digits).
+    resampling : {"bilinear", "nearest", "average", "mode"}, optional
+        Raster resampling; by default :func:`geomap.grid.reproject_to`'s choice
+        (integers and booleans are classes: ``nearest``, or ``mode`` onto a
+        coarser grid; other values ``bilinear``, or ``average`` onto a coarser
+        grid).  Rasters take one route into a region: windowed in their own CRS,
+        then resampled once by :func:`geomap.grid.reproject_to`; cells whose
+        centre lies outside the region's box are nodata.
     geobox : odc.geo.geobox.GeoBox, optional
-        Reproject rasters onto exactly this grid (overrides ``resolution``).
+        Put rasters on exactly this grid (overrides ``resolution``).
     margin_deg : float, default 2.0
         Tolerance around the source CRS's area of use.
     catalog : Catalog, optional
@@ -644,6 +509,10 @@ def to_region(
         infinities after the transformation, or (strict mode) a degraded
         operation.
     """
+    from geomap.harmonize.raster_region import _raster_to_region
+    from geomap.harmonize.region_frame import _resolve_region
+    from geomap.harmonize.vector_region import _vector_to_region
+
     region = _resolve_region(region, catalog)
     if hasattr(obj, "rio") and hasattr(obj, "dims"):
         return _raster_to_region(
@@ -680,321 +549,3 @@ def _report_dict(obj: Any) -> dict[str, Any]:
 def _bump(section: dict[str, int], key: str, count: int) -> None:
     if count:
         section[key] = section.get(key, 0) + int(count)
-
-
-def _vector_to_region(
-    gdf: gpd.GeoDataFrame,
-    region: Region,
-    *,
-    clip: bool,
-    strict: bool | None,
-    max_error_m: float,
-    margin_deg: float,
-) -> gpd.GeoDataFrame:
-    import geopandas as gpd
-
-    source = require_crs(gdf, "the GeoDataFrame")
-    other = [
-        name
-        for name in gdf.columns
-        if name != gdf.geometry.name and isinstance(gdf[name], gpd.GeoSeries)
-    ]
-    if other:
-        require_same_crs(gdf.geometry, *(gdf[n] for n in other), names=[gdf.geometry.name, *other])
-    target = region.pyproj_crs
-    report = _report_dict(gdf)
-    counts: dict[str, int] = {
-        "antimeridian-crossing geometries made continuous": 0,
-        "polar geometries left as they are": 0,
-    }
-    geoms = np.asarray(gdf.geometry.array, dtype=object)
-    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    if missing.any():
-        _bump(report["dropped"], "no geometry (null or empty)", int(missing.sum()))
-    keep = ~missing
-    labels = list(gdf.index)
-    xy, owner = shapely.get_coordinates(geoms[keep], return_index=True)
-    kept_labels = [labels[i] for i in np.flatnonzero(keep)]
-    check_coordinates(
-        xy[:, 0],
-        xy[:, 1],
-        source,
-        labels=[kept_labels[i] for i in owner],
-        what=f"to_region({region.id!r})",
-        margin_deg=margin_deg,
-    )
-    west, south, east, north, frame_west = _frame(region)
-    work = geoms.copy()
-    if source.is_geographic:
-        if clip:  # geometries outside the region's latitude band need no longitude work
-            lat_bounds = shapely.bounds(geoms)
-            band = (lat_bounds[:, 3] >= south) & (lat_bounds[:, 1] <= north)
-            outside_band = keep & ~band
-            work[outside_band] = None
-            keep_frame = keep & band
-        else:
-            keep_frame = keep
-        work[keep_frame] = _into_frame(geoms[keep_frame], frame_west, counts)
-        if clip:
-            box = shapely.box(west, south, east, north)
-            work = _clip(work, keep, box)
-    transformer, info = transformer_for(
-        source, target, area=region.bbox, strict=strict, max_error_m=max_error_m
-    )
-    alive = ~(shapely.is_missing(work) | shapely.is_empty(work))
-    if (keep & ~alive).any():
-        _bump(report["dropped"], f"outside region {region.id!r}", int((keep & ~alive).sum()))
-        _maybe_swapped(gdf, keep, alive, source, region)
-    moved = work.copy()
-    if alive.any():
-        moved[alive] = shapely.transform(
-            work[alive],
-            lambda pts: np.column_stack(transformer.transform(pts[:, 0], pts[:, 1])),
-        )
-        out_xy, out_owner = shapely.get_coordinates(moved[alive], return_index=True)
-        finite = np.isfinite(out_xy).all(axis=1)
-        if not finite.all():
-            alive_labels = [labels[i] for i in np.flatnonzero(alive)]
-            bad_rows = np.zeros(len(alive_labels), dtype=bool)
-            bad_rows[out_owner[~finite]] = True
-            raise CRSError(
-                f"to_region({region.id!r}): {_name_records(alive_labels, bad_rows)} became "
-                f"infinite when transformed {info.source_crs} -> {info.target_crs}; they lie "
-                "outside the projection's domain: fix their coordinates or their CRS"
-            )
-    if clip and not source.is_geographic and alive.any():
-        moved = _clip(moved, alive, region_polygon(region))
-        still = ~(shapely.is_missing(moved) | shapely.is_empty(moved))
-        _bump(report["dropped"], f"outside region {region.id!r}", int((alive & ~still).sum()))
-        alive = still
-    invalid = alive & ~shapely.is_valid(moved)
-    if invalid.any():
-        from geomap.harmonize.geometry import repair_invalid
-
-        fixed, collapsed = repair_invalid(moved[invalid])
-        moved[invalid] = fixed
-        _bump(
-            report["repaired"],
-            "geometry invalid after reprojection/clipping made valid",
-            int((~collapsed).sum()),
-        )
-        _bump(
-            report["dropped"],
-            "geometry collapsed when reprojected/clipped (slivers)",
-            int(collapsed.sum()),
-        )
-        alive[np.flatnonzero(invalid)[collapsed]] = False
-    for key, count in counts.items():
-        _bump(report["normalized"], key, count)
-    out = gpd.GeoDataFrame(
-        gdf.drop(columns=[gdf.geometry.name]).loc[alive],
-        geometry=gpd.GeoSeries(moved[alive], index=gdf.index[alive], crs=target),
-        crs=target,
-    )
-    out = out.rename_geometry(gdf.geometry.name) if gdf.geometry.name != "geometry" else out
-    report["records_out"] = len(out)
-    report["notes"] = [
-        *report.get("notes", []),
-        f"reprojected to region {region.id!r} ({info.target_crs}) with {info.operation!r}"
-        + (f", accuracy {info.accuracy_m:g} m" if info.accuracy_m is not None else ""),
-    ]
-    out.attrs = {
-        **dict(gdf.attrs),
-        "geomap_report": report,
-        "geomap_crs_operation": info.to_dict(),
-        "geomap_region": region.id,
-    }
-    return out
-
-
-def _clip(geoms: np.ndarray, mask: np.ndarray, box: shapely.Geometry) -> np.ndarray:
-    out = geoms.copy()
-    selected = geoms[mask]
-    dims = shapely.get_dimensions(selected)
-    shapely.prepare(box)
-    inside = shapely.contains_properly(box, selected)
-    clipped = selected.copy()
-    cut = ~inside
-    if cut.any():
-        clipped[cut] = shapely.intersection(selected[cut], box)
-        clipped[cut] = _keep_dimension(clipped[cut], dims[cut])
-    out[mask] = clipped
-    return out
-
-
-def _maybe_swapped(
-    gdf: gpd.GeoDataFrame, keep: np.ndarray, alive: np.ndarray, source: pyproj.CRS, region: Region
-) -> None:
-    """Refuse points that fall outside the region only because lat/lon are swapped."""
-    if not source.is_geographic:
-        return
-    geoms = np.asarray(gdf.geometry.array, dtype=object)
-    is_point = shapely.get_type_id(geoms) == 0
-    lost = keep & ~alive & is_point
-    if lost.sum() < max(1, 0.5 * (keep & is_point).sum()):
-        return
-    xy = shapely.get_coordinates(geoms[lost])
-    west, south, east, north, frame_west = _frame(region)
-    lon_if_swapped = _wrap(xy[:, 1], frame_west)
-    inside = (
-        (lon_if_swapped >= west)
-        & (lon_if_swapped <= east)
-        & (xy[:, 0] >= south)
-        & (xy[:, 0] <= north)
-    )
-    if inside.mean() > 0.9:
-        raise CRSError(
-            f"to_region({region.id!r}): {_name_records(list(gdf.index[lost]), inside)} fall "
-            "outside the region but inside it with latitude and longitude swapped; swap the "
-            "coordinate columns (x = longitude, y = latitude)"
-        )
-
-
-# ---------------------------------------------------------------------------------------------
-# Rasters
-
-
-def _raster_to_region(
-    da: xr.DataArray,
-    region: Region,
-    *,
-    strict: bool | None,
-    max_error_m: float,
-    resolution: float | None,
-    resampling: str | None,
-    geobox: Any,
-    margin_deg: float,
-) -> xr.DataArray:
-    import xarray as xr
-    from odc.geo.geobox import GeoBox
-    from odc.geo.xr import xr_reproject
-
-    source = require_crs(da, "the raster")
-    if da.dims != ("y", "x"):
-        raise DataError(f"raster dims are {da.dims}; expected ('y', 'x') (use .transpose)")
-    target = region.pyproj_crs
-    report = _report_dict(da)
-    xs, ys = da["x"].to_numpy(), da["y"].to_numpy()
-    if xs.size < 2 or ys.size < 2:
-        raise DataError(f"raster of shape {da.shape} is too small to reproject (need 2 x 2)")
-    gx, gy = np.meshgrid(xs[[0, xs.size // 2, -1]], ys[[0, ys.size // 2, -1]])
-    check_coordinates(
-        gx.ravel(), gy.ravel(), source, what="raster corner/centre cells", margin_deg=1e9
-    )
-    west, south, east, north, frame_west = _frame(region)
-    if resampling is None:
-        resampling = "nearest" if da.dtype.kind in "iub" else "bilinear"
-    if da.dtype.kind in "iub":
-        nodata = da.rio.nodata if da.rio.nodata is not None else da.rio.encoded_nodata
-        if nodata is None:
-            raise DataError(
-                "integer raster without a declared nodata value; declare one with "
-                ".rio.write_nodata(value) so cells outside the data stay nodata"
-            )
-        dst_nodata: Any = nodata
-    else:
-        da = da.astype("float32") if da.dtype != np.float64 else da
-        nodata = da.rio.nodata
-        if nodata is not None and not np.isnan(nodata):
-            da = da.where(da != nodata)
-        da = da.rio.write_nodata(np.nan, encoded=False)
-        dst_nodata = np.nan
-    if source.is_geographic:
-        dx = float(abs(xs[1] - xs[0]))
-        dy = float(abs(ys[1] - ys[0]))
-        da = _geographic_window(
-            da, west - 2 * dx, east + 2 * dx, south - 2 * dy, north + 2 * dy, frame_west, source
-        )
-        native_res = 0.5 * (
-            dx * 111_320.0 * math.cos(math.radians((south + north) / 2)) + dy * 110_574.0
-        )
-    else:
-        native_res = float(np.mean(np.abs(da.rio.resolution())))
-        bounds = region_polygon(region, crs=source).bounds
-        pad = 2 * native_res
-        da = da.rio.clip_box(bounds[0] - pad, bounds[1] - pad, bounds[2] + pad, bounds[3] + pad)
-    transformer, info = transformer_for(
-        source, target, area=region.bbox, strict=strict, max_error_m=max_error_m
-    )
-    del transformer
-    if geobox is None:
-        res = float(resolution) if resolution is not None else _nice(native_res)
-        box = region_polygon(region).bounds
-        geobox = GeoBox.from_bbox(box, crs=target.to_wkt(), resolution=res)
-    attrs = dict(da.attrs)
-    out = xr_reproject(da, geobox, resampling=resampling, dst_nodata=dst_nodata)
-    if "spatial_ref" not in out.coords:
-        out = out.rio.write_crs(target)
-    out = out.rio.write_crs(target).rio.write_nodata(dst_nodata, encoded=False)
-    out = out.rio.write_transform(out.rio.transform(recalc=True))
-    total = int(np.prod(out.shape))
-    report["records_out"] = total
-    report["notes"] = [
-        *report.get("notes", []),
-        f"reprojected to region {region.id!r} ({info.target_crs}) on a "
-        f"{out.sizes['y']} x {out.sizes['x']} grid of {abs(out.rio.resolution()[0]):g} m "
-        f"with {resampling} resampling; operation {info.operation!r}",
-    ]
-    attrs.update(
-        geomap_report=report,
-        geomap_crs_operation=info.to_dict(),
-        geomap_region=region.id,
-        geomap_resampling=resampling,
-    )
-    out.attrs = attrs
-    out.name = da.name
-    if not isinstance(out, xr.DataArray):  # pragma: no cover - xr_reproject contract
-        raise DataError("reprojection did not return a DataArray")
-    return out
-
-
-def _nice(value: float) -> float:
-    """Round a cell size to two significant digits (14,837 m -> 15,000 m)."""
-    if value <= 0 or not math.isfinite(value):
-        raise DataError(f"cannot derive an output resolution from {value!r}; pass resolution=")
-    exponent = math.floor(math.log10(value)) - 1
-    return round(value / 10**exponent) * 10**exponent
-
-
-def _geographic_window(
-    da: xr.DataArray,
-    west: float,
-    east: float,
-    south: float,
-    north: float,
-    frame_west: float,
-    source: pyproj.CRS,
-) -> xr.DataArray:
-    """Cut the region's window from a geographic raster, continuous across the antimeridian."""
-    import xarray as xr
-
-    lon = _wrap(da["x"].to_numpy(), frame_west)
-    lat = da["y"].to_numpy()
-    cols = np.flatnonzero((lon >= west) & (lon <= east))
-    rows = np.flatnonzero((lat >= south) & (lat <= north))
-    if cols.size < 2 or rows.size < 2:
-        raise DataError(
-            f"the raster does not cover the region box {west:g}..{east:g}E, "
-            f"{south:g}..{north:g}N; choose a raster that covers the region"
-        )
-    order = cols[np.argsort(lon[cols], kind="stable")]
-    new_lon = lon[order]
-    keep = np.concatenate([[True], np.diff(new_lon) > 1e-9])  # duplicate seam column
-    order, new_lon = order[keep], new_lon[keep]
-    steps = np.diff(new_lon)
-    if steps.size and not np.allclose(steps, steps[0], rtol=1e-6, atol=1e-9):
-        raise DataError(
-            "the raster's longitudes are not regularly spaced inside the region window; "
-            "resample it to a regular grid first"
-        )
-    window = da.isel(x=xr.DataArray(order, dims="x"), y=rows).assign_coords(x=new_lon)
-    crs_text = source.to_wkt()
-    if new_lon.min() < -180.0 or new_lon.max() > 180.0:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # geographic CRS: PROJ string is exact
-            proj4 = source.to_proj4()
-        # PROJ's lon_wrap keeps longitudes continuous around the region's centre meridian
-        crs_text = f"{proj4} +lon_wrap={frame_west + 180.0:g}"
-    window = window.rio.write_crs(crs_text)
-    window = window.rio.write_transform(window.rio.transform(recalc=True))
-    return window

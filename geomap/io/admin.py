@@ -43,8 +43,21 @@ def admin_units() -> Any:
 
     Japanese prefectures come from japan-prefectures-globalmap (JIS codes, English names and
     ``name_ja``); every other country from Natural Earth 1:50m admin-1 (``postal`` code, or
-    the ISO 3166-2 suffix where there is no postal code).
+    the ISO 3166-2 suffix where there is no postal code).  Kept in the occurrence index
+    (:func:`geomap.io.occurrence_index.cached_frame`) while both datasets and geomap's code
+    are unchanged: reading and repairing the polygons takes seconds.
     """
+    from geomap.catalog import load_catalog
+    from geomap.io.occurrence_index import cached_frame
+
+    return cached_frame("admin-units", ADMIN_DATASETS, load_catalog(), _read_admin_units)
+
+
+ADMIN_DATASETS = ("natural-earth", "japan-prefectures-globalmap")
+
+
+def _read_admin_units() -> Any:
+    """Read and combine the admin-1 units of :func:`admin_units` from their datasets."""
     import geopandas as gpd
 
     from geomap.io import read

@@ -37,6 +37,8 @@ from geomap.core import fingerprint
 
 __all__ = [
     "SourcePart",
+    "cached_frame",
+    "cached_query",
     "deduplicated",
     "frame_digest",
     "index_dir",
@@ -330,10 +332,11 @@ def _lonlat(column: Any) -> tuple[Any, Any]:
     """Return x and y of a WKB column; points are decoded in NumPy, anything else by shapely."""
     import numpy as np
     import pyarrow as pa
-    import shapely
 
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     n = len(array)
+    if n == 0:
+        return np.empty(0, dtype="float64"), np.empty(0, dtype="float64")
     if n and array.null_count == 0 and array.type in (pa.binary(), pa.large_binary()):
         width = np.int64 if array.type == pa.large_binary() else np.int32
         offsets = np.frombuffer(array.buffers()[1], dtype=width)[
@@ -345,6 +348,8 @@ def _lonlat(column: Any) -> tuple[Any, Any]:
             if (rows[:, :5] == np.array([1, 1, 0, 0, 0], dtype=np.uint8)).all():  # LE 2-D Point
                 coords = np.ascontiguousarray(rows[:, 5:]).view("<f8")
                 return coords[:, 0].copy(), coords[:, 1].copy()
+    import shapely
+
     geoms = shapely.from_wkb(array.to_numpy(zero_copy_only=False))
     return shapely.get_x(geoms), shapely.get_y(geoms)
 
@@ -467,6 +472,146 @@ def read_part(
     return _part_of_frame(frame, bbox, countries)
 
 
+# ---- frames derived from catalog datasets --------------------------------------------------
+
+_DERIVED_FOLDER = "derived"
+
+
+def cached_frame(name: str, dataset_ids: Sequence[str], catalog: Any, build: Any) -> Any:
+    """Return ``build()``, kept in the index folder while its datasets and geomap's code last.
+
+    For frames computed from catalog datasets alone (the admin units every occurrence query
+    checks states against): the key is the index keys of ``dataset_ids`` (their files'
+    hashes, readers and geomap's code fingerprint) and ``name``.  A stale or damaged entry
+    is reported (damaged) and built again; with the index turned off, ``build()`` runs.
+
+    Parameters
+    ----------
+    name : str
+        The entry's file name (``<index>/derived/<name>.parquet``).
+    dataset_ids : sequence of str
+        The catalog datasets ``build`` reads.
+    catalog : Catalog
+        The catalog.
+    build : callable
+        Returns the GeoDataFrame.
+    """
+    if not index_enabled():
+        return build()
+    document = [name, *(index_key(catalog.dataset(d)) for d in dataset_ids)]
+    key = hashlib.sha256(json.dumps(document).encode("utf-8")).hexdigest()
+    path = index_dir() / _DERIVED_FOLDER / f"{name}.parquet"
+    try:
+        frame = _load(path, key)
+    except Exception as exc:  # damaged: report, build again, never trust
+        _warn_unreadable(path, exc)
+        frame = None
+    if frame is not None:
+        return frame
+    frame = build()
+    try:
+        _store(path, key, frame)
+    except (OSError, TypeError, ValueError) as exc:
+        warnings.warn(
+            f"{name} not kept in {path} ({exc}); set GEOMAP_CACHE_DIR to a writable folder",
+            UserWarning,
+            stacklevel=2,
+        )
+    return frame
+
+
+_QUERY_FOLDER = "queries"
+_QUERY_KEEP = 32
+
+
+def cached_query(query: dict[str, Any], dataset_ids: Sequence[str], catalog: Any, run: Any) -> Any:
+    """Return ``run()``, the answer to an occurrence query, kept while its inputs last.
+
+    The key is the query (every option, as JSON) and the index keys of ``dataset_ids``
+    (the occurrence datasets and the admin units it reads: files' hashes, readers, geomap's
+    code fingerprint), so a repeated query (``geomap occurrences`` run again) reads one
+    small GeoParquet file instead of selecting, merging and annotating again.  The most
+    recent queries are kept; a damaged entry is reported and computed again; with the index
+    turned off, ``run()`` runs.
+
+    Parameters
+    ----------
+    query : dict
+        The query's options (JSON-serialisable).
+    dataset_ids : sequence of str
+        Every catalog dataset the answer depends on.
+    catalog : Catalog
+        The catalog.
+    run : callable
+        Computes the answer (a GeoDataFrame).
+    """
+    if not index_enabled():
+        return run()
+    path = query_path(query, dataset_ids, catalog)
+    key = path.stem
+    if path.is_file():
+        try:
+            cached = _load(path, key)
+        except Exception as exc:  # damaged: report, compute again, never trust
+            _warn_unreadable(path, exc)
+            cached = None
+        if cached is not None:
+            return cached
+    result = run()
+    try:
+        _store(path, key, result)
+        _prune(path.parent, _QUERY_KEEP)
+    except (OSError, TypeError, ValueError) as exc:
+        warnings.warn(
+            f"occurrence query not kept in {path} ({exc}); set GEOMAP_CACHE_DIR to a "
+            "writable folder",
+            UserWarning,
+            stacklevel=2,
+        )
+    return result
+
+
+def read_query_table(path: Path) -> tuple[Any, Any, Any] | None:
+    """Return a query entry's columns but the geometry, and its points' x and y, via pyarrow.
+
+    ``None`` when the entry is absent or cannot be used this way (not points in EPSG:4326,
+    unreadable: the caller's normal route then reports and rebuilds it).  The columns come
+    out as ``geopandas.read_parquet`` gives them.
+    """
+    import pyarrow.parquet as pq
+
+    if not path.is_file():
+        return None
+    try:
+        parquet = pq.ParquetFile(path, page_checksum_verification=True)
+        metadata = parquet.schema_arrow.metadata or {}
+        attrs = _checked_attrs(metadata)
+        geo = json.loads(metadata.get(b"geo", b"{}").decode("utf-8"))
+        column = geo.get("primary_column")
+        meta = geo.get("columns", {}).get(column or "", {})
+        crs = meta.get("crs")
+        epsg = crs.get("id", {}).get("code") if isinstance(crs, dict) else None
+        if attrs.get(_KEY) != path.stem or meta.get("encoding") != "WKB" or epsg != 4326:
+            return None
+        table = parquet.read()
+        x, y = _lonlat(table.column(column))
+        frame = table.drop_columns([column]).to_pandas()
+    except Exception:  # the normal route reads it again, and reports what is wrong
+        return None
+    return frame, x, y
+
+
+def query_path(query: dict[str, Any], dataset_ids: Sequence[str], catalog: Any) -> Path:
+    """Return where the answer to an occurrence query is kept (named by its key)."""
+    document = {
+        "query": query,
+        "datasets": {d: index_key(catalog.dataset(d)) for d in dataset_ids},
+    }
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    key = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return index_dir() / _QUERY_FOLDER / f"{key}.parquet"
+
+
 # ---- deduplicated selections ---------------------------------------------------------------
 
 _DEDUP_FOLDER = "dedup"
@@ -518,7 +663,7 @@ def deduplicated(frame: Any, merge: Any) -> Any:
     result = merge(frame)
     try:
         _store(path, key, result)
-        _prune(path.parent)
+        _prune(path.parent, _DEDUP_KEEP)
     except (OSError, TypeError, ValueError) as exc:
         warnings.warn(
             f"merged occurrences not kept in {path} ({exc}); set GEOMAP_CACHE_DIR to a "
@@ -529,8 +674,8 @@ def deduplicated(frame: Any, merge: Any) -> Any:
     return result
 
 
-def _prune(folder: Path) -> None:
-    """Keep the most recently written merged selections only."""
+def _prune(folder: Path, keep: int) -> None:
+    """Keep the ``keep`` most recently written entries of a folder only."""
     entries = sorted(folder.glob("*.parquet"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for stale in entries[_DEDUP_KEEP:]:
+    for stale in entries[keep:]:
         stale.unlink(missing_ok=True)

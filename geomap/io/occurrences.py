@@ -16,7 +16,7 @@ import pandas as pd
 
 from geomap.core.report import IngestReport
 
-__all__ = ["occurrence_dataset_ids", "read_occurrences"]
+__all__ = ["cached_answer", "occurrence_dataset_ids", "read_occurrences"]
 
 _DEDUP_CACHE: dict[str, Any] = {}
 _DEDUP_CACHE_MAX = 8
@@ -49,6 +49,7 @@ def read_occurrences(
     include_rock_occurrences: bool = True,
     to_crs: bool = True,
     catalog: Any = None,
+    annotate: bool = True,
 ) -> Any:
     """Read, harmonize, filter and deduplicate the occurrence datasets into one frame.
 
@@ -75,6 +76,9 @@ def read_occurrences(
         With ``region``, reproject to the region's CRS; otherwise the result is in EPSG:4326.
     catalog : Catalog, optional
         Defaults to the project catalog.
+    annotate : bool, default True
+        Add the deposit types and the state check (below); ``False`` gives the same rows
+        without them, faster (e.g. to count sites and commodities).
 
     Each dataset's harmonized frame comes from the occurrence index
     (:mod:`geomap.io.occurrence_index`) when its source files and geomap's code are unchanged
@@ -90,16 +94,103 @@ def read_occurrences(
         :func:`geomap.io.admin.check_states`),
         with ``attrs["geomap_report"]`` summing the datasets' reports (``datasets`` lists each).
     """
+    from geomap.catalog import load_catalog
+
+    cat = catalog or load_catalog()
+    ids = _as_list(dataset_ids) or occurrence_dataset_ids(cat)
+    options: dict[str, Any] = {
+        "region": region,
+        "country": _as_list(country),
+        "commodities": _as_list(commodities),
+        "end_use": end_use,
+        "deduplicate": deduplicate,
+        "include_rock_occurrences": include_rock_occurrences,
+        "to_crs": to_crs,
+        "annotate": annotate,
+    }
+
+    def run() -> Any:
+        return _read_occurrences(ids, cat, **options)
+
+    if region is not None and to_crs:  # a projected answer is computed (no CRS round trip)
+        return run()
+    from geomap.io.occurrence_index import cached_query
+
+    query, depends = _query(ids, cat, options)
+    return cached_query(query, depends, cat, run)
+
+
+def _query(ids: list[str], cat: Any, options: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Return the document that keys a query's answer and the datasets the answer reads."""
+    from geomap.io.admin import ADMIN_DATASETS
+
+    region = options["region"]
+    depends = [*ids, *ADMIN_DATASETS] if options["annotate"] or options["deduplicate"] else ids
+    box = list(cat.region(region).bbox) if region is not None else None
+    return {"datasets": ids, "region_bbox": box, **options}, depends
+
+
+def cached_answer(
+    dataset_ids: str | Iterable[str] | None = None,
+    *,
+    region: str | None = None,
+    country: str | Iterable[str] | None = None,
+    commodities: str | Iterable[str] | None = None,
+    end_use: str | None = None,
+    deduplicate: bool = True,
+    include_rock_occurrences: bool = True,
+    annotate: bool = True,
+    catalog: Any = None,
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray] | None:
+    """Return a kept answer of :func:`read_occurrences` (``to_crs=False``) without geopandas.
+
+    The answer's columns but the geometry (the same values and dtypes as the
+    GeoDataFrame's), and the longitude and latitude of its points, read with pyarrow from
+    the occurrence index's query entry; ``None`` when the query has no usable entry (then
+    call :func:`read_occurrences`, which computes and keeps it).  Options as
+    :func:`read_occurrences`.
+    """
+    from geomap.catalog import load_catalog
+    from geomap.io.occurrence_index import index_enabled, query_path, read_query_table
+
+    if not index_enabled():
+        return None
+    cat = catalog or load_catalog()
+    ids = _as_list(dataset_ids) or occurrence_dataset_ids(cat)
+    options: dict[str, Any] = {
+        "region": region,
+        "country": _as_list(country),
+        "commodities": _as_list(commodities),
+        "end_use": end_use,
+        "deduplicate": deduplicate,
+        "include_rock_occurrences": include_rock_occurrences,
+        "to_crs": False,
+        "annotate": annotate,
+    }
+    query, depends = _query(ids, cat, options)
+    return read_query_table(query_path(query, depends, cat))
+
+
+def _read_occurrences(
+    ids: list[str],
+    cat: Any,
+    *,
+    region: str | None,
+    country: list[str] | None,
+    commodities: list[str] | None,
+    end_use: str | None,
+    deduplicate: bool,
+    include_rock_occurrences: bool,
+    to_crs: bool,
+    annotate: bool,
+) -> Any:
     import geopandas as gpd
 
-    from geomap.catalog import load_catalog
     from geomap.harmonize.deposit_types import add_deposit_classes
     from geomap.harmonize.occurrences import generic_group_only, select_commodities
     from geomap.io.admin import check_states
     from geomap.io.occurrence_index import read_part
 
-    cat = catalog or load_catalog()
-    ids = _as_list(dataset_ids) or occurrence_dataset_ids(cat)
     region_obj = cat.region(region) if region is not None else None
     wanted_countries = _as_list(country)
     report = IngestReport("occurrences")
@@ -155,8 +246,9 @@ def read_occurrences(
             )
     elif not include_rock_occurrences:
         filtered = filtered.loc[(filtered["commodities"] != "").to_numpy()].reset_index(drop=True)
-    filtered = add_deposit_classes(filtered)
-    if len(filtered):
+    if annotate:
+        filtered = add_deposit_classes(filtered)
+    if annotate and len(filtered):
         states = check_states(filtered)
         for column in states.columns:
             filtered[column] = states[column].to_numpy()
