@@ -66,7 +66,11 @@ area holds an occurrence.
   or, with ``on_dependence="raise"``, it is an error;
 * conditional independence is checked after fitting (Bonham-Carter's omnibus ratio and the
   Agterberg–Cheng 2002 test); a failure issues a :class:`ConditionalIndependenceWarning`
-  (or an error with ``on_dependence="raise"``).
+  (or an error with ``on_dependence="raise"``).  Two automatic remedies: ``"drop"`` leaves
+  out the weaker layer of the most dependent pair until the test passes; ``"hybrid"`` keeps
+  every layer's generalized classes and combines them by weighted logistic regression
+  instead of adding the weights (:mod:`geomap.models.wofe_hybrid`), so dependent layers
+  share one effect.
 """
 
 from __future__ import annotations
@@ -456,13 +460,18 @@ class WeightsOfEvidence(ProspectivityModel):
     min_ci_ratio : float, default 0.85
         Bonham-Carter's rule of thumb: an observed/predicted occurrence ratio below this
         signals conditional dependence.
-    on_dependence : {"warn", "raise", "drop"}, default "warn"
+    on_dependence : {"warn", "raise", "drop", "hybrid"}, default "warn"
         What a failed conditional-independence test does, and what two layers that split the
         study area identically do (``"warn"``/``"drop"``: the one with the smaller studentized
         contrast is left out with a warning).  ``"drop"`` is the automatic remedy: while the
         omnibus test fails, the layer of the most dependent pair (smallest chi-square p-value
         on the training cells) with the smaller studentized contrast is left out and the test
-        repeated; ``independence_steps_`` shows each step (before/after).
+        repeated; ``independence_steps_`` shows each step (before/after).  ``"hybrid"``:
+        when the test fails, the generalized classes of every layer are combined by a
+        weighted logistic regression (Agterberg & Bonham-Carter's WLR;
+        :mod:`geomap.models.wofe_hybrid`) instead of adding their weights; the steps show
+        the test with the weights (before) and with the hybrid (after; it passes by
+        construction, the fitted intercept matches the totals).
 
     Attributes
     ----------
@@ -487,8 +496,12 @@ class WeightsOfEvidence(ProspectivityModel):
         Layers left out, with the reason.
     independence_steps_ : pandas.DataFrame
         The conditional-independence test before and after each remedy step: ``step``,
-        ``dropped`` (the layer left out, ``""`` for the first fit), ``layers``, ``ratio``,
-        ``p_dependent``, ``passed``.
+        ``remedy`` (``""`` for the first fit, ``"drop"`` or ``"hybrid"``), ``dropped`` (the
+        layer left out, ``""`` otherwise), ``layers``, ``ratio``, ``p_dependent``,
+        ``passed`` and ``training_auc`` (ROC AUC of the posterior on the training cells).
+    hybrid_ : HybridFit or None
+        The logistic/WofE hybrid when ``on_dependence="hybrid"`` acted (predictions use it;
+        ``weights_`` gains ``hybrid_effect`` and ``hybrid_effect_std``), else ``None``.
     n_deposits_, study_area_units_ : float
         N(D) and N(T) in unit cells.
 
@@ -572,9 +585,9 @@ class WeightsOfEvidence(ProspectivityModel):
             raise ModelError(f"smoothing={self.smoothing!r} must be a finite pseudo-count >= 0")
         if not 0 < self.ci_confidence < 1:
             raise ModelError(f"ci_confidence={self.ci_confidence} must lie in (0, 1)")
-        if self.on_dependence not in ("warn", "raise", "drop"):
+        if self.on_dependence not in ("warn", "raise", "drop", "hybrid"):
             raise ModelError(
-                f"on_dependence={self.on_dependence!r}; choose 'warn', 'raise' or 'drop'"
+                f"on_dependence={self.on_dependence!r}; choose 'warn', 'raise', 'drop' or 'hybrid'"
             )
 
     def _units_per_row(self, cell_area_km2: float | None) -> float:
@@ -680,6 +693,7 @@ class WeightsOfEvidence(ProspectivityModel):
         self.prior_logit_ = math.log(total_deposits / (total_area - total_deposits))
         self.prior_logit_variance_ = 1.0 / total_deposits + 1.0 / (total_area - total_deposits)
         self.cell_area_km2_ = cell_area_km2
+        self.hybrid_ = None
         codes = {name: layer.codes(X[name], fitting=True) for name, layer in layers.items()}
         for name in self._duplicated_layers(codes, area):
             del layers[name], codes[name]
@@ -688,7 +702,8 @@ class WeightsOfEvidence(ProspectivityModel):
         )
         self.pairwise_independence_ = self._pairwise_tests(codes, deposits)
         self.independence_ = self._omnibus_test(codes, area, total_deposits, report=False)
-        steps = [self._step("", self.independence_)]
+        training = (labels, weights)
+        steps = [self._step("", self.independence_, codes, training)]
         while self.on_dependence == "drop" and not self.independence_["passed"]:
             weakest = self._most_dependent_layer()
             if weakest is None:
@@ -700,21 +715,73 @@ class WeightsOfEvidence(ProspectivityModel):
             self.weights_ = self.weights_[self.weights_["layer"] != weakest].reset_index(drop=True)
             self.pairwise_independence_ = self._pairwise_tests(codes, deposits)
             self.independence_ = self._omnibus_test(codes, area, total_deposits, report=False)
-            steps.append(self._step(weakest, self.independence_))
+            steps.append(self._step(weakest, self.independence_, codes, training))
+        if self.on_dependence == "hybrid" and not self.independence_["passed"]:
+            from geomap.models.wofe_hybrid import fit_hybrid
+
+            self.hybrid_ = fit_hybrid(
+                codes,
+                {name: layer.classes.size for name, layer in self.layers_.items()},
+                area,
+                deposits,
+            )
+            self._attach_hybrid_columns()
+            self.independence_ = self._omnibus_test(codes, area, total_deposits, report=False)
+            steps.append(self._step("", self.independence_, codes, training, remedy="hybrid"))
         self.independence_steps_ = pd.DataFrame(steps)
         if not self.independence_["passed"]:
             self._report_dependence(self.independence_)
         return self
 
-    def _step(self, dropped: str, result: Mapping[str, Any]) -> dict[str, Any]:
+    def _step(
+        self,
+        dropped: str,
+        result: Mapping[str, Any],
+        codes: Mapping[str, np.ndarray],
+        training: tuple[np.ndarray, np.ndarray],
+        *,
+        remedy: str = "",
+    ) -> dict[str, Any]:
+        from sklearn.metrics import roc_auc_score
+
+        labels, weights = training
+        logit = self._logit(codes, with_var=False)[0]
+        auc = (
+            float(roc_auc_score(labels > 0, logit, sample_weight=weights))
+            if 0 < int((labels > 0).sum()) < labels.size
+            else float("nan")
+        )
         return {
-            "step": 0 if not dropped else len(self.dropped_layers_),
+            "step": 0 if not (dropped or remedy) else len(self.dropped_layers_) + (remedy != ""),
+            "remedy": remedy or ("drop" if dropped else ""),
             "dropped": dropped,
             "layers": ",".join(self.layers_),
             "ratio": float(result["ratio"]),
             "p_dependent": float(result["p_dependent"]),
             "passed": bool(result["passed"]),
+            "training_auc": auc,
         }
+
+    def _attach_hybrid_columns(self) -> None:
+        """Add the hybrid's ``hybrid_effect`` / ``hybrid_effect_std`` to ``weights_``."""
+        hybrid = self.hybrid_
+        assert hybrid is not None
+        std = np.sqrt(np.clip(np.diag(hybrid.covariance)[1:], 0.0, None))
+        stds = {name: np.zeros(layer.classes.size) for name, layer in self.layers_.items()}
+        for j, (name, k) in enumerate(hybrid.columns):
+            stds[name][k] = std[j]
+        effect, effect_std = [], []
+        position: dict[str, int] = {}
+        for name, rule in zip(self.weights_["layer"], self.weights_["rule"], strict=True):
+            if rule == "missing":
+                effect.append(hybrid.missing_effect(name))
+                effect_std.append(np.nan)
+                continue
+            k = position.get(name, 0)
+            position[name] = k + 1
+            effect.append(float(hybrid.effects(name, self.layers_[name].classes.size)[k]))
+            effect_std.append(float(stds[name][k]))
+        self.weights_ = self.weights_.assign(hybrid_effect=effect, hybrid_effect_std=effect_std)
 
     def _most_dependent_layer(self) -> str | None:
         """Return the weaker layer (smaller max |studentized C|) of the most dependent pair."""
@@ -1162,6 +1229,8 @@ class WeightsOfEvidence(ProspectivityModel):
             raise ModelError(message)
         if self.on_dependence == "drop":
             message += f"; the remedy left out {len(self.independence_steps_) - 1} layer(s)"
+        if self.on_dependence == "hybrid":
+            message += "; the logistic/WofE hybrid could not be fitted"
         warn(message, ConditionalIndependenceWarning)
 
     # -- prediction ----------------------------------------------------------------------
@@ -1169,6 +1238,8 @@ class WeightsOfEvidence(ProspectivityModel):
     def _logit(
         self, codes: Mapping[str, np.ndarray], *, with_var: bool
     ) -> tuple[np.ndarray, np.ndarray]:
+        if getattr(self, "hybrid_", None) is not None:
+            return self.hybrid_.logit(codes, with_var=with_var)  # type: ignore[union-attr]
         n = next(iter(codes.values())).size
         logit = np.full(n, self.prior_logit_)
         var_logit = np.full(n if with_var else 0, self.prior_logit_variance_)
@@ -1191,11 +1262,15 @@ class WeightsOfEvidence(ProspectivityModel):
             missing = codes[name] < 0
             if not missing.any():
                 continue
-            base = logit[missing]
+            effects, neutral = layer.weights, 0.0
+            if getattr(self, "hybrid_", None) is not None:
+                effects = self.hybrid_.effects(name, layer.classes.size)  # type: ignore[union-attr]
+                neutral = self.hybrid_.missing_effect(name)  # type: ignore[union-attr]
+            base = logit[missing] - neutral
             p0 = p[missing]
             extra = np.zeros(base.size)
             for k in range(layer.classes.size):
-                extra += layer.area_fraction[k] * (expit(base + layer.weights[k]) - p0) ** 2
+                extra += layer.area_fraction[k] * (expit(base + effects[k]) - p0) ** 2
             variance[missing] += extra
         return p, np.sqrt(variance)
 
