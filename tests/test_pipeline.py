@@ -450,3 +450,28 @@ def test_cli_threshold_selects_targets_and_recomputes_only_them(
     assert res.exit_code == 1
     assert "--threshold 1.5 is not a probability in (0, 1)" in res.output
     assert not (tmp_path / "bad").exists()
+
+
+def test_build_mode_is_recorded_in_manifest_and_report(first_build, tmp_path, product_cache):
+    """``--mode brownfield`` reaches the build: manifest, report.md and the fitted layers."""
+    from geomap.models.baselines import PROXIMITY_LAYER
+
+    green = json.loads((first_build.out / "manifest.json").read_text())
+    assert green["parameters"]["mode"] == "greenfield"
+    assert "- Mode: greenfield" in (first_build.out / "report.md").read_text()
+    brown = build(
+        "kuroko-vms",
+        region="japan",
+        resolution_m=RES,
+        out=tmp_path / "brown",
+        cache_dir=product_cache,
+        progress=False,
+        mode="brownfield",
+        stability=False,
+    )
+    manifest = json.loads((brown.out / "manifest.json").read_text())
+    assert manifest["parameters"]["mode"] == "brownfield"
+    assert "- Mode: **brownfield**" in (brown.out / "report.md").read_text()
+    weights = pd.read_csv(brown.out / "weights.csv")
+    assert PROXIMITY_LAYER in set(weights["layer"])
+    assert "model" in brown.cache_misses or any("model" in m for m in brown.cache_misses)

@@ -1,4 +1,4 @@
-# ruff: noqa: N806  (scikit-learn naming: X is a table)
+# ruff: noqa: N803, N806  (scikit-learn naming: X is a table)
 """The logistic/WofE hybrid remedy: dependent layers share one effect instead of adding two."""
 
 from __future__ import annotations

@@ -196,6 +196,7 @@ def stability_check(
     random_state: int = 0,
     catalog: Any = None,
     factor: float = 2.0,
+    mode: str | None = None,
 ) -> dict[str, Any]:
     """Rebuild the model at ``factor`` times the cell size and compare the targets.
 
@@ -219,6 +220,7 @@ def stability_check(
             random_state=random_state,
             catalog=catalog,
             control=None,
+            mode=mode,
         )
         prediction = result.prediction
         other_targets = select_targets(
