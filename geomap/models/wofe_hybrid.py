@@ -156,7 +156,7 @@ def fit_hybrid(
     ModelError
         ``l2`` is negative, or the fit does not converge.
     """
-    from geomap.models.wofe import _unique_conditions
+    from geomap.models.wofe_stats import _unique_conditions
 
     if not (l2 >= 0 and np.isfinite(l2)):
         raise ModelError(f"l2={l2!r} must be a finite penalty >= 0 (default {HYBRID_L2})")
