@@ -131,7 +131,8 @@ def _why_not(metrics: Mapping[str, Any]) -> str:
     reasons.append(
         "regional layers (1-degree magnetics, 0.5-degree lithology, 10' gravity) cannot "
         "separate ground at district scale; finer data (geochemistry, 1:250k geology, "
-        "airborne radiometrics) or the brownfield proximity layer would be needed"
+        "airborne radiometrics) or the brownfield proximity layer (`--mode brownfield`) "
+        "would be needed"
     )
     return "; ".join(reasons) + "."
 
