@@ -7,13 +7,18 @@ The rule, in order:
    an explicit probability ``threshold``.
 2. **Merge** selected cells that touch (8-connectivity by default) into one target.
 3. **Drop** targets smaller than ``min_area_km2`` (counted in ``attrs``).
-4. **Split** targets larger than ``max_target_km2`` (a survey-sized area; the pipeline's
-   default is :data:`DEFAULT_MAX_TARGET_KM2`) along a square grid of tiles of at most that
-   area (at least one cell), so each piece can be surveyed on its own; each piece keeps
-   ``parent_id`` (the unsplit target) and its own statistics.
+4. **Split** targets larger than the survey size into compact pieces of nearly equal size
+   (:mod:`geomap.target_pieces`): at most ``max(max_target_km2, 4 cells)`` each (the
+   pipeline's default cap is :data:`DEFAULT_MAX_TARGET_KM2`; a grid coarser than the survey
+   size gives pieces of 2 × 2 cells, never single cells), so each piece can be surveyed on
+   its own; each piece keeps ``parent_id`` (the unsplit target) and its own statistics.
+   Targets no larger than that stay whole.
 5. **Rank** by ``rank_score`` = mean prospectivity minus mean uncertainty (a one-standard-
    deviation lower bound: a target must be both high and certain to rank first; without an
    uncertainty layer the mean prospectivity), ties broken by larger area.
+6. **List** at most ``max_targets`` (the pipeline's default :data:`DEFAULT_MAX_TARGETS`):
+   the rest are counted in ``attrs`` (``not_listed``, ``not_listed_area_km2``), not dropped
+   silently.
 
 Each target then gets its statistics (area, mean/max prospectivity, mean
 uncertainty, data coverage), the known occurrences inside it, the nearest known
@@ -53,6 +58,7 @@ from scipy import ndimage
 from geomap.errors import CRSError, DataError, ParameterError
 
 __all__ = [
+    "DEFAULT_MAX_TARGETS",
     "DEFAULT_MAX_TARGET_KM2",
     "TARGET_COLUMNS",
     "select_targets",
@@ -60,6 +66,8 @@ __all__ = [
     "target_stability",
 ]
 
+DEFAULT_MAX_TARGETS = 100
+"""Targets listed by a build (the best ranked); the rest are counted in the report."""
 DEFAULT_MAX_TARGET_KM2 = 300.0
 """Largest target the pipeline reports as one (km²): a few days of ground survey."""
 
@@ -294,10 +302,12 @@ def _components_in_memory(
     parent: dict[int, int] | None = None
     n_split = 0
     if max_target_km2 is not None and keep.size:
-        max_cells = max(1, int(max_target_km2 // cell_km2))
-        n_split = int((area[keep - 1] > max(max_target_km2, cell_km2)).sum())
+        from geomap.target_pieces import piece_cells, split_into_pieces
+
+        max_cells = piece_cells(max_target_km2, cell_km2)
+        n_split = int((area[keep - 1] > max_cells * cell_km2 * (1 + 1e-9)).sum())
         if n_split:
-            labels, parent = split_labels(labels, max_cells)
+            labels, parent = split_into_pieces(labels, max_cells)
             keep = np.unique(labels[labels > 0])
             cells = ndimage.sum_labels(np.ones_like(values), labels, keep)
             area = np.zeros(int(keep.max()) + 1)
@@ -589,6 +599,7 @@ def select_targets(
     commodities: Iterable[str] = (),
     admin_areas: gpd.GeoDataFrame | None = None,
     max_target_km2: float | None = None,
+    max_targets: int | None = None,
 ) -> gpd.GeoDataFrame:
     """Turn a prospectivity surface into ranked target polygons.
 
@@ -620,17 +631,19 @@ def select_targets(
         Polygons with ``country`` and ``state`` columns (e.g. Natural Earth states or
         Japanese prefectures); each target gets the one it overlaps most.
     max_target_km2 : float, optional
-        Split targets larger than this along square tiles (step 4 of the module doc);
-        ``None`` keeps them whole.  Chunked (Dask) surfaces over
-        ``IN_MEMORY_TARGET_CELLS`` cells are not split (noted in
-        ``attrs``).
+        Split targets larger than this (or than 4 cells, whichever is larger) into compact
+        pieces (step 4 of the module doc); ``None`` keeps them whole.  Chunked (Dask)
+        surfaces over ``IN_MEMORY_TARGET_CELLS`` cells are not split (noted in ``attrs``).
+    max_targets : int, optional
+        List only the best this many (step 6); ``None`` lists every target.
 
     Returns
     -------
     GeoDataFrame
         One row per target in the surface's CRS, columns :data:`TARGET_COLUMNS`, sorted
-        by rank.  ``attrs`` records the cutoff used and how many candidate targets
-        were dropped for being too small.
+        by rank.  ``attrs["geomap_targets"]`` records the cutoff used, how many candidate
+        targets were dropped for being too small, the piece size and how many targets
+        (and km²) ranked below ``max_targets`` are not listed.
 
     Raises
     ------
@@ -702,6 +715,10 @@ def select_targets(
     frame = frame.sort_values(["rank_score", "area_km2"], ascending=[False, False]).reset_index(
         drop=True
     )
+    if max_targets is not None and int(max_targets) < 1:
+        raise ParameterError(f"max_targets={max_targets!r}: list at least 1 target (or None: all)")
+    not_listed = frame.iloc[int(max_targets) :] if max_targets is not None else frame.iloc[:0]
+    frame = frame.iloc[: len(frame) - len(not_listed)].copy()
     frame["rank"] = np.arange(1, len(frame) + 1)
     frame["target_id"] = [f"T{r:03d}" for r in frame["rank"]]
     first_of = frame.groupby("parent_label")["target_id"].transform("first")
@@ -736,9 +753,20 @@ def select_targets(
         "max_target_km2": max_target_km2,
         "split_above_max_area": int(found.split),
         "split_skipped": bool(max_target_km2 is not None and is_lazy(prospectivity)),
+        "max_piece_km2": (None if max_target_km2 is None else _piece_km2(max_target_km2, cell_km2)),
+        "max_targets": max_targets,
+        "listed": len(frame),
+        "not_listed": len(not_listed),
+        "not_listed_area_km2": round(float(not_listed["area_km2"].sum()), 3),
         "ranking": "rank_score = mean_prospectivity - mean_uncertainty",
     }
     return frame
+
+
+def _piece_km2(max_target_km2: float, cell_km2: float) -> float:
+    from geomap.target_pieces import piece_cells
+
+    return round(piece_cells(max_target_km2, cell_km2) * cell_km2, 6)
 
 
 def target_stability(

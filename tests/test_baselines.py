@@ -116,3 +116,49 @@ def test_brownfield_mode_adds_a_fold_aware_proximity_layer(ree_conus, data_root)
     assert auc["held_out"] < 0.99
     with pytest.raises(Exception, match="mode='grey'"):
         model_region("carbonatite-ree", "conus", resolution_m=RES, mode="grey", control=None)
+
+
+def test_figures_draw_the_baseline_and_the_control_beside_the_model(ree_conus, tmp_path):
+    """ROC and prediction-rate panels: model, baseline and control lines, AUCs in the legend."""
+    from geomap.render.figures import plot_validation_curves
+
+    report = ree_conus.validation
+    auc = report.auc
+    comparison = report.comparison
+    baseline = comparison[comparison["series"].str.startswith("baseline")]
+    # the drawn baseline is the fold-aware one whose AUC the report gives
+    roc_auc = baseline.loc[baseline["curve"] == "roc", "auc"].iloc[0]
+    assert roc_auc == pytest.approx(auc["baseline_held_out"])
+    control = comparison[comparison["series"].str.startswith("control")]
+    assert control["auc"].iloc[0] == pytest.approx(auc["control_held_out"])
+    assert set(report.curves["roc"]["model"]) == {
+        "model",
+        "baseline (distance)",
+        "control: vs Au,Ag",
+    }
+    assert set(report.curves["prediction_rate"]["model"]) == {"model", "baseline (distance)"}
+    # the raw model tables are unchanged; the comparison survives validation.json
+    assert set(report.roc["label"]) == {"training", "held_out", "held_out_well_covered"}
+    again = ValidationReport.from_dict(json.loads(report.to_json()))
+    pd.testing.assert_frame_equal(
+        again.curves["roc"].astype({"auc": float}), report.curves["roc"].astype({"auc": float})
+    )
+    fig = plot_validation_curves(again, tmp_path / "curves.png", dpi=40)
+    legends = {
+        ax.get_title(): [t.get_text() for t in ax.get_legend().get_texts()] for ax in fig.axes
+    }
+    roc_legend = legends["ROC"]
+    assert f"baseline (distance), AUC {auc['baseline_held_out']:.2f}" in roc_legend
+    assert f"model, AUC {auc['held_out']:.2f}" in roc_legend
+    assert f"control: vs Au,Ag, AUC {auc['control_held_out']:.2f}" in roc_legend
+    assert any(t.startswith("baseline") for t in legends["Prediction rate (held out)"])
+    assert (tmp_path / "curves.png").stat().st_size > 0
+
+
+def test_a_report_without_baselines_draws_the_model_alone():
+    from geomap.models.baselines import comparison_curves
+
+    empty = comparison_curves(
+        np.zeros(4, int), np.zeros(4, int), np.ones(4), np.array([-1.0, -2.0, -3.0, -4.0])
+    )
+    assert empty.empty and list(empty.columns) == ["curve", "series", "x", "y", "auc"]

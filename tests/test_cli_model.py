@@ -132,3 +132,41 @@ def test_bad_model_and_region_are_clear_errors(tmp_path):
     )
     assert result.exit_code == 1 and "japan" in result.output and "supports" in result.output
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_mode_brownfield_from_the_command_line_is_fold_aware(tmp_path, model_output):
+    """``geomap model --mode brownfield``: the proximity layer is evidence, recorded, and each
+    validation fold recomputes it from its own training sites (a held-out site never scores
+    its own distance 0)."""
+    import warnings
+
+    from geomap.models.baselines import PROXIMITY_LAYER
+    from geomap.models.curves import roc_table
+    from geomap.pipeline import model_region
+
+    out = tmp_path / "brown"
+    args = ["model", "carbonatite-ree", "--region", "conus", "--resolution", "25000"]
+    result = runner.invoke(app, [*args, "--mode", "brownfield", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "mode: brownfield" in result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["settings"]["mode"] == "brownfield"
+    green = json.loads((model_output[0] / "metrics.json").read_text())
+    assert green["settings"]["mode"] == "greenfield"
+    weights = pd.read_csv(out / "weights.csv")
+    # the layer entered the model (the recipe's independence remedy may leave it out again)
+    assert PROXIMITY_LAYER in set(weights["layer"]) | set(metrics["dropped_layers"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        brown = model_region("carbonatite-ree", "conus", resolution_m=25_000, mode="brownfield")
+    held_out = metrics["spatial_cv"]["auc"]["held_out"]
+    assert held_out == pytest.approx(brown.validation.auc["held_out"])
+    # honest validation: the layer as mapped (distance to every site) would rank the sites
+    # almost perfectly; the reported held-out AUC is far below, as each fold recomputed it
+    table = brown.table
+    leaky = -table.X[PROXIMITY_LAYER].to_numpy()
+    _, leaky_auc = roc_table(table.y, leaky, sample_weight=table.sample_weight)
+    assert leaky_auc > 0.97
+    assert held_out < leaky_auc - 0.05
+    bad = runner.invoke(app, [*args, "--mode", "grey", "--out", str(tmp_path / "x")])
+    assert bad.exit_code != 0 and "brownfield" in bad.output

@@ -54,6 +54,7 @@ FLOOR_OF_MODULE = {
     "fetching_official": "fetching",  # downloads of the official sources: resume, recorded hashes
     "sources": "recipes",  # which source a recipe layer uses (its preference list)
     "classes": "targets",  # prospectivity classes by share of the area, beside target ranking
+    "target_pieces": "targets",  # cutting large targets into survey-sized pieces
     "testing": "cli",  # public test helpers (official-layout fixture files): imported by none
 }
 """First-level modules that sit on a floor named otherwise."""

@@ -175,10 +175,16 @@ def test_build_reports_baseline_control_and_hold_outs(first_build):
     assert "spatial CV: AUC" in printed and "leave one state/prefecture out: AUC" in printed
     validation = json.loads((first_build.out / "validation.json").read_text())
     assert validation["auc"]["baseline_held_out"] == pytest.approx(auc["baseline_held_out"])
-    # targets: survey-sized (a 25 km cell is 625 km², the smallest possible piece), ranked by
-    # prospectivity and uncertainty together, and checked at a second cell size
+    # targets: survey-sized (a 25 km cell is 625 km², so a piece is at most 2 x 2 cells, never
+    # a single cell cut from a larger target), ranked by prospectivity and uncertainty
+    # together, and checked at a second cell size
     targets = pd.read_csv(first_build.out / "targets.csv")
-    assert (targets["area_km2"] <= 625 + 1e-6).all()
+    parameters = json.loads((first_build.out / "manifest.json").read_text())["parameters"]
+    assert parameters["max_piece_km2"] == 4 * 625.0 and parameters["max_targets"] == 100
+    pieces = targets[targets["parent_id"].fillna("") != ""]
+    assert len(pieces) and (pieces["area_km2"] >= 2 * 625 - 1e-6).all()  # no one-cell slivers
+    assert (targets["area_km2"] <= 4 * 625 + 2 * 625 + 1e-6).all()  # joined fragments: a few cells
+    assert len(targets) <= parameters["max_targets"]
     assert targets["rank_score"].is_monotonic_decreasing
     stability = metrics["target_stability"]
     assert stability["other_resolution_m"] == 2 * RES
@@ -450,3 +456,28 @@ def test_cli_threshold_selects_targets_and_recomputes_only_them(
     assert res.exit_code == 1
     assert "--threshold 1.5 is not a probability in (0, 1)" in res.output
     assert not (tmp_path / "bad").exists()
+
+
+def test_build_mode_is_recorded_in_manifest_and_report(first_build, tmp_path, product_cache):
+    """``--mode brownfield`` reaches the build: manifest, report.md and the fitted layers."""
+    from geomap.models.baselines import PROXIMITY_LAYER
+
+    green = json.loads((first_build.out / "manifest.json").read_text())
+    assert green["parameters"]["mode"] == "greenfield"
+    assert "- Mode: greenfield" in (first_build.out / "report.md").read_text()
+    brown = build(
+        "kuroko-vms",
+        region="japan",
+        resolution_m=RES,
+        out=tmp_path / "brown",
+        cache_dir=product_cache,
+        progress=False,
+        mode="brownfield",
+        stability=False,
+    )
+    manifest = json.loads((brown.out / "manifest.json").read_text())
+    assert manifest["parameters"]["mode"] == "brownfield"
+    assert "- Mode: **brownfield**" in (brown.out / "report.md").read_text()
+    weights = pd.read_csv(brown.out / "weights.csv")
+    assert PROXIMITY_LAYER in set(weights["layer"])
+    assert "model" in brown.cache_misses or any("model" in m for m in brown.cache_misses)

@@ -175,7 +175,7 @@ def test_build_refuses_a_bad_target_rule_before_any_work(tmp_path, monkeypatch, 
 
 
 def test_large_targets_are_split_into_survey_sized_tiles_and_ranked_with_uncertainty():
-    """A 12 x 12 km blob (144 km²) with a 40 km² cap: grid-aligned 6 x 6 km tiles, 9 pieces."""
+    """A 12 x 12 km blob (144 km²) with a 40 km² cap: four compact pieces of 36 km²."""
     import numpy as np
     import xarray as xr
 
@@ -189,10 +189,11 @@ def test_large_targets_are_split_into_survey_sized_tiles_and_ranked_with_uncerta
     whole = select_targets(surface, threshold=0.5)
     assert whole["area_km2"].max() == 144
     split = select_targets(surface, threshold=0.5, max_target_km2=40.0)
-    assert split["area_km2"].max() <= 36
+    assert split["area_km2"].max() <= 40
     pieces = split[split["parent_id"] != ""]
-    assert len(pieces) == 9 and pieces["parent_id"].nunique() == 1  # rows/cols 2-5, 6-11, 12-13
-    assert pieces["area_km2"].sum() == 144
+    assert len(pieces) == 4 and pieces["parent_id"].nunique() == 1  # ceil(144 / 40) pieces
+    assert pieces["area_km2"].tolist() == [36.0] * 4  # equal, not tiles with slivers
+    assert all(geom.geom_type == "Polygon" for geom in pieces.geometry)  # each one area
     assert split.attrs["geomap_targets"]["split_above_max_area"] == 1
     # uncertainty lowers the rank of the small high target below the certain big tiles
     sigma = xr.zeros_like(surface)
@@ -222,3 +223,73 @@ def test_target_stability_compares_two_cell_sizes():
     other = target_stability(a, b, coarse)
     assert 0 <= other["persistent"] <= other["top"]
     assert other["rank_correlation"] is None or -1 <= other["rank_correlation"] <= 1
+
+
+def _cells(values, cell_m):
+    import numpy as np
+    import xarray as xr
+
+    ny, nx = values.shape
+    coords = {
+        "y": (np.arange(ny)[::-1] + 0.5) * cell_m,
+        "x": (np.arange(nx) + 0.5) * cell_m,
+    }
+    return xr.DataArray(values.astype("float32"), dims=("y", "x"), coords=coords).rio.write_crs(
+        "EPSG:5070"
+    )
+
+
+def test_survey_pieces_scale_with_the_cell_size():
+    """10 km cells (100 km²) and the 300 km² default: pieces of 2 x 2 cells, never one cell."""
+    import numpy as np
+
+    from geomap.target_pieces import piece_cells
+    from geomap.targets import select_targets
+
+    assert piece_cells(300, 100) == 4 and piece_cells(300, 25) == 12 and piece_cells(300, 1) == 300
+    rng = np.random.default_rng(0)
+    values = np.full((60, 60), 0.1)
+    values[5:35, 5:20] = 0.6 + 0.1 * rng.random((30, 15))  # one irregular district, 450 cells
+    values[40:42, 40:41] = 0.9  # two cells: under the cap, stays whole
+    values[50, 50] = 0.9  # one cell alone (above min area): stays whole
+    surface = _cells(values, 10_000.0)
+    targets = select_targets(surface, threshold=0.5, max_target_km2=300.0)
+    info = targets.attrs["geomap_targets"]
+    assert info["max_piece_km2"] == 400.0 and info["split_above_max_area"] == 1
+    pieces = targets[targets["parent_id"] != ""]
+    whole = targets[targets["parent_id"] == ""]
+    assert sorted(whole["area_km2"]) == [100.0, 200.0]
+    # ceil(450 / 4) = 113 compact pieces of 3-4 cells (fragments joined: at most a few over)
+    assert len(pieces) == 113
+    assert pieces["area_km2"].sum() == 45_000.0
+    assert pieces["area_km2"].min() >= 300.0 and pieces["area_km2"].max() <= 600.0
+    assert all(geom.geom_type == "Polygon" for geom in pieces.geometry)
+    # the same district at 5 km cells (25 km²): pieces up to 12 cells = 300 km²
+    fine = np.kron(values, np.ones((2, 2)))
+    fine_targets = select_targets(_cells(fine, 5_000.0), threshold=0.5, max_target_km2=300.0)
+    assert fine_targets.attrs["geomap_targets"]["max_piece_km2"] == 300.0
+    fine_pieces = fine_targets[fine_targets["parent_id"] != ""]
+    assert fine_pieces["area_km2"].max() <= 300.0 + 2 * 25.0
+    assert len(fine_pieces) == 150  # 1800 cells / 12
+
+
+def test_max_targets_lists_the_best_and_counts_the_rest():
+    import numpy as np
+
+    from geomap.errors import ParameterError
+    from geomap.targets import select_targets
+
+    values = np.full((30, 30), 0.1)
+    for i in range(10):
+        values[2 + 3 * i, 2:4] = 0.5 + 0.04 * i  # ten separate two-cell targets
+    surface = _cells(values, 1_000.0)
+    every = select_targets(surface, threshold=0.45)
+    best = select_targets(surface, threshold=0.45, max_targets=3)
+    assert len(every) == 10 and len(best) == 3
+    assert best["target_id"].tolist() == every["target_id"].head(3).tolist()
+    assert best["rank"].tolist() == [1, 2, 3]
+    info = best.attrs["geomap_targets"]
+    assert info["listed"] == 3 and info["not_listed"] == 7
+    assert info["not_listed_area_km2"] == 14.0
+    with pytest.raises(ParameterError, match="max_targets=0"):
+        select_targets(surface, threshold=0.45, max_targets=0)

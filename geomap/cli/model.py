@@ -11,6 +11,7 @@ from geomap.cli.options import (
     Chunks,
     Folds,
     MaxCells,
+    Mode,
     ModelName,
     OutFolder,
     Overwrite,
@@ -29,6 +30,7 @@ def model(
     out: OutFolder,
     region: Region = None,
     model_name: ModelName = None,
+    mode: Mode = None,
     resolution: Resolution = None,
     block_size: BlockSize = None,
     folds: Folds = DEFAULTS.n_splits,
@@ -49,6 +51,7 @@ def model(
     run = settings(
         region=region,
         model=model_name,
+        mode=mode,
         resolution_m=resolution,
         block_size_m=block_size,
         n_splits=folds,
@@ -61,6 +64,7 @@ def model(
     result = model_region(recipe, settings=run)
     with atomic_dir(out, overwrite=overwrite) as folder:
         written = write_model_outputs(result, folder)
+    typer.echo(f"mode: {result.settings['mode']}")
     typer.echo(result.validation.summary())
     for report in result.transfer:
         typer.echo(report.summary())

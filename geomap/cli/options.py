@@ -124,10 +124,28 @@ MaxTarget = Annotated[
     float | None,
     typer.Option(
         "--max-target-km2",
-        help="Targets: split targets larger than this into survey-sized tiles (default 300).",
+        help="Targets: cut targets larger than this into compact pieces (km², default 300; "
+        "never below 4 cells).",
     ),
 ]
 """``--max-target-km2``: split larger targets into survey-sized tiles (km²)."""
+MaxTargets = Annotated[
+    int | None,
+    typer.Option(
+        "--max-targets",
+        help="Targets: list the best N (default 100); the report counts the rest.",
+    ),
+]
+"""``--max-targets``: list the best N targets; the rest are counted."""
+Mode = Annotated[
+    str | None,
+    typer.Option(
+        "--mode",
+        help="greenfield (evidence layers only) or brownfield (adds distance to the known "
+        "occurrences, recomputed per validation fold); default: the recipe's, else greenfield.",
+    ),
+]
+"""``--mode``: greenfield or brownfield exploration (:data:`geomap.pipeline.settings.MODES`)."""
 BlockSize = Annotated[
     float | None,
     typer.Option(

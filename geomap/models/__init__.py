@@ -1,9 +1,15 @@
 """Prospectivity models on tables of cells, raster helpers and honest validation.
 
-* :mod:`geomap.models.wofe` -- weights of evidence (Bonham-Carter), data-driven Bayesian;
+* :mod:`geomap.models.wofe` -- weights of evidence (Bonham-Carter), data-driven Bayesian
+  (statistics and fitted layers in ``wofe_stats``, conditional-independence tests and
+  remedies in ``wofe_independence``, the logistic/WofE hybrid in ``wofe_hybrid``);
 * :mod:`geomap.models.fuzzy` -- fuzzy overlay and weighted index overlay, knowledge-driven;
 * :mod:`geomap.models.ml` -- logistic regression, random forest, gradient boosting;
-* :mod:`geomap.models.raster` -- evidence stack -> table of cells -> prospectivity rasters;
+* :mod:`geomap.models.raster` -- evidence stack -> table of cells -> prospectivity rasters
+  (grid checks, study area and layer encoding in ``raster_grid``, prediction in
+  ``raster_predict``);
+* :mod:`geomap.models.baselines` -- the distance baseline, the specificity control and the
+  brownfield proximity layer;
 * :mod:`geomap.models.validate` -- spatial block CV and region hold-out (the runners);
 * :mod:`geomap.models.splitters` -- spatial blocks and the block k-fold splitter;
 * :mod:`geomap.models.curves` -- ROC, success-rate, prediction-rate, P–A curves, capture table;

@@ -38,6 +38,7 @@ __all__ = [
     "add_proximity_layer",
     "attach_baselines",
     "attach_transfer_baseline",
+    "comparison_curves",
     "control_cells",
     "control_commodities",
     "control_points",
@@ -172,6 +173,77 @@ def _target_vs_control(score: np.ndarray, target: np.ndarray, control: np.ndarra
     return _auc(labels, values, np.ones(len(values)))
 
 
+BASELINE_LABEL = "baseline (distance)"
+"""Legend label of the distance baseline in :meth:`ValidationReport.curves`."""
+
+
+def comparison_curves(
+    y: np.ndarray,
+    occurrences: np.ndarray,
+    weight: np.ndarray,
+    baseline: np.ndarray,
+    *,
+    control: tuple[np.ndarray, np.ndarray, str] | None = None,
+) -> pd.DataFrame:
+    """Return the curves drawn beside the model: baseline ROC and prediction rate, control ROC.
+
+    Parameters
+    ----------
+    y, occurrences, weight : numpy.ndarray
+        Labels, occurrence counts and sampling weights of the held-out rows.
+    baseline : numpy.ndarray
+        The baseline's held-out score of each row (NaN where it has none).
+    control : (score, labels, what), optional
+        The model's held-out score and 0/1 labels (target = 1, control = 0) of the
+        specificity comparison, and the control commodities for the label.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long table: ``curve`` (``roc`` or ``prediction_rate``), ``series`` (legend label),
+        ``x`` (false-positive rate or area fraction), ``y`` (true-positive rate or
+        occurrence fraction), ``auc``.
+    """
+    from geomap.models.curves import rate_curve, roc_table
+
+    parts = []
+    ok = np.isfinite(baseline)
+    if ok.any() and len(np.unique(y[ok])) == 2:
+        roc, auc = roc_table(y[ok], baseline[ok], sample_weight=weight[ok])
+        parts.append(_long("roc", BASELINE_LABEL, roc["fpr"], roc["tpr"], auc))
+        rate = rate_curve(baseline[ok], occurrences[ok], area=weight[ok])
+        parts.append(
+            _long(
+                "prediction_rate",
+                BASELINE_LABEL,
+                rate["area_fraction"],
+                rate["occurrence_fraction"],
+                rate.attrs["auc"],
+            )
+        )
+    if control is not None:
+        score, labels, what = control
+        if len(np.unique(labels)) == 2:
+            roc, auc = roc_table(labels, score)
+            label = f"control: vs {what}"
+            parts.append(_long("roc", label, roc["fpr"], roc["tpr"], auc))
+    if not parts:
+        return pd.DataFrame(columns=["curve", "series", "x", "y", "auc"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _long(curve: str, series: str, x: Any, y: Any, auc: float | None) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "curve": curve,
+            "series": series,
+            "x": np.asarray(x, dtype="float64"),
+            "y": np.asarray(y, dtype="float64"),
+            "auc": np.nan if auc is None else float(auc),
+        }
+    )
+
+
 def attach_baselines(
     report: Any,
     table: Any,
@@ -224,14 +296,25 @@ def attach_baselines(
     report.auc["baseline_margin"] = (
         None if base_auc is None or model_auc is None else float(model_auc - base_auc)
     )
-    _control(report, table, out_of_fold, baseline, control)
+    rows = _control(report, table, out_of_fold, baseline, control)
+    targets = np.flatnonzero(table.y > 0)
+    specificity = None
+    if len(rows):
+        what = str(report.settings.get("control_commodities", "control"))
+        labels = np.r_[np.ones(len(targets)), np.zeros(len(rows))].astype(int)
+        score = np.r_[out_of_fold[targets], out_of_fold[rows]]
+        keep = np.isfinite(score)
+        specificity = (score[keep], labels[keep], what)
+    report.comparison = comparison_curves(
+        table.y, table.occurrences, table.sample_weight, baseline, control=specificity
+    )
     _baseline_note(report)
     return report
 
 
 def _control(
     report: Any, table: Any, model_score: np.ndarray, baseline: np.ndarray, control: Any
-) -> None:
+) -> np.ndarray:
     rows = control_cells(table, control) if control is not None else np.empty(0, np.int64)
     targets = np.flatnonzero(table.y > 0)
     report.counts["n_control_cells"] = len(rows)
@@ -245,6 +328,7 @@ def _control(
                 f"specificity control: no cell of the study area holds a {what} occurrence "
                 "without a training one; the control AUC is undefined"
             )
+    return rows
 
 
 def _baseline_note(report: Any) -> None:
@@ -283,7 +367,11 @@ def attach_transfer_baseline(report: Any, train: Any, test: Any) -> Any:
     report.auc["baseline_margin"] = (
         None if base_auc is None or model_auc is None else float(model_auc - base_auc)
     )
-    if not same_crs:
+    if same_crs:
+        report.comparison = comparison_curves(
+            test.y, test.occurrences, test.sample_weight, baseline
+        )
+    else:
         report.notes.append(
             "baseline undefined: the regions are in different analysis CRSs (distance "
             "between them is not measured)"

@@ -23,13 +23,14 @@ give the same numbers.
 
 The *study area* is the set of cells where at least one evidence layer has data (``coverage
 > 0``) unless a mask is given; outside it prospectivity and uncertainty are NaN (nodata).
+
+The grid checks, study area, sample keys and layer encoding live in
+:mod:`geomap.models.raster_grid`, prediction in :mod:`geomap.models.raster_predict`; both
+are re-exported here.
 """
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,18 @@ import xarray as xr
 from geomap.core.provenance import source_ids
 from geomap.errors import CRSError, DataError, GridMismatchError, ModelError
 from geomap.models._base import ModelWarning, warn
+from geomap.models.raster_grid import (
+    _check_stack,
+    _grid_geometry,
+    _LayerSpec,
+    _same_grid,
+    _SmallestKeys,
+    _study_area,
+    cell_sample_keys,
+    evidence_layers,
+    study_area_mask,
+)
+from geomap.models.raster_predict import predict_raster
 
 __all__ = [
     "CellTable",
@@ -49,8 +62,6 @@ __all__ = [
     "predict_raster",
     "study_area_mask",
 ]
-
-_PREDICT_BLOCK_CELLS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -129,141 +140,6 @@ class CellTable:
             f"{int(self.y.sum())} positive cells ({int(self.occurrences.sum())} points), "
             f"cell {self.cell_size_m:g} m>"
         )
-
-
-# ----------------------------------------------------------------------------- the grid
-
-
-def _check_stack(stack: Any) -> xr.Dataset:
-    if isinstance(stack, xr.DataArray):
-        stack = stack.to_dataset(name=stack.name or "evidence")
-    if not isinstance(stack, xr.Dataset):
-        raise DataError(
-            f"expected an evidence stack (xarray.Dataset), got {type(stack).__name__}; "
-            "build one with geomap.recipes.build_evidence"
-        )
-    crs = stack.rio.crs
-    if crs is None:
-        raise CRSError(
-            "the evidence stack has no CRS; write one with stack.rio.write_crs(...) "
-            "(geomap never assumes a CRS)"
-        )
-    if not crs.is_projected:
-        raise CRSError(
-            f"the evidence stack is in {crs.to_string()}, not a projected CRS; models count "
-            "areas and distances in metres — build the stack on the region's analysis grid"
-        )
-    for name, var in stack.data_vars.items():
-        if name == "spatial_ref":
-            continue
-        if var.dims != ("y", "x"):
-            raise DataError(
-                f"stack variable {name!r} has dims {var.dims}; every layer must be ('y', 'x')"
-            )
-    return stack
-
-
-def evidence_layers(stack: xr.Dataset) -> list[str]:
-    """Names of the stack's evidence layers (``geomap_role == "evidence"``).
-
-    Without role attributes, every variable except ``coverage`` and ``spatial_ref``.
-    """
-    names = [str(n) for n in stack.data_vars if n != "spatial_ref"]
-    roles = {n: stack[n].attrs.get("geomap_role") for n in names}
-    if any(r is not None for r in roles.values()):
-        return [n for n in names if roles[n] == "evidence"]
-    return [n for n in names if n != "coverage"]
-
-
-def _grid_geometry(stack: xr.Dataset) -> tuple[Any, float, float]:
-    transform = stack.rio.transform(recalc=True)
-    if transform.b != 0 or transform.d != 0:
-        raise DataError(
-            f"the evidence grid is rotated (transform {tuple(transform)[:6]}); "
-            "models need a north-up grid"
-        )
-    dx, dy = abs(transform.a), abs(transform.e)
-    crs = stack.rio.crs
-    factor = crs.linear_units_factor[1] if crs.linear_units_factor else 1.0
-    return transform, dx * dy * factor * factor / 1e6, math.sqrt(dx * dy) * factor
-
-
-def _valid(var: xr.DataArray) -> Any:
-    """Boolean (lazy when Dask-backed) array: the layer has data in the cell."""
-    data = var.data
-    valid = ~np.isnan(data) if np.issubdtype(var.dtype, np.floating) else (data == data)
-    nodata = var.rio.nodata if hasattr(var, "rio") else None
-    if nodata is None:
-        nodata = var.attrs.get("_FillValue", var.encoding.get("_FillValue"))
-    if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
-        valid = valid & (data != nodata)
-    return valid
-
-
-def _coverage(stack: xr.Dataset, layers: list[str]) -> Any:
-    """Layers with data per cell (int16; Dask-backed when the layers are)."""
-    total: Any = None
-    for name in layers:
-        ok = _valid(stack[name]).astype(np.int16)
-        total = ok if total is None else total + ok
-    return total.astype(np.int16)
-
-
-def _study_area(stack: xr.Dataset, layers: list[str], study_area: Any) -> Any:
-    """Boolean array of the study area, Dask-backed (lazy) when the stack is."""
-    shape = (stack.sizes["y"], stack.sizes["x"])
-    if "coverage" in stack.data_vars:
-        has_evidence = stack["coverage"].data > 0
-    else:
-        has_evidence = _coverage(stack, layers or evidence_layers(stack)) > 0
-    if study_area is None:
-        return has_evidence
-    if not isinstance(study_area, xr.DataArray) or study_area.shape != shape:
-        raise GridMismatchError(
-            f"study_area has shape {getattr(study_area, 'shape', None)}, the stack {shape}; "
-            "give a mask on the stack's grid"
-        )
-    _same_grid(stack, study_area, "study_area")
-    values = study_area.data
-    if np.issubdtype(study_area.dtype, np.floating):
-        values = (values != 0) & ~np.isnan(values)
-    else:
-        values = values != 0
-    return values & has_evidence
-
-
-def study_area_mask(
-    stack: xr.Dataset, layers: list[str] | None = None, study_area: Any = None
-) -> np.ndarray:
-    """Boolean array: cells that belong to the study area.
-
-    Parameters
-    ----------
-    stack : xarray.Dataset
-        The evidence stack.
-    layers : list of str, optional
-        Layers counted when the stack has no ``coverage`` variable.
-    study_area : xarray.DataArray, optional
-        Mask on the same grid (true / non-zero inside), e.g.
-        :func:`geomap.pipeline.country_mask`; cells without any evidence are left out of it
-        too.
-
-    Returns
-    -------
-    numpy.ndarray of bool
-        The whole grid in memory (the chunked model stage uses a lazy equivalent).
-    """
-    return np.asarray(_study_area(stack, layers or evidence_layers(stack), study_area))
-
-
-def _same_grid(stack: xr.Dataset, other: xr.DataArray, what: str) -> None:
-    for axis in ("x", "y"):
-        a, b = stack[axis].values, other[axis].values
-        if a.shape != b.shape or not np.allclose(a, b, rtol=0, atol=1e-6 * max(1.0, np.ptp(a))):
-            raise GridMismatchError(
-                f"{what} is not on the evidence grid (its {axis} coordinates differ); "
-                "reproject it onto the stack's grid first"
-            )
 
 
 # ----------------------------------------------------------------------------- occurrences
@@ -361,130 +237,7 @@ def _labels_to_cells(
     return index[order], count[order]
 
 
-# ----------------------------------------------------------------------------- sampling
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _mix64(values: np.ndarray) -> np.ndarray:
-    """SplitMix64's finaliser: a bijection of uint64 that scatters neighbouring inputs."""
-    z = values.astype(np.uint64, copy=True)
-    z ^= z >> np.uint64(30)
-    z *= np.uint64(0xBF58476D1CE4E5B9)
-    z ^= z >> np.uint64(27)
-    z *= np.uint64(0x94D049BB133111EB)
-    z ^= z >> np.uint64(31)
-    return z
-
-
-def cell_sample_keys(cells: np.ndarray, seed: int) -> np.ndarray:
-    """Pseudo-random ``uint64`` key of each cell, from its row-major index and the seed.
-
-    The key of a cell depends on nothing else (not on the chunking, the order in which blocks
-    are read, nor the other cells), and two cells never share a key, so "the ``n`` cells with
-    the smallest keys" is one well-defined, seeded sample of any set of cells.
-
-    Examples
-    --------
-    >>> keys = cell_sample_keys(np.arange(5), seed=0)
-    >>> keys.dtype, len(set(keys.tolist()))
-    (dtype('uint64'), 5)
-    """
-    offset = _mix64(np.array([int(seed) % 2**64], dtype=np.uint64)) * np.array([_GOLDEN])
-    return _mix64(np.asarray(cells, dtype=np.int64).astype(np.uint64) + offset)
-
-
-class _SmallestKeys:
-    """The ``k`` smallest keys seen so far, in O(k) memory."""
-
-    def __init__(self, k: int) -> None:
-        self.k = k
-        self.keys = np.empty(0, dtype=np.uint64)
-
-    def add(self, keys: np.ndarray) -> None:
-        if keys.size > self.k:
-            keys = np.partition(keys, self.k - 1)[: self.k]
-        merged = np.concatenate([self.keys, keys])
-        if merged.size > self.k:
-            merged = np.partition(merged, self.k - 1)[: self.k]
-        self.keys = merged
-
-    def kth(self, n: int) -> np.uint64:
-        """Return the ``n``-th smallest key (1-based; ``n <= k``)."""
-        return np.partition(self.keys, n - 1)[n - 1]
-
-
 # ----------------------------------------------------------------------------- the table
-
-
-@dataclass(frozen=True)
-class _LayerSpec:
-    """What is needed to read one layer's values into a table column (small, picklable)."""
-
-    name: str
-    categorical: bool
-    labels: dict[Any, str]
-    nodata: Any
-
-    @classmethod
-    def of(cls, var: xr.DataArray) -> _LayerSpec:
-        nodata = var.rio.nodata
-        if nodata is None:
-            nodata = var.attrs.get("_FillValue", var.encoding.get("_FillValue"))
-        if isinstance(nodata, float) and math.isnan(nodata):
-            nodata = None
-        categorical = var.attrs.get("geomap_kind") == "categorical"
-        return cls(str(var.name), categorical, _class_labels(var) if categorical else {}, nodata)
-
-    def valid(self, values: np.ndarray) -> np.ndarray:
-        ok = ~np.isnan(values) if values.dtype.kind == "f" else np.ones(values.shape, dtype=bool)
-        if self.nodata is not None:
-            ok &= values != self.nodata
-        return ok
-
-    def column(self, values: np.ndarray) -> tuple[Any, np.ndarray]:
-        """Table column (float array or pandas Categorical) and the has-data mask."""
-        ok = self.valid(values)
-        if self.categorical:
-            if self.labels:
-                objects = np.array(
-                    [self.labels.get(_key(v), _key(v)) for v in values], dtype=object
-                )
-            else:
-                objects = np.array([_key(v) for v in values], dtype=object)
-            objects[~ok] = None
-            return pd.Categorical(objects), ok
-        out = values.astype("float64")
-        out[~ok] = np.nan
-        return out, ok
-
-
-def _key(value: Any) -> Any:
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return int(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
-def _class_labels(var: xr.DataArray) -> dict[Any, str]:
-    """Class code -> name from ``geomap_classes`` (JSON or mapping) or CF flag attributes."""
-    classes = var.attrs.get("geomap_classes")
-    if isinstance(classes, str):
-        try:
-            classes = json.loads(classes)
-        except json.JSONDecodeError:
-            classes = None
-    if isinstance(classes, dict):
-        return {
-            _key(int(k)) if str(k).lstrip("-").isdigit() else k: str(v) for k, v in classes.items()
-        }
-    if isinstance(classes, list):
-        return dict(enumerate(map(str, classes)))
-    values, meanings = var.attrs.get("flag_values"), var.attrs.get("flag_meanings")
-    if values is not None and isinstance(meanings, str):
-        return {_key(v): m for v, m in zip(np.atleast_1d(values), meanings.split(), strict=False)}
-    return {}
 
 
 def cell_table(
@@ -705,155 +458,3 @@ def _infer_kind(column: pd.Series) -> str:
         return "categorical"
     values = column.dropna().to_numpy()
     return "binary" if values.size and np.isin(values, (0.0, 1.0)).all() else "continuous"
-
-
-# ----------------------------------------------------------------------------- prediction
-
-
-def _predict_block(
-    model: Any, specs: list[_LayerSpec], mask_block: np.ndarray, *arrays: np.ndarray
-) -> np.ndarray:
-    mask = np.asarray(mask_block, dtype=bool)
-    out = np.full((2, *mask.shape), np.nan, dtype=np.float32)
-    if not mask.any():
-        return out
-    frame = pd.DataFrame(
-        {
-            spec.name: spec.column(np.asarray(a)[mask])[0]
-            for spec, a in zip(specs, arrays, strict=True)
-        }
-    )
-    if hasattr(model, "predict_with_uncertainty"):
-        p, std = model.predict_with_uncertainty(frame)
-    else:
-        p, std = model.predict_proba(frame)[:, 1], model.predict_std(frame)
-    out[0][mask] = p
-    out[1][mask] = std
-    return out
-
-
-def predict_raster(
-    model: Any,
-    stack: xr.Dataset,
-    *,
-    study_area: xr.DataArray | None = None,
-    sources: Sequence[str] = (),
-) -> xr.Dataset:
-    """Prospectivity and uncertainty rasters of a fitted model on an evidence stack.
-
-    Parameters
-    ----------
-    model : fitted geomap model
-        Its ``feature_names_in_`` must be variables of the stack.
-    stack : xarray.Dataset
-        Evidence stack (NumPy- or Dask-backed).  A Dask-backed stack gives lazy results
-        computed chunk by chunk; a NumPy-backed one is processed in blocks of rows.
-    study_area : xarray.DataArray, optional
-        Mask of the cells to predict (default: coverage > 0, as in :func:`cell_table`).
-    sources : sequence of str, optional
-        Catalog ids of the datasets the model was trained on (e.g. :class:`CellTable`'s
-        ``sources``: the training occurrences).
-
-    Returns
-    -------
-    xarray.Dataset
-        ``prospectivity`` and ``uncertainty`` (float32, NaN outside the study area, with the
-        stack's CRS) and ``coverage`` (int16, layers with data per cell).  Each carries its
-        provenance in ``attrs["geomap_source"]`` (comma-separated dataset ids, which the
-        writers turn into licence and credit tags): prospectivity and uncertainty name the
-        sources of the layers used, of the study-area mask and ``sources``; coverage names
-        the sources of the layers.
-    """
-    stack = _check_stack(stack)
-    names = [str(n) for n in getattr(model, "feature_names_in_", [])]
-    if not names:
-        raise ModelError("the model is not fitted (no feature_names_in_); call fit first")
-    missing = [n for n in names if n not in stack.data_vars]
-    if missing:
-        raise ModelError(
-            f"the stack lacks layers {missing} the model was fitted on; build the same recipe"
-        )
-    vars_ = [stack[n] for n in names]
-    specs = [_LayerSpec.of(v) for v in vars_]
-    lazy = any(hasattr(v.data, "dask") for v in vars_)
-    if lazy:
-        import dask.array as da
-
-        first = next(v for v in vars_ if hasattr(v.data, "dask"))
-        chunks = first.data.chunks
-        arrays = [
-            (v.data if hasattr(v.data, "dask") else da.from_array(v.data)).rechunk(chunks)
-            for v in vars_
-        ]
-        mask = _study_area(stack, names, study_area)  # lazy: never a whole-grid array
-        mask = mask.rechunk(chunks) if hasattr(mask, "dask") else da.from_array(mask, chunks)
-        result = da.map_blocks(
-            _predict_block,
-            model,
-            specs,
-            mask,
-            *arrays,
-            new_axis=0,
-            chunks=((2,), *chunks),
-            dtype=np.float32,
-            meta=np.empty((0, 0, 0), dtype=np.float32),
-        )
-        prospectivity, uncertainty = result[0], result[1]
-        coverage: Any = sum(_valid(v).astype(np.int16) for v in vars_)
-    else:
-        mask_np = study_area_mask(stack, names, study_area)
-        values = [np.asarray(v.values) for v in vars_]
-        out = np.full((2, *mask_np.shape), np.nan, dtype=np.float32)
-        step = max(1, _PREDICT_BLOCK_CELLS // max(1, mask_np.shape[1]))
-        for start in range(0, mask_np.shape[0], step):
-            part = slice(start, start + step)
-            out[:, part] = _predict_block(model, specs, mask_np[part], *[a[part] for a in values])
-        prospectivity, uncertainty = out[0], out[1]
-        coverage = _coverage(stack, names)
-    coords = {"y": stack["y"], "x": stack["x"]}
-    params = {}
-    if hasattr(model, "get_params"):
-        params = {
-            k: v if isinstance(v, str | int | float | bool | type(None)) else repr(v)
-            for k, v in model.get_params(deep=False).items()
-        }
-    layer_ids = [d for v in vars_ for d in source_ids(v)]
-    layer_sources = ",".join(dict.fromkeys(layer_ids))
-    used = ",".join(dict.fromkeys([*layer_ids, *source_ids(study_area), *map(str, sources)]))
-    common = {"geomap_model": type(model).__name__, "geomap_params": json.dumps(params)}
-    common |= {"geomap_source": used} if used else {}
-    data = xr.Dataset(
-        {
-            "prospectivity": (
-                ("y", "x"),
-                prospectivity,
-                {**common, "long_name": "prospectivity", "units": "1", "geomap_role": "result"},
-            ),
-            "uncertainty": (
-                ("y", "x"),
-                uncertainty,
-                {
-                    **common,
-                    "long_name": "uncertainty of prospectivity (one standard deviation)",
-                    "units": "1",
-                    "geomap_role": "uncertainty",
-                },
-            ),
-            "coverage": (
-                ("y", "x"),
-                coverage,
-                {
-                    "long_name": "evidence layers with data",
-                    "units": "count",
-                    "geomap_role": "coverage",
-                    **({"geomap_source": layer_sources} if layer_sources else {}),
-                },
-            ),
-        },
-        coords=coords,
-        attrs={k: v for k, v in stack.attrs.items() if k.startswith("geomap_")},
-    )
-    data = data.rio.write_crs(stack.rio.crs)
-    for name in ("prospectivity", "uncertainty"):
-        data[name] = data[name].rio.write_nodata(np.nan, encoded=False)
-    return data

@@ -182,6 +182,9 @@ def _assemble(
         "test_n_well_covered_cells": round(float(sw[covered].sum())),
     }
     settings = {**settings, "well_covered_min_layers": cover_min, "model_params": _params(model)}
+    steps = getattr(fitted, "independence_steps_", None)
+    if steps is not None and len(steps) > 1:  # a conditional-independence remedy acted
+        settings["independence_remedy"] = steps.to_dict("records")
     return ValidationReport(
         model=type(model).__name__,
         method=method,

@@ -14,13 +14,10 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["ValidationReport"]
 
@@ -47,6 +44,11 @@ def _frame_from_json(payload: Mapping[str, Any]) -> pd.DataFrame:
 
 
 _FRAMES = ("roc", "success_rate", "prediction_rate", "prediction_area", "capture", "folds")
+_COMPARISON_COLUMNS = ["curve", "series", "x", "y", "auc"]
+
+
+def _no_comparison() -> pd.DataFrame:
+    return pd.DataFrame(columns=_COMPARISON_COLUMNS)
 
 
 @dataclass
@@ -85,6 +87,11 @@ class ValidationReport:
     notes : list of str
         Caveats a reader must know (few occurrences, folds without occurrences, warnings
         raised while fitting folds, layers dropped...).
+    comparison : DataFrame
+        The curves drawn beside the model (:func:`geomap.models.baselines.comparison_curves`):
+        ``curve`` (``roc`` / ``prediction_rate``), ``series`` (legend label), ``x``, ``y``,
+        ``auc``: the fold-aware distance baseline and the specificity control.  Empty when
+        the validation computed neither.
     estimator : estimator or None
         The model fitted on all training cells (not serialized).
     """
@@ -105,17 +112,56 @@ class ValidationReport:
     counts: dict[str, int]
     settings: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    comparison: pd.DataFrame = field(default_factory=_no_comparison)
     estimator: Any = field(default=None, repr=False, compare=False)
 
     @property
     def curves(self) -> dict[str, pd.DataFrame]:
-        """Return the curve tables by kind: roc, success_rate, prediction_rate, pa."""
+        """Return the curve tables by kind as figures draw them (roc, success_rate, ..., pa).
+
+        The ROC and prediction-rate tables hold the model's held-out curve and, when the
+        validation computed them, the distance baseline and the specificity control beside
+        it: one line per ``model`` value, its AUC in the ``auc`` column (the legend).  The
+        raw tables are the attributes :attr:`roc`, :attr:`prediction_rate`, :attr:`comparison`.
+        """
+        roc, rate = self.roc, self.prediction_rate
+        if len(self.comparison):
+            own = "model"
+            held = roc[roc["label"] == "held_out"] if "label" in roc.columns else roc
+            roc = pd.concat(
+                [
+                    held.assign(model=own)[["model", "fpr", "tpr", "auc"]],
+                    self._compared("roc", "fpr", "tpr"),
+                ],
+                ignore_index=True,
+            )
+            rate = pd.concat(
+                [
+                    rate.assign(model=own, auc=rate.attrs.get("auc"))[
+                        ["model", "area_fraction", "occurrence_fraction", "auc"]
+                    ],
+                    self._compared("prediction_rate", "area_fraction", "occurrence_fraction"),
+                ],
+                ignore_index=True,
+            )
+            roc.attrs, rate.attrs = {}, {}  # each line's AUC is in its ``auc`` column
         return {
-            "roc": self.roc,
+            "roc": roc,
             "success_rate": self.success_rate,
-            "prediction_rate": self.prediction_rate,
+            "prediction_rate": rate,
             "pa": self.prediction_area,
         }
+
+    def _compared(self, curve: str, x: str, y: str) -> pd.DataFrame:
+        rows = self.comparison[self.comparison["curve"] == curve]
+        return pd.DataFrame(
+            {
+                "model": rows["series"].astype(str).to_numpy(),
+                x: rows["x"].to_numpy(dtype="float64"),
+                y: rows["y"].to_numpy(dtype="float64"),
+                "auc": rows["auc"].to_numpy(dtype="float64"),
+            }
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (tables as ``{"columns", "data"}``, NaN as null)."""
@@ -130,7 +176,7 @@ class ValidationReport:
             "settings": self.settings,
             "notes": self.notes,
         }
-        for name in (*_FRAMES, "coverage"):
+        for name in (*_FRAMES, "coverage", "comparison"):
             out[name] = getattr(self, name)
         return _jsonable(out)
 
@@ -174,6 +220,9 @@ class ValidationReport:
         auc = dict(payload["auc"])
         frames["success_rate"].attrs["auc"] = auc.get("success_rate")
         frames["prediction_rate"].attrs["auc"] = auc.get("prediction_rate")
+        comparison = _frame_from_json(payload["comparison"]) if "comparison" in payload else None
+        if comparison is None or comparison.empty:
+            comparison = _no_comparison()
         return cls(
             model=payload["model"],
             method=payload["method"],
@@ -184,6 +233,7 @@ class ValidationReport:
             counts=dict(payload["counts"]),
             settings=dict(payload.get("settings", {})),
             notes=list(payload.get("notes", [])),
+            comparison=comparison,
             **frames,
         )
 

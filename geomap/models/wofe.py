@@ -66,14 +66,22 @@ area holds an occurrence.
   or, with ``on_dependence="raise"``, it is an error;
 * conditional independence is checked after fitting (Bonham-Carter's omnibus ratio and the
   Agterberg–Cheng 2002 test); a failure issues a :class:`ConditionalIndependenceWarning`
-  (or an error with ``on_dependence="raise"``).
+  (or an error with ``on_dependence="raise"``).  Two automatic remedies: ``"drop"`` leaves
+  out the weaker layer of the most dependent pair until the test passes; ``"hybrid"`` keeps
+  every layer's generalized classes and combines them by weighted logistic regression
+  instead of adding the weights (:mod:`geomap.models.wofe_hybrid`), so dependent layers
+  share one effect.
+
+The contrast statistics and fitted layers are in :mod:`geomap.models.wofe_stats`
+(:func:`contrast_statistics` is re-exported here), the independence tests and remedies in
+:mod:`geomap.models.wofe_independence`; this module holds the estimator: parameters,
+fitting each layer (thresholds, merging, weights table) and prediction.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -82,7 +90,6 @@ from scipy.special import expit
 
 from geomap.errors import ModelError
 from geomap.models._base import (
-    ConditionalIndependenceWarning,
     DegenerateEvidenceWarning,
     ProspectivityModel,
     check_labels,
@@ -92,326 +99,32 @@ from geomap.models._base import (
     is_categorical,
     warn,
 )
+from geomap.models.wofe_independence import IndependenceChecks
+from geomap.models.wofe_stats import (
+    _DIRECTIONS,
+    _FLAG_COLUMNS,
+    _GENERALIZATIONS,
+    _KINDS,
+    _STAT_COLUMNS,
+    _candidate_thresholds,
+    _cap_empty,
+    _class_codes,
+    _contrast,
+    _Layer,
+    _tables,
+    _thin_curve,
+    _threshold_curve,
+    _weighted_count,
+    contrast_statistics,
+)
 
 __all__ = ["WeightsOfEvidence", "contrast_statistics"]
-
-_KINDS = ("binary", "categorical", "continuous")
-# counts below this many unit cells, or this fraction of the table's total, are treated as
-# zero: they are rounding residue of subtracting areas (their reciprocal would blow up)
-_ZERO_COUNT = 1e-9
-_ZERO_RELATIVE = 1e-12
-_DIRECTIONS = ("ascending", "descending", "auto")
-_STAT_COLUMNS = [
-    "w_plus",
-    "s_w_plus",
-    "w_minus",
-    "s_w_minus",
-    "contrast",
-    "s_contrast",
-    "studentized_contrast",
-    "smoothed",
-    "capped",
-    "merged",
-]
-_FLAG_COLUMNS = ("smoothed", "capped", "merged")
-_GENERALIZATIONS = ("max_studentized_contrast", "max_contrast")
-
-
-# ----------------------------------------------------------------------------- statistics
-
-
-def _tables(
-    pattern_deposits: np.ndarray,
-    pattern_area: np.ndarray,
-    total_deposits: np.ndarray,
-    total_area: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Return the four counts N(B∩D), N(B∩~D), N(~B∩D), N(~B∩~D)."""
-    n11 = pattern_deposits
-    n10 = pattern_area - pattern_deposits
-    n01 = total_deposits - pattern_deposits
-    n00 = total_area - pattern_area - n01
-    return n11, n10, n01, n00
-
-
-def _contrast(
-    n11: np.ndarray, n10: np.ndarray, n01: np.ndarray, n00: np.ndarray, smoothing: float
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """W+, W-, C and their standard deviations; rows with a zero count are smoothed.
-
-    Returns the statistics and the mask of rows that had a zero count.  With
-    ``smoothing == 0`` those rows are NaN (callers decide what that means).
-    """
-    counts = np.stack(np.broadcast_arrays(n11, n10, n01, n00)).astype("float64")
-    zero = np.maximum(_ZERO_COUNT, _ZERO_RELATIVE * counts.sum(axis=0))
-    degenerate = (counts < zero).any(axis=0)
-    if smoothing > 0:
-        counts = np.where(degenerate, counts + smoothing, counts)
-    a, b, c, d = counts
-    with np.errstate(divide="ignore", invalid="ignore"):
-        w_plus = np.log(a / (a + c)) - np.log(b / (b + d))
-        w_minus = np.log(c / (a + c)) - np.log(d / (b + d))
-        var_plus = 1.0 / a + 1.0 / b
-        var_minus = 1.0 / c + 1.0 / d
-        contrast = w_plus - w_minus
-        s_contrast = np.sqrt(var_plus + var_minus)
-        stats = {
-            "w_plus": w_plus,
-            "s_w_plus": np.sqrt(var_plus),
-            "w_minus": w_minus,
-            "s_w_minus": np.sqrt(var_minus),
-            "contrast": contrast,
-            "s_contrast": s_contrast,
-            "studentized_contrast": contrast / s_contrast,
-        }
-    if smoothing <= 0:
-        for value in stats.values():
-            value[degenerate] = np.nan
-    return stats, degenerate
-
-
-def contrast_statistics(
-    pattern_deposits: Any,
-    pattern_area: Any,
-    total_deposits: Any,
-    total_area: Any,
-    *,
-    smoothing: float = 0.5,
-) -> pd.DataFrame:
-    """Weights of evidence of binary patterns from their counts (vectorised).
-
-    Parameters
-    ----------
-    pattern_deposits : array-like
-        N(B∩D): training occurrences (unit cells) inside the pattern.
-    pattern_area : array-like
-        N(B): area of the pattern, in unit cells.
-    total_deposits : array-like
-        N(D): training occurrences in the study area.
-    total_area : array-like
-        N(T): study area in unit cells.
-    smoothing : float, default 0.5
-        Pseudo-count added to all four counts of a table that has a zero count
-        (Haldane–Anscombe correction), with a :class:`DegenerateEvidenceWarning`.
-        0 makes such a table an error.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``w_plus``, ``s_w_plus``, ``w_minus``, ``s_w_minus``, ``contrast``, ``s_contrast``,
-        ``studentized_contrast`` and ``smoothed`` (whether the correction was applied), one
-        row per pattern.  Always finite.
-
-    Raises
-    ------
-    ModelError
-        Counts that cannot form a contingency table (negative, NaN, more occurrences than
-        area), or a zero count with ``smoothing=0``.
-
-    Examples
-    --------
-    A pattern covering 100 of 1000 unit cells holds 12 of 20 occurrences:
-
-    >>> row = contrast_statistics(12, 100, 20, 1000).iloc[0]
-    >>> [round(float(row[k]), 4) for k in ("w_plus", "w_minus", "contrast")]
-    [1.8994, -0.8222, 2.7216]
-    """
-    if not (smoothing >= 0 and math.isfinite(smoothing)):
-        raise ModelError(f"smoothing={smoothing!r} must be a finite pseudo-count >= 0")
-    arrays = [
-        np.atleast_1d(np.asarray(v, dtype="float64"))
-        for v in (pattern_deposits, pattern_area, total_deposits, total_area)
-    ]
-    n11, n10, n01, n00 = _tables(*np.broadcast_arrays(*arrays))
-    counts = np.stack([n11, n10, n01, n00])
-    if not np.isfinite(counts).all() or (counts < -1e-9 * np.abs(counts).max(initial=1)).any():
-        bad = np.flatnonzero(~(np.isfinite(counts) & (counts >= 0)).all(axis=0))[:3]
-        raise ModelError(
-            f"counts {counts[:, bad].T.tolist()} (N(B∩D), N(B∩~D), N(~B∩D), N(~B∩~D)) cannot "
-            "form a contingency table: each must be finite and >= 0 (occurrences <= area); "
-            "with large unit cells, use a smaller unit_area_km2"
-        )
-    counts = np.clip(counts, 0.0, None)
-    stats, degenerate = _contrast(counts[0], counts[1], counts[2], counts[3], smoothing)
-    if degenerate.any():
-        rows = np.flatnonzero(degenerate)
-        if smoothing <= 0:
-            raise ModelError(
-                f"contingency table(s) {rows[:5].tolist()} have a zero count "
-                f"({counts[:, rows[0]].tolist()}); weights would be log(0) — set smoothing > 0 "
-                "(e.g. 0.5) or merge the empty class into a neighbour"
-            )
-        warn(
-            f"{rows.size} contingency table(s) (rows {rows[:5].tolist()}) have a zero count; "
-            f"added {smoothing} to each of their four counts (Haldane–Anscombe correction)",
-            DegenerateEvidenceWarning,
-        )
-    frame = pd.DataFrame(stats)
-    frame["smoothed"] = degenerate
-    return frame
-
-
-# ----------------------------------------------------------------------------- fitted layers
-
-
-@dataclass(frozen=True)
-class _Layer:
-    """The fitted weights of one evidence layer."""
-
-    name: str
-    kind: str
-    classes: np.ndarray  # class values; binary/continuous: [0, 1] (1 = pattern present)
-    weights: np.ndarray  # weight per class
-    variances: np.ndarray  # variance of each weight
-    area_fraction: np.ndarray  # share of the layer's data area in each class
-    threshold: float | None = None
-    direction: str | None = None
-
-    def codes(self, column: pd.Series, *, fitting: bool = False) -> np.ndarray:
-        """Class index per row, -1 where the layer has no data."""
-        if self.kind == "categorical":
-            codes = _class_codes(column, self.classes)
-            unseen = int(((codes < 0) & column.notna().to_numpy()).sum())
-            if unseen and not fitting:
-                warn(
-                    f"{unseen} cells of layer {self.name!r} are in classes not seen when "
-                    "fitting; they are treated as missing data (weight 0, missing-data variance)",
-                    DegenerateEvidenceWarning,
-                )
-            return codes
-        values = column.to_numpy(dtype="float64", na_value=np.nan)
-        missing = np.isnan(values)
-        if self.kind == "binary":
-            bad = ~missing & (values != 0) & (values != 1)
-            if bad.any():
-                raise ModelError(
-                    f"binary layer {self.name!r} has {int(bad.sum())} values other than 0/1 "
-                    f"(e.g. {values[bad][:3].tolist()}); threshold it or declare it continuous"
-                )
-            present = values == 1
-        elif self.direction == "ascending":
-            present = values <= float(self.threshold)  # type: ignore[arg-type]
-        else:
-            present = values >= float(self.threshold)  # type: ignore[arg-type]
-        codes = present.astype(np.int64)
-        codes[missing] = -1
-        return codes
-
-    def rule(self, k: int) -> str:
-        """Describe class ``k`` in words (e.g. ``<= 1500``)."""
-        if self.kind == "categorical":
-            return f"== {self.classes[k]!r}"
-        if self.kind == "binary":
-            return "== 1" if k == 1 else "== 0"
-        op = ("<=", ">") if self.direction == "ascending" else (">=", "<")
-        return f"{op[0] if k == 1 else op[1]} {self.threshold:.6g}"
-
-
-def _class_codes(column: pd.Series, classes: np.ndarray) -> np.ndarray:
-    """Index of each value in ``classes``; -1 for missing or unknown values."""
-    values = column.astype("object").where(column.notna(), None).to_numpy()
-    codes = pd.Index(classes, dtype=object).get_indexer(values).astype(np.int64)
-    codes[pd.isna(values)] = -1
-    return codes
-
-
-def _weighted_count(codes: np.ndarray, weights: np.ndarray, n_classes: int) -> np.ndarray:
-    """Sum of ``weights`` per class (code -1, missing, is left out)."""
-    shifted = codes.astype(np.intp) + 1
-    return np.bincount(shifted, weights=weights, minlength=n_classes + 1)[1 : n_classes + 1]
-
-
-def _candidate_thresholds(values: np.ndarray, n_thresholds: int | None) -> np.ndarray:
-    """Candidate thresholds: every distinct value (``None``), or that many quantiles."""
-    if n_thresholds is None:
-        return np.unique(values)
-    levels = np.linspace(0.0, 1.0, n_thresholds + 2)[1:-1]
-    cands = np.unique(np.quantile(values, levels, method="inverted_cdf"))
-    if cands.size < n_thresholds:
-        uniq = np.unique(values)
-        if uniq.size <= n_thresholds + 1:
-            cands = uniq
-    return cands
-
-
-def _threshold_curve(
-    values: np.ndarray,
-    area: np.ndarray,
-    deposits: np.ndarray,
-    direction: str,
-    candidates: np.ndarray,
-    smoothing: float,
-) -> pd.DataFrame:
-    """Contrast statistics of every candidate cumulative threshold in one direction.
-
-    One pass: the cells are binned once by candidate (``searchsorted``) and the pattern
-    counts of all thresholds are cumulative sums of the bins, so trying every distinct value
-    costs a sort, not one count per threshold.
-    """
-    m = candidates.size
-    t_area, t_dep = area.sum(), deposits.sum()
-    if direction == "ascending":  # pattern: value <= t
-        idx = np.searchsorted(candidates, values, side="left")
-        b_area = np.cumsum(np.bincount(idx, weights=area, minlength=m + 1))[:m]
-        b_dep = np.cumsum(np.bincount(idx, weights=deposits, minlength=m + 1))[:m]
-    else:  # pattern: value >= t
-        idx = np.searchsorted(candidates, values, side="right")
-        b_area = t_area - np.cumsum(np.bincount(idx, weights=area, minlength=m + 1))[:m]
-        b_dep = t_dep - np.cumsum(np.bincount(idx, weights=deposits, minlength=m + 1))[:m]
-    b_area = np.clip(b_area, 0.0, None)
-    b_dep = np.clip(b_dep, 0.0, None)
-    tables = _tables(b_dep, b_area, np.full(m, t_dep), np.full(m, t_area))
-    n11, n10, n01, n00 = (np.clip(t, 0.0, None) for t in tables)
-    stats, degenerate = _contrast(n11, n10, n01, n00, smoothing)
-    frame = pd.DataFrame(
-        {
-            "direction": direction,
-            "threshold": candidates,
-            "pattern_area": b_area,
-            "pattern_deposits": b_dep,
-            **stats,
-        }
-    )
-    frame["smoothed"] = degenerate
-    return frame
-
-
-def _thin_curve(curve: pd.DataFrame, keep: int, max_rows: int = 4000) -> pd.DataFrame:
-    """At most ``max_rows`` rows of a long curve, evenly spaced, always with row ``keep``."""
-    if len(curve) <= max_rows:
-        return curve.reset_index(drop=True)
-    rows = np.unique(np.append(np.linspace(0, len(curve) - 1, max_rows).astype(np.int64), keep))
-    return curve.iloc[rows].reset_index(drop=True)
-
-
-def _cap_empty(weights: np.ndarray, class_deposits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cap at 0 the weight of every class without a training cell (see the module doc)."""
-    empty = np.asarray(class_deposits, dtype="float64") <= _ZERO_COUNT
-    capped = empty & (weights > 0)
-    return np.where(capped, 0.0, weights), capped
-
-
-def _unique_conditions(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Unique-condition classes of a set of class-code columns (-1 = missing).
-
-    Returns the first row of each unique combination and the combination index per row.
-    """
-    radix = [int(c.max(initial=-1)) + 2 for c in columns]
-    if math.prod(radix) < 2**62:
-        key = np.zeros(columns[0].size, dtype=np.int64)
-        for c, r in zip(columns, radix, strict=True):
-            key = key * r + (c + 1)
-        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    else:
-        matrix = np.column_stack(columns)
-        _, first, inverse = np.unique(matrix, axis=0, return_index=True, return_inverse=True)
-    return first, inverse.reshape(-1)
 
 
 # ----------------------------------------------------------------------------- estimator
 
 
-class WeightsOfEvidence(ProspectivityModel):
+class WeightsOfEvidence(IndependenceChecks, ProspectivityModel):
     """Weights-of-evidence prospectivity model (data-driven, Bayesian, log-linear).
 
     See the module docstring for the formulas, the missing-data variance, the unit cell and
@@ -456,13 +169,18 @@ class WeightsOfEvidence(ProspectivityModel):
     min_ci_ratio : float, default 0.85
         Bonham-Carter's rule of thumb: an observed/predicted occurrence ratio below this
         signals conditional dependence.
-    on_dependence : {"warn", "raise", "drop"}, default "warn"
+    on_dependence : {"warn", "raise", "drop", "hybrid"}, default "warn"
         What a failed conditional-independence test does, and what two layers that split the
         study area identically do (``"warn"``/``"drop"``: the one with the smaller studentized
         contrast is left out with a warning).  ``"drop"`` is the automatic remedy: while the
         omnibus test fails, the layer of the most dependent pair (smallest chi-square p-value
         on the training cells) with the smaller studentized contrast is left out and the test
-        repeated; ``independence_steps_`` shows each step (before/after).
+        repeated; ``independence_steps_`` shows each step (before/after).  ``"hybrid"``:
+        when the test fails, the generalized classes of every layer are combined by a
+        weighted logistic regression (Agterberg & Bonham-Carter's WLR;
+        :mod:`geomap.models.wofe_hybrid`) instead of adding their weights; the steps show
+        the test with the weights (before) and with the hybrid (after; it passes by
+        construction, the fitted intercept matches the totals).
 
     Attributes
     ----------
@@ -487,8 +205,12 @@ class WeightsOfEvidence(ProspectivityModel):
         Layers left out, with the reason.
     independence_steps_ : pandas.DataFrame
         The conditional-independence test before and after each remedy step: ``step``,
-        ``dropped`` (the layer left out, ``""`` for the first fit), ``layers``, ``ratio``,
-        ``p_dependent``, ``passed``.
+        ``remedy`` (``""`` for the first fit, ``"drop"`` or ``"hybrid"``), ``dropped`` (the
+        layer left out, ``""`` otherwise), ``layers``, ``ratio``, ``p_dependent``,
+        ``passed`` and ``training_auc`` (ROC AUC of the posterior on the training cells).
+    hybrid_ : HybridFit or None
+        The logistic/WofE hybrid when ``on_dependence="hybrid"`` acted (predictions use it;
+        ``weights_`` gains ``hybrid_effect`` and ``hybrid_effect_std``), else ``None``.
     n_deposits_, study_area_units_ : float
         N(D) and N(T) in unit cells.
 
@@ -572,9 +294,9 @@ class WeightsOfEvidence(ProspectivityModel):
             raise ModelError(f"smoothing={self.smoothing!r} must be a finite pseudo-count >= 0")
         if not 0 < self.ci_confidence < 1:
             raise ModelError(f"ci_confidence={self.ci_confidence} must lie in (0, 1)")
-        if self.on_dependence not in ("warn", "raise", "drop"):
+        if self.on_dependence not in ("warn", "raise", "drop", "hybrid"):
             raise ModelError(
-                f"on_dependence={self.on_dependence!r}; choose 'warn', 'raise' or 'drop'"
+                f"on_dependence={self.on_dependence!r}; choose 'warn', 'raise', 'drop' or 'hybrid'"
             )
 
     def _units_per_row(self, cell_area_km2: float | None) -> float:
@@ -680,55 +402,15 @@ class WeightsOfEvidence(ProspectivityModel):
         self.prior_logit_ = math.log(total_deposits / (total_area - total_deposits))
         self.prior_logit_variance_ = 1.0 / total_deposits + 1.0 / (total_area - total_deposits)
         self.cell_area_km2_ = cell_area_km2
+        self.hybrid_ = None
         codes = {name: layer.codes(X[name], fitting=True) for name, layer in layers.items()}
         for name in self._duplicated_layers(codes, area):
             del layers[name], codes[name]
         self.weights_ = self.weights_[self.weights_["layer"].isin(list(layers))].reset_index(
             drop=True
         )
-        self.pairwise_independence_ = self._pairwise_tests(codes, deposits)
-        self.independence_ = self._omnibus_test(codes, area, total_deposits, report=False)
-        steps = [self._step("", self.independence_)]
-        while self.on_dependence == "drop" and not self.independence_["passed"]:
-            weakest = self._most_dependent_layer()
-            if weakest is None:
-                break
-            del self.layers_[weakest], codes[weakest]
-            self.dropped_layers_[weakest] = (
-                "conditional-independence remedy: most dependent pair, smaller contrast"
-            )
-            self.weights_ = self.weights_[self.weights_["layer"] != weakest].reset_index(drop=True)
-            self.pairwise_independence_ = self._pairwise_tests(codes, deposits)
-            self.independence_ = self._omnibus_test(codes, area, total_deposits, report=False)
-            steps.append(self._step(weakest, self.independence_))
-        self.independence_steps_ = pd.DataFrame(steps)
-        if not self.independence_["passed"]:
-            self._report_dependence(self.independence_)
+        self._check_independence(codes, area, deposits, (labels, weights))
         return self
-
-    def _step(self, dropped: str, result: Mapping[str, Any]) -> dict[str, Any]:
-        return {
-            "step": 0 if not dropped else len(self.dropped_layers_),
-            "dropped": dropped,
-            "layers": ",".join(self.layers_),
-            "ratio": float(result["ratio"]),
-            "p_dependent": float(result["p_dependent"]),
-            "passed": bool(result["passed"]),
-        }
-
-    def _most_dependent_layer(self) -> str | None:
-        """Return the weaker layer (smaller max |studentized C|) of the most dependent pair."""
-        if len(self.layers_) < 2:
-            return None
-        pairs = self.pairwise_independence_.dropna(subset=["p_value"])
-        if not len(pairs):
-            return None
-        worst = pairs.sort_values(["p_value", "chi2"], ascending=[True, False]).iloc[0]
-        stud = self.weights_.groupby("layer")["studentized_contrast"].apply(
-            lambda v: float(np.nanmax(np.abs(v.to_numpy(dtype=float)), initial=0.0))
-        )
-        a, b = str(worst["layer_a"]), str(worst["layer_b"])
-        return a if stud.get(a, 0.0) <= stud.get(b, 0.0) else b
 
     def _fit_layer(
         self,
@@ -1024,151 +706,14 @@ class WeightsOfEvidence(ProspectivityModel):
         )
         return rows
 
-    # -- diagnostics ---------------------------------------------------------------------
-
-    def _duplicated_layers(self, codes: dict[str, np.ndarray], area: np.ndarray) -> list[str]:
-        """Layers whose classes split the study area exactly like an earlier layer's.
-
-        Perfectly correlated evidence would be counted twice.  With ``on_dependence="raise"``
-        that is an error; otherwise the layer with the smaller studentized contrast is left
-        out with a warning (and listed in ``dropped_layers_``).
-        """
-        names = list(codes)
-        n = area.size
-        probe = np.sort(np.random.default_rng(0).choice(n, size=min(n, 100_000), replace=False))
-        stud = self.weights_.set_index("layer")["studentized_contrast"].abs()
-        strength = {name: float(np.nanmax(stud.loc[[name]])) for name in names}
-        dropped: list[str] = []
-        for i, a_name in enumerate(names):
-            for b_name in names[i + 1 :]:
-                if a_name in dropped or b_name in dropped:
-                    continue
-                if not (
-                    self._same_partition(codes[a_name][probe], codes[b_name][probe])
-                    and self._same_partition(codes[a_name], codes[b_name])
-                ):
-                    continue
-                message = (
-                    f"layers {a_name!r} and {b_name!r} split the study area identically "
-                    "(perfectly correlated where both have data); weights of evidence would "
-                    "count the same evidence twice"
-                )
-                if self.on_dependence == "raise":
-                    raise ModelError(f"{message}; remove one of them")
-                weaker = b_name if strength[b_name] <= strength[a_name] else a_name
-                kept = a_name if weaker == b_name else b_name
-                dropped.append(weaker)
-                self.dropped_layers_[weaker] = f"it duplicates the pattern of {kept!r}"
-                warn(f"{message}; {weaker!r} is left out", DegenerateEvidenceWarning)
-        return dropped
-
-    @staticmethod
-    def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
-        both = (a >= 0) & (b >= 0)
-        if both.sum() < 2:
-            return False
-        a, b = a[both], b[both]
-        n_a, n_b = int(a.max()) + 1, int(b.max()) + 1
-        joint = np.bincount(a * n_b + b, minlength=n_a * n_b)
-        used_a = np.unique(a).size
-        used_b = np.unique(b).size
-        return bool(used_a >= 2 and used_a == used_b == int((joint > 0).sum()))
-
-    def _pairwise_tests(self, codes: dict[str, np.ndarray], deposits: np.ndarray) -> pd.DataFrame:
-        from scipy.stats import chi2_contingency
-
-        names = list(codes)
-        rows = []
-        on = deposits > 0
-        for i, a_name in enumerate(names):
-            for b_name in names[i + 1 :]:
-                a, b, w = codes[a_name][on], codes[b_name][on], deposits[on]
-                both = (a >= 0) & (b >= 0)
-                a, b, w = a[both], b[both], w[both]
-                row: dict[str, Any] = {
-                    "layer_a": a_name,
-                    "layer_b": b_name,
-                    "chi2": np.nan,
-                    "dof": 0,
-                    "p_value": np.nan,
-                    "n": float(w.sum()),
-                }
-                if a.size:
-                    n_a, n_b = int(a.max()) + 1, int(b.max()) + 1
-                    table = np.bincount(a * n_b + b, weights=w, minlength=n_a * n_b)
-                    table = table.reshape(n_a, n_b)
-                    table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
-                    if min(table.shape) >= 2:
-                        result = chi2_contingency(table)
-                        row.update(
-                            chi2=float(result.statistic),
-                            dof=int(result.dof),
-                            p_value=float(result.pvalue),
-                        )
-                rows.append(row)
-        return pd.DataFrame(rows, columns=["layer_a", "layer_b", "chi2", "dof", "p_value", "n"])
-
-    def _omnibus_test(
-        self,
-        codes: dict[str, np.ndarray],
-        area: np.ndarray,
-        observed: float,
-        *,
-        report: bool = True,
-    ) -> dict[str, Any]:
-        from scipy.stats import norm
-
-        first, inverse = _unique_conditions([codes[name] for name in self.layers_])
-        unique_area = np.bincount(inverse, weights=area)
-        p, std = self._posterior({n: c[first] for n, c in codes.items()}, with_std=True)
-        assert std is not None
-        predicted = float((unique_area * p).sum())
-        std_predicted = float(math.sqrt(((unique_area * std) ** 2).sum()))
-        z = (predicted - observed) / std_predicted if std_predicted > 0 else 0.0
-        p_dependent = float(norm.cdf(z))
-        ratio = observed / predicted if predicted > 0 else float("inf")
-        passed = p_dependent <= self.ci_confidence and ratio >= self.min_ci_ratio
-        result = {
-            "observed": observed,
-            "predicted": predicted,
-            "std_predicted": std_predicted,
-            "ratio": ratio,
-            "z": z,
-            "p_dependent": p_dependent,
-            "confidence": self.ci_confidence,
-            "passed": passed,
-        }
-        if not passed and report:
-            self._report_dependence(result)
-        return result
-
-    def _report_dependence(self, result: Mapping[str, Any]) -> None:
-        predicted, observed = result["predicted"], result["observed"]
-        ratio, p_dependent = result["ratio"], result["p_dependent"]
-        worst = self.pairwise_independence_.sort_values("p_value").head(3)
-        pairs = ", ".join(
-            f"{a}/{b} (p={p:.3g})"
-            for a, b, p in zip(worst["layer_a"], worst["layer_b"], worst["p_value"], strict=True)
-            if np.isfinite(p)
-        )
-        message = (
-            f"conditional independence is doubtful: the model predicts {predicted:.1f} "
-            f"training occurrences where {observed:g} are observed (ratio {ratio:.2f}; "
-            f"Agterberg–Cheng probability of dependence {p_dependent:.3f}); posterior "
-            "probabilities are inflated — merge or drop correlated layers"
-            + (f" (most dependent pairs: {pairs})" if pairs else "")
-        )
-        if self.on_dependence == "raise":
-            raise ModelError(message)
-        if self.on_dependence == "drop":
-            message += f"; the remedy left out {len(self.independence_steps_) - 1} layer(s)"
-        warn(message, ConditionalIndependenceWarning)
-
     # -- prediction ----------------------------------------------------------------------
 
     def _logit(
         self, codes: Mapping[str, np.ndarray], *, with_var: bool
     ) -> tuple[np.ndarray, np.ndarray]:
+        hybrid = getattr(self, "hybrid_", None)  # None before fit and without the remedy
+        if hybrid is not None:
+            return hybrid.logit(codes, with_var=with_var)
         n = next(iter(codes.values())).size
         logit = np.full(n, self.prior_logit_)
         var_logit = np.full(n if with_var else 0, self.prior_logit_variance_)
@@ -1187,15 +732,20 @@ class WeightsOfEvidence(ProspectivityModel):
         if not with_std:
             return p, None
         variance = (p * (1.0 - p)) ** 2 * var_logit
+        hybrid = getattr(self, "hybrid_", None)
         for name, layer in self.layers_.items():
             missing = codes[name] < 0
             if not missing.any():
                 continue
-            base = logit[missing]
+            effects, neutral = layer.weights, 0.0
+            if hybrid is not None:
+                effects = hybrid.effects(name, layer.classes.size)
+                neutral = hybrid.missing_effect(name)
+            base = logit[missing] - neutral
             p0 = p[missing]
             extra = np.zeros(base.size)
             for k in range(layer.classes.size):
-                extra += layer.area_fraction[k] * (expit(base + layer.weights[k]) - p0) ** 2
+                extra += layer.area_fraction[k] * (expit(base + effects[k]) - p0) ** 2
             variance[missing] += extra
         return p, np.sqrt(variance)
 

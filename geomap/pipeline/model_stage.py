@@ -367,8 +367,9 @@ def model_region(
     mode : {"greenfield", "brownfield"}, optional
         ``"brownfield"`` adds the known-occurrence proximity layer
         (:data:`geomap.models.baselines.PROXIMITY_LAYER`), recomputed inside every fold
-        from the training-fold sites so validation stays honest; ``"greenfield"`` (the
-        default, or the recipe's ``model.mode``) uses the evidence layers only.
+        from the training-fold sites so validation stays honest; ``"greenfield"`` uses the
+        evidence layers only.  Default: ``settings.mode``, else the recipe's ``model.mode``,
+        else greenfield (recorded in ``settings["mode"]``).
     **options
         Fields of :class:`~geomap.pipeline.settings.BuildSettings` replacing those of
         ``settings``; the model stage uses ``model``, ``params``, ``resolution_m``,
@@ -424,7 +425,7 @@ def model_region(
             catalog=cat,
             stack=stack,
             points=training,
-            mode=str(mode or getattr(loaded.model, "mode", None) or "greenfield"),
+            mode=effective_mode(loaded, mode or run.mode),
         )
         estimator = _estimator(name, params, table)
         block, block_note = _usable_block_size(table, block)
@@ -508,6 +509,7 @@ def model_region(
         "test_regions": list(run.test_regions),
         "normalize": run.normalize,
         "cell_area_km2": table.cell_area_km2,
+        "mode": effective_mode(loaded, mode or run.mode),
     }
     return ModelResult(
         recipe=loaded.id,
@@ -524,6 +526,11 @@ def model_region(
         transfer_diagnostics=transfer_diagnostics,
         holdouts=holdouts,
     )
+
+
+def effective_mode(recipe: Any, mode: str | None) -> str:
+    """Return the exploration mode of a run: ``mode``, else the recipe's, else greenfield."""
+    return str(mode or getattr(getattr(recipe, "model", None), "mode", None) or "greenfield")
 
 
 def _plain(value: Any) -> bool:

@@ -194,6 +194,13 @@ def model_caveats(state: BuildState) -> list[str]:
             "Conditional-independence test failed with every evidence layer; the remedy left out "
             f"{', '.join(dropped)} until it passed (report.md shows each step)."
         )
+    if any(step.get("remedy") == "hybrid" for step in remedy):
+        notes.append(
+            "Conditional-independence test failed with the weights of evidence added; the "
+            "logistic/WofE hybrid combined the same layers by weighted logistic regression "
+            "instead (dependent layers share one effect; report.md shows the test before and "
+            "after)."
+        )
     auc = metrics.get("spatial_cv", {}).get("auc", {})
     held_out, se = auc.get("held_out"), auc.get("held_out_se")
     if held_out is not None:

@@ -155,6 +155,21 @@ def _transfer_lines(metrics: Mapping[str, Any], diagnostics: Mapping[str, Any]) 
     return lines
 
 
+def _mode_line(mode: Any) -> str:
+    """Return the report line that says which exploration mode was run."""
+    if mode == "brownfield":
+        return (
+            "- Mode: **brownfield**: distance to the known (training) occurrences is an "
+            "evidence layer; in validation it is recomputed inside every fold from that "
+            "fold's training sites only, so held-out sites never vouch for themselves. The "
+            "map favours ground near known deposits by design."
+        )
+    return (
+        "- Mode: greenfield: the evidence layers only; the known occurrences train the "
+        "model but are not evidence (use `--mode brownfield` to add their proximity)."
+    )
+
+
 def build_report(
     *,
     recipe: Any,
@@ -224,9 +239,12 @@ def build_report(
         f"{_fmt(settings.get('random_state', 0))}; spatial block cross-validation with "
         f"{_fmt(metrics.get('settings', {}).get('n_splits', '?'))} folds of "
         f"{_fmt(metrics.get('settings', {}).get('block_size_m', math.nan) / 1000, 0)} km blocks.",
+        _mode_line(settings.get("mode") or metrics.get("settings", {}).get("mode")),
         f"- Targets: {_target_rule_text(settings)}, touching cells "
-        f"merged, targets under {_fmt(settings.get('min_area_km2'), 1)} km² dropped, ranked by "
-        "mean prospectivity.",
+        f"merged, targets under {_fmt(settings.get('min_area_km2'), 1)} km² dropped"
+        + _pieces_text(settings)
+        + ", ranked by mean prospectivity minus its uncertainty."
+        + _listing_text(settings),
         "",
         "## Evidence layers",
         "",
@@ -313,6 +331,27 @@ def build_report(
     lines += _source_choice_lines(settings.get("sources") or {})
     lines += ["", "## Attribution", "", markdown_paragraphs(attribution), ""]
     return "\n".join(lines)
+
+
+def _pieces_text(settings: Mapping[str, Any]) -> str:
+    piece, cap = settings.get("max_piece_km2"), settings.get("max_target_km2")
+    if not isinstance(piece, int | float):
+        return ""
+    text = f", larger ones cut into compact pieces of at most {piece:g} km²"
+    if isinstance(cap, int | float) and piece > cap:
+        text += f" (the {cap:g} km² survey size is under 4 cells at this cell size)"
+    return text
+
+
+def _listing_text(settings: Mapping[str, Any]) -> str:
+    rest = settings.get("targets_not_listed")
+    if not isinstance(rest, int) or rest <= 0:
+        return ""
+    return (
+        f" The best {settings.get('max_targets')} are listed; {rest} more targets "
+        f"({_fmt(settings.get('targets_not_listed_km2'), 0)} km²) rank below them and are "
+        "not listed (raise `--max-targets` to see them)."
+    )
 
 
 def _target_rule_text(settings: Mapping[str, Any]) -> str:

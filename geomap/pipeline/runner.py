@@ -45,7 +45,7 @@ from geomap.pipeline.outputs import (
 from geomap.pipeline.plan import check_plan
 from geomap.pipeline.settings import BuildSettings, settings_from
 from geomap.pipeline.trust import validation_lines
-from geomap.targets import DEFAULT_MAX_TARGET_KM2
+from geomap.targets import DEFAULT_MAX_TARGET_KM2, DEFAULT_MAX_TARGETS
 from geomap.training import audit_layer, audit_markdown, flag_training
 
 __all__ = ["STAGES", "BuildResult", "BuildState", "build", "run_stages", "write_outputs"]
@@ -203,6 +203,7 @@ def run_stages(
     run = settings_from(settings, options)
     top_percent, threshold = run.target_rule()
     max_target = DEFAULT_MAX_TARGET_KM2 if run.max_target_km2 is None else float(run.max_target_km2)
+    max_targets = DEFAULT_MAX_TARGETS if run.max_targets is None else int(run.max_targets)
     progress = progress or _Progress("", enabled=False)
     cat = catalog or load_catalog()
     with progress.stage("catalog"):
@@ -259,10 +260,12 @@ def run_stages(
             threshold=threshold,
             min_area_km2=min_area,
             max_target_km2=max_target,
+            max_targets=max_targets,
             n_layers=sum(
                 v.attrs.get("geomap_role") == "evidence" for v in stack.data_vars.values()
             ),
         )
+        listing = dict(targets.attrs.get("geomap_targets", {}))
         targets = with_centroids(targets)
     stable = None
     if run.stability and len(targets):
@@ -286,21 +289,29 @@ def run_stages(
                     max_target_km2=max_target,
                     random_state=run.random_state,
                     catalog=cat,
+                    mode=run.mode,
                 ),
                 save=save_json,
                 load=load_json,
             )
             context.keys["stability"] = key
+    from geomap.pipeline.model_stage import effective_mode
+
     recorded = {
         "recipe": loaded.id,
         "region": region_obj.id,
         "resolution_m": resolution,
         "model": products.model_name,
         "params": run.params,
+        "mode": effective_mode(loaded, run.mode),
         "top_percent": top_percent,
         "threshold": threshold,
         "min_area_km2": min_area,
         "max_target_km2": max_target,
+        "max_targets": max_targets,
+        "max_piece_km2": listing.get("max_piece_km2"),
+        "targets_not_listed": int(listing.get("not_listed") or 0),
+        "targets_not_listed_km2": float(listing.get("not_listed_area_km2") or 0.0),
         "n_splits": run.n_splits,
         "max_cells": run.max_cells,
         "chunks": run.chunks,
@@ -619,8 +630,11 @@ def summary_lines(result: BuildResult) -> list[str]:
     """Short text summary of a build (CLI and notebooks)."""
     auc: Mapping[str, Any] = result.metrics.get("spatial_cv", {}).get("auc", {})
     held_out = auc.get("held_out")
+    mode = result.metrics.get("settings", {}).get("mode")
     return [
-        f"{result.recipe} / {result.region} -> {result.out}",
+        f"{result.recipe} / {result.region}"
+        + (" (brownfield: proximity to known sites is evidence)" if mode == "brownfield" else "")
+        + f" -> {result.out}",
         f"  held-out AUC {held_out:.3f}" if isinstance(held_out, float) else "  held-out AUC n/a",
         *validation_lines(result.metrics),
         f"  {len(result.targets)} targets; cache {len(result.cache_hits)} hits, "

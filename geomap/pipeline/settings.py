@@ -37,11 +37,13 @@ from typing import Any
 
 from geomap.errors import ParameterError
 
-__all__ = ["DEFAULT_TOP_PERCENT", "BuildSettings", "default_resolution", "parse_chunks"]
+__all__ = ["DEFAULT_TOP_PERCENT", "MODES", "BuildSettings", "default_resolution", "parse_chunks"]
 
 DEFAULT_TOP_PERCENT = 2.0
 """Targets are the top 2 % of the area with data unless a percentage or threshold is given."""
 
+MODES = ("greenfield", "brownfield")
+"""Exploration modes: evidence layers only, or also distance to the known occurrences."""
 _TARGET_CELLS = 150_000.0
 
 
@@ -151,10 +153,18 @@ class BuildSettings:
     min_area_km2 : float, optional
         Drop smaller targets (default: two cells).
     max_target_km2 : float, optional
-        Split larger targets into survey-sized tiles (default
-        :data:`geomap.targets.DEFAULT_MAX_TARGET_KM2`, 300 km²).
+        Split larger targets into compact survey-sized pieces (default
+        :data:`geomap.targets.DEFAULT_MAX_TARGET_KM2`, 300 km²; never below 4 cells).
+    max_targets : int, optional
+        List the best this many targets (default :data:`geomap.targets.DEFAULT_MAX_TARGETS`,
+        100); the report counts the rest.
     stability : bool, default True
         Rebuild the model at twice the cell size and report which leading targets persist.
+    mode : {"greenfield", "brownfield"}, optional
+        ``"brownfield"`` adds the known-occurrence proximity evidence layer (distance to the
+        nearest training site, recomputed inside every validation fold from that fold's
+        training sites only); ``"greenfield"`` uses the recipe's evidence layers alone.
+        Default: the recipe's ``model.mode``, else greenfield.
     chunks : None, "auto", int or (int, int)
         Build evidence, predict, select targets and write rasters on Dask chunks of this size
         (``"auto"``: 2048 x 2048 cells): memory is bounded by the chunk size, not the grid.
@@ -184,7 +194,9 @@ class BuildSettings:
     threshold: float | None = None
     min_area_km2: float | None = None
     max_target_km2: float | None = None
+    max_targets: int | None = None
     stability: bool = True
+    mode: str | None = None
     chunks: Any = None
     scheduler: str | None = None
     random_state: int = 0
@@ -207,6 +219,20 @@ class BuildSettings:
                     "e.g. 300"
                 )
             object.__setattr__(self, "max_target_km2", area)
+        if self.max_targets is not None and (
+            isinstance(self.max_targets, bool)
+            or not isinstance(self.max_targets, int)
+            or self.max_targets < 1
+        ):
+            raise ParameterError(
+                f"--max-targets {self.max_targets!r} must be a whole number of targets >= 1, "
+                "e.g. 100"
+            )
+        if self.mode is not None and self.mode not in MODES:
+            raise ParameterError(
+                f"--mode {self.mode!r}: choose greenfield (evidence layers only) or brownfield "
+                "(adds distance to the known occurrences, fold-aware in validation)"
+            )
         object.__setattr__(self, "chunks", parse_chunks(self.chunks))
         object.__setattr__(self, "test_regions", tuple(self.test_regions or ()))
 

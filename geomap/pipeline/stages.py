@@ -229,10 +229,13 @@ def model_stage(
     The model, its parameters and the validation settings come from ``settings``; the
     region, grid, chunks and seed from ``context``.
     """
-    from geomap.pipeline.model_stage import model_region
+    from geomap.pipeline.model_stage import effective_mode, model_region
 
     recipe = context.recipe
     name = settings.model or recipe.model.name
+    mode = effective_mode(recipe, settings.mode)
+    # greenfield keeps the cache key it always had; brownfield is a different model
+    brownfield = {"mode": mode} if mode != "greenfield" else {}
     effective = (
         settings.params
         if settings.params is not None
@@ -254,6 +257,7 @@ def model_stage(
             "test_regions": list(settings.test_regions),
             "normalize": settings.normalize,
         },
+        **brownfield,
     )
 
     def compute() -> ModelProducts:
@@ -270,6 +274,7 @@ def model_stage(
             stack=stack,
             training=training,
             leave_one_out=True,  # the build runs the hold-outs (geomap.models.holdout)
+            mode=mode,
         )
         return ModelProducts(
             prediction=result.prediction,  # lazy when chunked: computed block by block on save
@@ -384,6 +389,7 @@ def targets_stage(
     threshold: float | None = None,
     n_layers: int | None = None,
     max_target_km2: float | None = None,
+    max_targets: int | None = None,
 ) -> gpd.GeoDataFrame:
     """Return ranked target polygons from the prospectivity surface.
 
@@ -408,6 +414,7 @@ def targets_stage(
         commodities=codes,
         threshold=threshold,
         max_target_km2=max_target_km2,
+        max_targets=max_targets,
     )
     prediction = products.prediction
 
@@ -425,6 +432,7 @@ def targets_stage(
             commodities=codes,
             admin_areas=admin,
             max_target_km2=max_target_km2,
+            max_targets=max_targets,
         )
 
     frame, key = context.cache.get_or_compute(
