@@ -147,14 +147,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--only", nargs="*", help="recipe ids to run")
+    parser.add_argument("--region", nargs="*", help="region ids to run (default: all)")
     args = parser.parse_args(argv)
+    partial = bool(args.only or args.region)
+    old = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
     rows = []
     for recipe, region, resolution in RUNS:
-        if args.only and recipe not in args.only:
+        if (args.only and recipe not in args.only) or (args.region and region not in args.region):
             continue
         rows.append(run_one(recipe, region, resolution))
         print(table(rows[-1:]).splitlines()[-1], flush=True)
-    payload = {"rows": rows, "remedy": remedy("carbonatite-ree", "conus", 20_000.0)}
+    if partial:  # replace the rows that were run, keep the others (and their order)
+        fresh = {(r["recipe"], r["region"]): r for r in rows}
+        kept = [fresh.pop((r["recipe"], r["region"]), r) for r in old.get("rows", [])]
+        rows = kept + list(fresh.values())
+    rerun_remedy = not partial or "carbonatite-ree" in (args.only or [])
+    payload = {
+        "rows": rows,
+        "remedy": (
+            remedy("carbonatite-ree", "conus", 20_000.0) if rerun_remedy else old.get("remedy")
+        ),
+    }
     args.out.write_text(json.dumps(payload, indent=1, default=str) + "\n", encoding="utf-8")
     print(table(rows))
     return 0
