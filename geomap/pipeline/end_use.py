@@ -39,7 +39,8 @@ def end_use_record(recipe: Any, region: str) -> dict[str, Any] | None:
     Returns
     -------
     dict or None
-        ``name`` (the end use; ``requested``: as the user wrote it), ``description``, ``elements`` (the end use's element set, sorted; every
+        ``name`` (the end use; ``requested``: as the user wrote it), ``description``,
+        ``elements`` (the end use's element set, sorted; every
         element for ``"all"``), ``layers`` (one entry per geochemistry layer built:
         ``layer``, ``elements`` it reads, ``selected_elements`` it shares with the end use)
         and ``left_out`` (the recipe's geochemistry layers in the region that the end use
@@ -71,11 +72,12 @@ def end_use_record(recipe: Any, region: str) -> dict[str, Any] | None:
     described = known.get(canonical, {})
     left_out: dict[str, set[str]] = {}
     if getattr(recipe, "path", ""):
+        from geomap.errors import GeomapError
         from geomap.recipes import load_recipe
 
         try:
             full = load_recipe(recipe.path, end_use="all")
-        except Exception:  # noqa: BLE001 - the record must not break a finished build
+        except (GeomapError, OSError):  # the file changed since: record what was built
             full = None
         if full is not None:
             left_out = {
