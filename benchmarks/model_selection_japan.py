@@ -38,6 +38,23 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "model_selection_japan.json"
 RESOLUTION_M = 5000.0
 SPACING_FACTORS = (2.0, 3.0, 4.0)
+KUROKO_SPACING_FACTORS = (2.0, 4.0)  # fewer variants: three layer sets, 35 sites (slower fits)
+KUROKO_MODELS = ("wofe (every threshold)", "wofe (3 quantile thresholds)", "logistic (C=0.1)")
+KUROKO_PATHFINDERS: dict[str, list[dict[str, Any]]] = {
+    # one robust Mahalanobis distance of all seven pathfinders (ilr), as shipped before
+    "vms_suite": [{"name": "vms_pathfinder_anomaly", "params": {"index": "vms_suite"}}],
+    # two additive clr indices: base metals, and the volatile pathfinders apart
+    "base_metals + volatiles": [
+        {"name": "base_metal_anomaly", "params": {"index": "base_metals"}},
+        {"name": "volatile_anomaly", "params": {"index": "volatile_pathfinders"}},
+    ],
+    # all three: the suite's distance and the two indices
+    "vms_suite + base_metals + volatiles": [
+        {"name": "vms_pathfinder_anomaly", "params": {"index": "vms_suite"}},
+        {"name": "base_metal_anomaly", "params": {"index": "base_metals"}},
+        {"name": "volatile_anomaly", "params": {"index": "volatile_pathfinders"}},
+    ],
+}
 CANDIDATE_MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     "wofe (every threshold)": ("wofe", {}),
     "wofe (3 quantile thresholds)": ("wofe", {"n_thresholds": 3}),
@@ -47,22 +64,52 @@ CANDIDATE_MODELS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def _tables(recipe_id: str, region: str) -> dict[float, Any]:
-    """One cell table per support radius (the same cells; only the GSJ layers differ)."""
-    from geomap.pipeline.model_stage import _region_table
-    from geomap.recipes import load_recipe, training_occurrences
+def _variants(recipe_id: str) -> dict[str, Any]:
+    """Evidence variants to choose among: support radius (and for Kuroko the pathfinder layers)."""
+    from geomap.recipes import load_recipe
 
     base = load_recipe(recipe_id)
-    points = training_occurrences(base, region)
+    geochem = [spec for spec in base.evidence if spec.function == "geochem_anomaly"]
+    if not geochem:
+        raise ValueError(f"{recipe_id} has no geochem_anomaly layer to choose for")
+    layer_sets: dict[str, list[dict[str, Any]]] = (
+        KUROKO_PATHFINDERS
+        if recipe_id == "kuroko-vms"
+        else {"as shipped": [{"name": s.name, "params": dict(s.params)} for s in geochem]}
+    )
+    template = geochem[0]
+    first = base.evidence.index(template)
+    context = [spec for spec in base.evidence if spec.function != "geochem_anomaly"]
+    variants = {}
+    for set_label, layers in layer_sets.items():
+        factors = KUROKO_SPACING_FACTORS if recipe_id == "kuroko-vms" else SPACING_FACTORS
+        for factor in factors:
+            specs = [
+                template.model_copy(
+                    update={
+                        "name": layer["name"],
+                        "params": {**layer["params"], "spacing_factor": factor},
+                    }
+                )
+                for layer in layers
+            ]
+            label = f"{factor:g} x spacing" + (
+                "" if set_label == "as shipped" else f", {set_label}"
+            )
+            evidence = [*context[:first], *specs, *context[first:]]
+            variants[label] = base.model_copy(update={"evidence": evidence})
+    return variants
+
+
+def _tables(recipe_id: str, region: str) -> dict[str, Any]:
+    """One cell table per evidence variant (the same cells; only the GSJ layers differ)."""
+    from geomap.pipeline.model_stage import _region_table
+    from geomap.recipes import training_occurrences
+
+    variants = _variants(recipe_id)
+    points = training_occurrences(next(iter(variants.values())), region)
     tables = {}
-    for factor in SPACING_FACTORS:
-        evidence = [
-            spec.model_copy(update={"params": {**spec.params, "spacing_factor": factor}})
-            if spec.function == "geochem_anomaly"
-            else spec
-            for spec in base.evidence
-        ]
-        recipe = base.model_copy(update={"evidence": evidence})
+    for label, recipe in variants.items():
         _, table, _ = _region_table(
             recipe,
             region,
@@ -74,11 +121,15 @@ def _tables(recipe_id: str, region: str) -> dict[float, Any]:
             catalog=None,
             points=points,
         )
-        tables[factor] = table
+        table.report["gsj_layers"] = [
+            spec.name for spec in recipe.evidence if spec.function == "geochem_anomaly"
+        ]
+        tables[label] = table
+        print(f"{label}: {len(table)} cells, {int(table.y.sum())} with occurrences", flush=True)
     first = next(iter(tables.values()))
     for table in tables.values():
         if not table.X.index.equals(first.X.index) or not np.array_equal(table.y, first.y):
-            raise RuntimeError("the support-radius variants do not share their cells")
+            raise RuntimeError("the evidence variants do not share their cells")
     return tables
 
 
@@ -122,28 +173,35 @@ def _splits(table: Any, block_m: float, n_splits: int) -> list[Any]:
     return list(splitter.split(table.X, table.y, coords=table.coords))
 
 
-def _inner_choice(tables: dict[float, Any], rows: np.ndarray, block_m: float) -> dict[str, Any]:
+def _models(recipe_id: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    if recipe_id == "kuroko-vms":
+        return {k: CANDIDATE_MODELS[k] for k in KUROKO_MODELS}
+    return dict(CANDIDATE_MODELS)
+
+
+def _inner_choice(
+    tables: dict[str, Any],
+    rows: np.ndarray,
+    block_m: float,
+    models: dict[str, tuple[str, dict[str, Any]]],
+) -> dict[str, Any]:
     """Inner spatial CV on ``rows``: the candidate with the highest out-of-fold AUC."""
     scores = {}
-    for factor, table in tables.items():
+    order = list(tables)
+    for evidence, table in tables.items():
         inner = _subset(table, rows)
         splits = _splits(inner, block_m, 4)
-        for label, (model, params) in CANDIDATE_MODELS.items():
+        for label, (model, params) in models.items():
             oof = _oof_scores(model, params, inner, splits)
-            scores[(factor, label)] = _auc(inner.y, oof, inner.sample_weight)
-    best = max(scores, key=lambda k: (scores[k], -SPACING_FACTORS.index(k[0])))
+            scores[(evidence, label)] = _auc(inner.y, oof, inner.sample_weight)
+    # ties: the earlier (smaller radius, simpler) evidence and the earlier model win
+    best = max(scores, key=lambda k: (scores[k], -order.index(k[0]), -list(models).index(k[1])))
     return {
-        "spacing_factor": best[0],
+        "evidence": best[0],
         "candidate": best[1],
         "inner_auc": round(scores[best], 4),
-        "inner_auc_all": {f"{k[1]}, {k[0]:g} x spacing": round(v, 4) for k, v in scores.items()},
+        "inner_auc_all": {f"{k[1]}; {k[0]}": round(v, 4) for k, v in scores.items()},
     }
-
-
-def _gsj_layers(recipe_id: str) -> list[str]:
-    from geomap.recipes import load_recipe
-
-    return [s.name for s in load_recipe(recipe_id).evidence if s.function == "geochem_anomaly"]
 
 
 def nested_selection(recipe_id: str, region: str = "japan") -> dict[str, Any]:
@@ -151,16 +209,17 @@ def nested_selection(recipe_id: str, region: str = "japan") -> dict[str, Any]:
     from geomap.pipeline.model_stage import _usable_block_size, default_block_size
 
     tables = _tables(recipe_id, region)
-    first = tables[SPACING_FACTORS[0]]
+    models = _models(recipe_id)
+    first = next(iter(tables.values()))
     block_m, _ = _usable_block_size(first, default_block_size(RESOLUTION_M))
     outer = _splits(first, block_m, 5)
     nested_oof = np.full(len(first), np.nan)
     area_rank = np.full(len(first), np.nan)  # share of the fold's training cells scoring lower
     folds = []
     for f, (train_rows, test_rows) in enumerate(outer):
-        choice = _inner_choice(tables, train_rows, block_m)
-        model, params = CANDIDATE_MODELS[choice["candidate"]]
-        table = tables[choice["spacing_factor"]]
+        choice = _inner_choice(tables, train_rows, block_m, models)
+        model, params = models[choice["candidate"]]
+        table = tables[choice["evidence"]]
         from geomap.models.validate import _fit, _score
         from geomap.pipeline.model_stage import _estimator
 
@@ -180,31 +239,31 @@ def nested_selection(recipe_id: str, region: str = "japan") -> dict[str, Any]:
             }
         )
         print(
-            f"fold {f}: chose {choice['candidate']}, {choice['spacing_factor']:g} x spacing "
+            f"fold {f}: chose {choice['candidate']}; {choice['evidence']} "
             f"(inner AUC {choice['inner_auc']:.3f}); outer fold AUC {fold_auc:.3f}",
             flush=True,
         )
     plain = []
-    for factor, table in tables.items():
-        for label, (model, params) in CANDIDATE_MODELS.items():
+    for evidence, table in tables.items():
+        for label, (model, params) in models.items():
             oof = _oof_scores(model, params, table, outer)
             plain.append(
                 {
                     "candidate": label,
-                    "spacing_factor": factor,
+                    "evidence": evidence,
                     "spatial_cv_auc": round(_auc(table.y, oof, table.sample_weight), 4),
                 }
             )
-    ship = _inner_choice(tables, np.arange(len(first)), block_m)
-    print(f"inner CV over all cells chooses {ship['candidate']}, {ship['spacing_factor']:g} x")
+    ship = _inner_choice(tables, np.arange(len(first)), block_m, models)
+    print(f"inner CV over all cells chooses {ship['candidate']}; {ship['evidence']}")
     return {
         "recipe": recipe_id,
         "region": region,
         "resolution_m": RESOLUTION_M,
         "block_size_m": block_m,
         "n_positive_cells": int(first.y.sum()),
-        "candidates": list(CANDIDATE_MODELS),
-        "spacing_factors": list(SPACING_FACTORS),
+        "candidates": list(models),
+        "evidence_variants": list(tables),
         "nested_auc_held_out": round(_auc(first.y, nested_oof, first.sample_weight), 4),
         "nested_auc_held_out_area_rank": round(_auc(first.y, area_rank, first.sample_weight), 4),
         "nested_auc_fold_mean": round(float(np.mean([f["outer_fold_auc"] for f in folds])), 4),
@@ -212,7 +271,9 @@ def nested_selection(recipe_id: str, region: str = "japan") -> dict[str, Any]:
         "plain_spatial_cv": plain,
         "chosen_over_all_cells": ship,
         "single_layer": _single_layers(
-            tables[ship["spacing_factor"]], outer, _gsj_layers(recipe_id)
+            tables[ship["evidence"]],
+            outer,
+            tables[ship["evidence"]].report["gsj_layers"],
         ),
     }
 
