@@ -59,3 +59,15 @@ def test_model_region_and_the_stack_use_the_region_model():
     assert forced.model_name == "wofe" and "C" not in forced.settings["params"]
     assert '"name": "logistic"' in japan.stack.attrs["geomap_model"]
     assert '"regions"' not in japan.stack.attrs["geomap_model"]
+
+
+def test_kuroko_reads_the_seven_pathfinders_in_two_indices():
+    from geomap.evidence.geochem import layer_elements
+
+    recipe = load_recipe("kuroko-vms")
+    geochem = {s.name: s for s in recipe.evidence if s.function == "geochem_anomaly"}
+    assert set(geochem) == {"base_metal_anomaly", "volatile_anomaly"}
+    assert layer_elements(dict(geochem["base_metal_anomaly"].params)) == {"Zn", "Pb", "Cu", "Cd"}
+    assert layer_elements(dict(geochem["volatile_anomaly"].params)) == {"As", "Sb", "Hg"}
+    assert recipe.model_for("japan").params == {"n_thresholds": 3}
+    assert "inner spatial CV" in recipe.rationale
