@@ -7,7 +7,9 @@
    ``geochem_surface`` of La on the same grid (ratio = layer / baseline);
 2. **validation** (spatial block CV, :func:`geomap.pipeline.model_region`) of ``kuroko-vms`` and
    ``granite-sn-w`` in Japan at 5 km, each recipe as shipped and as it was before the GSJ layers
-   (the same recipe with its ``geochem_anomaly`` layers removed: the control);
+   (the same recipe with its ``geochem_anomaly`` layers removed: the control), each with the
+   fold-aware distance-to-occurrences baseline and the unrelated-commodity control of
+   :mod:`geomap.models.baselines`;
 3. **REE context**: how the per-sample REE scores of ``ree-japan-geochem`` relate to granite
    terrains (GLiM felsic intrusive cells split by the sign of the EMAG2 anomaly: a magnetic low
    is the ilmenite-series proxy) and to the known Sn–W and Kuroko VMS districts (samples within
@@ -100,8 +102,8 @@ def validation(resolution_m: float = 5000.0) -> list[dict[str, Any]]:
     runs = [
         ("kuroko-vms", None),
         ("kuroko-vms", "rf"),
-        ("granite-sn-w", None),
-        ("granite-sn-w", "logistic"),
+        ("granite-sn-w", None),  # Japan's own model (model.regions.japan: logistic)
+        ("granite-sn-w", "wofe"),  # the recipe's default elsewhere
         ("granite-sn-w", "rf"),
     ]
     rows = []
@@ -126,6 +128,9 @@ def validation(resolution_m: float = 5000.0) -> list[dict[str, Any]]:
                     "auc_training": cv["auc"]["training"],
                     "auc_held_out": cv["auc"]["held_out"],
                     "auc_held_out_se": cv["auc"]["held_out_se"],
+                    "baseline_held_out": cv["auc"].get("baseline_held_out"),
+                    "control_held_out": cv["auc"].get("control_held_out"),
+                    "baseline_control": cv["auc"].get("baseline_control"),
                     "capture_held_out_pct": capture,
                     "n_positive_cells": cv["counts"]["n_positive_cells"],
                     "layer_auc": metrics["diagnostics"].get("layer_auc"),
@@ -136,7 +141,8 @@ def validation(resolution_m: float = 5000.0) -> list[dict[str, Any]]:
                 print(
                     f"{recipe:<14} {row['model']:<10} {variant:<24} AUC held-out "
                     f"{row['auc_held_out']:.3f} ± {row['auc_held_out_se']:.3f} "
-                    f"(training {row['auc_training']:.3f}); top 1/5/10/20 %: "
+                    f"(training {row['auc_training']:.3f}; baseline {row['baseline_held_out']}, "
+                    f"control {row['control_held_out']}); top 1/5/10/20 %: "
                     f"{' / '.join(f'{v:.0f}' for v in capture.values())}"
                 )
     return rows

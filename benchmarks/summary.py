@@ -79,11 +79,16 @@ def builds_table(rows: list[dict[str, Any]]) -> str:
 
 
 def validation_table(paths: list[Path]) -> str:
-    """Spatial-CV and region-held-out AUC with the held-out capture table, per recipe run."""
+    """Spatial-CV and region-held-out AUC with the held-out capture table, per recipe run.
+
+    *baseline*: distance to the training occurrences, fitted inside each fold; *control*: the
+    model's AUC of training sites against sites of unrelated commodities (both from
+    :mod:`geomap.models.baselines`; empty in runs recorded before they existed).
+    """
     lines = [
         "| recipe | trained on | tested on | model | cell m | AUC training | AUC held-out (se) "
-        "| held-out % in top 1 / 5 / 10 / 20 % of area | occurrences |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| baseline | control | held-out % in top 1 / 5 / 10 / 20 % of area | occurrences |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for path in paths:
         for run in json.loads(path.read_text()).get("runs", []):
@@ -96,7 +101,9 @@ def validation_table(paths: list[Path]) -> str:
                     f"| {run['recipe']} | {result['train_region']} | {result['test_region']} | "
                     f"{result['model']} | {run['resolution_m']:.0f} | "
                     f"{_fmt(auc['training'], '{:.2f}')} | {_fmt(auc['held_out'], '{:.2f}')} "
-                    f"({_fmt(auc.get('held_out_se'), '{:.2f}')}) | {held} | "
+                    f"({_fmt(auc.get('held_out_se'), '{:.2f}')}) | "
+                    f"{_fmt(auc.get('baseline_held_out'), '{:.2f}')} | "
+                    f"{_fmt(auc.get('control_held_out'), '{:.2f}')} | {held} | "
                     f"{result['counts']['test_n_occurrences']} |"
                 )
     return "\n".join(lines)

@@ -145,22 +145,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--only", nargs="*", help="recipe ids to run")
+    parser.add_argument("--region", nargs="*", help="region ids to run (default: all)")
     args = parser.parse_args(argv)
-    previous: dict[str, Any] = {}
-    if args.only and args.out.exists():
-        previous = json.loads(args.out.read_text(encoding="utf-8"))
-    kept = {(r["recipe"], r["region"]): r for r in previous.get("rows", [])}
+    partial = bool(args.only or args.region)
+    old = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
+    rows = []
     for recipe, region, resolution in RUNS:
-        if args.only and recipe not in args.only:
+        if (args.only and recipe not in args.only) or (args.region and region not in args.region):
             continue
-        kept[(recipe, region)] = run_one(recipe, region, resolution)
-        print(table([kept[(recipe, region)]]).splitlines()[-1], flush=True)
-    order = [(recipe, region) for recipe, region, _ in RUNS]
-    rows = [kept[key] for key in order if key in kept]
-    fresh = not args.only or "carbonatite-ree" in args.only
+        rows.append(run_one(recipe, region, resolution))
+        print(table(rows[-1:]).splitlines()[-1], flush=True)
+    if partial:  # replace the rows that were run, keep the others (and their order)
+        fresh = {(r["recipe"], r["region"]): r for r in rows}
+        kept = [fresh.pop((r["recipe"], r["region"]), r) for r in old.get("rows", [])]
+        rows = kept + list(fresh.values())
+    rerun_remedy = not partial or "carbonatite-ree" in (args.only or [])
     payload = {
         "rows": rows,
-        "remedy": remedy("carbonatite-ree", "conus", 20_000.0) if fresh else previous.get("remedy"),
+        "remedy": (
+            remedy("carbonatite-ree", "conus", 20_000.0) if rerun_remedy else old.get("remedy")
+        ),
     }
     args.out.write_text(json.dumps(payload, indent=1, default=str) + "\n", encoding="utf-8")
     print(table(rows))

@@ -38,7 +38,7 @@ RUNS: list[tuple[str, str, float, str | None]] = [
     ("ni-co-mafic-laterite", "australia", 10_000.0, None),
     ("ree-geochem-anomaly", "capricorn-wa", 5_000.0, None),
     ("ree-geochem-anomaly", "central-lapland", 2_000.0, None),
-    ("granite-sn-w", "japan", 5_000.0, "logistic"),
+    ("granite-sn-w", "japan", 5_000.0, "wofe"),  # the default elsewhere, for comparison
     ("ree-japan-geochem", "japan", 5_000.0, None),
 ]
 QUICK: list[tuple[str, str, float, str | None]] = [
@@ -65,6 +65,7 @@ def _row(result: Any, seconds: float) -> dict[str, Any]:
         "region": result.region,
         "model": result.model_name,
         "resolution_m": result.settings["resolution_m"],
+        "params": result.settings["params"],
         "seconds": round(seconds, 1),
         "spatial_cv": metrics["spatial_cv"],
         "region_held_out": metrics["region_held_out"],
@@ -76,12 +77,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="coarse grids, WofE only")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--only", nargs="*", help="recipe ids to run (default: all)")
+    parser.add_argument("--region", nargs="*", help="region ids to run (default: all)")
     args = parser.parse_args(argv)
 
     from geomap.pipeline import model_region
 
     rows = []
-    runs = QUICK if args.quick else RUNS
+    runs = [
+        run
+        for run in (QUICK if args.quick else RUNS)
+        if (not args.only or run[0] in args.only) and (not args.region or run[1] in args.region)
+    ]
     for recipe, region, resolution, model in runs:
         start = time.perf_counter()
         tests = ("japan",) if (recipe, region) == ("granite-sn-w", "conus") else ()
@@ -113,6 +120,14 @@ def main(argv: list[str] | None = None) -> int:
             )
             for reason in transfer["weak_result_reasons"]:
                 print(f"        caveat: {reason}", flush=True)
+    if args.only or args.region:  # replace the runs that were repeated, keep the others
+
+        def key(row: dict[str, Any]) -> tuple[Any, ...]:
+            return (row["recipe"], row["region"], row["resolution_m"], row["model"])
+
+        fresh = {key(r): r for r in rows}
+        old = json.loads(args.out.read_text()).get("runs", []) if args.out.exists() else []
+        rows = [fresh.pop(key(r), r) for r in old] + list(fresh.values())
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"runs": rows}, indent=1, allow_nan=False) + "\n")
     print(f"wrote {args.out}")

@@ -354,3 +354,32 @@ def test_japan_ree_build_report_says_it_cannot_be_validated(tmp_path, product_ca
     assert "Why the held-out AUC is undefined" in report
     assert "31.7 %" in report  # REE anomalies and granite types, measured
     assert "出典：産総研地質調査総合センター, 日本の地球化学図" in report
+
+
+def test_build_manifest_and_report_record_the_end_use(tmp_path, product_cache):
+    import json
+
+    from geomap.pipeline.runner import run_stages, write_outputs
+
+    recipe = load_recipe("ree-japan-geochem", end_use="battery")  # an alias of batteries
+    state = run_stages(recipe, resolution_m=40_000, cache_dir=product_cache, progress=None)
+    written = write_outputs(state, tmp_path, parts=frozenset({"report"}))
+    manifest = json.loads(written["manifest.json"].read_text(encoding="utf-8"))
+    record = manifest["end_use"]
+    assert record["name"] == "batteries" and record["requested"] == "battery"
+    assert record["elements"] == ["Be", "Co", "Cs", "Li", "Mn", "Ni", "Rb", "Ta"]
+    built = {row["layer"]: row["selected_elements"] for row in record["layers"]}
+    assert built == {"nb_ta_anomaly": ["Ta"], "li_anomaly": ["Li"]}
+    assert set(built) <= set(state.layers.stack.data_vars)
+    left_out = {row["layer"] for row in record["left_out"]}
+    assert {"lree_anomaly", "th_anomaly", "sb_anomaly"} <= left_out
+    assert not left_out & set(state.layers.stack.data_vars)
+    report = written["report.md"].read_text(encoding="utf-8")
+    assert "## End use" in report and "End use **batteries**" in report
+    assert "| li_anomaly | Li | Li |" in report and "| lree_anomaly |" in report
+    # a build without an end use records none
+    plain = run_stages("kuroko-vms", resolution_m=50_000, cache_dir=product_cache, progress=None)
+    (tmp_path / "plain").mkdir()
+    other = write_outputs(plain, tmp_path / "plain", parts=frozenset({"report"}))
+    assert "end_use" not in json.loads(other["manifest.json"].read_text(encoding="utf-8"))
+    assert "## End use" not in other["report.md"].read_text(encoding="utf-8")

@@ -140,6 +140,38 @@ def test_gsj_bad_rows_are_counted_not_lost(tmp_path):
     assert any("lines [3]" in note for note in report["notes"])
 
 
+def test_gsj_unbalanced_duplicates_short_rows_and_bad_coordinates_are_counted(tmp_path):
+    conc, info = _pair(
+        tmp_path,
+        [
+            "00005,6.5,20,1",
+            "00005,6.6,21,1",  # id 5 three times here, once in samplejoho.csv
+            "00005,6.7,22,1",
+            "00008,6.5,20,1",
+            "00009,6.5,20,1",
+            "00010,6.5,20,1",
+        ],
+        [
+            _info(5, 130.7, 31.0),
+            "8,1開聞岳,130.8,31.1,鹿児島県",  # trailing fields missing: padded
+            "9,1開聞岳",  # too short to place
+            _info(10, "東経130度", 31.2),  # coordinates that are not numbers
+        ],
+    )
+    out = read_gsj_geochem_files(conc, info)
+    report = out.attrs["geomap_report"]
+    assert list(out["sample_id"]) == ["5", "8"]
+    assert out.loc[out["sample_id"] == "5", "La_ppm"].item() == 20  # the first paired by order
+    assert out.loc[out["sample_id"] == "8", "river"].isna().all()
+    dropped = report["dropped"]
+    assert dropped["samplejoho.csv has no location for this sample number"] == 3  # 5#2, 5#3, 9
+    assert dropped["samplejoho.csv: row without sample number and coordinates"] == 1
+    assert dropped["coordinates that are not numbers"] == 1
+    assert report["repaired"]["samplejoho.csv: missing trailing fields padded with empty text"] == 1
+    assert report["records_in"] == sum(dropped.values()) + len(out)
+    assert any("without location [5, 5, 9]" in note for note in report["notes"])
+
+
 def test_gsj_wrong_encoding(tmp_path):
     conc, info = _pair(tmp_path, ["00001,6.5,20,80"], [_info(1, 130.7, 31.0)], encoding="utf-8")
     out = read_gsj_geochem_files(conc, info)  # UTF-8 re-save: read, and said so

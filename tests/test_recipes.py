@@ -86,7 +86,7 @@ def test_shipped_recipe_builds_its_stack(name, region):
     assert json.loads(coverage.attrs["geomap_layers"]) == layers
     assert int(coverage.max()) == len(layers) and int(coverage.min()) >= 1
     assert stack.attrs["geomap_recipe"] == recipe.id and stack.attrs["geomap_region"] == region
-    assert json.loads(stack.attrs["geomap_model"])["name"] == recipe.model.name
+    assert json.loads(stack.attrs["geomap_model"])["name"] == recipe.model_for(region).name
 
 
 def test_fuzzy_recipes_give_memberships():

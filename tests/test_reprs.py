@@ -52,8 +52,8 @@ def snw_result():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return geomap.model_region(
-            "granite-sn-w", "japan", resolution_m=50_000, test_regions=["conus"]
-        )
+            "granite-sn-w", "japan", resolution_m=50_000, test_regions=["conus"], model="wofe"
+        )  # Japan's own model is logistic (model.regions); WofE shows the weights tables
 
 
 # ----------------------------------------------------------------------------- IngestReport

@@ -400,10 +400,11 @@ def model_region(
         run.chunks,
         run.study_area,
     )
-    name = run.model or loaded.model.name
+    default = loaded.model_for(region)
+    name = run.model or default.name
     params = run.params
     if params is None:
-        params = dict(loaded.model.params) if name == loaded.model.name else {}
+        params = dict(default.params) if name == default.name else {}
     if "random_state" in make_model(name).get_params() and "random_state" not in params:
         params = {**params, "random_state": random_state}
     block = (

@@ -351,6 +351,7 @@ def write_outputs(
     """
     from geomap.export.gpkg import export_geopackage
     from geomap.models.validation_report import ValidationReport
+    from geomap.pipeline.end_use import end_use_markdown, end_use_record
     from geomap.pipeline.manifest import dataset_provenance, software_versions
     from geomap.pipeline.report import build_report, layer_summary
     from geomap.render import figures
@@ -483,6 +484,9 @@ def write_outputs(
         )
         section += "\n" + stability_section(layers.stability)
         text = text.rstrip("\n") + "\n\n" + section + "\n" + audit_markdown(layers.audit)
+        end_use = end_use_record(recipe, region.id)
+        if end_use is not None:
+            text = text.rstrip("\n") + "\n\n" + end_use_markdown(end_use)
         report_path = folder / "report.md"
         report_path.write_text(text, encoding="utf-8")
         files["report.md"] = report_path
@@ -497,6 +501,8 @@ def write_outputs(
             "cache_keys": dict(state.context.keys),
             "outputs": file_hashes(folder),
         }
+        if end_use is not None:
+            manifest["end_use"] = end_use
         files["manifest.json"] = write_json(folder / "manifest.json", manifest)
     return files
 

@@ -232,14 +232,15 @@ def model_stage(
     from geomap.pipeline.model_stage import effective_mode, model_region
 
     recipe = context.recipe
-    name = settings.model or recipe.model.name
+    default = recipe.model_for(context.region.id)
+    name = settings.model or default.name
     mode = effective_mode(recipe, settings.mode)
     # greenfield keeps the cache key it always had; brownfield is a different model
     brownfield = {"mode": mode} if mode != "greenfield" else {}
     effective = (
         settings.params
         if settings.params is not None
-        else (dict(recipe.model.params) if name == recipe.model.name else {})
+        else (dict(default.params) if name == default.name else {})
     )
     inputs = stage_inputs(
         context,

@@ -127,7 +127,7 @@ def build_evidence(
             "geomap_recipe_name": recipe.name,
             "geomap_region": region,
             "geomap_resolution_m": float(grid.resolution.x),
-            "geomap_model": json.dumps(recipe.model.model_dump()),
+            "geomap_model": json.dumps(recipe.model_for(region).model_dump(exclude={"regions"})),
             "geomap_training": json.dumps(recipe.training.model_dump(exclude_none=True)),
             "geomap_sources": json.dumps(recipe.source_choices, sort_keys=True),
             "title": f"{recipe.name}: evidence for {region} at {grid.resolution.x:g} m",

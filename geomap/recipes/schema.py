@@ -146,8 +146,31 @@ class TrainingSpec(_Strict):
     sha256: str | None = Field(default=None, description="Set by the build: sha256 of 'path'")
 
 
+def _known_model_name(value: str) -> str:
+    if value not in MODEL_NAMES:
+        raise ValueError(f"unknown model {value!r}; use one of {', '.join(MODEL_NAMES)}")
+    return value
+
+
+class RegionModelSpec(_Strict):
+    """A region's own model, replacing the recipe's default there (``model.regions``)."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    reason: str = Field(
+        default="",
+        description="Why this region differs, and the validation that chose it",
+    )
+
+    _known_model = field_validator("name")(_known_model_name)
+
+
 class ModelSpec(_Strict):
-    """The default model: a name from :data:`MODEL_NAMES` and its parameters."""
+    """The default model: a name from :data:`MODEL_NAMES` and its parameters.
+
+    ``regions`` maps a region id to its own model and parameters (e.g. where the default
+    is shared with regions whose evidence differs); :meth:`Recipe.model_for` resolves it.
+    """
 
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
@@ -158,13 +181,12 @@ class ModelSpec(_Strict):
             "occurrences, recomputed inside every validation fold"
         ),
     )
+    regions: dict[str, RegionModelSpec] = Field(
+        default_factory=dict,
+        description="Per region: a model (name, params, reason) replacing the default there",
+    )
 
-    @field_validator("name")
-    @classmethod
-    def _known_model(cls, value: str) -> str:
-        if value not in MODEL_NAMES:
-            raise ValueError(f"unknown model {value!r}; use one of {', '.join(MODEL_NAMES)}")
-        return value
+    _known_model = field_validator("name")(_known_model_name)
 
 
 class Recipe(_Strict):
@@ -194,9 +216,29 @@ class Recipe(_Strict):
         description="Set by resolve_sources: per layer, the source used and those skipped",
     )
 
+    @model_validator(mode="after")
+    def _model_regions_known(self) -> Recipe:
+        unknown = sorted(set(self.model.regions) - set(self.regions))
+        if unknown:
+            raise ValueError(
+                f"model.regions names {unknown}, which are not regions of the recipe "
+                f"({', '.join(self.regions)}); fix the region ids"
+            )
+        return self
+
     def layers_for(self, region: str) -> list[LayerSpec]:
         """Return the evidence layers built for ``region``."""
         return [s for s in self.evidence if s.regions is None or region in s.regions]
+
+    def model_for(self, region: str | None) -> ModelSpec:
+        """Return the model used in ``region``: its ``model.regions`` entry, else the default.
+
+        The result carries no ``regions`` of its own; ``mode`` is the recipe's.
+        """
+        own = self.model.regions.get(region) if region is not None else None
+        if own is None:
+            return self.model.model_copy(update={"regions": {}})
+        return ModelSpec(name=own.name, params=dict(own.params), mode=self.model.mode)
 
     def __repr__(self) -> str:
         return (
