@@ -304,14 +304,18 @@ def _tie_distance(raw: Any, value: float) -> Any:
     if _lazy(raw):
         from functools import partial
 
+        chunks = raw.chunks
         raw = raw.astype("float64") if raw.dtype.kind != "f" else raw
+        # an axis no longer than the reach is read whole (every cell of it is within reach)
+        short = {axis: -1 for axis, size in enumerate(raw.shape) if size <= TIE_REACH_CELLS}
+        raw = raw.rechunk(short) if short else raw
         return raw.map_overlap(
             partial(_tie_distance_block, value=value),
-            depth=TIE_REACH_CELLS,
+            depth={axis: 0 if axis in short else TIE_REACH_CELLS for axis in range(raw.ndim)},
             boundary=np.nan,
             trim=True,
             dtype=np.int32,
-        ).rechunk(raw.chunks)  # map_overlap merges blocks thinner than the reach
+        ).rechunk(chunks)  # map_overlap merges blocks thinner than the reach
     return _tie_distance_block(raw, value)
 
 
