@@ -168,6 +168,7 @@ def build_report(
     datasets: list[dict[str, Any]],
     attribution: str,
     settings: Mapping[str, Any],
+    classes: Any = None,
 ) -> str:
     """Write the Markdown report of one build.
 
@@ -195,6 +196,9 @@ def build_report(
         The attribution block.
     settings : mapping
         Build options (targets rule, seeds, chunks).
+    classes : AreaClasses, optional
+        The prospectivity classes the maps draw (:func:`geomap.classes.area_share_classes`);
+        the report says what they mean, the share each holds and how ties were split.
 
     Returns
     -------
@@ -228,6 +232,7 @@ def build_report(
         f"merged, targets under {_fmt(settings.get('min_area_km2'), 1)} km² dropped, ranked by "
         "mean prospectivity.",
         "",
+        *_class_lines(classes),
         "## Evidence layers",
         "",
         _table(evidence, ["layer", "kind", "units", "min", "max", "cells_with_data_pct"]),
@@ -313,6 +318,26 @@ def build_report(
     lines += _source_choice_lines(settings.get("sources") or {})
     lines += ["", "## Attribution", "", markdown_paragraphs(attribution), ""]
     return "\n".join(lines)
+
+
+def _class_lines(classes: Any) -> list[str]:
+    """Describe the map classes: their meaning, the share of the area each holds, the tie rule."""
+    if classes is None:
+        return []
+    held = ", ".join(
+        f"{label} {share:.1f} %"
+        for label, share in zip(classes.short_labels, classes.cell_shares, strict=True)
+    )
+    lines = [
+        "## Map classes",
+        "",
+        "Maps, figures, the GeoPackage and prospectivity_classes.tif draw prospectivity in "
+        "classes by share of the study area (the top 1, 5, 10, 20 and 50 % of its cells, "
+        f"and the rest). Share of the area each class holds: {held}.",
+    ]
+    if classes.tie_note:
+        lines += ["", markdown_text(classes.tie_note)]
+    return [*lines, ""]
 
 
 def _target_rule_text(settings: Mapping[str, Any]) -> str:
