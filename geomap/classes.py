@@ -188,6 +188,18 @@ class AreaClasses:
             "so every class keeps its share of the area."
         )
 
+    @property
+    def tie_summary(self) -> str | None:
+        """A short line for legends: how much of the area ties at the breaks, and the rule."""
+        split = self.split_ties
+        if not split:
+            return None
+        tied = 100 * sum(t.tied for t in split) / max(self.n_cells, 1)
+        return (
+            f"Equal values at class edges ({tied:.3g} % of the area) are split by nearness "
+            "to higher values, so each class holds its share."
+        )
+
     def classify(self, values: Any) -> Any:
         """Return the class code (uint8) of each cell; 0 where the value is NaN.
 

@@ -58,13 +58,13 @@ CONTROLS_CSS = """
 
 def _format_js() -> str:
     return """
-  // numbers as people write them: 28,700 / 0.0432 / 1.2e-5
+  // numbers as people write them: 28,700 / 0.0432 / 0.000184 / 1.2e-8
   g.fmt = function (v, digits) {
     if (v === null || v === undefined || !isFinite(v)) { return null; }
     var a = Math.abs(v);
-    if (a !== 0 && (a < 1e-3 || a >= 1e7)) { return v.toExponential(1); }
+    if (a !== 0 && (a < 1e-6 || a >= 1e7)) { return v.toExponential(1); }
     var d = digits === undefined ? 3 : digits;
-    return Number(v.toPrecision(d)).toLocaleString('en-US', {maximumFractionDigits: 6});
+    return Number(v.toPrecision(d)).toLocaleString('en-US', {maximumFractionDigits: 9});
   };
 """
 
@@ -519,35 +519,36 @@ def budget_probes(probes: Sequence[Mapping[str, Any]], budget_bytes: int) -> lis
     click reads the value of the cell drawn under it; class codes (prospectivity classes)
     always are, so a click never contradicts the drawn class.  When that does not fit, the
     continuous layers are reduced to means of ``n`` × ``n`` display cells, ``n`` as small as
-    fits (the popup then says so), the classed layers' values last.
+    fits (the popup then says so), the largest first and the classed layers' values last;
+    coverage (drawn as whole numbers of layers) never.
     """
     entries = [dict(e) for e in probes]
 
-    def encode(step: int, classed_step: int) -> list[dict[str, Any]]:
-        out = []
-        for entry in entries:
-            shown = entry["display"]
-            codes = entry.get("class_codes")
-            n = classed_step if codes is not None else step
-            values = np.asarray(shown.values, dtype="float64")
-            if entry.get("of"):  # coverage: drawn as classes (whole layers), never averaged
-                n = 1
-            planes = [_plane(_block_means(values, n), shown.transform, n)]
-            if codes is not None:
-                planes.append(_plane(codes.values, codes.transform, 1, codes=True))
-            grid = {k: v for k, v in entry.items() if k not in ("display", "class_codes")}
-            grid["planes"] = planes
-            grid["step"] = n
-            out.append(grid)
-        return out
+    def encode(entry: Mapping[str, Any], n: int) -> dict[str, Any]:
+        shown = entry["display"]
+        codes = entry.get("class_codes")
+        values = np.asarray(shown.values, dtype="float64")
+        planes = [_plane(_block_means(values, n), shown.transform, n)]
+        if codes is not None:
+            planes.append(_plane(codes.values, codes.transform, 1, codes=True))
+        grid = {k: v for k, v in entry.items() if k not in ("display", "class_codes")}
+        grid["planes"] = planes
+        grid["step"] = n
+        return grid
 
-    grids = encode(1, 1)
-    step = 1
-    while _probe_size(grids) > budget_bytes and step < 64:
-        step += 1
-        grids = encode(step, 1)
-    classed = 1
-    while _probe_size(grids) > budget_bytes and classed < 64:
-        classed += 1
-        grids = encode(step, classed)
+    steps = [1] * len(entries)
+    grids = [encode(entry, 1) for entry in entries]
+    # the largest continuous grid gives way first (block means of 2 × 2, 3 × 3... cells);
+    # class codes and coverage never do, the classed layers' values last
+    while _probe_size(grids) > budget_bytes:
+        shrinkable = [
+            i
+            for i, e in enumerate(entries)
+            if not e.get("of") and steps[i] < 64 and e.get("class_codes") is None
+        ] or [i for i, e in enumerate(entries) if not e.get("of") and steps[i] < 64]
+        if not shrinkable:
+            break
+        largest = max(shrinkable, key=lambda i: len(grids[i]["planes"][0]["z"]))
+        steps[largest] += 1
+        grids[largest] = encode(entries[largest], steps[largest])
     return grids

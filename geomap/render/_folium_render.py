@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 __all__ = ["FoliumMapRenderer"]
 
 
+_NO_UNITS = (None, "1", "", "dimensionless", "probability")
+"""Units not shown with a value (a probability or a score has none)."""
+
+
 @dataclass
 class FoliumMapRenderer:
     """Draw one :class:`MapBuilder`'s layers on a new :class:`folium.Map` (:meth:`build`)."""
@@ -429,7 +433,7 @@ class FoliumMapRenderer:
         self._group(layer.group, overlay)
         self.rasters.append(overlay)
         units = options.get("units")
-        if units in ("1", "", "dimensionless", "probability"):
+        if units in _NO_UNITS:
             units = None
         if options.get("classes") is not None:
             title = escape(f"{layer.name}: classes by share of the study area")
@@ -459,8 +463,8 @@ class FoliumMapRenderer:
                     f"{escape(label)}</div>"
                 )
                 self.legend_entries.append(("prospectivity", label, color))
-            if area_classes.tie_note:
-                items += f'<div class="geomap-legend-note">{escape(area_classes.tie_note)}</div>'
+            if area_classes.tie_summary:
+                items += f'<div class="geomap-legend-note">{escape(area_classes.tie_summary)}</div>'
             return palette, items, codes
         data = values[valid]
         classes = np.unique(data)
@@ -496,7 +500,7 @@ class FoliumMapRenderer:
         entry: dict[str, Any] = {
             "label": options.get("short_name") or layer.name,
             "region": options.get("region_label"),
-            "units": options.get("units") or None,
+            "units": None if options.get("units") in _NO_UNITS else options.get("units"),
             "display": shown,
         }
         area_classes = options.get("classes")
