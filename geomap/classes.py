@@ -349,9 +349,14 @@ def _ranked(raw: Any, mask: Any) -> Any:
 
 
 def _blocks(arrays: Sequence[Any]) -> Any:
-    from geomap.grid.blocks import iter_blocks
+    """Blocks of Dask arrays (2-D), or NumPy arrays of any shape as one block."""
+    from geomap.grid.blocks import Block, iter_blocks
 
-    return iter_blocks(list(arrays))
+    if any(_lazy(a) for a in arrays):
+        return iter_blocks(list(arrays))
+    shape = np.shape(arrays[0])
+    cols = slice(0, shape[1]) if len(shape) > 1 else slice(0, 1)
+    return [Block((0, 0), slice(0, shape[0]), cols, [np.asarray(a) for a in arrays])]
 
 
 def _kth_largest(raw: Any, finite: np.ndarray | None, n_cells: int, k: int) -> float:
