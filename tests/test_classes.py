@@ -56,15 +56,50 @@ def test_classes_compare_across_surfaces_of_different_ranges():
     assert share_a == pytest.approx(share_b, abs=0.01)
 
 
-def test_mask_ties_and_dask():
-    values = np.zeros((40, 50))
-    values[:2, :] = 1.0  # 5 % of the cells
+def test_heavy_ties_are_split_by_the_rule_and_every_class_keeps_its_share():
+    values = np.zeros((40, 50))  # 2,000 cells
+    values[:2, :] = 1.0  # 5 % of the cells at one value, the other 95 % at another
     classes = area_share_classes(values)
     codes = classes.classify(values)
-    assert (codes[:2] == 1).all()  # ties at a break go up: the top holds every tied cell
-    # the rest tie at 0: one block, put in the class it disturbs least (the lowest)
-    assert (codes[2:] == 6).all()
-    assert classes.cell_shares == pytest.approx([5, 0, 0, 0, 0, 95])  # the true shares
+    # nominal shares to the cell, although only two values exist
+    assert classes.cell_shares == pytest.approx([1, 4, 5, 10, 30, 50])
+    # the top value has nothing above it: its 100 cells are taken row by row
+    assert (codes[0, :20] == 1).all() and (codes[0, 20:] == 2).all() and (codes[1] == 2).all()
+    # the zeros go by nearness to the higher rows: 2 rows (100 cells) next to them, then
+    # 4 rows (200 cells), then 12 rows (600 cells), the rest farthest away
+    assert (codes[2:4] == 3).all() and (codes[4:8] == 4).all()
+    assert (codes[8:20] == 5).all() and (codes[20:] == 6).all()
+    assert classes.tie_note is not None and "95 % of the area has the value 0" in classes.tie_note
+    with pytest.raises(DataError, match="resample the class codes"):
+        classes.classify(values[::2, ::2])  # the rule needs the surface's own grid
+    # Dask, with blocks thinner than the rule's reach: the same classes, cell for cell
+    lazy = da.from_array(values, chunks=(16, 16))
+    assert area_share_classes(lazy) == classes
+    assert (np.asarray(classes.classify(lazy)) == codes).all()
+
+
+def test_a_coarse_surface_with_ties_at_every_break_holds_the_nominal_shares():
+    rng = np.random.default_rng(4)
+    values = np.round(rng.lognormal(-6, 1.5, size=(120, 90)), 4)  # few distinct values
+    values[:10, :30] = np.nan
+    classes = area_share_classes(_surface(values))
+    assert len(classes.split_ties) >= 3
+    codes = classes.classify(_surface(values))
+    inside = np.isfinite(values)
+    shares = [100 * (codes[inside] == c).mean() for c in classes.codes]
+    assert shares == pytest.approx([1, 4, 5, 10, 30, 50], abs=100 / inside.sum())
+    # a larger value is never in a lower class (only cells of one value are split)
+    distinct = np.unique(values[inside])[::-1]
+    lowest_above = 0
+    for value in distinct:
+        group = codes[values == value]
+        assert group.min() >= lowest_above
+        lowest_above = max(lowest_above, int(group.max()))
+
+
+def test_mask_and_dask():
+    values = np.zeros((40, 50))
+    values[:2, :] = 1.0
     mask = np.zeros_like(values, dtype=bool)
     mask[:, :25] = True
     assert area_share_classes(values, mask=mask).n_cells == 1000

@@ -153,36 +153,18 @@ def _pixels(page):
     return np.asarray(Image.open(io.BytesIO(page.screenshot())).convert("RGB")).astype(int)
 
 
-_TIED_BREAK = pytest.mark.xfail(
-    strict=True,
-    reason="known defect: the US REE surface has a block of tied values at the top-50 % break, "
-    "so the 'rest' class covers 54-60 % of the study area (ties are not split by a second key)",
-)
-
-
-_TIED_BREAK_KUROKO = pytest.mark.xfail(
-    strict=True,
-    reason="known defect (the same as the US one): kuroko-vms weights of evidence with 3 quantile "
-    "thresholds per layer (chosen by nested spatial CV, benchmarks/model_selection_japan.py) "
-    "gives a surface of few distinct values; a tied block at the top-50 % break puts 50.2 % of "
-    "the study area in the 'rest' class (ties are not split by a second key)",
-)
-
-
 @pytest.mark.browser
-@pytest.mark.parametrize(
-    "page",
-    [
-        pytest.param("us-ree/map.html", marks=_TIED_BREAK),
-        pytest.param("japan-vms/map.html", marks=_TIED_BREAK_KUROKO),
-    ],
-)
+@pytest.mark.parametrize("page", ["us-ree/map.html", "japan-vms/map.html"])
 def test_prospectivity_is_not_one_flat_colour(browser, demo, page):
-    """In the study area, no single colour of the prospectivity layer covers half the area.
+    """In the study area, no single colour of the prospectivity layer covers more than half.
 
     The screenshot is in Web Mercator, where a pixel covers less ground the further it is
     from the equator; each pixel is weighted by its ground area (cos² of its latitude) so
-    the shares are shares of the study area, as the classes are defined.
+    the shares are shares of the study area, as the classes are defined.  The colours must
+    hold the classes' nominal shares (1, 4, 5, 10, 30 and 50 % of the area) also where the
+    surface ties (the US REE surface has 58 % of its area at one value): "the rest" is half
+    the area by definition, so a screenshot of the reprojected raster reads it as half
+    within its pixel accuracy (1 percentage point), never as the 54-60 % of untied classes.
     """
     import numpy as np
 
@@ -205,50 +187,78 @@ def test_prospectivity_is_not_one_flat_colour(browser, demo, page):
     ground = np.broadcast_to(np.cos(np.radians(lats))[:, None] ** 2, drawn.shape)[drawn]
     colours, inverse = np.unique(with_raster[drawn], axis=0, return_inverse=True)
     areas = np.bincount(inverse.ravel(), weights=ground) / ground.sum()
-    assert areas.max() < 0.5, f"{page}: colour {colours[areas.argmax()]} covers {areas.max():.0%}"
-    assert (areas > 0.01).sum() >= 4  # at least four classes visible
+    shares = sorted(areas[areas > 0.002], reverse=True)
+    assert shares == pytest.approx([0.5, 0.3, 0.1, 0.05, 0.04, 0.01], abs=0.01), (page, shares)
+    assert areas.max() <= 0.5 + 0.01, (
+        f"{page}: colour {colours[areas.argmax()]} covers {areas.max():.1%}"
+    )
     visit.page.context.close()
 
 
 @pytest.mark.browser
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect: at the surface's top cell the click reads the decimated neighbour's "
-    "value (class 5-10 %), not the top cell's; the embedded values need max-preserving "
-    "decimation or the click must read the full-resolution cell",
-)
 def test_a_click_reads_every_layer_value_back(browser, demo):
+    """A click answers the value and class drawn there, for the top cell and at random."""
     import rasterio
     from rasterio.warp import transform as warp
+
+    from geomap.styles import PROSPECTIVITY_CLASS_COLORS
 
     out, _printed, _cache = demo
     folder = out / "us-ree"
     with rasterio.open(folder / "prospectivity.tif") as src:
         values = src.read(1)
-        rows, cols = (values == values[values == values].max()).nonzero()  # the top cell
-        x, y = src.xy(int(rows[0]), int(cols[0]))
-        lons, lats = warp(src.crs, "EPSG:4326", [x], [y])
-        r, c = int(rows[0]), int(cols[0])
-        window = values[max(0, r - 4) : r + 5, max(0, c - 4) : c + 5]  # the decimation step
-        window = window[window == window]
+        valid = values == values
+        rows, cols = (values == values[valid].max()).nonzero()  # the top cell
+        rng = np.random.default_rng(5)
+        pick = rng.choice(np.flatnonzero(valid), 25, replace=False)
+        rows = np.r_[rows[:1], pick // values.shape[1]]
+        cols = np.r_[cols[:1], pick % values.shape[1]]
+        xs, ys = src.xy(rows, cols)
+        lons, lats = warp(src.crs, "EPSG:4326", xs, ys)
     visit = _open(browser, folder / "map.html")
-    visit.js(
-        "(ll) => { __MAP__.fire('click', {latlng: L.latLng(ll[1], ll[0])}); return null; }",
-        [lons[0], lats[0]],
-    )
-    rows_text = visit.js(
+    click = "(ll) => { __MAP__.fire('click', {latlng: L.latLng(ll[1], ll[0])}); return null; }"
+    read = (
         "() => Array.from(document.querySelectorAll('.geomap-values tr')).map(r => r.textContent)"
     )
+    visit.js(click, [lons[0], lats[0]])
+    visit.page.wait_for_timeout(200)
+    rows_text = visit.js(read)
     joined = " | ".join(rows_text)
     prospectivity = next(r for r in rows_text if r.startswith("Prospectivity"))
     assert "top 1 %" in prospectivity, joined
     shown = float(prospectivity.removeprefix("Prospectivity").split(" ")[0].replace(",", ""))
-    # the embedded values are decimated to a size budget: the value of a cell near the click
-    assert window.min() * 0.99 - 1e-3 <= shown <= window.max() * 1.01 + 1e-3, (shown, window)
+    # the value of the drawn cell, at full resolution (3 significant digits shown)
+    assert shown == pytest.approx(float(values[valid].max()), rel=5e-3), joined
     for layer in ("Uncertainty", "Coverage"):
         assert any(r.startswith(layer) for r in rows_text), joined
     assert "evidence layers" in joined
     assert len(rows_text) >= 3 + 5  # model layers and the evidence layers
+    # at random points, zoomed in so a drawn cell spans many pixels: the class in the popup
+    # is the class whose colour is drawn under the click
+    palette = np.array(
+        [[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in PROSPECTIVITY_CLASS_COLORS]
+    )
+    labels = ["top 1 %", "1–5 %", "5–10 %", "10–20 %", "20–50 %", "rest"]
+    assert visit.js(RASTER_ONLY_JS, "Prospectivity")
+    checked = 0
+    for lon, lat in zip(lons[1:], lats[1:], strict=True):
+        visit.js(
+            "(ll) => { __MAP__.setView(L.latLng(ll[1], ll[0]), 10, {animate: false}); }", [lon, lat]
+        )
+        visit.page.wait_for_timeout(150)
+        point = visit.js(
+            "(ll) => { const p = __MAP__.latLngToContainerPoint(L.latLng(ll[1], ll[0]));"
+            " return [Math.round(p.x), Math.round(p.y)]; }",
+            [lon, lat],
+        )
+        colour = _pixels(visit.page)[point[1], point[0]]
+        drawn = labels[int(np.abs(palette - colour).sum(axis=1).argmin())]
+        visit.js(click, [lon, lat])
+        visit.page.wait_for_timeout(50)
+        row = next(r for r in visit.js(read) if r.startswith("Prospectivity"))
+        assert f"({drawn})" in row, (lon, lat, drawn, row)
+        checked += 1
+    assert checked == 25
     _assert_clean(visit)
     visit.page.context.close()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from geomap import styles
 
@@ -342,7 +343,13 @@ def raster_style(
 
 
 def raster_class_style(
-    table: str, breaks: Sequence[float], colors: Sequence[str], labels: Sequence[str]
+    table: str,
+    breaks: Sequence[float],
+    colors: Sequence[str],
+    labels: Sequence[str],
+    *,
+    ties: Sequence[Any] = (),
+    note: str | None = None,
 ) -> LayerStyle:
     """Style a prospectivity table in classes by share of the study area (:mod:`geomap.classes`).
 
@@ -354,8 +361,21 @@ def raster_class_style(
         Lowest value of each class but the last, highest class first (``AreaClasses.breaks``).
     colors, labels : sequence of str
         One per class, highest class first (``len(breaks) + 1``).
+    ties : sequence of TieSplit or None, optional
+        ``AreaClasses.ties``.  A style reads values only, so it cannot split a block of equal
+        values the way the classes do (by position); it draws the whole block in the class
+        that holds most of it, and ``note`` says so.
+    note : str, optional
+        ``AreaClasses.tie_note``, added to the style's description.
     """
     import math
+
+    breaks = [
+        math.nextafter(float(b), math.inf)
+        if tie is not None and 2 * tie.admitted < tie.tied  # most of the block goes down
+        else float(b)
+        for b, tie in zip(breaks, [*ties, *[None] * len(breaks)][: len(breaks)], strict=True)
+    ]
 
     # QGIS's DISCRETE ramp gives an item's colour to values <= its value, from the lowest item;
     # the classes hold values >= their break, so each upper edge is just below the next break
@@ -405,4 +425,10 @@ def raster_class_style(
             ET.SubElement(categorize, f"{{{_SE_NS}}}Threshold").text = repr(float(threshold))
         ET.SubElement(categorize, f"{{{_SE_NS}}}Value").text = color
     sld = _sld_text(sld_root)
-    return LayerStyle(table, "", "geomap classes", qml, sld, "classes by share of the study area")
+    description = "classes by share of the study area"
+    if note:
+        description += (
+            f". {note} This style reads values only and draws each such block in the class "
+            "holding most of it; prospectivity_classes.tif holds the exact classes."
+        )
+    return LayerStyle(table, "", "geomap classes", qml, sld, description)

@@ -35,6 +35,7 @@ _PROVENANCE_ATTRS = (
     "geomap_role",
     "geomap_kind",
     "geomap_classes",
+    "geomap_class_ties",
 )
 
 

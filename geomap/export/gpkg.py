@@ -314,6 +314,11 @@ def _write_rendered(
     n = len(colors)
     lut = np.array([(*c, 255) for c in colors], dtype=np.uint8)
     span = hi - lo if hi > lo else 1.0
+    codes = None
+    if classes is not None:  # on the whole grid: the tie rule needs cell positions
+        import xarray as xr
+
+        codes = xr.DataArray(classes.classify(data), dims=("y", "x"))
     with rasterio.open(
         path,
         "w",
@@ -335,8 +340,10 @@ def _write_rendered(
             valid = np.isfinite(block)
             if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
                 valid &= block != nodata
-            if classes is not None:
-                idx = classes.classify(np.where(valid, block, np.nan)).astype(int) - 1
+            if codes is not None:
+                rows = slice(start, start + block.shape[0])
+                idx = np.asarray(codes.isel(y=rows).values).astype(int) - 1
+                valid &= idx >= 0
                 idx = np.clip(idx, 0, n - 1)
             else:
                 idx = np.clip(((np.where(valid, block, lo) - lo) / span * n).astype(int), 0, n - 1)
@@ -579,7 +586,14 @@ def write_geopackage(
                 area_classes = area_share_classes(data)
                 colors = list(styles.PROSPECTIVITY_CLASS_COLORS)
                 style_rows.append(
-                    raster_class_style(name, area_classes.breaks, colors, area_classes.labels)
+                    raster_class_style(
+                        name,
+                        area_classes.breaks,
+                        colors,
+                        area_classes.labels,
+                        ties=area_classes.ties,
+                        note=area_classes.tie_note,
+                    )
                 )
                 lut = [(int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16)) for c in colors]
             else:

@@ -94,15 +94,14 @@ def prospectivity_classes(
     """
     import json
 
-    import numpy as np
     import xarray as xr
 
     from geomap import styles
     from geomap.classes import NO_CLASS, area_share_classes
 
     breaks = area_share_classes(prospectivity)
-    classes = xr.apply_ufunc(
-        breaks.classify, prospectivity, dask="parallelized", output_dtypes=[np.uint8]
+    classes = xr.DataArray(
+        breaks.classify(prospectivity), dims=prospectivity.dims, coords=prospectivity.coords
     )
     classes = classes.rio.write_crs(prospectivity.rio.crs).rio.write_nodata(NO_CLASS)
     classes.attrs = {
@@ -113,6 +112,8 @@ def prospectivity_classes(
         ),
         "geomap_source": prospectivity.attrs.get("geomap_source", ""),
     }
+    if breaks.tie_note:
+        classes.attrs["geomap_class_ties"] = breaks.tie_note
     colormap = {NO_CLASS: (0, 0, 0, 0)}
     for code, color in zip(breaks.codes, styles.PROSPECTIVITY_CLASS_COLORS, strict=True):
         colormap[code] = (int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16), 255)

@@ -279,6 +279,9 @@ def _summary_markdown(
         "the GeoPackage show prospectivity in the same classes everywhere: the top 1, 5, "
         "10, 20 and 50 % of each study area's cells, so the classes compare across "
         "regions and models even where the values (different deposit models) do not. "
+        "Where a model gives many cells one value, the cells of that value at a class edge "
+        "are split by nearness to higher values (then row by row), so each class keeps its "
+        "share of the area; each region's report.md says how much was tied. "
         "Open packet.html in a browser, or packet.qgs in QGIS.",
         "",
     ]

@@ -183,6 +183,7 @@ def build_report(
     datasets: list[dict[str, Any]],
     attribution: str,
     settings: Mapping[str, Any],
+    classes: Any = None,
 ) -> str:
     """Write the Markdown report of one build.
 
@@ -210,6 +211,9 @@ def build_report(
         The attribution block.
     settings : mapping
         Build options (targets rule, seeds, chunks).
+    classes : AreaClasses, optional
+        The prospectivity classes the maps draw (:func:`geomap.classes.area_share_classes`);
+        the report says what they mean, the share each holds and how ties were split.
 
     Returns
     -------
@@ -246,6 +250,7 @@ def build_report(
         + ", ranked by mean prospectivity minus its uncertainty."
         + _listing_text(settings),
         "",
+        *_class_lines(classes),
         "## Evidence layers",
         "",
         _table(evidence, ["layer", "kind", "units", "min", "max", "cells_with_data_pct"]),
@@ -352,6 +357,26 @@ def _listing_text(settings: Mapping[str, Any]) -> str:
         f"({_fmt(settings.get('targets_not_listed_km2'), 0)} km²) rank below them and are "
         "not listed (raise `--max-targets` to see them)."
     )
+
+
+def _class_lines(classes: Any) -> list[str]:
+    """Describe the map classes: their meaning, the share of the area each holds, the tie rule."""
+    if classes is None:
+        return []
+    held = ", ".join(
+        f"{label} {share:.1f} %"
+        for label, share in zip(classes.short_labels, classes.cell_shares, strict=True)
+    )
+    lines = [
+        "## Map classes",
+        "",
+        "Maps, figures, the GeoPackage and prospectivity_classes.tif draw prospectivity in "
+        "classes by share of the study area (the top 1, 5, 10, 20 and 50 % of its cells, "
+        f"and the rest). Share of the area each class holds: {held}.",
+    ]
+    if classes.tie_note:
+        lines += ["", markdown_text(classes.tie_note)]
+    return [*lines, ""]
 
 
 def _target_rule_text(settings: Mapping[str, Any]) -> str:

@@ -475,6 +475,7 @@ def write_outputs(
             datasets=provenance,
             attribution=attribution,
             settings=state.settings,
+            classes=_map_classes(layers.prediction.get("prospectivity")),
         )
         from geomap.models.baselines import control_commodities
         from geomap.pipeline.trust import stability_section, validation_section
@@ -505,6 +506,15 @@ def write_outputs(
             manifest["end_use"] = end_use
         files["manifest.json"] = write_json(folder / "manifest.json", manifest)
     return files
+
+
+def _map_classes(prospectivity: Any) -> Any:
+    """Return the prospectivity classes the products draw (None without a surface)."""
+    if prospectivity is None:
+        return None
+    from geomap.classes import area_share_classes
+
+    return area_share_classes(prospectivity)
 
 
 def _targets_summary(targets: gpd.GeoDataFrame) -> dict[str, Any]:

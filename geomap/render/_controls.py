@@ -58,13 +58,13 @@ CONTROLS_CSS = """
 
 def _format_js() -> str:
     return """
-  // numbers as people write them: 28,700 / 0.0432 / 1.2e-5
+  // numbers as people write them: 28,700 / 0.0432 / 0.000184 / 1.2e-8
   g.fmt = function (v, digits) {
     if (v === null || v === undefined || !isFinite(v)) { return null; }
     var a = Math.abs(v);
-    if (a !== 0 && (a < 1e-3 || a >= 1e7)) { return v.toExponential(1); }
+    if (a !== 0 && (a < 1e-6 || a >= 1e7)) { return v.toExponential(1); }
     var d = digits === undefined ? 3 : digits;
-    return Number(v.toPrecision(d)).toLocaleString('en-US', {maximumFractionDigits: 6});
+    return Number(v.toPrecision(d)).toLocaleString('en-US', {maximumFractionDigits: 9});
   };
 """
 
@@ -76,13 +76,37 @@ CONTROLS_JS = (
 """
     + _format_js()
     + """
-  g.sample = function (grid, latlng) {
+  // a half float (IEEE 754 binary16) from its 16 bits
+  function half(bits) {
+    var sign = bits & 0x8000 ? -1 : 1, e = (bits >> 10) & 0x1f, f = bits & 0x3ff;
+    if (e === 0) { return sign * Math.pow(2, -14) * (f / 1024); }
+    if (e === 31) { return f ? NaN : sign * Infinity; }
+    return sign * Math.pow(2, e - 15) * (1 + f / 1024);
+  }
+  // a probe plane: base64 of deflated bytes -> typed array (DecompressionStream, offline)
+  g.decodePlane = function (plane) {
+    var text = atob(plane.z), bytes = new Uint8Array(text.length);
+    for (var i = 0; i < text.length; i++) { bytes[i] = text.charCodeAt(i); }
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('deflate'));
+    return new Response(stream).arrayBuffer().then(function (buffer) {
+      var view = new DataView(buffer);
+      plane.get = plane.enc === 'dict16' ? function (i) {
+        var c = view.getUint16(2 * i, true); return c ? plane.table[c - 1] : null;
+      } : plane.enc === 'dict8' ? function (i) {
+        var c = view.getUint8(i); return c ? plane.table[c - 1] : null;
+      } : plane.enc === 'u8' ? function (i) {
+        var c = view.getUint8(i); return c ? c : null;
+      } : function (i) {
+        var v = half(view.getUint16(2 * i, true)); return isNaN(v) ? null : v * plane.k;
+      };
+    });
+  };
+  g.sample = function (plane, latlng) {
     var p = L.CRS.EPSG3857.project(latlng);
-    var col = Math.floor((p.x - grid.t[1]) / grid.t[0]);
-    var row = Math.floor((p.y - grid.t[3]) / grid.t[2]);
-    if (col < 0 || row < 0 || col >= grid.w || row >= grid.h) { return null; }
-    var v = grid.v[row * grid.w + col];
-    return v === null || v === undefined ? null : v / grid.s + grid.o;
+    var col = Math.floor((p.x - plane.t[1]) / plane.t[0]);
+    var row = Math.floor((p.y - plane.t[3]) / plane.t[2]);
+    if (!plane.get || col < 0 || row < 0 || col >= plane.w || row >= plane.h) { return null; }
+    return plane.get(row * plane.w + col);
   };
 })();
 """
@@ -119,10 +143,11 @@ class ValueProbe(LiteralRender):
     Parameters
     ----------
     grids : sequence of dict
-        One per raster: ``label``, ``region``, ``units``, ``kind``, ``t`` (Web Mercator
-        ``[a, c, e, f]`` of the grid), ``w``, ``h``, ``v`` (row-major integer codes or None),
-        ``s`` and ``o`` (value = code / s + o), optional ``classes`` (``breaks`` descending,
-        ``labels``) and ``of`` (coverage: number of evidence layers).
+        One per raster (:func:`budget_probes`): ``label``, ``region``, ``units``, ``planes``
+        (the values, then for classed rasters the class codes of the drawn cells; each with
+        its Web Mercator ``t = [a, c, e, f]``, ``w``, ``h`` and compressed cells), ``step``
+        (1, or the side of the blocks whose means are embedded), optional ``classes``
+        (``labels`` by class code) and ``of`` (coverage: number of evidence layers).
     position : str
         Leaflet control corner.
     """
@@ -147,26 +172,33 @@ class ValueProbe(LiteralRender):
                 return div;
             };
             control.addTo(map);
-            function describe(grid, v) {
+            var ready = Promise.all(grids.reduce(function (all, grid) {
+                return all.concat(grid.planes.map(geomap.decodePlane));
+            }, []));
+            function describe(grid, v, code) {
                 var text = geomap.fmt(v);
-                if (grid.classes) {
-                    var label = grid.classes.labels[grid.classes.labels.length - 1];
-                    for (var i = 0; i < grid.classes.breaks.length; i++) {
-                        if (v >= grid.classes.breaks[i]) { label = grid.classes.labels[i]; break; }
-                    }
-                    text += ' (' + label + ')';
+                if (grid.step > 1) {
+                    text = '\u2248 ' + text;
                 }
                 if (grid.of) {
                     text = Math.round(v) + ' of ' + grid.of + ' evidence layers';
                 }
                 if (grid.units) { text += ' ' + grid.units; }
+                if (grid.step > 1) {
+                    text += ' (mean of ' + grid.step + ' \u00d7 ' + grid.step + ' map cells)';
+                }
+                if (grid.classes && code) {
+                    text += ' (' + grid.classes.labels[code - 1] + ')';
+                }
                 return text;
             }
-            map.on('click', function (e) {
+            map.on('click', function (e) { ready.then(function () { show(e); }); });
+            function show(e) {
                 body.textContent = '';
                 var table = geomap.el('table'), region = null, any = false;
                 grids.forEach(function (grid) {
-                    var v = geomap.sample(grid, e.latlng);
+                    var v = geomap.sample(grid.planes[0], e.latlng);
+                    var code = grid.planes[1] ? geomap.sample(grid.planes[1], e.latlng) : null;
                     if (v === null) { return; }
                     if (grid.region && grid.region !== region) {
                         region = grid.region;
@@ -178,7 +210,7 @@ class ValueProbe(LiteralRender):
                     }
                     var tr = geomap.el('tr');
                     tr.appendChild(geomap.el('th', '', grid.label));
-                    tr.appendChild(geomap.el('td', 'geomap-value', describe(grid, v)));
+                    tr.appendChild(geomap.el('td', 'geomap-value', describe(grid, v, code)));
                     table.appendChild(tr);
                     any = true;
                 });
@@ -192,7 +224,7 @@ class ValueProbe(LiteralRender):
                     marker = L.circleMarker(e.latlng, {radius: 6, color: '#000', weight: 2,
                         fillColor: '#fff', fillOpacity: 0.6, interactive: false}).addTo(map);
                 }
-            });
+            }
         })();
         {% endmacro %}
         """
@@ -418,30 +450,105 @@ class FoldableGroups(LiteralRender):
         self.folded_json = safe_json(list(folded))
 
 
-def budget_probes(probes: Sequence[Mapping[str, Any]], budget_values: int) -> list[dict[str, Any]]:
-    """Decimate the probe grids to share ``probe_budget_values`` cells; encode compactly."""
-    budget = max(1000, int(budget_values) // max(1, len(probes)))
-    out = []
-    for entry in probes:
+def _plane(values: np.ndarray, transform: Any, step: int, *, codes: bool = False) -> dict:
+    """One grid of a probe, compressed: deflated bytes in base64 plus how to read them.
+
+    ``u8``: class codes (0 = no data).  ``dict8``/``dict16``: an index into ``table`` (exact
+    values; 0 = no data) for rasters with few distinct values.  ``f16``: half floats times
+    ``k`` (a power of two), about 3.3 significant digits, NaN = no data.
+    """
+    import base64
+    import zlib
+
+    finite = np.isfinite(values)
+    plane: dict[str, Any] = {
+        "t": [transform.a * step, transform.c, transform.e * step, transform.f],
+        "w": int(values.shape[1]),
+        "h": int(values.shape[0]),
+    }
+    if codes:
+        raw = np.where(finite, values, 0).astype(np.uint8)
+        plane["enc"] = "u8"
+    else:
+        distinct = np.unique(values[finite])
+        if distinct.size <= _DICT_MAX:
+            wide = distinct.size >= 255
+            index = np.searchsorted(distinct, np.where(finite, values, distinct[:1].sum()))
+            raw = np.where(finite, index + 1, 0).astype(np.uint16 if wide else np.uint8)
+            plane["enc"] = "dict16" if wide else "dict8"
+            plane["table"] = [float(f"{v:.7g}") for v in distinct.tolist()]
+        else:
+            biggest = float(np.abs(values[finite]).max()) if finite.any() else 0.0
+            k = 2.0 ** (np.floor(np.log2(biggest)) - 14) if biggest > 0 else 1.0
+            raw = (values / k).astype("<f2")
+            plane["enc"] = "f16"
+            plane["k"] = float(k)
+    plane["z"] = base64.b64encode(
+        zlib.compress(raw.astype(raw.dtype.newbyteorder("<")).tobytes(), 9)
+    ).decode("ascii")
+    return plane
+
+
+_DICT_MAX = 4096
+"""Rasters with at most this many distinct values are embedded exactly (a value table)."""
+
+
+def _block_means(values: np.ndarray, step: int) -> np.ndarray:
+    """Means of ``step`` × ``step`` blocks (NaN ignored; NaN where a block has no value)."""
+    if step == 1:
+        return values
+    rows = -(-values.shape[0] // step) * step
+    cols = -(-values.shape[1] // step) * step
+    padded = np.full((rows, cols), np.nan, dtype="float64")
+    padded[: values.shape[0], : values.shape[1]] = values
+    blocks = padded.reshape(rows // step, step, cols // step, step)
+    count = np.isfinite(blocks).sum(axis=(1, 3))
+    total = np.nansum(blocks, axis=(1, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def _probe_size(grids: Sequence[Mapping[str, Any]]) -> int:
+    return sum(len(p["z"]) + 12 * len(p.get("table", ())) for g in grids for p in g["planes"])
+
+
+def budget_probes(probes: Sequence[Mapping[str, Any]], budget_bytes: int) -> list[dict[str, Any]]:
+    """Encode the probe grids compactly within ``budget_bytes`` (the HTML they add).
+
+    Every grid is first embedded at the resolution it is drawn at (the display grid), so a
+    click reads the value of the cell drawn under it; class codes (prospectivity classes)
+    always are, so a click never contradicts the drawn class.  When that does not fit, the
+    continuous layers are reduced to means of ``n`` × ``n`` display cells, ``n`` as small as
+    fits (the popup then says so), the largest first and the classed layers' values last;
+    coverage (drawn as whole numbers of layers) never.
+    """
+    entries = [dict(e) for e in probes]
+
+    def encode(entry: Mapping[str, Any], n: int) -> dict[str, Any]:
         shown = entry["display"]
-        values = shown.values
-        step = max(1, int(np.ceil(np.sqrt(values.size / budget))))
-        sub = values[::step, ::step]
-        t = shown.transform
-        finite = sub[np.isfinite(sub)]
-        lo = float(finite.min()) if finite.size else 0.0
-        hi = float(finite.max()) if finite.size else 1.0
-        scale = 30000.0 / (hi - lo) if hi > lo else 1.0
-        codes = np.where(np.isfinite(sub), np.round((sub - lo) * scale), np.nan)
-        flat = [None if not np.isfinite(v) else int(v) for v in codes.ravel().tolist()]
-        grid = {k: v for k, v in entry.items() if k != "display"}
-        grid.update(
-            t=[t.a * step, t.c, t.e * step, t.f],
-            w=int(sub.shape[1]),
-            h=int(sub.shape[0]),
-            v=flat,
-            s=scale,
-            o=lo,
-        )
-        out.append(grid)
-    return out
+        codes = entry.get("class_codes")
+        values = np.asarray(shown.values, dtype="float64")
+        planes = [_plane(_block_means(values, n), shown.transform, n)]
+        if codes is not None:
+            planes.append(_plane(codes.values, codes.transform, 1, codes=True))
+        grid = {k: v for k, v in entry.items() if k not in ("display", "class_codes")}
+        grid["planes"] = planes
+        grid["step"] = n
+        return grid
+
+    steps = [1] * len(entries)
+    grids = [encode(entry, 1) for entry in entries]
+    # the largest continuous grid gives way first (block means of 2 × 2, 3 × 3... cells);
+    # class codes and coverage never do, the classed layers' values last
+    while _probe_size(grids) > budget_bytes:
+        shrinkable = [
+            i
+            for i, e in enumerate(entries)
+            if not e.get("of") and steps[i] < 64 and e.get("class_codes") is None
+        ] or [i for i, e in enumerate(entries) if not e.get("of") and steps[i] < 64]
+        if not shrinkable:
+            break
+        largest = max(shrinkable, key=lambda i: len(grids[i]["planes"][0]["z"]))
+        steps[largest] += 1
+        grids[largest] = encode(entries[largest], steps[largest])
+    return grids

@@ -198,6 +198,7 @@ HELPERS_CSS = """
 .geomap-title small { display: block; font-weight: 400; font-size: 11px; color: #444; }
 .geomap-legend-item { margin: 2px 0 6px; }
 .geomap-legend-item .geomap-legend-title { font-weight: 600; }
+.geomap-legend-note { font-size: 10px; color: #555; max-width: 220px; margin-top: 2px; }
 .geomap-swatch { display: inline-block; width: 12px; height: 12px; margin-right: 5px;
   vertical-align: -2px; border: 1px solid rgba(0,0,0,.3); }
 .geomap-zoom-to button { display: block; width: 100%; margin: 2px 0; cursor: pointer;

@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 __all__ = ["FoliumMapRenderer"]
 
 
+_NO_UNITS = (None, "1", "", "dimensionless", "probability")
+"""Units not shown with a value (a probability or a score has none)."""
+
+
 @dataclass
 class FoliumMapRenderer:
     """Draw one :class:`MapBuilder`'s layers on a new :class:`folium.Map` (:meth:`build`)."""
@@ -130,7 +134,7 @@ class FoliumMapRenderer:
         if self.rasters:
             ctl.OpacitySlider(self.rasters).add_to(m)
         if self.probes:
-            ctl.ValueProbe(ctl.budget_probes(self.probes, self.builder.probe_budget_values)).add_to(
+            ctl.ValueProbe(ctl.budget_probes(self.probes, self.builder.probe_budget_bytes)).add_to(
                 m
             )
         if self.legends:
@@ -356,8 +360,19 @@ class FoliumMapRenderer:
         tiled = native > b.max_embed_pixels and self.tile_root is not None
         limit = b.max_tile_pixels if tiled else b.max_embed_pixels
         shown = rr.prepare_display_raster(layer.data, max_pixels=limit, what=layer.name)
+        codes = None
+        area_classes = options.get("classes")
+        if area_classes is not None:
+            # classified on the analysis grid (the tie rule needs cell positions); the codes
+            # take the same nearest-neighbour path to the screen as the values, so a display
+            # cell's class and value come from one analysis cell
+            coded = area_classes.classify(layer.data)
+            coded_da = layer.data.copy(data=coded).astype("float32")
+            coded_da = coded_da.where(coded_da > 0).rio.write_nodata(np.nan)
+            codes = rr.prepare_display_raster(coded_da, max_pixels=limit, what=layer.name)
         if self.shift_east:
             shown = rr.shift_east(shown)
+            codes = rr.shift_east(codes) if codes is not None else None
         valid = np.isfinite(shown.values)
         if not valid.any():
             self.notes.append(f"{layer.name}: no cells with data; layer not drawn")
@@ -368,8 +383,10 @@ class FoliumMapRenderer:
                 f"{layer.name}: shown at reduced resolution ({shown.shape[1]} × {shown.shape[0]} "
                 f"display cells for ~{native:,} at full resolution)"
             )
-        palette, legend, display_values = self._palette(layer, shown.values, valid)
-        self._add_probe(layer, shown)
+        palette, legend, display_values = self._palette(
+            layer, shown.values, valid, None if codes is None else codes.values
+        )
+        self._add_probe(layer, shown, codes)
         west, south, east, north = shown.bounds_lonlat
         bounds = [[south, west], [north, east]]
         self.extents.append((west, south, east, north))
@@ -416,7 +433,7 @@ class FoliumMapRenderer:
         self._group(layer.group, overlay)
         self.rasters.append(overlay)
         units = options.get("units")
-        if units in ("1", "", "dimensionless", "probability"):
+        if units in _NO_UNITS:
             units = None
         if options.get("classes") is not None:
             title = escape(f"{layer.name}: classes by share of the study area")
@@ -425,7 +442,7 @@ class FoliumMapRenderer:
         self.legends.append((overlay, f'<div class="geomap-legend-title">{title}</div>{legend}'))
 
     def _palette(
-        self, layer: _Layer, values: np.ndarray, valid: np.ndarray
+        self, layer: _Layer, values: np.ndarray, valid: np.ndarray, codes: np.ndarray | None
     ) -> tuple[Any, str, np.ndarray]:
         """Palette, legend HTML and the values to colour (class codes for classed rasters)."""
         from geomap.classes import percentile_stretch
@@ -434,9 +451,7 @@ class FoliumMapRenderer:
 
         options = layer.options
         area_classes = options.get("classes")
-        if area_classes is not None:
-            codes = area_classes.classify(values).astype("float32")
-            codes[codes == 0] = np.nan
+        if area_classes is not None and codes is not None:
             colors = list(styles.PROSPECTIVITY_CLASS_COLORS)
             palette = Palette(
                 colors=[_rgb(c) for c in colors], classes=[float(c) for c in area_classes.codes]
@@ -448,6 +463,8 @@ class FoliumMapRenderer:
                     f"{escape(label)}</div>"
                 )
                 self.legend_entries.append(("prospectivity", label, color))
+            if area_classes.tie_summary:
+                items += f'<div class="geomap-legend-note">{escape(area_classes.tie_summary)}</div>'
             return palette, items, codes
         data = values[valid]
         classes = np.unique(data)
@@ -477,21 +494,19 @@ class FoliumMapRenderer:
         hexes = [_hex(c) for c in styles.colormap_stops(options["colormap"], 9)]
         return palette, svg_colorbar(hexes, vmin, vmax), values
 
-    def _add_probe(self, layer: _Layer, shown: Any) -> None:
-        """Keep the raster's display grid so a click can read its value (decimated later)."""
+    def _add_probe(self, layer: _Layer, shown: Any, codes: Any = None) -> None:
+        """Keep the raster's display grid so a click can read its value (the drawn cell's)."""
         options = layer.options
         entry: dict[str, Any] = {
             "label": options.get("short_name") or layer.name,
             "region": options.get("region_label"),
-            "units": options.get("units") or None,
+            "units": None if options.get("units") in _NO_UNITS else options.get("units"),
             "display": shown,
         }
         area_classes = options.get("classes")
-        if area_classes is not None:
-            entry["classes"] = {
-                "breaks": [float(b) for b in area_classes.breaks],
-                "labels": area_classes.short_labels,
-            }
+        if area_classes is not None and codes is not None:
+            entry["class_codes"] = codes
+            entry["classes"] = {"labels": area_classes.short_labels}
         if options.get("kind") == "coverage":
             entry["of"] = _layer_count(layer.data) or int(np.nanmax(shown.values))
             entry["units"] = None

@@ -427,6 +427,7 @@ def plot_prospectivity(
     if units in ("1", ""):
         units = None
     handles: list[Any] = []
+    legend_title = "Share of the study area"
     if style == "classes":
         from matplotlib.colors import BoundaryNorm, ListedColormap
         from matplotlib.patches import Patch
@@ -435,8 +436,11 @@ def plot_prospectivity(
         from geomap.classes import area_share_classes
 
         classes = area_share_classes(data)
-        codes = classes.classify(values).astype("float64")
+        # classified on the whole grid (the tie rule needs cell positions), then decimated
+        codes = np.asarray(classes.classify(data)[::step, ::step], dtype="float64")
         codes[codes == 0] = np.nan
+        if classes.tie_note:
+            legend_title += "\n(equal values split by\nnearness to higher values)"
         colors = list(styles.PROSPECTIVITY_CLASS_COLORS)
         ax.imshow(
             np.ma.masked_invalid(codes),
@@ -498,7 +502,7 @@ def plot_prospectivity(
             bbox_to_anchor=(1.01, 1.0),
             fontsize="x-small",
             frameon=False,
-            title="Share of the study area" if style == "classes" else None,
+            title=legend_title if style == "classes" else None,
             title_fontsize="x-small",
         )
     ax.set(xlim=(left, right), ylim=(bottom, top))

@@ -83,9 +83,11 @@ class MapBuilder:
     vector_tolerance : float, optional
         Simplification tolerance (degrees) for drawing lines and polygons; by default about
         1/2500 of the map's extent.
-    probe_budget_values : int, default 400,000
-        Raster cells embedded (over all rasters, decimated evenly) so that a click on the map
-        reads every layer's value there, offline.
+    probe_budget_bytes : int, default 1,000,000
+        Bytes of HTML for the raster values embedded so that a click on the map reads every
+        layer's value there, offline.  Values are embedded compressed at the resolution they
+        are drawn at; when that does not fit, continuous layers are reduced to block means
+        (the popup says so); class codes always stay at the drawn resolution.
     size_budget_bytes : int, default 10 MiB
         Saving warns when the HTML exceeds it; vector layers are generalised further to fit a
         share of it.
@@ -103,7 +105,7 @@ class MapBuilder:
         max_tile_pixels: int = 16_000_000,
         vector_tolerance: float | None = None,
         size_budget_bytes: int = 10 * 2**20,
-        probe_budget_values: int = 400_000,
+        probe_budget_bytes: int = 1_000_000,
     ) -> None:
         if max_embed_pixels < 1 or max_tile_pixels < 1:
             raise DataError(
@@ -119,7 +121,7 @@ class MapBuilder:
         self.max_tile_pixels = int(max_tile_pixels)
         self.vector_tolerance = vector_tolerance
         self.size_budget_bytes = int(size_budget_bytes)
-        self.probe_budget_values = int(probe_budget_values)
+        self.probe_budget_bytes = int(probe_budget_bytes)
         self.legend_entries: list[tuple[str, str, str]] = []
         self._layers: list[_Layer] = []
         self._regions: list[tuple[str, tuple[float, float, float, float]]] = []
