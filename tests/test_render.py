@@ -439,6 +439,11 @@ def test_validation_curves_from_the_models_report(tmp_path):
     assert "WeightsOfEvidence" in fig._suptitle.get_text()
     with Image.open(path) as image:
         assert round(image.info["dpi"][0]) == 300
+    # text is drawn literally, so no tick label may carry mathtext source (the P–A log axis)
+    pa_axis = fig.axes[3]
+    assert pa_axis.get_xscale() == "log"
+    ticks = [t.get_text() for ax in fig.axes for t in ax.get_xticklabels() + ax.get_yticklabels()]
+    assert [t for t in ticks if t] and not [t for t in ticks if "$" in t or "mathdefault" in t]
 
 
 def test_validation_curves_name_missing_columns():

@@ -120,6 +120,18 @@ def literal_text(fig: Any) -> Any:
     return fig
 
 
+def _plain_log_ticks(axis: Any) -> None:
+    r"""Label a log axis with plain numbers (``0.01``), not mathtext.
+
+    :func:`literal_text` turns mathtext off on every text, so matplotlib's default log labels
+    (``$\mathdefault{10^{-2}}$``) would be drawn as their raw source.
+    """
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _credit_line(datasets: Sequence[str], catalog: Any) -> str:
     """Return the short credit drawn on a map: each dataset id with its licence."""
     text = "; ".join(f"{d} ({catalog.dataset(d).license.spdx})" for d in datasets)
@@ -232,6 +244,7 @@ def _draw_pa(ax: Any, frame: pd.DataFrame, point: Mapping[str, Any] | None = Non
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title, ylim=(0, 1))
     if log_axis:
         ax.set_xscale("log")
+        _plain_log_ticks(ax.xaxis)
         ax.set_xlim(max(positive.min(), positive.max() * 1e-4), positive.max())
         ax.set_xlabel(f"{xlabel} (log scale)")
     ax.grid(alpha=0.3)
