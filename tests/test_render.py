@@ -537,3 +537,22 @@ def test_same_inputs_give_a_byte_identical_map(japan, tmp_path):
     first = build(tmp_path / "a.html")
     assert first == build(tmp_path / "b.html")
     assert b"map_000" in first  # ids numbered in tree order, not random
+
+
+def test_evidence_layer_names_are_human():
+    """Layer list and click panel name evidence in words, never by identifier."""
+    import xarray as xr
+
+    from geomap.render._layers import _evidence_name
+
+    def layer(long_name: str) -> xr.DataArray:
+        return xr.DataArray(np.zeros((2, 2)), attrs={"long_name": long_name})
+
+    assert _evidence_name("carbonatite_distance", layer("distance to carbonatite_distance")) == (
+        "Carbonatite distance"
+    )
+    assert _evidence_name("lithology_score", layer("lithology_score favourability score")) == (
+        "Lithology score"
+    )
+    assert _evidence_name("gravity", layer("Bouguer gravity anomaly")) == "Bouguer gravity anomaly"
+    assert _evidence_name("magnetic_tilt", xr.DataArray(np.zeros((2, 2)))) == "Magnetic tilt"

@@ -116,8 +116,12 @@ def _first_column(frame: Any, candidates: Sequence[str]) -> str | None:
 
 
 def _evidence_name(name: str, data: Any) -> str:
-    """Return an evidence layer's short name: its ``long_name``, or its name without ``_``."""
+    """Return an evidence layer's short name: its ``long_name``, or its name without ``_``.
+
+    A ``long_name`` that still holds an identifier (``distance to carbonatite_distance``) or is
+    too long for the layer list gives way to the humanized layer name.
+    """
     long_name = str(getattr(data, "attrs", {}).get("long_name") or "")
-    if long_name and len(long_name) <= 40:
+    if long_name and len(long_name) <= 40 and "_" not in long_name:
         return long_name
     return name.replace("_", " ").capitalize()
