@@ -367,3 +367,21 @@ def test_targets_carry_the_same_centroid_everywhere(demo, monkeypatch):
     html_text = (folder / "map.html").read_text(encoding="utf-8")
     assert "Centroid longitude" in html_text
     assert not re.search(r'"-?\d(\.\d+)?e\+\d+"', html_text)  # "28,700", not "2.87e+04"
+
+
+def test_geopackage_class_tables_are_the_class_cogs_cells(demo):
+    out, _printed, _cache = demo
+    packet = out / "packet" / "packet.gpkg"
+    for folder, recipe, region in (
+        ("us-ree", "carbonatite-ree", "conus"),
+        ("japan-vms", "kuroko-vms", "japan"),
+    ):
+        with rasterio.open(out / folder / "prospectivity_classes.tif") as src:
+            expected = src.read(1)
+        for source in (
+            f"GPKG:{out / folder / f'{recipe}.gpkg'}:prospectivity_classes",
+            f"GPKG:{packet}:{region}_prospectivity_classes",
+        ):
+            with rasterio.open(source) as src:
+                assert src.nodata == 0
+                assert np.array_equal(src.read(1), expected), source  # QGIS shows the map's

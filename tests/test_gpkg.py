@@ -444,3 +444,102 @@ def test_attribute_tables_are_written_and_geometries_refused_there(japan, tmp_pa
             tables={"t": japan["targets"]},
         )
     assert not (tmp_path / "t.gpkg").exists()
+
+
+def _qml_root(package: Path, table: str) -> ET.Element:
+    con = sqlite3.connect(package)
+    (qml,) = con.execute(
+        "SELECT styleQML FROM layer_styles WHERE f_table_name = ? AND useAsDefault = 1", (table,)
+    ).fetchone()
+    con.close()
+    return ET.fromstring(qml.split("\n", 1)[1])
+
+
+def test_class_table_holds_the_cogs_cells_with_nodata_and_class_colours(package, japan, tmp_path):
+    from geomap.export.cog import write_cog
+    from geomap.pipeline.outputs import prospectivity_classes
+
+    classes, colormap = prospectivity_classes(japan["prospectivity"])
+    cog = write_cog(classes, tmp_path / "prospectivity_classes.tif", colormap=colormap)
+    with rasterio.open(cog) as src:
+        expected = src.read(1)
+        cog_colors = src.colormap(1)
+    with rasterio.open(f"GPKG:{package}:prospectivity_classes") as src:
+        assert src.count == 1
+        assert src.nodata == 0  # declared: data_null of the gridded-coverage table
+        assert src.crs == japan["prospectivity"].rio.crs
+        assert src.transform.almost_equals(japan["prospectivity"].rio.transform(recalc=True))
+        values = src.read(1)
+    assert np.array_equal(values, expected)
+    assert {1, 2, 3, 4, 5, 6} <= set(np.unique(values).tolist())
+    con = sqlite3.connect(package)
+    data_null = con.execute(
+        "SELECT data_null FROM gpkg_2d_gridded_coverage_ancillary "
+        "WHERE tile_matrix_set_name = 'prospectivity_classes'"
+    ).fetchone()[0]
+    con.close()
+    assert data_null == 0
+    entries = _qml_root(package, "prospectivity_classes").findall(
+        "pipe/rasterrenderer/colorPalette/paletteEntry"
+    )
+    assert [int(e.get("value")) for e in entries] == [1, 2, 3, 4, 5, 6]
+    for entry in entries:
+        color = entry.get("color")
+        rgb = tuple(int(color[i : i + 2], 16) for i in (1, 3, 5))
+        assert rgb == tuple(cog_colors[int(entry.get("value"))][:3])  # the COG's colour table
+    assert entries[0].get("label") == "Top 1 % of the area"
+
+
+def test_tied_block_at_a_break_is_split_by_position_in_the_class_table(japan, tmp_path):
+    from geomap.classes import area_share_classes
+
+    surface = japan["prospectivity"].copy()
+    valid = np.isfinite(surface.values)
+    values = np.zeros(surface.shape)
+    order = np.argsort(-surface.values[valid], kind="stable")
+    ranked = np.zeros(int(valid.sum()))
+    top = int(0.03 * valid.sum())  # 3 % distinct values, then one tied block of zeros
+    ranked[order[:top]] = np.linspace(1.0, 0.5, top)
+    values[valid] = ranked
+    values[~valid] = np.nan
+    values[:2, :] = np.nan  # no data: code 0, masked by the declared NoData
+    valid[:2, :] = False
+    surface.values = values
+    path = write_geopackage(tmp_path / "ties.gpkg", rasters={"prospectivity": surface})
+    breaks = area_share_classes(surface)
+    assert breaks.tie_note  # the top-5 % break falls inside the block of zeros
+    with rasterio.open(f"GPKG:{path}:prospectivity_classes") as src:
+        codes = src.read(1)
+        assert np.array_equal(src.read(1, masked=True).mask, ~valid)
+    assert np.array_equal(codes, breaks.classify(surface.values))
+    in_block = codes[valid & (values == 0)]
+    assert len(set(np.unique(in_block))) > 1  # one value, several classes: split by position
+
+
+def test_qgis_project_shows_the_class_table_first_and_the_values_on_demand(package):
+    qgs = package.with_suffix(".qgs")
+    root = ET.fromstring(qgs.read_text(encoding="utf-8").split("\n", 1)[1])
+    group = next(g for g in root.iter("layer-tree-group") if g.get("name") == "Model results")
+    names = [layer.get("name") for layer in group.findall("layer-tree-layer")]
+    assert names[0] == "prospectivity_classes" and "prospectivity" in names
+    checked = {layer.get("name"): layer.get("checked") for layer in group}
+    assert checked["prospectivity_classes"] == "Qt::Checked"
+    assert checked["prospectivity"] == "Qt::Unchecked"  # one prospectivity view at a time
+    layer = next(
+        m
+        for m in root.findall("projectlayers/maplayer")
+        if m.findtext("layername") == "prospectivity_classes"
+    )
+    assert layer.find("pipe/rasterrenderer").get("type") == "paletted"
+    _driver, file_part, table = layer.findtext("datasource").split(":")
+    with rasterio.open(f"GPKG:{(qgs.parent / file_part).resolve()}:{table}") as src:
+        assert src.dtypes == ("uint16",)
+
+
+def test_layer_list_stays_short(package):
+    con = sqlite3.connect(package)
+    contents = [row[0] for row in con.execute("SELECT table_name FROM gpkg_contents")]
+    con.close()
+    assert not [t for t in contents if t.endswith("_rendered")]
+    # 5 vector layers + 3 value rasters + 1 class table + the styles table
+    assert len(contents) == len(VECTOR_TABLES) + len(RASTER_TABLES) + 2

@@ -14,7 +14,13 @@ from typing import Any
 
 from geomap import styles
 
-__all__ = ["LayerStyle", "raster_class_style", "raster_style", "vector_style"]
+__all__ = [
+    "LayerStyle",
+    "raster_class_style",
+    "raster_palette_style",
+    "raster_style",
+    "vector_style",
+]
 
 QGIS_VERSION = "3.28.0-Firenze"
 _SLD_NS = "http://www.opengis.net/sld"
@@ -429,6 +435,53 @@ def raster_class_style(
     if note:
         description += (
             f". {note} This style reads values only and draws each such block in the class "
-            "holding most of it; prospectivity_classes.tif holds the exact classes."
+            f"holding most of it; the table {table}_classes (and prospectivity_classes.tif) "
+            "holds the exact classes."
         )
     return LayerStyle(table, "", "geomap classes", qml, sld, description)
+
+
+def raster_palette_style(
+    table: str, entries: Sequence[tuple[int, str, str]], *, description: str
+) -> LayerStyle:
+    """Style a table of integer class codes: one colour per code (QML paletted, SLD values).
+
+    Parameters
+    ----------
+    table : str
+        The raster table (class codes; its NoData is declared in the table, not styled).
+    entries : sequence of (int, str, str)
+        ``(code, hex colour, label)`` per class, in legend order.
+    description : str
+        The style's description in ``layer_styles``.
+
+    Examples
+    --------
+    >>> style = raster_palette_style("c", [(1, "#ff0000", "Top 1 %")], description="classes")
+    >>> '<paletteEntry value="1" color="#ff0000" label="Top 1 %" alpha="255" />' in style.qml
+    True
+    """
+    root = _qml_root("Symbology")
+    pipe = ET.SubElement(root, "pipe")
+    renderer = ET.SubElement(
+        pipe, "rasterrenderer", type="paletted", band="1", opacity="1", alphaBand="-1"
+    )
+    palette = ET.SubElement(renderer, "colorPalette")
+    for code, color, label in entries:
+        ET.SubElement(
+            palette, "paletteEntry", value=str(int(code)), color=color, label=label, alpha="255"
+        )
+    qml = _serialize_qml(root)
+
+    sld_root, cmap = _raster_sld_root(table)
+    cmap.set("type", "values")
+    for code, color, label in entries:
+        ET.SubElement(
+            cmap,
+            f"{{{_SLD_NS}}}ColorMapEntry",
+            color=color,
+            quantity=str(int(code)),
+            label=label,
+            opacity="1",
+        )
+    return LayerStyle(table, "", "geomap class palette", qml, _sld_text(sld_root), description)

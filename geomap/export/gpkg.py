@@ -4,9 +4,13 @@
 
 * vector layers (occurrences, faults, geology, boundaries, targets...) with their own CRS and
   ASCII snake_case names;
-* each raster twice: as float values through GDAL's *2D gridded coverage* extension (the
-  numbers, for analysis) and, optionally, as an RGBA-rendered PNG tile table ``<name>_rendered``
-  coloured like the HTML map (for viewing in any GeoPackage client);
+* each raster as float values through GDAL's *2D gridded coverage* extension (the numbers, for
+  analysis) and, optionally, as an RGBA-rendered PNG tile table ``<name>_rendered`` coloured
+  like the HTML map (for viewing in any GeoPackage client);
+* beside each prospectivity raster, its classes by share of the study area as
+  ``<name>_classes`` (integer codes 1 to 6, 0 = no data declared in ``data_null``; the cells
+  of ``prospectivity_classes.tif``, tied values split by position as on the map) with a
+  one-colour-per-class style, so QGIS draws exactly the map's classes;
 * a QGIS ``layer_styles`` table (QML and SLD per layer, default style) so layers open styled;
 * provenance (datasets with file hashes and licences, parameters, the attribution block) in
   the GeoPackage metadata tables ``gpkg_metadata`` / ``gpkg_metadata_reference``, for the whole
@@ -285,6 +289,60 @@ def _write_raster_table(path: Path, name: str, data: Any, *, first: bool) -> dic
     return {"min": lo, "max": hi}
 
 
+def _class_table_name(name: str) -> str | None:
+    """Return the class table written beside raster ``name``, or None (not prospectivity)."""
+    if "prospectivity" in name and not name.endswith("_classes"):
+        return f"{name}_classes"
+    return None
+
+
+def _write_class_table(path: Path, name: str, codes: Any, data: Any) -> None:
+    """Write class codes (0 = no data) as an integer gridded-coverage table (PNG tiles).
+
+    ``codes`` is the :meth:`geomap.classes.AreaClasses.classify` array of ``data`` (the whole
+    grid: the tie rule reads cell positions).  The GeoPackage 2D gridded coverage extension
+    stores integers losslessly in 16-bit PNG tiles; GDAL reads them back unchanged.
+    """
+    import rasterio
+    from rasterio.windows import Window
+
+    try:
+        with rasterio.open(
+            path,
+            "w",
+            driver="GPKG",
+            width=int(data.sizes["x"]),
+            height=int(data.sizes["y"]),
+            count=1,
+            dtype="uint16",
+            crs=data.rio.crs,
+            transform=data.rio.transform(recalc=True),
+            RASTER_TABLE=name,
+            RASTER_IDENTIFIER=name,
+            RASTER_DESCRIPTION="Prospectivity class by share of the study area "
+            "(1 = top 1 %, 2 = top 5 %, 3 = top 10 %, 4 = top 20 %, 5 = top 50 %, 6 = rest; "
+            "0 = no data)",
+            TILE_FORMAT="PNG",
+            FIELD_NAME="class",
+            QUANTITY_DEFINITION="Prospectivity class (share of the study area)",
+            GRID_CELL_ENCODING="grid-value-is-area",
+            APPEND_SUBDATASET="YES",
+        ) as dst:
+            rows = int(data.sizes["y"])
+            for start in range(0, rows, _ROWS_PER_BLOCK):
+                block = np.asarray(codes[start : start + _ROWS_PER_BLOCK], dtype="uint16")
+                dst.write(block, 1, window=Window(0, start, block.shape[1], block.shape[0]))
+            dst.update_tags(
+                LONG_NAME="Prospectivity class (share of the study area)",
+                GEOMAP_ROLE="classes",
+            )
+    except (rasterio.errors.RasterioError, TypeError) as exc:
+        raise ExportError(
+            f"writing raster table {name!r} to {path.name} failed ({exc}); "
+            "free disk space or pick another, writable folder"
+        ) from exc
+
+
 def _raster_tags(data: Any) -> dict[str, str]:
     tags = {}
     for key in ("long_name", "units", "geomap_source", "geomap_params", "geomap_role"):
@@ -497,7 +555,9 @@ def write_geopackage(
         style; an occurrence layer gains a ``commodity_group`` column (the map's colours).
     rasters : mapping of str to DataArray
         Table name -> raster (dims ``("y", "x")``, a CRS, NumPy or Dask: written in row
-        blocks).  Float values go to a gridded-coverage table.
+        blocks).  Float values go to a gridded-coverage table; a table whose name holds
+        ``prospectivity`` also gets ``<name>_classes``, its classes by share of the study
+        area (the cells of ``prospectivity_classes.tif``), styled in the map's class colours.
     tables : mapping of str to DataFrame, optional
         Table name -> attribute table without geometry (e.g. a summary), written as a
         GeoPackage ``attributes`` table.
@@ -540,7 +600,12 @@ def write_geopackage(
     from geomap.core.atomic import atomic_path
     from geomap.core.provenance import dataset_records, source_ids
     from geomap.export._gpkg_srs import lithology_classes, unify_srs
-    from geomap.export._gpkg_styles import raster_class_style, raster_style, vector_style
+    from geomap.export._gpkg_styles import (
+        raster_class_style,
+        raster_palette_style,
+        raster_style,
+        vector_style,
+    )
 
     final = Path(path)
     if final.suffix.lower() != ".gpkg":
@@ -558,6 +623,9 @@ def write_geopackage(
     if rendered:
         for name in rasters:
             _check_name(f"{name}_rendered", seen)
+    for name in rasters:
+        if (class_table := _class_table_name(name)) is not None:
+            _check_name(class_table, seen)
     prepared = {name: _prepare_vector(frame, name) for name, frame in vectors.items()}
     for name, data in rasters.items():
         _check_raster(data, name)
@@ -569,6 +637,7 @@ def write_geopackage(
     dataset_ids = list(dict.fromkeys(datasets))
     table_records: dict[str, dict[str, Any]] = {}
     style_rows = []
+    class_tables: list[str] = []
     with atomic_path(final) as part, _gpkg_work_file(part) as tmp:
         first = True
         # rasters first: rasterio's GDAL then registers custom CRSs before pyogrio's does
@@ -580,7 +649,8 @@ def write_geopackage(
                 lo, hi = 0.0, 1.0
             cmap = _raster_colormap(name)
             area_classes = None
-            if "prospectivity" in name and value_range["max"] >= value_range["min"]:
+            class_table = _class_table_name(name)
+            if class_table is not None and value_range["max"] >= value_range["min"]:
                 from geomap.classes import area_share_classes
 
                 area_classes = area_share_classes(data)
@@ -596,6 +666,19 @@ def write_geopackage(
                     )
                 )
                 lut = [(int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16)) for c in colors]
+                codes = np.asarray(area_classes.classify(data))  # the whole grid (tie rule)
+                _write_class_table(tmp, class_table, codes, data)
+                class_tables.append(class_table)
+                entries = list(zip(area_classes.codes, colors, area_classes.labels, strict=True))
+                style_rows.append(
+                    raster_palette_style(
+                        class_table,
+                        entries,
+                        description="classes by share of the study area, cell by cell as on "
+                        "the map and in prospectivity_classes.tif"
+                        + (f". {area_classes.tie_note}" if area_classes.tie_note else ""),
+                    )
+                )
             else:
                 hexes = ["#{:02x}{:02x}{:02x}".format(*c) for c in styles.colormap_stops(cmap, 9)]
                 style_rows.append(raster_style(name, hexes, lo, hi))
@@ -619,6 +702,16 @@ def write_geopackage(
             table_records[name] = record
             if rendered:
                 table_records[f"{name}_rendered"] = {**record, "rendered_from": name}
+            if area_classes is not None and class_table is not None:
+                table_records[class_table] = {
+                    **record,
+                    "value_range": [min(area_classes.codes), max(area_classes.codes)],
+                    "nodata": 0,
+                    "classified_from": name,
+                    "class_labels": dict(
+                        zip(map(str, area_classes.codes), area_classes.labels, strict=True)
+                    ),
+                }
         for name, frame in prepared.items():
             geometry_column, geometry_type = _write_vector(tmp, name, frame, first=first)
             first = False
@@ -696,6 +789,12 @@ def write_geopackage(
                         "WHERE tile_matrix_set_name = ?",
                         (RASTER_NODATA, name),
                     )
+                for name in class_tables:  # class code 0: no data
+                    con.execute(
+                        "UPDATE gpkg_2d_gridded_coverage_ancillary SET data_null = 0 "
+                        "WHERE tile_matrix_set_name = ?",
+                        (name,),
+                    )
                 _write_layer_styles(con, style_rows)
                 _write_metadata(con, package, table_records)
         finally:
@@ -744,6 +843,7 @@ def export_geopackage(
     Layers: ``occurrences``, ``training_sites`` (the training audit: every site considered,
     kept or dropped and why), ``faults``, ``geology``, ``boundaries`` (or
     ``boundaries_<name>`` for a mapping), ``targets``; rasters ``prospectivity``,
+    ``prospectivity_classes`` (its classes by share of the study area, as on the map),
     ``uncertainty``, ``coverage`` and ``evidence_<name>``, each with ``prefix``
     (e.g. ``"japan_"``) in front.  See :func:`write_geopackage` for everything else; a QGIS
     project (``<stem>.qgs``) is written beside it unless ``qgis_project=False``.

@@ -154,14 +154,17 @@ def write_qgis_project(
     groups: dict[tuple[str | None, str], ET.Element] = {}
     region_nodes: dict[str, ET.Element] = {}
 
-    def order(layer: dict[str, Any]) -> tuple[int, int]:
+    def order(layer: dict[str, Any]) -> tuple[int, int, int]:
         region, kind = group_of(layer["table"], regions)
-        return (list(regions).index(region) if region else -1, _GROUP_ORDER.index(kind))
+        on_top = 0 if layer["table"].endswith("prospectivity_classes") else 1  # the map's view
+        return (list(regions).index(region) if region else -1, _GROUP_ORDER.index(kind), on_top)
 
     ordered = sorted(layers, key=order)
+    tables = {layer["table"] for layer in layers}
     project_layers = ET.SubElement(root, "projectlayers")
     for layer in ordered:
         region, kind = group_of(layer["table"], regions)
+        has_classes = f"{layer['table']}_classes" in tables
         key = (region, kind)
         if key not in groups:
             parent = tree
@@ -187,8 +190,11 @@ def write_qgis_project(
             datasource, provider = f"{relative}|layername={layer['table']}", "ogr"
         else:
             datasource, provider = f"GPKG:{relative}:{layer['table']}", "gdal"
-        visible = kind in ("Targets and occurrences", "Model results") and not any(
-            word in layer["table"] for word in ("uncertainty", "coverage", "_rendered")
+        # shown: targets, occurrences and the prospectivity classes (exactly the map's);
+        # the continuous values, uncertainty, coverage and rendered copies are a click away
+        visible = kind == "Targets and occurrences" or (
+            layer["table"].endswith("prospectivity_classes")
+            or (layer["table"].endswith("prospectivity") and not has_classes)
         )
         ET.SubElement(
             groups[key],
