@@ -385,3 +385,15 @@ def test_geopackage_class_tables_are_the_class_cogs_cells(demo):
             with rasterio.open(source) as src:
                 assert src.nodata == 0
                 assert np.array_equal(src.read(1), expected), source  # QGIS shows the map's
+
+
+def test_us_training_sites_outside_the_us_are_flagged_and_drawn_apart(demo):
+    out, _printed, _cache = demo
+    gpkg = out / "us-ree" / "carbonatite-ree.gpkg"
+    sites = pyogrio.read_dataframe(gpkg, layer="training_sites")
+    used = sites[sites["training"].astype(bool)]
+    outside = used[~used["in_study_area"].astype(bool)]
+    # the conterminous-US box reaches into Ontario, Quebec and Coahuila
+    assert len(outside) and set(outside["state"]) <= {"Ontario", "Quebec", "Coahuila"}
+    report = (out / "us-ree" / "report.md").read_text(encoding="utf-8")
+    assert f"{len(outside)} occurrences fall in cells outside the study area" in report

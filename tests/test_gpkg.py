@@ -543,3 +543,29 @@ def test_layer_list_stays_short(package):
     assert not [t for t in contents if t.endswith("_rendered")]
     # 5 vector layers + 3 value rasters + 1 class table + the styles table
     assert len(contents) == len(VECTOR_TABLES) + len(RASTER_TABLES) + 2
+
+
+def test_sites_outside_the_study_area_are_flagged(tmp_path):
+    from geomap.pipeline.study_area import country_mask
+
+    us = region_inputs("conus", 50_000)
+    surface = us["prospectivity"]
+    inside = country_mask(surface.to_dataset(name="prospectivity"), ["USA"])
+    surface = surface.where(inside.values == 1).rio.write_crs(surface.rio.crs)
+    sites = us["occurrences"]
+    path = write_geopackage(
+        tmp_path / "us.gpkg",
+        vectors={"us_occurrences": sites, "us_training_sites": sites.iloc[::3]},
+        rasters={"us_prospectivity": surface},
+    )
+    for layer in ("us_occurrences", "us_training_sites"):
+        back = pyogrio.read_dataframe(path, layer=layer)
+        with rasterio.open(f"GPKG:{path}:us_prospectivity") as src:
+            points = back.geometry.to_crs(src.crs)
+            values = np.array([v[0] for v in src.sample(zip(points.x, points.y, strict=True))])
+        on_data = np.isfinite(values) & (values != src.nodata)
+        assert np.array_equal(back["in_study_area"].to_numpy(dtype=bool), on_data)
+        assert not back["in_study_area"].all()
+    flags = pyogrio.read_dataframe(path, layer="us_occurrences")
+    named = flags.set_index("name")["in_study_area"]
+    assert not named["Prairie Lake"] and not named["St. Honore (Niobec)"]  # Ontario, Quebec

@@ -556,3 +556,59 @@ def test_evidence_layer_names_are_human():
     )
     assert _evidence_name("gravity", layer("Bouguer gravity anomaly")) == "Bouguer gravity anomaly"
     assert _evidence_name("magnetic_tilt", xr.DataArray(np.zeros((2, 2)))) == "Magnetic tilt"
+
+
+@pytest.fixture(scope="module")
+def us_masked():
+    """The US inputs with prospectivity masked to the country, as a build masks it."""
+    from geomap.pipeline.study_area import country_mask
+
+    us = region_inputs("conus", 50_000)
+    surface = us["prospectivity"]
+    inside = country_mask(surface.to_dataset(name="prospectivity"), ["USA"])
+    us["prospectivity"] = surface.where(inside.values == 1).rio.write_crs(surface.rio.crs)
+    return us
+
+
+def test_sites_outside_the_study_area_are_found(us_masked):
+    from geomap.export.sites import on_data_cells
+
+    sites = us_masked["occurrences"]
+    flags = on_data_cells(sites, us_masked["prospectivity"])
+    names = dict(zip(sites["name"].tolist(), flags.tolist(), strict=True))
+    # carbonatites of Ontario and Quebec lie in the conterminous US box, not in the US
+    for name in ("St. Honore (Niobec)", "Prairie Lake", "Lackner Lake", "Nemegosenda Lake"):
+        assert names[name] is False, name
+    assert any(v for k, v in names.items() if k and k.startswith("Mountain Pass"))
+    outside = sites.loc[~flags, "state"]
+    assert {"Ontario", "Quebec"} <= set(outside)
+    assert flags.sum() > 0.8 * (sites["country"] == "USA").sum()
+
+
+def test_prospectivity_figure_flags_outside_sites_and_outlines_targets(us_masked, tmp_path):
+    from matplotlib.colors import to_hex
+
+    from geomap.export.sites import on_data_cells
+    from geomap.render.figures import plot_prospectivity
+
+    sites = us_masked["occurrences"]
+    inside = int(on_data_cells(sites, us_masked["prospectivity"]).sum())
+    fig = plot_prospectivity(
+        us_masked["prospectivity"],
+        tmp_path / "us.png",
+        occurrences=sites,
+        occurrences_label="Training occurrences",
+        targets=us_masked["targets"],
+        dpi=72,
+    )
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert f"Training occurrences ({inside:,})" in labels
+    assert f"Training occurrences\noutside the study area ({len(sites) - inside:,})" in labels
+    target_color = styles.LAYER_STYLES["target"]["color"]
+    polygons = [c for c in ax.collections if len(c.get_paths()) == len(us_masked["targets"])]
+    assert polygons, "targets not drawn"
+    targets = polygons[0]
+    assert (targets.get_facecolor()[:, 3] == 0).all()  # outlined, not filled
+    assert {to_hex(c) for c in targets.get_edgecolor()} == {target_color}
+    assert (targets.get_linewidths() <= 0.5).all()  # thin: small targets stay hollow

@@ -34,6 +34,17 @@ from typing import Any
 import numpy as np
 
 from geomap.errors import CRSError, DataError, ExportError, OutputExistsError
+from geomap.export._gpkg_rasters import (
+    GPKG_VERSION,
+    RASTER_NODATA,
+    _check_raster,
+    _class_table_name,
+    _raster_colormap,
+    _raster_tags,
+    _write_class_table,
+    _write_raster,
+    _write_rendered,
+)
 
 __all__ = [
     "LAYER_NAME_PATTERN",
@@ -47,8 +58,6 @@ LAYER_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 """Allowed GeoPackage table names: ASCII snake_case, at most 63 characters."""
 PROVENANCE_STANDARD_URI = "https://geomap.dev/provenance/v1"
 """``md_standard_uri`` of the provenance records in ``gpkg_metadata``."""
-GPKG_VERSION = "1.2"  # the most widely read version (GDAL >= 2.2, QGIS 3)
-_ROWS_PER_BLOCK = 1024  # raster rows written per step (Dask-backed rasters are read in blocks)
 
 # layer-name prefix -> style kind
 _KIND_BY_NAME = (
@@ -64,15 +73,6 @@ _KIND_BY_NAME = (
     ("state", "boundary"),
     ("prefecture", "boundary"),
 )
-# raster-name fragment -> branca colormap (same as the HTML map)
-_RASTER_COLORMAPS = (
-    ("uncertainty", "YlOrBr_09"),
-    ("coverage", "PuBu_09"),
-    ("prospectivity", "viridis"),
-)
-# NoData of the float gridded-coverage tables, declared in
-# gpkg_2d_gridded_coverage_ancillary.data_null (NaN cannot be stored there: SQLite makes it NULL)
-RASTER_NODATA = -3.4028234663852886e38
 
 
 def snake_case(name: str) -> str:
@@ -110,13 +110,6 @@ def _kind(name: str) -> str:
         if fragment in name:
             return kind
     return "boundary"
-
-
-def _raster_colormap(name: str) -> str:
-    for fragment, cmap in _RASTER_COLORMAPS:
-        if fragment in name:
-            return cmap
-    return "plasma"
 
 
 def _scalar(value: Any) -> Any:
@@ -158,6 +151,28 @@ def _prepare_vector(frame: Any, name: str) -> Any:
         if "commodities" in out.columns and "commodity_group" not in out.columns:
             out["commodity_group"] = [commodity_group(v) for v in out["commodities"].tolist()]
     return out
+
+
+_SITE_LAYERS = ("occurrences", "training_sites")
+
+
+def _flag_study_area(vectors: dict[str, Any], rasters: Mapping[str, Any]) -> None:
+    """Add ``in_study_area`` to ``<prefix>occurrences`` / ``<prefix>training_sites``.
+
+    True where the site lies on a cell of ``<prefix>prospectivity`` with a value.  A region's
+    sites are read in its box, which reaches into neighbouring countries; a model leaves the
+    sites outside the study area out, and the flag says which (an existing column stands).
+    """
+    from geomap.export.sites import on_data_cells
+
+    for name, frame in vectors.items():
+        suffix = next((s for s in _SITE_LAYERS if name.endswith(s)), None)
+        if suffix is None or "in_study_area" in frame.columns:
+            continue
+        surface = rasters.get(f"{name[: -len(suffix)]}prospectivity")
+        if surface is not None:
+            _check_raster(surface, f"{name[: -len(suffix)]}prospectivity")
+            frame["in_study_area"] = on_data_cells(frame, surface)
 
 
 def _geometry_type(frame: Any) -> str:
@@ -202,213 +217,6 @@ def _write_attributes(path: Path, name: str, table: Any) -> None:
             "in vectors="
         )
     pyogrio.write_dataframe(_plain_columns(table), path, layer=name, driver="GPKG", append=True)
-
-
-def _raster_blocks(data: Any) -> Iterable[tuple[int, np.ndarray]]:
-    rows = int(data.sizes["y"])
-    for start in range(0, rows, _ROWS_PER_BLOCK):
-        block = data.isel(y=slice(start, start + _ROWS_PER_BLOCK))
-        yield start, np.asarray(block.values, dtype="float32")
-
-
-def _check_raster(data: Any, name: str) -> Any:
-    if getattr(data, "dims", None) != ("y", "x"):
-        raise DataError(
-            f"raster {name!r} has dims {getattr(data, 'dims', None)}; give dims ('y', 'x')"
-        )
-    if data.rio.crs is None:
-        raise CRSError(f"raster {name!r} has no CRS; set one with .rio.write_crs()")
-    return data
-
-
-def _write_raster(path: Path, name: str, data: Any, *, first: bool) -> dict[str, float]:
-    """Write float values (gridded coverage, TIFF tiles); return the finite value range.
-
-    GDAL failures while writing (a full disk, a read-only folder) surface from rasterio as
-    ``RasterioError`` or, when rasterio fails to format GDAL's message, as ``TypeError``;
-    both become an :class:`ExportError` naming the table.
-    """
-    import rasterio
-
-    try:
-        return _write_raster_table(path, name, data, first=first)
-    except (rasterio.errors.RasterioError, TypeError) as exc:
-        raise ExportError(
-            f"writing raster table {name!r} to {path.name} failed ({exc}); "
-            "free disk space or pick another, writable folder"
-        ) from exc
-
-
-def _write_raster_table(path: Path, name: str, data: Any, *, first: bool) -> dict[str, float]:
-    import rasterio
-    from rasterio.windows import Window
-
-    transform = data.rio.transform(recalc=True)
-    nodata = data.rio.nodata
-    options = {
-        "RASTER_TABLE": name,
-        # gpkg_contents.identifier is UNIQUE: the table name is; the long name describes it
-        "RASTER_IDENTIFIER": name,
-        "RASTER_DESCRIPTION": str(
-            data.attrs.get("long_name") or data.attrs.get("description") or ""
-        ),
-        "TILE_FORMAT": "TIFF",
-        "FIELD_NAME": name[:60],
-        "QUANTITY_DEFINITION": str(data.attrs.get("long_name") or name),
-        "GRID_CELL_ENCODING": "grid-value-is-area",
-    }
-    if data.attrs.get("units"):
-        options["UOM"] = str(data.attrs["units"])
-    if first:
-        options["VERSION"] = GPKG_VERSION
-    else:
-        options["APPEND_SUBDATASET"] = "YES"
-    lo, hi = math.inf, -math.inf
-    with rasterio.open(
-        path,
-        "w",
-        driver="GPKG",
-        width=int(data.sizes["x"]),
-        height=int(data.sizes["y"]),
-        count=1,
-        dtype="float32",
-        crs=data.rio.crs,
-        transform=transform,
-        nodata=RASTER_NODATA,
-        **options,
-    ) as dst:
-        for start, block in _raster_blocks(data):
-            if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
-                block = np.where(block == nodata, np.nan, block)
-            finite = block[np.isfinite(block)]
-            if finite.size:
-                lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
-            block = np.where(np.isfinite(block), block, RASTER_NODATA).astype("float32")
-            dst.write(block, 1, window=Window(0, start, block.shape[1], block.shape[0]))
-        dst.update_tags(**_raster_tags(data))
-    return {"min": lo, "max": hi}
-
-
-def _class_table_name(name: str) -> str | None:
-    """Return the class table written beside raster ``name``, or None (not prospectivity)."""
-    if "prospectivity" in name and not name.endswith("_classes"):
-        return f"{name}_classes"
-    return None
-
-
-def _write_class_table(path: Path, name: str, codes: Any, data: Any) -> None:
-    """Write class codes (0 = no data) as an integer gridded-coverage table (PNG tiles).
-
-    ``codes`` is the :meth:`geomap.classes.AreaClasses.classify` array of ``data`` (the whole
-    grid: the tie rule reads cell positions).  The GeoPackage 2D gridded coverage extension
-    stores integers losslessly in 16-bit PNG tiles; GDAL reads them back unchanged.
-    """
-    import rasterio
-    from rasterio.windows import Window
-
-    try:
-        with rasterio.open(
-            path,
-            "w",
-            driver="GPKG",
-            width=int(data.sizes["x"]),
-            height=int(data.sizes["y"]),
-            count=1,
-            dtype="uint16",
-            crs=data.rio.crs,
-            transform=data.rio.transform(recalc=True),
-            RASTER_TABLE=name,
-            RASTER_IDENTIFIER=name,
-            RASTER_DESCRIPTION="Prospectivity class by share of the study area "
-            "(1 = top 1 %, 2 = top 5 %, 3 = top 10 %, 4 = top 20 %, 5 = top 50 %, 6 = rest; "
-            "0 = no data)",
-            TILE_FORMAT="PNG",
-            FIELD_NAME="class",
-            QUANTITY_DEFINITION="Prospectivity class (share of the study area)",
-            GRID_CELL_ENCODING="grid-value-is-area",
-            APPEND_SUBDATASET="YES",
-        ) as dst:
-            rows = int(data.sizes["y"])
-            for start in range(0, rows, _ROWS_PER_BLOCK):
-                block = np.asarray(codes[start : start + _ROWS_PER_BLOCK], dtype="uint16")
-                dst.write(block, 1, window=Window(0, start, block.shape[1], block.shape[0]))
-            dst.update_tags(
-                LONG_NAME="Prospectivity class (share of the study area)",
-                GEOMAP_ROLE="classes",
-            )
-    except (rasterio.errors.RasterioError, TypeError) as exc:
-        raise ExportError(
-            f"writing raster table {name!r} to {path.name} failed ({exc}); "
-            "free disk space or pick another, writable folder"
-        ) from exc
-
-
-def _raster_tags(data: Any) -> dict[str, str]:
-    tags = {}
-    for key in ("long_name", "units", "geomap_source", "geomap_params", "geomap_role"):
-        value = data.attrs.get(key)
-        if value is not None:
-            tags[key.upper()] = value if isinstance(value, str) else json.dumps(value, default=str)
-    return tags
-
-
-def _write_rendered(
-    path: Path,
-    name: str,
-    data: Any,
-    colors: Sequence[tuple[int, int, int]],
-    lo: float,
-    hi: float,
-    classes: Any = None,
-) -> None:
-    """Write an RGBA PNG tile table coloured like the HTML map (no data = transparent).
-
-    With ``classes`` (:class:`geomap.classes.AreaClasses`), one colour per class (``colors``
-    highest class first), as on the map.
-    """
-    import rasterio
-    from rasterio.windows import Window
-
-    n = len(colors)
-    lut = np.array([(*c, 255) for c in colors], dtype=np.uint8)
-    span = hi - lo if hi > lo else 1.0
-    codes = None
-    if classes is not None:  # on the whole grid: the tie rule needs cell positions
-        import xarray as xr
-
-        codes = xr.DataArray(classes.classify(data), dims=("y", "x"))
-    with rasterio.open(
-        path,
-        "w",
-        driver="GPKG",
-        width=int(data.sizes["x"]),
-        height=int(data.sizes["y"]),
-        count=4,
-        dtype="uint8",
-        crs=data.rio.crs,
-        transform=data.rio.transform(recalc=True),
-        RASTER_TABLE=name,
-        RASTER_IDENTIFIER=name,
-        RASTER_DESCRIPTION=f"{data.attrs.get('long_name') or name}, rendered as RGBA",
-        TILE_FORMAT="PNG",
-        APPEND_SUBDATASET="YES",
-    ) as dst:
-        nodata = data.rio.nodata
-        for start, block in _raster_blocks(data):
-            valid = np.isfinite(block)
-            if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
-                valid &= block != nodata
-            if codes is not None:
-                rows = slice(start, start + block.shape[0])
-                idx = np.asarray(codes.isel(y=rows).values).astype(int) - 1
-                valid &= idx >= 0
-                idx = np.clip(idx, 0, n - 1)
-            else:
-                idx = np.clip(((np.where(valid, block, lo) - lo) / span * n).astype(int), 0, n - 1)
-            rgba = lut[idx]
-            rgba[~valid] = 0
-            window = Window(0, start, block.shape[1], block.shape[0])
-            dst.write(np.moveaxis(rgba, -1, 0), window=window)
 
 
 def _ensure_metadata_tables(con: sqlite3.Connection) -> None:
@@ -552,7 +360,10 @@ def write_geopackage(
     vectors : mapping of str to GeoDataFrame
         Layer name (ASCII snake_case) -> layer, each with a CRS (kept as is).  Names
         containing ``occurrence``, ``fault``, ``geolog``, ``target``, ``boundar``... choose the
-        style; an occurrence layer gains a ``commodity_group`` column (the map's colours).
+        style; an occurrence layer gains a ``commodity_group`` column (the map's colours),
+        and ``<prefix>occurrences`` / ``<prefix>training_sites`` beside a
+        ``<prefix>prospectivity`` raster gain ``in_study_area`` (False for sites on cells
+        without data, e.g. across a border inside the region's box: no model used them).
     rasters : mapping of str to DataArray
         Table name -> raster (dims ``("y", "x")``, a CRS, NumPy or Dask: written in row
         blocks).  Float values go to a gridded-coverage table; a table whose name holds
@@ -627,6 +438,7 @@ def write_geopackage(
         if (class_table := _class_table_name(name)) is not None:
             _check_name(class_table, seen)
     prepared = {name: _prepare_vector(frame, name) for name, frame in vectors.items()}
+    _flag_study_area(prepared, rasters)
     for name, data in rasters.items():
         _check_raster(data, name)
     if catalog is None:

@@ -389,6 +389,9 @@ def plot_prospectivity(
         Write a PNG here (atomically).
     occurrences, boundaries, targets : GeoDataFrame, optional
         Drawn on top; each must have a CRS and is reprojected to the raster's CRS for display.
+        Occurrences on cells without data (outside the study area: a region's box reaches
+        into neighbouring countries, and a model leaves such sites out) are grey crosses
+        with their own legend entry and count, not white circles.
     title : str, optional
         Axes title (wrapped to the figure's width); defaults to the raster's ``long_name``.
     occurrences_label : str, default "Occurrences"
@@ -489,25 +492,19 @@ def plot_prospectivity(
     if targets is not None and len(targets):
         from matplotlib.patches import Patch
 
-        _to_crs(targets, crs).plot(ax=ax, facecolor="none", edgecolor="#111111", linewidth=1.0)
-        handles.append(Patch(facecolor="none", edgecolor="#111111", label="Targets"))
-    if occurrences is not None and len(occurrences):
-        from matplotlib.lines import Line2D
+        from geomap import styles
 
-        _to_crs(occurrences, crs).plot(
-            ax=ax, markersize=9, color="white", edgecolor="#111111", linewidth=0.6, zorder=3
+        # outlines only, thin: a target is a few cells wide at print scale, and a thick
+        # edge fills it in (it read as a black blot)
+        target_color = str(styles.LAYER_STYLES["target"]["color"])
+        _to_crs(targets, crs).plot(
+            ax=ax, facecolor="none", edgecolor=target_color, linewidth=0.35, zorder=2
         )
         handles.append(
-            Line2D(
-                [],
-                [],
-                marker="o",
-                ls="",
-                markerfacecolor="white",
-                markeredgecolor="#111111",
-                label=occurrences_label,
-            )
+            Patch(facecolor="none", edgecolor=target_color, linewidth=0.8, label="Targets")
         )
+    if occurrences is not None and len(occurrences):
+        handles.extend(_plot_sites(ax, _to_crs(occurrences, crs), data, occurrences_label))
     if handles:
         ax.legend(
             handles=handles,
@@ -539,6 +536,50 @@ def plot_prospectivity(
     if path is not None:
         save_figure(fig, path, dpi=dpi, metadata=credit)
     return fig
+
+
+def _plot_sites(ax: Any, sites: Any, raster: Any, label: str) -> list[Any]:
+    """Draw sites as white circles, those off the raster's data as grey crosses.
+
+    Sites on cells without data lie outside the study area (a region's box reaches into
+    neighbouring countries); they get their own legend entry and count.
+    """
+    from matplotlib.lines import Line2D
+
+    from geomap.export.sites import on_data_cells
+
+    inside = on_data_cells(sites, raster)
+    handles = []
+    if inside.any():
+        sites[inside].plot(
+            ax=ax, markersize=9, color="white", edgecolor="#111111", linewidth=0.6, zorder=3
+        )
+        text = f"{label} ({int(inside.sum()):,})" if not inside.all() else label
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="o",
+                ls="",
+                markerfacecolor="white",
+                markeredgecolor="#111111",
+                label=text,
+            )
+        )
+    if not inside.all():
+        outside = sites[~inside]
+        outside.plot(ax=ax, markersize=10, marker="x", color="0.45", linewidth=0.7, zorder=3)
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="x",
+                ls="",
+                color="0.45",
+                label=f"{label}\noutside the study area ({len(outside):,})",
+            )
+        )
+    return handles
 
 
 def _pyproj_crs(crs: Any) -> Any:
