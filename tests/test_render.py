@@ -612,3 +612,21 @@ def test_prospectivity_figure_flags_outside_sites_and_outlines_targets(us_masked
     assert (targets.get_facecolor()[:, 3] == 0).all()  # outlined, not filled
     assert {to_hex(c) for c in targets.get_edgecolor()} == {target_color}
     assert (targets.get_linewidths() <= 0.5).all()  # thin: small targets stay hollow
+
+
+def test_map_draws_training_sites_outside_the_study_area_apart(us_masked):
+    from geomap.export.sites import on_data_cells
+
+    sites = us_masked["occurrences"].copy()
+    sites["training"] = np.arange(len(sites)) % 2 == 0  # every other site trains
+    inside = on_data_cells(sites, us_masked["prospectivity"])
+    used = int((sites["training"] & inside).sum())
+    left_out = int((sites["training"] & ~inside).sum())
+    assert used and left_out
+    m = prospectivity_map(us_masked["prospectivity"], occurrences=sites)
+    html = m.get_root().render()
+    assert f"Training sites ({used:,})" in html
+    assert f"Training sites outside the study area ({left_out:,}, not used)" in html
+    assert "outside the study area (no evidence data on its cell)" in html  # popup reason
+    plain = prospectivity_map(occurrences=sites)  # no raster: nothing to tell them apart by
+    assert "outside the study area" not in plain.get_root().render()

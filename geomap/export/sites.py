@@ -44,7 +44,8 @@ def on_data_cells(sites: Any, raster: Any) -> np.ndarray:
     Returns
     -------
     numpy.ndarray of bool
-        False for sites off the grid, on a no-data cell, or without a geometry.
+        False for sites off the grid (or beyond the raster CRS's reach), on a no-data cell,
+        or without a geometry.
 
     Raises
     ------
@@ -65,8 +66,11 @@ def on_data_cells(sites: Any, raster: Any) -> np.ndarray:
     present = ~(geometry.isna() | geometry.is_empty).to_numpy()
     points = geometry[present].representative_point()
     inverse = ~raster.rio.transform(recalc=True)
-    cols, rows = inverse * (points.x.to_numpy(), points.y.to_numpy())
-    cols, rows = np.floor(cols).astype(int), np.floor(rows).astype(int)
+    cols_f, rows_f = inverse * (points.x.to_numpy(), points.y.to_numpy())
+    # a site far outside the raster's projection may not transform (inf): off the grid
+    finite = np.isfinite(cols_f) & np.isfinite(rows_f)
+    cols = np.floor(np.where(finite, cols_f, -1)).astype(int)
+    rows = np.floor(np.where(finite, rows_f, -1)).astype(int)
     inside = (cols >= 0) & (rows >= 0) & (cols < raster.sizes["x"]) & (rows < raster.sizes["y"])
     values = np.asarray(
         raster.isel(y=xr.DataArray(rows[inside]), x=xr.DataArray(cols[inside])).values,

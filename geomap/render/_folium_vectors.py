@@ -49,8 +49,13 @@ class VectorLayers:
         from geomap.render import _elements as el
         from geomap.render._vectors import display_text, to_display_lonlat
 
+        source = layer.data
+        if "training" in source.columns:
+            outside = self._outside_study_area(source)
+            if outside is not None:
+                source = source.assign(outside_study_area=outside)
         frame = to_display_lonlat(
-            layer.data, what=layer.name, notes=self.notes, shift_east=self.shift_east, precision=5
+            source, what=layer.name, notes=self.notes, shift_east=self.shift_east, precision=5
         )
         if not len(frame):
             self.notes.append(f"{layer.name}: no occurrences with a location")
@@ -136,25 +141,114 @@ class VectorLayers:
         if "training" in columns:
             self._add_training_sites(m, layer, frame, data, fields)
 
+    def _outside_study_area(self, sites: Any) -> np.ndarray | None:
+        """Flag sites on no prospectivity raster's data (None: the map has no such raster).
+
+        A region's sites are read in its box, which reaches into neighbouring countries (the
+        conterminous-US box holds carbonatites of Ontario and Quebec); the model leaves sites
+        on cells without data out, so the map must not show them as training it.
+        """
+        from geomap.export.sites import on_data_cells
+
+        surfaces = [
+            layer.data
+            for layer in self.builder._layers
+            if layer.kind == "raster" and layer.options.get("kind") == "prospectivity"
+        ]
+        if not surfaces or sites.crs is None:
+            return None
+        inside = np.zeros(len(sites), dtype=bool)
+        for surface in surfaces:
+            if surface.rio.crs is not None:
+                inside |= on_data_cells(sites, surface)
+        return ~inside
+
     def _add_training_sites(
         self, m: Any, layer: _Layer, frame: Any, data: dict[str, list[Any]], fields: Any
     ) -> None:
-        """White rings over the occurrences that trained the model (``training`` column)."""
+        """White rings over the occurrences that trained the model (``training`` column).
+
+        Sites the training selection kept but that lie outside the study area (no data on
+        the prospectivity raster: the model left them out) are dashed, faint rings in a layer
+        of their own, their popup saying why.
+        """
+        flags = frame["training"].fillna(False).astype(bool).to_numpy()
+        outside = np.zeros(len(frame), dtype=bool)
+        if "outside_study_area" in frame.columns:
+            outside = frame["outside_study_area"].to_numpy(dtype=bool)
+        used, left_out = flags & ~outside, flags & outside
+        if used.any():
+            overlay = self._training_overlay(
+                m, layer, frame, data, fields, used, f"Training sites ({int(used.sum()):,})"
+            )
+            color = styles.TRAINING_SITE_COLOR
+            self.legend_entries.append(("training", "Training sites", color))
+            self.legends.append(
+                (
+                    overlay,
+                    f'<span class="geomap-swatch" style="background:{color};border-radius:50%;'
+                    'border:2px solid #111"></span>Training sites (used to fit the model)',
+                )
+            )
+        if left_out.any():
+            n = int(left_out.sum())
+            reason = (
+                "kept by the training selection, but outside the study area (no evidence "
+                "data on its cell): the model leaves it out"
+            )
+            data = {
+                **data,
+                "reason": [
+                    reason if x else r for x, r in zip(left_out, data["reason"], strict=True)
+                ],
+            }
+            if not any(f[0] == "reason" for f in fields):
+                fields = [*fields, next(f for f in _OCCURRENCE_FIELDS if f[0] == "reason")]
+            overlay = self._training_overlay(
+                m,
+                layer,
+                frame,
+                data,
+                fields,
+                left_out,
+                f"Training sites outside the study area ({n:,}, not used)",
+                style={**styles.LAYER_STYLES["training"], "dashArray": "3 3", "fillOpacity": 0.3},
+            )
+            self.notes.append(
+                f"{layer.name}: {n} training site(s) outside the study area, drawn apart"
+            )
+            self.legends.append(
+                (
+                    overlay,
+                    '<span class="geomap-swatch" style="background:rgba(255,255,255,.3);'
+                    'border-radius:50%;border:2px dashed #111"></span>Training sites outside '
+                    "the study area (not used)",
+                )
+            )
+
+    def _training_overlay(
+        self,
+        m: Any,
+        layer: _Layer,
+        frame: Any,
+        data: dict[str, list[Any]],
+        fields: Any,
+        rows: np.ndarray,
+        name: str,
+        style: Any = None,
+    ) -> Any:
         from geomap.render import _elements as el
         from geomap.render._vectors import feature_collection
 
-        flags = frame["training"].fillna(False).astype(bool).to_numpy()
-        if not flags.any():
-            return
-        shown = frame.loc[flags].copy()
+        shown = frame.loc[rows].copy()
         for key, values in data.items():
-            shown[key] = [values[i] for i in np.flatnonzero(flags)]
+            shown[key] = [values[i] for i in np.flatnonzero(rows)]
         shown = shown.set_geometry(shown.geometry.representative_point())
         keys = list(data)
         overlay = el.GeoJsonOverlay(
             feature_collection(shown[[*keys, shown.geometry.name]], keys),
-            name=f"Training sites ({int(flags.sum()):,})",
-            style=styles.LAYER_STYLES["training"],
+            name=name,
+            style=style or styles.LAYER_STYLES["training"],
             popup_fields=[tuple(f) for f in fields],
             title_field="title",
             tooltip_field="title",
@@ -163,15 +257,7 @@ class VectorLayers:
         )
         overlay.add_to(m)
         self._group(layer.group, overlay)
-        color = styles.TRAINING_SITE_COLOR
-        self.legend_entries.append(("training", "Training sites", color))
-        self.legends.append(
-            (
-                overlay,
-                f'<span class="geomap-swatch" style="background:{color};border-radius:50%;'
-                'border:2px solid #111"></span>Training sites (used to fit the model)',
-            )
-        )
+        return overlay
 
     def _add_vector(self, m: Any, layer: _Layer, tolerance: float) -> None:
         from geomap.render import _elements as el
