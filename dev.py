@@ -81,8 +81,9 @@ def parallel_options(pytest_args: list[str]) -> list[str]:
     """Return the pytest-xdist options ``test`` adds: one worker per core, a file per worker.
 
     ``--dist loadfile`` keeps each test file on one worker, so a module's fixtures (its builds)
-    are made once.  Nothing is added on a single core, or when the arguments already choose
-    (``-n``/``--numprocesses``, ``--dist``, ``-p no:xdist``).
+    are made once; the files go out in collection order, the longest first
+    (``tests/conftest.py``).  Nothing is added on a single core, or when the arguments already
+    choose (``-n``/``--numprocesses``, ``--dist``, ``-p no:xdist``).
     """
     for arg in pytest_args:
         if arg in ("-n", "--numprocesses", "--dist", "no:xdist", "-pno:xdist") or arg.startswith(
@@ -93,7 +94,10 @@ def parallel_options(pytest_args: list[str]) -> list[str]:
             return []
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     workers = min(cores or 1, MAX_WORKERS)
-    return ["-n", str(workers), "--dist", "loadfile"] if workers > 1 else []
+    if workers < 2:
+        return []
+    # whole files in the order tests/conftest.py collects them (the longest first)
+    return ["-n", str(workers), "--dist", "loadfile", "--no-loadscope-reorder"]
 
 
 def main(argv: list[str]) -> int:

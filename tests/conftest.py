@@ -12,6 +12,35 @@ import pytest
 
 from geomap import _paths
 
+LONGEST_FILES = (
+    "test_build_faults.py",
+    "test_notebooks.py",
+    "test_scale.py",
+    "test_pipeline.py",
+    "test_demo.py",
+    "test_distributed.py",
+    "test_cache_integrity.py",
+    "test_injection.py",
+    "test_geochem_evidence.py",
+    "test_user_data.py",
+    "test_browser.py",
+)
+"""The test files that take longest (``--durations`` of a whole run), longest first.
+
+Under pytest-xdist (``python3 dev.py test``: ``--dist loadfile --no-loadscope-reorder``) the
+workers take whole files in collection order; starting with these keeps one long file from
+running alone at the end while the other workers idle.  Order only: a stale list costs time,
+never a result.
+"""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On xdist workers, collect the longest files first (see :data:`LONGEST_FILES`)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    rank = {name: position for position, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order kept
+
 
 @pytest.fixture(scope="session")
 def data_root() -> Path:
