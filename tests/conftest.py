@@ -13,19 +13,19 @@ import pytest
 from geomap import _paths
 
 LONGEST_FILES = (
-    "test_build_faults.py",
     "test_notebooks.py",
-    "test_scale.py",
-    "test_pipeline.py",
+    "test_build_faults.py",
     "test_demo.py",
+    "test_pipeline.py",
     "test_distributed.py",
-    "test_cache_integrity.py",
-    "test_injection.py",
+    "test_scale.py",
     "test_geochem_evidence.py",
+    "test_injection.py",
     "test_user_data.py",
+    "test_cache_integrity.py",
     "test_browser.py",
 )
-"""The test files that take longest (``--durations`` of a whole run), longest first.
+"""The test files that take longest (``--durations`` of a whole run, December 2026), longest first.
 
 Under pytest-xdist (``python3 dev.py test``: ``--dist loadfile --no-loadscope-reorder``) the
 workers take whole files in collection order; starting with these keeps one long file from
