@@ -2,12 +2,15 @@
 """Set up the project and run its two jobs, on a fresh clone with only Python >= 3.11.
 
     python3 dev.py demo [geomap demo options]   # build the demo maps from the mirrored data
-    python3 dev.py test [pytest options]        # run the whole test suite
+    python3 dev.py test [pytest options]        # run the whole test suite (on every core)
 
 Both create ``.venv`` beside this file on first use and (re)install the project into it
 whenever ``pyproject.toml`` changes.  Nothing outside the checkout is modified, except that
 ``test`` installs Debian's ``chromium`` (for the browser tests) and ``gdal-bin`` (for the
 independent GDAL readers) with apt-get when they are missing and the user may do so.
+
+``test`` runs pytest on one pytest-xdist worker per core (at most four), each test file on one
+worker; ``python3 dev.py test -n 0`` runs everything in one process.
 """
 
 from __future__ import annotations
@@ -70,6 +73,33 @@ def ensure_system_tools() -> None:
         print(f"note: could not install {', '.join(missing)}", flush=True)
 
 
+MAX_WORKERS = 4
+"""More workers repeat the session's shared builds and wait on the longest test files."""
+
+
+def parallel_options(pytest_args: list[str]) -> list[str]:
+    """Return the pytest-xdist options ``test`` adds: one worker per core, a file per worker.
+
+    ``--dist loadfile`` keeps each test file on one worker, so a module's fixtures (its builds)
+    are made once; the files go out in collection order, the longest first
+    (``tests/conftest.py``).  Nothing is added on a single core, or when the arguments already
+    choose (``-n``/``--numprocesses``, ``--dist``, ``-p no:xdist``).
+    """
+    for arg in pytest_args:
+        if arg in ("-n", "--numprocesses", "--dist", "no:xdist", "-pno:xdist") or arg.startswith(
+            ("--numprocesses=", "--dist=")
+        ):
+            return []
+        if arg.startswith("-n") and arg[2:].isalnum():  # -n2, -nauto
+            return []
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = min(cores or 1, MAX_WORKERS)
+    if workers < 2:
+        return []
+    # whole files in the order tests/conftest.py collects them (the longest first)
+    return ["-n", str(workers), "--dist", "loadfile", "--no-loadscope-reorder"]
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("demo", "test"):
         print(__doc__)
@@ -80,7 +110,7 @@ def main(argv: list[str]) -> int:
         return _run(BIN / "geomap", "demo", *rest, cwd=ROOT)
     ensure_venv("dev")
     ensure_system_tools()
-    code = _run(PYTHON, "-m", "pytest", *rest, cwd=ROOT)
+    code = _run(PYTHON, "-m", "pytest", *parallel_options(rest), *rest, cwd=ROOT)
     if code == 5:
         print("pytest collected no tests: that is a failure, not a pass", flush=True)
         return 1

@@ -129,14 +129,18 @@ def _products(folder: Path) -> dict[str, bytes]:
     return {name: (folder / name).read_bytes() for name in names}
 
 
-def test_a_build_on_a_damaged_cache_recomputes_and_reports_and_equals_a_clean_build(tmp_path):
+def test_a_build_on_a_damaged_cache_recomputes_and_reports_and_equals_a_clean_build(
+    tmp_path, japan_vms_build
+):
     import netCDF4
 
     from geomap.pipeline.runner import summary_lines
 
-    cache = tmp_path / "cache"
-    clean = _build(tmp_path / "clean", cache)
+    # the clean build is the session's (tests/conftest.py); its cache is damaged on a copy
+    clean = japan_vms_build.result
     assert clean.cache_damaged == []
+    cache = tmp_path / "cache"
+    shutil.copytree(japan_vms_build.cache, cache, ignore=shutil.ignore_patterns(".*"))
     # 200 changed values in the cached evidence stack (a valid NetCDF file, other numbers)
     evidence = _folder(ProductCache(cache), "evidence") / "data.nc"
     with netCDF4.Dataset(evidence, "r+") as nc:
@@ -158,10 +162,10 @@ def test_a_build_on_a_damaged_cache_recomputes_and_reports_and_equals_a_clean_bu
     assert any(
         "cache entry damaged, recomputed: evidence/" in line for line in summary_lines(rebuilt)
     )
-    assert _products(tmp_path / "rebuilt") == _products(tmp_path / "clean")
+    assert _products(tmp_path / "rebuilt") == _products(clean.out)
     manifest = json.loads((tmp_path / "rebuilt" / "manifest.json").read_text())
     assert (
         manifest["cache_keys"]
-        == json.loads((tmp_path / "clean" / "manifest.json").read_text())["cache_keys"]
+        == json.loads((clean.out / "manifest.json").read_text())["cache_keys"]
     )
     shutil.rmtree(cache)

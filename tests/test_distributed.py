@@ -29,7 +29,6 @@ from typer.testing import CliRunner
 
 from geomap.cli import app
 from geomap.errors import ParameterError
-from geomap.pipeline import build
 from geomap.pipeline import scheduler as scheduler_module
 
 RECIPE, REGION, RES = "kuroko-vms", "japan", 50_000.0
@@ -69,17 +68,16 @@ def _watching(record: dict[str, Any]) -> Any:
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory) -> Builds:
+def builds(tmp_path_factory, japan_vms_build) -> Builds:
+    """The in-memory build is the session's (tests/conftest.py: same recipe, region, cells)."""
     root = tmp_path_factory.mktemp("dask-builds")
     work: dict[str, Any] = {}
-    build(
-        RECIPE,
-        region=REGION,
-        resolution_m=RES,
-        out=root / "memory",
-        cache_dir=root / "cache-memory",
-        progress=False,
+    memory = japan_vms_build
+    assert (memory.result.settings["region"], memory.result.settings["resolution_m"]) == (
+        REGION,
+        RES,
     )
+    assert memory.result.settings["chunks"] is None  # built in memory
     runner = CliRunner()
     for name, extra in (
         ("threads", ["--chunks", "16"]),
@@ -88,9 +86,9 @@ def builds(tmp_path_factory) -> Builds:
         # the ingested vectors are shared; evidence, model and targets are computed again
         cache = root / f"cache-{name}"
         shutil.copytree(
-            root / "cache-memory",
+            memory.cache,
             cache,
-            ignore=lambda folder, names: [n for n in names if n in RECOMPUTED],
+            ignore=lambda folder, names: [n for n in names if n in RECOMPUTED or n.startswith(".")],
         )
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("GEOMAP_PRODUCT_CACHE", str(cache))
@@ -98,7 +96,8 @@ def builds(tmp_path_factory) -> Builds:
             result = runner.invoke(app, [*ARGS, *extra, "--out", str(root / name)])
         assert result.exit_code == 0, result.output
         assert all(list((cache / stage).iterdir()) for stage in RECOMPUTED)
-    return Builds({name: root / name for name in ("memory", "threads", "cluster")}, work)
+    folders = {"memory": memory.out, **{name: root / name for name in ("threads", "cluster")}}
+    return Builds(folders, work)
 
 
 def _rasters(folder: Path) -> dict[str, np.ndarray]:

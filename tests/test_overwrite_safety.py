@@ -3,8 +3,9 @@
 Each case of ``docs/reliability.md`` ("Overwrite and concurrent writers") is a test here.
 The refusals are checked before any work: ``build`` raises before the first stage runs (the
 stages are replaced by a function that fails the test), so these tests take milliseconds.
-One real build (Kuroko VMS in Japan at 50 km cells, the smallest) checks the end-to-end
-case: a folder appearing at ``--out`` while the outputs are written is not replaced.
+One real build (Kuroko VMS in Japan at 50 km cells, the smallest, its products served from
+the session build's cache) checks the end-to-end case: a folder appearing at ``--out`` while
+the outputs are written is not replaced.
 """
 
 from __future__ import annotations
@@ -233,11 +234,17 @@ def test_the_lock_is_reentrant_within_one_process(tmp_path):
 
 
 def test_a_real_build_does_not_replace_a_folder_that_appears_during_the_outputs_stage(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, japan_vms_build
 ):
+    import shutil
+
     import geomap.pipeline.runner as runner
 
-    monkeypatch.setenv("GEOMAP_PRODUCT_CACHE", str(tmp_path / "cache"))
+    # the computing stages come from (a copy of) the session build's cache; the outputs are
+    # written for real
+    cache = tmp_path / "cache"
+    shutil.copytree(japan_vms_build.cache, cache, ignore=shutil.ignore_patterns(".*"))
+    monkeypatch.setenv("GEOMAP_PRODUCT_CACHE", str(cache))
     out = tmp_path / "out"
     original = runner.write_outputs
 
