@@ -26,6 +26,7 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,7 @@ __all__ = [
     "audit_markdown",
     "audit_summary",
     "flag_training",
+    "mark_study_area",
     "training_audit",
 ]
 
@@ -73,6 +75,58 @@ def training_audit(
     from geomap.recipes import training_candidates
 
     return training_candidates(recipe, region, catalog=catalog)
+
+
+def mark_study_area(audit: Any, surface: Any, *, countries: Sequence[str] = ()) -> Any:
+    """Return the audit with the kept sites that lie outside the study area dropped.
+
+    The training selection reads sites in the region's bounding box, which reaches beyond the
+    study area (southern Canada and northern Mexico lie in the box of the conterminous US;
+    Korea and the Russian Far East in Japan's); the model leaves sites on cells without a
+    prospectivity value out.  This step makes the audit say so, site by site, so that its
+    ``training`` sites are exactly the ones the model used.
+
+    Parameters
+    ----------
+    audit : GeoDataFrame
+        :func:`training_audit`'s result.
+    surface : xarray.DataArray
+        The prospectivity surface (NaN outside the study area), with a CRS.
+    countries : sequence of str, optional
+        The region's countries (ISO alpha-3): a site recorded in another country says which.
+
+    Returns
+    -------
+    GeoDataFrame
+        A copy; kept sites off the study area get ``training`` False and a ``reason``.
+    """
+    import numpy as np
+
+    from geomap.export.sites import on_data_cells
+
+    out = audit.copy()
+    if not len(out):
+        return out
+    off = out["training"].to_numpy(dtype=bool) & ~on_data_cells(out, surface)
+    if not off.any():
+        return out
+    wanted = {c.upper() for c in countries}
+    country = (
+        out["country"].astype("string").fillna("").str.upper().to_numpy(dtype=object)
+        if "country" in out
+        else np.array([""] * len(out), dtype=object)
+    )
+    reasons = np.array(out["reason"].astype(object).tolist(), dtype=object)
+    for i in np.flatnonzero(off):
+        where = country[i]
+        reasons[i] = (
+            f"outside the study area (recorded in {where}, not in {', '.join(sorted(wanted))})"
+            if where and wanted and where not in wanted
+            else "outside the study area (no evidence or prospectivity at its cell)"
+        )
+    out["training"] = out["training"].to_numpy(dtype=bool) & ~off
+    out["reason"] = pd.array(reasons.tolist(), dtype="string")
+    return out
 
 
 def audit_summary(audit: Any) -> pd.DataFrame:

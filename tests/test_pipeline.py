@@ -11,11 +11,13 @@ import pandas as pd
 import pyogrio
 import pytest
 import rasterio
+import rioxarray
 from rio_cogeo.cogeo import cog_validate
 from typer.testing import CliRunner
 
 from geomap.cli import app
 from geomap.errors import OutputExistsError, RecipeError, UnknownNameError
+from geomap.export.sites import on_data_cells
 from geomap.pipeline import build, build_packet
 from geomap.pipeline import runner as runner_module
 
@@ -146,8 +148,17 @@ def test_training_audit_travels_to_gpkg_map_and_report(first_build):
     assert (kept["deposit_class"] == "vms").all()  # the recipe trains on VMS only
     dropped = audit[~audit["training"].astype(bool)]
     reasons = dropped["reason"]
-    assert len(dropped) and reasons.str.contains("is not one of|where filter").all()
+    assert len(dropped) and reasons.str.contains("is not one of|where filter|study area").all()
     assert reasons.str.contains("where filter").any()  # mafic VMS: the recipe keeps felsic
+    # the box reaches the Kurils and Jilin: sites there are in the audit, not in the model
+    outside = dropped[reasons.str.startswith("outside the study area")]
+    assert len(outside) and not outside["reason"].str.contains("in JPN,").any()
+    assert outside["reason"].str.contains("recorded in (RUS|CHN)").any()
+    prospectivity = rioxarray.open_rasterio(
+        first_build.out / "prospectivity.tif", masked=True
+    ).squeeze()
+    assert on_data_cells(kept, prospectivity).all()
+    assert not on_data_cells(outside, prospectivity).any()
     occurrences = gpd.read_file(path, layer="occurrences")
     flagged = set(occurrences.loc[occurrences["training"].astype(bool), "site_id"])
     assert flagged <= set(kept["site_id"]) and flagged

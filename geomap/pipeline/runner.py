@@ -46,7 +46,7 @@ from geomap.pipeline.plan import check_plan
 from geomap.pipeline.settings import BuildSettings, settings_from
 from geomap.pipeline.trust import validation_lines
 from geomap.targets import DEFAULT_MAX_TARGET_KM2, DEFAULT_MAX_TARGETS
-from geomap.training import audit_layer, audit_markdown, flag_training
+from geomap.training import audit_layer, audit_markdown, flag_training, mark_study_area
 
 __all__ = ["STAGES", "BuildResult", "BuildState", "build", "run_stages", "write_outputs"]
 
@@ -248,6 +248,11 @@ def run_stages(
         stack = stages.evidence_stage(context)
     with progress.stage("model"):
         products = stages.model_stage(context, stack, training, settings=run)
+        # the audit's training sites are exactly those the model used (inside the study area)
+        audit = mark_study_area(
+            audit, products.prediction["prospectivity"], countries=context.region.countries
+        )
+        occurrences = flag_training(occurrences, audit)
     cell_km2 = resolution * resolution / 1e6
     min_area = 2 * cell_km2 if run.min_area_km2 is None else float(run.min_area_km2)
     with progress.stage("targets"):
