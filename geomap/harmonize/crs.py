@@ -121,12 +121,24 @@ class OperationInfo:
         return out
 
 
+_CRS_LABELS: dict[str, str] = {}
+"""``_crs_label`` by WKT: the authority lookup searches PROJ's database, and a build asks it
+tens of times for the same few CRSs."""
+
+
 def _crs_label(crs: pyproj.CRS) -> str:
-    code = crs.to_authority(min_confidence=90)
-    if code is not None:
-        return f"{code[0]}:{code[1]}"
-    srs = crs.srs or ""
-    return srs if srs and len(srs) <= 120 else crs.name
+    """Return ``AUTH:CODE`` of a CRS, else its short definition or its name."""
+    key = crs.to_wkt()
+    label = _CRS_LABELS.get(key)
+    if label is None:
+        code = crs.to_authority(min_confidence=90)
+        srs = crs.srs or ""
+        if code is not None:
+            label = f"{code[0]}:{code[1]}"
+        else:
+            label = srs if srs and len(srs) <= 120 else crs.name
+        _CRS_LABELS[key] = label
+    return label
 
 
 def _strict_default(strict: bool | None) -> bool:

@@ -294,13 +294,23 @@ def gdal_options(**extra: str) -> Iterator[dict[str, str]]:
         )
 
 
+_SAFE_JSON: set[bytes] = set()
+"""Digests of the (Geo/Topo)JSON documents :func:`_refuse_remote_crs` found safe."""
+
+
 def _refuse_remote_crs(data: bytes, name: str) -> None:
     """Refuse (Geo/Topo)JSON whose ``crs`` member links to a URL or file (GDAL would fetch it).
 
-    Parsing the document here also catches truncated JSON before GDAL sees it.
+    Parsing the document here also catches truncated JSON before GDAL sees it.  A document
+    already found safe in this process (same bytes, by digest) is not parsed again: a build
+    reads the same large GeoJSON several times.
     """
+    import hashlib
     import json
 
+    digest = hashlib.blake2b(data, digest_size=16).digest()
+    if digest in _SAFE_JSON:
+        return
     try:
         doc = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -325,6 +335,7 @@ def _refuse_remote_crs(data: bytes, name: str) -> None:
                 "(a link to a URL or file would make GDAL fetch it): replace the 'crs' member "
                 "with a name such as EPSG:4326, or remove it"
             )
+    _SAFE_JSON.add(digest)
 
 
 def read_ogr(
