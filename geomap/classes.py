@@ -362,7 +362,7 @@ def _blocks(arrays: Sequence[Any]) -> Any:
 def _kth_largest(raw: Any, finite: np.ndarray | None, n_cells: int, k: int) -> float:
     if finite is not None:
         return float(np.partition(finite, n_cells - k)[n_cells - k])
-    from geomap.targets import _quantile_higher_blockwise
+    from geomap.target_components import _quantile_higher_blockwise
 
     # the rank ceil((n - 1) q) of the ascending order is n - k
     q = 0.0 if n_cells == 1 else (n_cells - k - 0.5) / (n_cells - 1)

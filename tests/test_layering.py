@@ -55,6 +55,7 @@ FLOOR_OF_MODULE = {
     "sources": "recipes",  # which source a recipe layer uses (its preference list)
     "classes": "targets",  # prospectivity classes by share of the area, beside target ranking
     "target_pieces": "targets",  # cutting large targets into survey-sized pieces
+    "target_components": "targets",  # connected target areas, in memory or block by block
     "testing": "cli",  # public test helpers (official-layout fixture files): imported by none
 }
 """First-level modules that sit on a floor named otherwise."""

@@ -158,7 +158,7 @@ def test_sample_does_not_depend_on_the_chunks(tmp_path):
 def test_targets_cutoff_is_the_exact_quantile_on_chunks():
     import xarray as xr
 
-    from geomap.targets import _quantile_higher_blockwise
+    from geomap.target_components import _quantile_higher_blockwise
 
     rng = np.random.default_rng(3)
     values = rng.normal(size=(97, 131)).astype("float32")
