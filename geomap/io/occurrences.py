@@ -232,8 +232,9 @@ def derived_answer(
             "",
         )
         annotation = [c for c in _ANNOTATION_COLUMNS + _STATE_COLUMNS if c in frame.columns]
-        at = frame.columns.get_loc(annotation[0]) if annotation else len(frame.columns)
-        frame.insert(int(at), "end_use_note", note)
+        names = list(frame.columns)
+        at = names.index(annotation[0]) if annotation else len(names)
+        frame.insert(at, "end_use_note", note)
     if annotate and not len(frame):  # the state check runs on a non-empty selection only
         frame = frame.drop(columns=[c for c in _STATE_COLUMNS if c in frame.columns])
     return frame, lon, lat
