@@ -280,6 +280,7 @@ def test_the_kept_answer_read_without_geopandas_equals_the_frame():
     [
         ["--region", "us-southwest"],
         ["--region", "us-southwest", "--format", "csv"],
+        ["--region", "us-southwest", "--format", "geojson"],
         ["--commodity", "REE", "--region", "japan"],  # none: the explanation's counts too
         ["--end-use", "batteries", "--country", "USA", "--no-dedup"],
     ],
