@@ -333,6 +333,7 @@ def test_a_new_selection_of_a_listed_area_prints_the_same_bytes(area, selection,
 
 
 def test_a_selection_of_an_area_not_listed_is_computed(monkeypatch):
+    monkeypatch.setattr(occurrences, "_AREA_KEEP_MAX", 0)  # a large area: not kept unasked
     query = {"region": "us-southwest", "country": "USA", "commodities": "B"}  # 6 of 14
     assert occurrences.derived_answer(SMALL, **query) is None  # nothing kept yet
     read_occurrences(SMALL, **query, to_crs=False)  # keeps this query only, not the area's
@@ -345,6 +346,20 @@ def test_a_selection_of_an_area_not_listed_is_computed(monkeypatch):
     np.testing.assert_array_equal(lon, expected.geometry.x.to_numpy())
     np.testing.assert_array_equal(lat, expected.geometry.y.to_numpy())
     assert occurrences.derived_answer(SMALL, region="us-southwest", country="USA") is None
+
+
+def test_a_commodity_query_of_a_small_area_keeps_the_area_listing(monkeypatch):
+    area = {"region": "us-southwest", "country": "USA"}
+    read_occurrences(SMALL, **area, commodities="Li", to_crs=False)
+    listing = occurrences.cached_answer(SMALL, **area)  # kept by the commodity query
+    assert listing is not None and len(listing[0]) == 14
+    expected = read_occurrences(SMALL, **area, end_use="batteries", to_crs=False)
+    monkeypatch.setattr(occurrences, "_read_occurrences", None)  # no computation from here
+    columns, lon, lat = occurrences.derived_answer(SMALL, **area, end_use="batteries")
+    pd.testing.assert_frame_equal(columns, pd.DataFrame(expected.drop(columns="geometry")))
+    np.testing.assert_array_equal(lon, expected.geometry.x.to_numpy())
+    np.testing.assert_array_equal(lat, expected.geometry.y.to_numpy())
+    assert "end_use_note" in columns.columns
 
 
 def test_the_cli_answers_a_repeated_query_without_geopandas(tmp_path):
