@@ -15,7 +15,12 @@ Cases:
 * ``cli_help`` / ``catalog_list``: ``geomap --help`` and ``geomap catalog list``, whole process;
 * ``occurrences_<region>_cold``: ``geomap occurrences --commodity REE --region <region>`` with an
   empty download cache (this checkout builds its occurrence index there);
-* ``occurrences_<region>_warm``: the same query again, the cache kept.
+* ``occurrences_<region>_warm``: the same query again, the cache kept;
+* ``occurrences_<region>_new_selection_area_listed``: ``--commodity Li --region <region>``
+  after ``--region <region>`` (the index built, the area listed), never asked before: its
+  kept answer is removed before every timed run;
+* ``occurrences_<region>_new_selection_other_commodity``: the same after only the REE query
+  (the area's listing not kept).
 
 The occurrence queries' standard output and summary line are compared between the two checkouts
 and the result recorded (``same_output``).
@@ -85,23 +90,31 @@ def _case(
     *,
     cold: bool = False,
     compare_output: bool = False,
+    warm_with: list[str] | None = None,
 ) -> dict[str, Any]:
+    """Time ``args`` in both checkouts; ``warm_with``: warm with that command instead, and
+    remove every kept query answer it did not leave before each timed run (a new selection)."""
     rows: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
     caches = {side: Path(tempfile.mkdtemp(prefix=f"geomap-lat-{side}-")) for side in rows}
     data_dir = os.environ.get("GEOMAP_DATA_DIR") or str(AFTER.parent / "shared" / "data")
     try:
+        warm_answers: dict[str, set[Path]] = {}
         if not cold:  # warm both caches once, untimed
             for side, checkout in (("before", before), ("after", AFTER)):
                 _run(
                     checkout,
-                    args,
+                    warm_with or args,
                     {"GEOMAP_CACHE_DIR": str(caches[side]), "GEOMAP_DATA_DIR": data_dir},
                 )
+                warm_answers[side] = set(_kept_answers(caches[side]))
         for _ in range(repeat):
             for side, checkout in (("before", before), ("after", AFTER)):
                 if cold:
                     shutil.rmtree(caches[side])
                     caches[side].mkdir()
+                if warm_with is not None:  # this selection's own answer is not kept
+                    for path in set(_kept_answers(caches[side])) - warm_answers[side]:
+                        path.unlink()
                 env = {"GEOMAP_CACHE_DIR": str(caches[side]), "GEOMAP_DATA_DIR": data_dir}
                 rows[side].append(_timed(checkout, args, env))
     finally:
@@ -126,6 +139,11 @@ def _case(
             for b in rows["before"]
         )
     return result
+
+
+def _kept_answers(cache: Path) -> list[Path]:
+    """The kept query answers of an occurrence index in a download cache."""
+    return sorted((cache / "occurrence-index" / "queries").glob("*.parquet"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,6 +176,21 @@ def main(argv: list[str] | None = None) -> int:
         cases.append(
             _case(f"occurrences_{region}_warm", before, query, args.repeat, compare_output=True)
         )
+        # a new selection on a built index: the index built (and the area listed, or only
+        # another commodity asked), this exact query never answered before
+        selection = ["-c", _CLI, "occurrences", "--commodity", "Li", "--region", region]
+        area = ["-c", _CLI, "occurrences", "--region", region]
+        for name, warm_with in (("area_listed", area), ("other_commodity", query)):
+            cases.append(
+                _case(
+                    f"occurrences_{region}_new_selection_{name}",
+                    before,
+                    selection,
+                    args.repeat,
+                    compare_output=True,
+                    warm_with=warm_with,
+                )
+            )
     for row in cases:
         extra = f"  load {row['ratio_load']:.2f}x" if "ratio_load" in row else ""
         same = f"  same output: {row['same_output']}" if "same_output" in row else ""

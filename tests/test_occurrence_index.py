@@ -280,6 +280,7 @@ def test_the_kept_answer_read_without_geopandas_equals_the_frame():
     [
         ["--region", "us-southwest"],
         ["--region", "us-southwest", "--format", "csv"],
+        ["--region", "us-southwest", "--format", "geojson"],
         ["--commodity", "REE", "--region", "japan"],  # none: the explanation's counts too
         ["--end-use", "batteries", "--country", "USA", "--no-dedup"],
     ],
@@ -299,6 +300,66 @@ def test_the_cli_prints_the_same_bytes_from_a_kept_answer(args, monkeypatch):
     assert direct.exit_code == kept.exit_code == 0, kept.output
     assert kept.stdout == direct.stdout and kept.stderr == direct.stderr
     assert "sites" in kept.stderr
+
+
+@pytest.mark.parametrize(
+    ("area", "selection"),
+    [
+        (["--region", "us-southwest"], ["--commodity", "Li"]),
+        (["--region", "us-southwest"], ["--commodity", "B,Cs", "--format", "csv"]),
+        (["--region", "us-southwest"], ["--commodity", "Li", "--format", "geojson"]),
+        (["--region", "us-southwest"], ["--end-use", "batteries", "--format", "csv"]),
+        (["--region", "us-southwest"], ["--commodity", "REE"]),  # empty: explanation too
+        (["--country", "USA", "--no-dedup"], ["--end-use", "batteries"]),
+        (["--region", "us-southwest", "--neighbours"], ["--commodity", "Li"]),
+    ],
+)
+def test_a_new_selection_of_a_listed_area_prints_the_same_bytes(area, selection, monkeypatch):
+    from typer.testing import CliRunner
+
+    from geomap.cli import app
+
+    command = ["occurrences", "--dataset", SMALL, *area, *selection]
+    monkeypatch.setenv("GEOMAP_OCCURRENCE_INDEX", "0")  # computed from the sources
+    direct = CliRunner().invoke(app, command)
+    monkeypatch.delenv("GEOMAP_OCCURRENCE_INDEX")
+    listed = CliRunner().invoke(app, ["occurrences", "--dataset", SMALL, *area])
+    assert listed.exit_code == 0, listed.output  # the area's listing is kept
+    monkeypatch.setattr(occurrences, "_read_occurrences", None)  # any computation would fail
+    derived = CliRunner().invoke(app, command)
+    assert direct.exit_code == derived.exit_code == 0, derived.output
+    assert derived.stdout == direct.stdout and derived.stderr == direct.stderr
+    assert "sites" in derived.stderr
+
+
+def test_a_selection_of_an_area_not_listed_is_computed(monkeypatch):
+    monkeypatch.setattr(occurrences, "_AREA_KEEP_MAX", 0)  # a large area: not kept unasked
+    query = {"region": "us-southwest", "country": "USA", "commodities": "B"}  # 6 of 14
+    assert occurrences.derived_answer(SMALL, **query) is None  # nothing kept yet
+    read_occurrences(SMALL, **query, to_crs=False)  # keeps this query only, not the area's
+    assert occurrences.derived_answer(SMALL, **query) is None
+    area = read_occurrences(SMALL, region="us-southwest", country="USA", to_crs=False)
+    columns, lon, lat = occurrences.derived_answer(SMALL, **query)
+    expected = read_occurrences(SMALL, **query, to_crs=False)
+    assert 0 < len(expected) < len(area)
+    pd.testing.assert_frame_equal(columns, pd.DataFrame(expected.drop(columns="geometry")))
+    np.testing.assert_array_equal(lon, expected.geometry.x.to_numpy())
+    np.testing.assert_array_equal(lat, expected.geometry.y.to_numpy())
+    assert occurrences.derived_answer(SMALL, region="us-southwest", country="USA") is None
+
+
+def test_a_commodity_query_of_a_small_area_keeps_the_area_listing(monkeypatch):
+    area = {"region": "us-southwest", "country": "USA"}
+    read_occurrences(SMALL, **area, commodities="Li", to_crs=False)
+    listing = occurrences.cached_answer(SMALL, **area)  # kept by the commodity query
+    assert listing is not None and len(listing[0]) == 14
+    expected = read_occurrences(SMALL, **area, end_use="batteries", to_crs=False)
+    monkeypatch.setattr(occurrences, "_read_occurrences", None)  # no computation from here
+    columns, lon, lat = occurrences.derived_answer(SMALL, **area, end_use="batteries")
+    pd.testing.assert_frame_equal(columns, pd.DataFrame(expected.drop(columns="geometry")))
+    np.testing.assert_array_equal(lon, expected.geometry.x.to_numpy())
+    np.testing.assert_array_equal(lat, expected.geometry.y.to_numpy())
+    assert "end_use_note" in columns.columns
 
 
 def test_the_cli_answers_a_repeated_query_without_geopandas(tmp_path):
@@ -323,6 +384,12 @@ def test_the_cli_answers_a_repeated_query_without_geopandas(tmp_path):
     assert runs[0].stdout == runs[1].stdout and runs[0].stdout.count("\n") > 2
     assert runs[0].stderr.splitlines()[-1] != "[]"  # the first run computed the answer
     assert runs[1].stderr.splitlines()[-1] == "[]"  # the second read it with pyarrow
+    selection = script.replace("'us-southwest'", "'us-southwest', '--commodity', 'Li'")
+    derived = subprocess.run(
+        [sys.executable, "-c", selection], env=env, capture_output=True, text=True, check=True
+    )
+    assert "sites" in derived.stderr and derived.stdout.count("\n") > 2
+    assert derived.stderr.splitlines()[-1] == "[]"  # a new selection of the listed area too
 
 
 def test_admin_units_are_kept_and_equal_to_reading_them(monkeypatch):

@@ -54,7 +54,7 @@ def occurrences(
 
     from geomap.core.atomic import atomic_path
     from geomap.errors import ParameterError
-    from geomap.io.occurrences import cached_answer, read_occurrences
+    from geomap.io.occurrences import cached_answer, derived_answer, read_occurrences
 
     if output_format not in ("table", "csv", "geojson"):
         raise ParameterError(f"--format {output_format!r}: use table, csv or geojson")
@@ -69,11 +69,20 @@ def occurrences(
         "end_use": end_use,
         "deduplicate": not no_dedup,
     }
-    # a query answered before: its kept answer, read without geopandas
-    kept = cached_answer(dataset, **query) if output_format != "geojson" else None
+    # a query answered before (its kept answer), or a commodity / end-use selection of an
+    # area listed before (rows of the area's kept answer): read with pyarrow and pandas
+    kept = cached_answer(dataset, **query)
+    if kept is None:
+        kept = derived_answer(dataset, **query)
     if kept is not None:
         columns, lon, lat = kept
         table = _with_lon_lat(columns, lon, lat)
+        if output_format == "geojson":  # geopandas for writing GeoJSON only
+            import geopandas as gpd
+
+            frame = gpd.GeoDataFrame(
+                columns, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326"
+            )
     else:
         frame = read_occurrences(dataset, **query, to_crs=False)
         table = frame.drop(columns=frame.geometry.name).copy()
@@ -129,7 +138,10 @@ def _why_empty(
         return "no occurrences match; widen --region/--country or --dataset"
     from geomap.io.occurrences import cached_answer
 
+    # the same rows with or without the annotation: whichever listing of the area is kept
     kept = cached_answer(dataset, region=region, country=country, annotate=False)
+    if kept is None:
+        kept = cached_answer(dataset, region=region, country=country)
     if kept is not None:
         present = kept[0]
     else:

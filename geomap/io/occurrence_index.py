@@ -571,13 +571,16 @@ def cached_query(query: dict[str, Any], dataset_ids: Sequence[str], catalog: Any
     return result
 
 
-def read_query_table(path: Path) -> tuple[Any, Any, Any] | None:
+def read_query_table(path: Path, select: Any = None) -> tuple[Any, Any, Any] | None:
     """Return a query entry's columns but the geometry, and its points' x and y, via pyarrow.
 
     ``None`` when the entry is absent or cannot be used this way (not points in EPSG:4326,
     unreadable: the caller's normal route then reports and rebuilds it).  The columns come
-    out as ``geopandas.read_parquet`` gives them.
+    out as ``geopandas.read_parquet`` gives them.  ``select``, if given, is called with the
+    entry's Arrow table and returns a boolean mask: only those rows are decoded and
+    converted to pandas (index reset to 0..n-1).
     """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     if not path.is_file():
@@ -594,10 +597,14 @@ def read_query_table(path: Path) -> tuple[Any, Any, Any] | None:
         if attrs.get(_KEY) != path.stem or meta.get("encoding") != "WKB" or epsg != 4326:
             return None
         table = parquet.read()
+        if select is not None:
+            table = table.filter(pa.array(select(table), type=pa.bool_()))
         x, y = _lonlat(table.column(column))
         frame = table.drop_columns([column]).to_pandas()
     except Exception:  # the normal route reads it again, and reports what is wrong
         return None
+    if select is not None:
+        frame = frame.reset_index(drop=True)
     return frame, x, y
 
 
