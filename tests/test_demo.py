@@ -391,9 +391,15 @@ def test_us_training_sites_outside_the_us_are_flagged_and_drawn_apart(demo):
     out, _printed, _cache = demo
     gpkg = out / "us-ree" / "carbonatite-ree.gpkg"
     sites = pyogrio.read_dataframe(gpkg, layer="training_sites")
-    used = sites[sites["training"].astype(bool)]
-    outside = used[~used["in_study_area"].astype(bool)]
+    in_study_area = sites["in_study_area"].astype(bool)
+    assert not (sites["training"].astype(bool) & ~in_study_area).any()  # none trains
+    outside = sites[sites["reason"].str.startswith("outside the study area")]
     # the conterminous-US box reaches into Ontario, Quebec and Coahuila
     assert len(outside) and set(outside["state"]) <= {"Ontario", "Quebec", "Coahuila"}
+    assert outside["reason"].str.contains("recorded in (CAN|MEX), not in USA").all()
+    assert not in_study_area[outside.index].any()
     report = (out / "us-ree" / "report.md").read_text(encoding="utf-8")
+    # the model left the same sites out that the audit drops
     assert f"{len(outside)} occurrences fall in cells outside the study area" in report
+    kept = int(sites["training"].astype(bool).sum())
+    assert f"{kept} train and validate the model" in report
