@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +69,17 @@ def _write_raster(path: Path, name: str, data: Any, *, first: bool) -> dict[str,
     ``RasterioError`` or, when rasterio fails to format GDAL's message, as ``TypeError``;
     both become an :class:`ExportError` naming the table.
     """
+    with _table_errors(path, name):
+        return _write_raster_table(path, name, data, first=first)
+
+
+@contextmanager
+def _table_errors(path: Path, name: str) -> Iterator[None]:
+    """Turn GDAL's failures while writing table ``name`` into one :class:`ExportError`."""
     import rasterio
 
     try:
-        return _write_raster_table(path, name, data, first=first)
+        yield
     except (rasterio.errors.RasterioError, TypeError) as exc:
         raise ExportError(
             f"writing raster table {name!r} to {path.name} failed ({exc}); "
@@ -79,16 +87,39 @@ def _write_raster(path: Path, name: str, data: Any, *, first: bool) -> dict[str,
         ) from exc
 
 
-def _write_raster_table(path: Path, name: str, data: Any, *, first: bool) -> dict[str, float]:
+def _open_table(path: Path, name: str, data: Any, *, count: int, dtype: str, **options: Any) -> Any:
+    """Open a new raster table ``name`` of the GeoPackage at ``path`` on ``data``'s grid."""
     import rasterio
+
+    return rasterio.open(
+        path,
+        "w",
+        driver="GPKG",
+        width=int(data.sizes["x"]),
+        height=int(data.sizes["y"]),
+        count=count,
+        dtype=dtype,
+        crs=data.rio.crs,
+        transform=data.rio.transform(recalc=True),
+        RASTER_TABLE=name,
+        RASTER_IDENTIFIER=name,  # gpkg_contents.identifier is UNIQUE: the table name is
+        **options,
+    )
+
+
+def _declared_nodata(data: Any) -> Any:
+    """Return ``data``'s declared NoData value, or None when it has none or it is NaN."""
+    nodata = data.rio.nodata
+    if nodata is None or (isinstance(nodata, float) and math.isnan(nodata)):
+        return None
+    return nodata
+
+
+def _write_raster_table(path: Path, name: str, data: Any, *, first: bool) -> dict[str, float]:
     from rasterio.windows import Window
 
-    transform = data.rio.transform(recalc=True)
-    nodata = data.rio.nodata
+    nodata = _declared_nodata(data)
     options = {
-        "RASTER_TABLE": name,
-        # gpkg_contents.identifier is UNIQUE: the table name is; the long name describes it
-        "RASTER_IDENTIFIER": name,
         "RASTER_DESCRIPTION": str(
             data.attrs.get("long_name") or data.attrs.get("description") or ""
         ),
@@ -104,21 +135,11 @@ def _write_raster_table(path: Path, name: str, data: Any, *, first: bool) -> dic
     else:
         options["APPEND_SUBDATASET"] = "YES"
     lo, hi = math.inf, -math.inf
-    with rasterio.open(
-        path,
-        "w",
-        driver="GPKG",
-        width=int(data.sizes["x"]),
-        height=int(data.sizes["y"]),
-        count=1,
-        dtype="float32",
-        crs=data.rio.crs,
-        transform=transform,
-        nodata=RASTER_NODATA,
-        **options,
+    with _open_table(
+        path, name, data, count=1, dtype="float32", nodata=RASTER_NODATA, **options
     ) as dst:
         for start, block in _raster_blocks(data):
-            if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
+            if nodata is not None:
                 block = np.where(block == nodata, np.nan, block)
             finite = block[np.isfinite(block)]
             if finite.size:
@@ -143,22 +164,16 @@ def _write_class_table(path: Path, name: str, codes: Any, data: Any) -> None:
     grid: the tie rule reads cell positions).  The GeoPackage 2D gridded coverage extension
     stores integers losslessly in 16-bit PNG tiles; GDAL reads them back unchanged.
     """
-    import rasterio
     from rasterio.windows import Window
 
-    try:
-        with rasterio.open(
+    with (
+        _table_errors(path, name),
+        _open_table(
             path,
-            "w",
-            driver="GPKG",
-            width=int(data.sizes["x"]),
-            height=int(data.sizes["y"]),
+            name,
+            data,
             count=1,
             dtype="uint16",
-            crs=data.rio.crs,
-            transform=data.rio.transform(recalc=True),
-            RASTER_TABLE=name,
-            RASTER_IDENTIFIER=name,
             RASTER_DESCRIPTION="Prospectivity class by share of the study area "
             "(1 = top 1 %, 2 = top 5 %, 3 = top 10 %, 4 = top 20 %, 5 = top 50 %, 6 = rest; "
             "0 = no data)",
@@ -167,20 +182,16 @@ def _write_class_table(path: Path, name: str, codes: Any, data: Any) -> None:
             QUANTITY_DEFINITION="Prospectivity class (share of the study area)",
             GRID_CELL_ENCODING="grid-value-is-area",
             APPEND_SUBDATASET="YES",
-        ) as dst:
-            rows = int(data.sizes["y"])
-            for start in range(0, rows, _ROWS_PER_BLOCK):
-                block = np.asarray(codes[start : start + _ROWS_PER_BLOCK], dtype="uint16")
-                dst.write(block, 1, window=Window(0, start, block.shape[1], block.shape[0]))
-            dst.update_tags(
-                LONG_NAME="Prospectivity class (share of the study area)",
-                GEOMAP_ROLE="classes",
-            )
-    except (rasterio.errors.RasterioError, TypeError) as exc:
-        raise ExportError(
-            f"writing raster table {name!r} to {path.name} failed ({exc}); "
-            "free disk space or pick another, writable folder"
-        ) from exc
+        ) as dst,
+    ):
+        rows = int(data.sizes["y"])
+        for start in range(0, rows, _ROWS_PER_BLOCK):
+            block = np.asarray(codes[start : start + _ROWS_PER_BLOCK], dtype="uint16")
+            dst.write(block, 1, window=Window(0, start, block.shape[1], block.shape[0]))
+        dst.update_tags(
+            LONG_NAME="Prospectivity class (share of the study area)",
+            GEOMAP_ROLE="classes",
+        )
 
 
 def _raster_tags(data: Any) -> dict[str, str]:
@@ -206,7 +217,6 @@ def _write_rendered(
     With ``classes`` (:class:`geomap.classes.AreaClasses`), one colour per class (``colors``
     highest class first), as on the map.
     """
-    import rasterio
     from rasterio.windows import Window
 
     n = len(colors)
@@ -217,26 +227,20 @@ def _write_rendered(
         import xarray as xr
 
         codes = xr.DataArray(classes.classify(data), dims=("y", "x"))
-    with rasterio.open(
+    with _open_table(
         path,
-        "w",
-        driver="GPKG",
-        width=int(data.sizes["x"]),
-        height=int(data.sizes["y"]),
+        name,
+        data,
         count=4,
         dtype="uint8",
-        crs=data.rio.crs,
-        transform=data.rio.transform(recalc=True),
-        RASTER_TABLE=name,
-        RASTER_IDENTIFIER=name,
         RASTER_DESCRIPTION=f"{data.attrs.get('long_name') or name}, rendered as RGBA",
         TILE_FORMAT="PNG",
         APPEND_SUBDATASET="YES",
     ) as dst:
-        nodata = data.rio.nodata
+        nodata = _declared_nodata(data)
         for start, block in _raster_blocks(data):
             valid = np.isfinite(block)
-            if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
+            if nodata is not None:
                 valid &= block != nodata
             if codes is not None:
                 rows = slice(start, start + block.shape[0])

@@ -291,6 +291,33 @@ def _sld_text(sld_root: ET.Element) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(sld_root, encoding="unicode")
 
 
+def _qml_pseudocolor(
+    lowest: str, highest: str, ramp_type: str, *, mode: str
+) -> tuple[ET.Element, ET.Element]:
+    """Return a QML single-band pseudocolour document and its (empty) colour ramp element."""
+    root = _qml_root("Symbology")
+    renderer = ET.SubElement(
+        ET.SubElement(root, "pipe"),
+        "rasterrenderer",
+        type="singlebandpseudocolor",
+        band="1",
+        opacity="1",
+        alphaBand="-1",
+        classificationMin=lowest,
+        classificationMax=highest,
+    )
+    ramp = ET.SubElement(
+        ET.SubElement(renderer, "rastershader"),
+        "colorrampshader",
+        colorRampType=ramp_type,
+        classificationMode=mode,
+        clip="0",
+        minimumValue=lowest,
+        maximumValue=highest,
+    )
+    return root, ramp
+
+
 def raster_style(
     table: str, colors: Sequence[str], vmin: float, vmax: float, *, classes: bool = False
 ) -> LayerStyle:
@@ -309,27 +336,8 @@ def raster_style(
     """
     n = len(colors)
     values = [vmin + (vmax - vmin) * i / max(1, n - 1) for i in range(n)]
-    root = _qml_root("Symbology")
-    pipe = ET.SubElement(root, "pipe")
-    renderer = ET.SubElement(
-        pipe,
-        "rasterrenderer",
-        type="singlebandpseudocolor",
-        band="1",
-        opacity="1",
-        alphaBand="-1",
-        classificationMin=repr(vmin),
-        classificationMax=repr(vmax),
-    )
-    shader = ET.SubElement(renderer, "rastershader")
-    ramp = ET.SubElement(
-        shader,
-        "colorrampshader",
-        colorRampType="DISCRETE" if classes else "INTERPOLATED",
-        classificationMode="1",
-        clip="0",
-        minimumValue=repr(vmin),
-        maximumValue=repr(vmax),
+    root, ramp = _qml_pseudocolor(
+        repr(vmin), repr(vmax), "DISCRETE" if classes else "INTERPOLATED", mode="1"
     )
     for value, color in zip(values, colors, strict=True):
         ET.SubElement(
@@ -387,27 +395,8 @@ def raster_class_style(
     # the classes hold values >= their break, so each upper edge is just below the next break
     uppers = [math.nextafter(float(b), -math.inf) for b in breaks]
     items = list(zip([*uppers[::-1], math.inf], colors[::-1], labels[::-1], strict=True))
-    root = _qml_root("Symbology")
-    pipe = ET.SubElement(root, "pipe")
-    renderer = ET.SubElement(
-        pipe,
-        "rasterrenderer",
-        type="singlebandpseudocolor",
-        band="1",
-        opacity="1",
-        alphaBand="-1",
-        classificationMin=repr(float(breaks[-1])),
-        classificationMax=repr(float(breaks[0])),
-    )
-    shader = ET.SubElement(renderer, "rastershader")
-    ramp = ET.SubElement(
-        shader,
-        "colorrampshader",
-        colorRampType="DISCRETE",
-        classificationMode="3",
-        clip="0",
-        minimumValue=repr(float(breaks[-1])),
-        maximumValue=repr(float(breaks[0])),
+    root, ramp = _qml_pseudocolor(
+        repr(float(breaks[-1])), repr(float(breaks[0])), "DISCRETE", mode="3"
     )
     for upper, color, label in items:
         ET.SubElement(
