@@ -38,7 +38,7 @@ from typing import Any
 
 import pyproj
 
-from geomap.errors import CRSError, DataError
+from geomap.errors import CRSError, DataError, ParameterError
 
 __all__ = [
     "DEFAULT_MAX_UNCOMPRESSED",
@@ -805,6 +805,18 @@ def pick_layer(dataset_id: str, layer: str | None, layers: Mapping[str, Any]) ->
             f"dataset {dataset_id!r} has no layer {layer!r}; choose one of {list(layers)}"
         )
     return layer
+
+
+def only_file(
+    dataset: Any, paths: Mapping[str, Path], layer: str | None, only_layer: str
+) -> tuple[str, Path]:
+    """Check ``layer`` names a one-layer, one-file dataset's layer; return (relpath, path)."""
+    if layer not in (None, only_layer):
+        raise ParameterError(
+            f"dataset {dataset.id!r} has one layer, {only_layer!r} (got {layer!r})"
+        )
+    ((relpath, path),) = paths.items()
+    return relpath, path
 
 
 def local_file(dataset: Any, paths: Mapping[str, Path], name: str) -> tuple[str, Path]:

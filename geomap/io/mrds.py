@@ -37,12 +37,13 @@ import pandas as pd
 
 from geomap.catalog import Dataset
 from geomap.core.report import IngestReport
-from geomap.errors import DataError, ParameterError
+from geomap.errors import DataError
 from geomap.harmonize.commodities import join_codes, load_vocabulary
 from geomap.harmonize.occurrences import country_iso3, deposit_class, make_occurrences
 from geomap.io._guard import (
     _safe_member_name,
     attach_report,
+    only_file,
     reject_unknown_options,
     require_format,
 )
@@ -309,9 +310,7 @@ def read_mrds(
 ) -> Any:
     """Read the MRDS catalog dataset (see :func:`read_mrds_path`)."""
     reject_unknown_options("usgs-mrds", options, ["bbox", "encoding"])
-    if layer not in (None, "sites"):
-        raise ParameterError(f"dataset {dataset.id!r} has one layer, 'sites' (got {layer!r})")
-    ((relpath, path),) = paths.items()
+    relpath, path = only_file(dataset, paths, layer, "sites")
     declared = dataset.file(relpath).encoding
     return read_mrds_path(
         path, bbox=bbox, encoding=encoding or declared or "utf-8", dataset_id=dataset.id

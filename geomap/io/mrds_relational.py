@@ -47,8 +47,8 @@ import pandas as pd
 
 from geomap.catalog import Dataset
 from geomap.core.report import IngestReport
-from geomap.errors import DataError, ParameterError
-from geomap.io._guard import reject_unknown_options
+from geomap.errors import DataError
+from geomap.io._guard import only_file, reject_unknown_options
 from geomap.io._windows import BBox, check_bbox
 from geomap.io.mrds import in_bbox, iter_csv_chunks, mrds_occurrences
 from geomap.io.registry import reader
@@ -259,9 +259,7 @@ def read_mrds_rdbms(
 ) -> Any:
     """Read the MRDS relational catalog dataset (see :func:`read_mrds_rdbms_path`)."""
     reject_unknown_options("usgs-mrds-rdbms", options, ["bbox", "encoding"])
-    if layer not in (None, "sites"):
-        raise ParameterError(f"dataset {dataset.id!r} has one layer, 'sites' (got {layer!r})")
-    ((relpath, path),) = paths.items()
+    relpath, path = only_file(dataset, paths, layer, "sites")
     declared = dataset.file(relpath).encoding
     return read_mrds_rdbms_path(
         path, bbox=bbox, encoding=encoding or declared or "utf-8", dataset_id=dataset.id

@@ -40,8 +40,8 @@ import pandas as pd
 
 from geomap.catalog import Dataset
 from geomap.core.report import IngestReport
-from geomap.errors import CRSError, DataError, ParameterError
-from geomap.io._guard import attach_report, reject_unknown_options
+from geomap.errors import CRSError, DataError
+from geomap.io._guard import attach_report, only_file, reject_unknown_options
 from geomap.io._windows import BBox, check_bbox
 from geomap.io.geochem import ELEMENTS
 from geomap.io.mrds import in_bbox, iter_csv_chunks
@@ -213,9 +213,7 @@ def read_ngs(
 ) -> Any:
     """Read the NGS catalog dataset (see :func:`read_ngs_path`)."""
     reject_unknown_options("usgs-ngs", options, ["bbox", "encoding"])
-    if layer not in (None, "samples"):
-        raise ParameterError(f"dataset {dataset.id!r} has one layer, 'samples' (got {layer!r})")
-    ((relpath, path),) = paths.items()
+    relpath, path = only_file(dataset, paths, layer, "samples")
     entry = dataset.file(relpath)
     return read_ngs_path(
         path,

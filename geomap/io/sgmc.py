@@ -42,7 +42,7 @@ from geomap.harmonize.ages import age_range_ma
 from geomap.harmonize.geometry import clean_geometries
 from geomap.harmonize.lithology import lithology_code
 from geomap.harmonize.official_lithology import is_alkaline, sgmc_lithology
-from geomap.io._guard import attach_report, read_ogr, reject_unknown_options
+from geomap.io._guard import attach_report, only_file, read_ogr, reject_unknown_options
 from geomap.io._windows import BBox, check_bbox, check_shapefile, read_vector_window
 from geomap.io.archives import find_member, layout_error, list_files, unpack_zip
 from geomap.io.registry import reader
@@ -292,9 +292,7 @@ def read_sgmc(
 ) -> Any:
     """Read the SGMC catalog dataset (see :func:`read_sgmc_path`)."""
     reject_unknown_options("usgs-sgmc", options, ["bbox", "states"])
-    if layer not in (None, "geology"):
-        raise ParameterError(f"dataset {dataset.id!r} has one layer, 'geology' (got {layer!r})")
-    (path,) = paths.values()
+    _, path = only_file(dataset, paths, layer, "geology")
     return read_sgmc_path(path, bbox=bbox, states=states, dataset_id=dataset.id)
 
 
