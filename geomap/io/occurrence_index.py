@@ -501,23 +501,7 @@ def cached_frame(name: str, dataset_ids: Sequence[str], catalog: Any, build: Any
     document = [name, *(index_key(catalog.dataset(d)) for d in dataset_ids)]
     key = hashlib.sha256(json.dumps(document).encode("utf-8")).hexdigest()
     path = index_dir() / _DERIVED_FOLDER / f"{name}.parquet"
-    try:
-        frame = _load(path, key)
-    except Exception as exc:  # damaged: report, build again, never trust
-        _warn_unreadable(path, exc)
-        frame = None
-    if frame is not None:
-        return frame
-    frame = build()
-    try:
-        _store(path, key, frame)
-    except (OSError, TypeError, ValueError) as exc:
-        warnings.warn(
-            f"{name} not kept in {path} ({exc}); set GEOMAP_CACHE_DIR to a writable folder",
-            UserWarning,
-            stacklevel=2,
-        )
-    return frame
+    return _kept(path, key, build, what=name)
 
 
 _QUERY_FOLDER = "queries"
@@ -548,27 +532,7 @@ def cached_query(query: dict[str, Any], dataset_ids: Sequence[str], catalog: Any
     if not index_enabled():
         return run()
     path = query_path(query, dataset_ids, catalog)
-    key = path.stem
-    if path.is_file():
-        try:
-            cached = _load(path, key)
-        except Exception as exc:  # damaged: report, compute again, never trust
-            _warn_unreadable(path, exc)
-            cached = None
-        if cached is not None:
-            return cached
-    result = run()
-    try:
-        _store(path, key, result)
-        _prune(path.parent, _QUERY_KEEP)
-    except (OSError, TypeError, ValueError) as exc:
-        warnings.warn(
-            f"occurrence query not kept in {path} ({exc}); set GEOMAP_CACHE_DIR to a "
-            "writable folder",
-            UserWarning,
-            stacklevel=2,
-        )
-    return result
+    return _kept(path, path.stem, run, what="occurrence query", keep=_QUERY_KEEP)
 
 
 def read_query_table(path: Path, select: Any = None) -> tuple[Any, Any, Any] | None:
@@ -659,24 +623,32 @@ def deduplicated(frame: Any, merge: Any) -> Any:
     if key is None:
         return merge(frame)
     path = index_dir() / _DEDUP_FOLDER / f"{key}.parquet"
-    if path.is_file():
-        try:
-            cached = _load(path, key)
-        except Exception as exc:  # damaged: report, merge again, never trust
-            _warn_unreadable(path, exc)
-            cached = None
-        if cached is not None:
-            return cached
-    result = merge(frame)
+    return _kept(path, key, lambda: merge(frame), what="merged occurrences", keep=_DEDUP_KEEP)
+
+
+def _kept(path: Path, key: str, compute: Any, *, what: str, keep: int | None = None) -> Any:
+    """Return the entry at ``path`` under ``key``, else ``compute()``, then kept there.
+
+    A damaged entry is reported and computed again (never trusted); with ``keep``, only the
+    ``keep`` newest entries of the folder stay; a failed write is reported, not raised.
+    """
+    try:
+        cached = _load(path, key)
+    except Exception as exc:  # damaged: report, compute again, never trust
+        _warn_unreadable(path, exc)
+        cached = None
+    if cached is not None:
+        return cached
+    result = compute()
     try:
         _store(path, key, result)
-        _prune(path.parent, _DEDUP_KEEP)
+        if keep is not None:
+            _prune(path.parent, keep)
     except (OSError, TypeError, ValueError) as exc:
         warnings.warn(
-            f"merged occurrences not kept in {path} ({exc}); set GEOMAP_CACHE_DIR to a "
-            "writable folder",
+            f"{what} not kept in {path} ({exc}); set GEOMAP_CACHE_DIR to a writable folder",
             UserWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     return result
 
