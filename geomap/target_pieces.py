@@ -131,12 +131,26 @@ def split_into_pieces(labels: np.ndarray, max_cells: int) -> tuple[np.ndarray, d
             view = piece[window]
             view[target] = local[target]
             piece[window] = view
-    flat = piece.ravel()
+    return renumber_pieces(piece, labels)
+
+
+def renumber_pieces(keys: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, dict[int, int]]:
+    """Renumber pieces 1, 2, … in raster order of their first cell; map each to its label.
+
+    A piece is the set of cells sharing one positive value of ``keys`` (0 = no piece);
+    ``parent`` gives, per new label, the ``labels`` value of its cells.
+
+    >>> keys = np.array([[7, 7, 3], [0, 3, 3]])
+    >>> new, parent = renumber_pieces(keys, np.array([[1, 1, 1], [0, 1, 1]]))
+    >>> new.tolist(), sorted(parent.items())
+    ([[1, 1, 2], [0, 2, 2]], [(1, 1), (2, 1)])
+    """
+    flat = keys.ravel()
     valid = np.flatnonzero(flat > 0)
     _, first, inverse = np.unique(flat[valid], return_index=True, return_inverse=True)
     order = np.argsort(np.argsort(valid[first]))
     new = np.zeros(flat.size, dtype=np.int64)
     new[valid] = order[inverse] + 1
-    new_labels = new.reshape(labels.shape)
+    new_labels = new.reshape(keys.shape)
     parent = {int(new_labels.ravel()[valid[f]]): int(labels.ravel()[valid[f]]) for f in first}
     return new_labels, parent

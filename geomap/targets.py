@@ -149,17 +149,10 @@ def split_labels(labels: np.ndarray, max_cells: int) -> tuple[np.ndarray, dict[i
     tile = (rows // side) * n_tile_cols + cols // side
     key = labels.astype(np.int64) * (tile.max() + 1)
     key = np.where(np.isin(labels, big), key + tile, key)
-    key = np.where(labels > 0, key, -1)
-    flat = key.ravel()
-    # number the pieces in raster order of their first cell
-    valid = np.flatnonzero(flat >= 0)
-    _, first, inverse = np.unique(flat[valid], return_index=True, return_inverse=True)
-    order = np.argsort(np.argsort(valid[first]))
-    new = np.zeros(flat.size, dtype=np.int64)
-    new[valid] = order[inverse] + 1
-    new_labels = new.reshape(labels.shape)
-    parent = {int(new_labels.ravel()[valid[f]]): int(labels.ravel()[valid[f]]) for f in first}
-    return new_labels, parent
+    from geomap.target_pieces import renumber_pieces
+
+    # labels >= 1 give keys > 0; cells outside every group get 0
+    return renumber_pieces(np.where(labels > 0, key, 0), labels)
 
 
 def _occurrence_columns(
