@@ -20,7 +20,9 @@ Cases:
   after ``--region <region>`` (the index built, the area listed), never asked before: its
   kept answer is removed before every timed run;
 * ``occurrences_<region>_new_selection_other_commodity``: the same after only the REE query
-  (the area's listing not kept).
+  (which keeps the area's listing since the selection is rows of it);
+* ``occurrences_<region>_new_area``: the REE query of the region with the index built by the
+  REE query of another region (neither the area nor the query asked before).
 
 The occurrence queries' standard output and summary line are compared between the two checkouts
 and the result recorded (``same_output``).
@@ -180,6 +182,19 @@ def main(argv: list[str] | None = None) -> int:
         # another commodity asked), this exact query never answered before
         selection = ["-c", _CLI, "occurrences", "--commodity", "Li", "--region", region]
         area = ["-c", _CLI, "occurrences", "--region", region]
+        # a region never asked, the index built by a query of another region
+        others = [r for r in args.regions if r != region] or ["us-southwest"]
+        other_area = ["-c", _CLI, "occurrences", "--commodity", "REE", "--region", others[0]]
+        cases.append(
+            _case(
+                f"occurrences_{region}_new_area",
+                before,
+                query,
+                args.repeat,
+                compare_output=True,
+                warm_with=other_area,
+            )
+        )
         for name, warm_with in (("area_listed", area), ("other_commodity", query)):
             cases.append(
                 _case(

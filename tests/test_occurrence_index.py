@@ -251,7 +251,8 @@ def test_a_repeated_query_is_answered_from_its_kept_answer(monkeypatch):
     def recompute(*args, **kwargs):
         raise AssertionError("a repeated query was computed again")
 
-    monkeypatch.setattr(occurrences, "_read_occurrences", recompute)
+    monkeypatch.setattr(occurrences, "_read_area", recompute)
+    monkeypatch.setattr(occurrences, "_select", recompute)
     warm = read_occurrences(SMALL, **query)
     assert_geodataframe_equal(warm, cold, check_dtype=True, check_crs=True)
     assert warm.attrs == cold.attrs
@@ -295,7 +296,7 @@ def test_the_cli_prints_the_same_bytes_from_a_kept_answer(args, monkeypatch):
     direct = CliRunner().invoke(app, command)
     monkeypatch.delenv("GEOMAP_OCCURRENCE_INDEX")
     CliRunner().invoke(app, command)  # computes and keeps the answer
-    monkeypatch.setattr(occurrences, "_read_occurrences", None)  # any computation would fail
+    _forbid_computing(monkeypatch)
     kept = CliRunner().invoke(app, command)
     assert direct.exit_code == kept.exit_code == 0, kept.output
     assert kept.stdout == direct.stdout and kept.stderr == direct.stderr
@@ -325,27 +326,76 @@ def test_a_new_selection_of_a_listed_area_prints_the_same_bytes(area, selection,
     monkeypatch.delenv("GEOMAP_OCCURRENCE_INDEX")
     listed = CliRunner().invoke(app, ["occurrences", "--dataset", SMALL, *area])
     assert listed.exit_code == 0, listed.output  # the area's listing is kept
-    monkeypatch.setattr(occurrences, "_read_occurrences", None)  # any computation would fail
+    _forbid_computing(monkeypatch)
     derived = CliRunner().invoke(app, command)
     assert direct.exit_code == derived.exit_code == 0, derived.output
     assert derived.stdout == direct.stdout and derived.stderr == direct.stderr
     assert "sites" in derived.stderr
 
 
-def test_a_selection_of_an_area_not_listed_is_computed(monkeypatch):
-    monkeypatch.setattr(occurrences, "_AREA_KEEP_MAX", 0)  # a large area: not kept unasked
+def _forbid_computing(monkeypatch):
+    """Make any listing or selection computed from here on fail (answers must be kept)."""
+    monkeypatch.setattr(occurrences, "_read_area", None)
+    monkeypatch.setattr(occurrences, "_select", None)
+
+
+@pytest.mark.parametrize("index", ["1", "0"])
+@pytest.mark.parametrize(
+    ("dataset", "selection"),
+    [
+        ("minmod-usgs-mrdata", {"commodities": "Li"}),
+        ("minmod-usgs-mrdata", {"end_use": "magnets"}),  # a generic REE site and mismatches
+        (SMALL, {"commodities": "REE"}),  # none
+    ],
+)
+def test_a_selection_is_rows_of_its_area_listing_with_its_own_report(
+    dataset, selection, index, monkeypatch
+):
+    monkeypatch.setenv("GEOMAP_OCCURRENCE_INDEX", index)
+    area_query = {"region": "us-southwest", "country": "USA", "to_crs": False}
+    area = read_occurrences(dataset, **area_query)
+    answer = read_occurrences(dataset, **area_query, **selection)
+    report, listed = answer.attrs["geomap_report"], area.attrs["geomap_report"]
+    assert report["records_out"] == len(answer) < len(area) == listed["records_out"]
+    assert report["records_in"] == listed["records_in"]
+    assert report["dropped"] == listed["dropped"] and report["datasets"] == listed["datasets"]
+    picked = area.set_index("site_id").loc[answer["site_id"]].reset_index()
+    shared = [c for c in area.columns if c in answer.columns]
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(answer[shared]).drop(columns="geometry"),
+        pd.DataFrame(picked[shared]).drop(columns="geometry"),
+    )
+    mismatches = int(answer["state_mismatch"].sum()) if len(answer) else 0
+    state_line = occurrences._STATE_MISMATCH
+    assert report["normalized"].get(state_line, 0) == mismatches
+    if "end_use" in selection:
+        noted = int((answer["end_use_note"] != "").sum())
+        assert 0 < noted < len(answer)
+        assert list(answer.columns).index("end_use_note") < list(answer.columns).index(
+            "deposit_class_rule"
+        )
+        line = next(k for k in report["normalized"] if "generic group" in k)
+        assert report["normalized"][line] == noted
+        assert list(report["normalized"]).index(line) < len(report["normalized"]) - (
+            1 if mismatches else 0
+        )  # before the state line, as the answer's columns are
+    if not len(answer):  # the state check runs on a non-empty selection only
+        assert "state_code" not in answer.columns
+    else:
+        assert "state_code" in answer.columns
+
+
+def test_a_selection_keeps_its_area_listing_whatever_the_area_size():
     query = {"region": "us-southwest", "country": "USA", "commodities": "B"}  # 6 of 14
     assert occurrences.derived_answer(SMALL, **query) is None  # nothing kept yet
-    read_occurrences(SMALL, **query, to_crs=False)  # keeps this query only, not the area's
-    assert occurrences.derived_answer(SMALL, **query) is None
-    area = read_occurrences(SMALL, region="us-southwest", country="USA", to_crs=False)
-    columns, lon, lat = occurrences.derived_answer(SMALL, **query)
-    expected = read_occurrences(SMALL, **query, to_crs=False)
-    assert 0 < len(expected) < len(area)
-    pd.testing.assert_frame_equal(columns, pd.DataFrame(expected.drop(columns="geometry")))
-    np.testing.assert_array_equal(lon, expected.geometry.x.to_numpy())
-    np.testing.assert_array_equal(lat, expected.geometry.y.to_numpy())
-    assert occurrences.derived_answer(SMALL, region="us-southwest", country="USA") is None
+    expected = read_occurrences(SMALL, **query, to_crs=False)  # keeps the area's listing too
+    listing = occurrences.cached_answer(SMALL, region="us-southwest", country="USA")
+    assert listing is not None and 0 < len(expected) < len(listing[0])
+    columns, lon, lat = occurrences.derived_answer(SMALL, **{**query, "commodities": "Li"})
+    li = read_occurrences(SMALL, **{**query, "commodities": "Li"}, to_crs=False)
+    pd.testing.assert_frame_equal(columns, pd.DataFrame(li.drop(columns="geometry")))
+    np.testing.assert_array_equal(lon, li.geometry.x.to_numpy())
+    np.testing.assert_array_equal(lat, li.geometry.y.to_numpy())
 
 
 def test_a_commodity_query_of_a_small_area_keeps_the_area_listing(monkeypatch):
@@ -354,7 +404,7 @@ def test_a_commodity_query_of_a_small_area_keeps_the_area_listing(monkeypatch):
     listing = occurrences.cached_answer(SMALL, **area)  # kept by the commodity query
     assert listing is not None and len(listing[0]) == 14
     expected = read_occurrences(SMALL, **area, end_use="batteries", to_crs=False)
-    monkeypatch.setattr(occurrences, "_read_occurrences", None)  # no computation from here
+    _forbid_computing(monkeypatch)
     columns, lon, lat = occurrences.derived_answer(SMALL, **area, end_use="batteries")
     pd.testing.assert_frame_equal(columns, pd.DataFrame(expected.drop(columns="geometry")))
     np.testing.assert_array_equal(lon, expected.geometry.x.to_numpy())

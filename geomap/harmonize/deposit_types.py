@@ -186,57 +186,64 @@ def _lonlat(frame: Any) -> tuple[np.ndarray, np.ndarray]:
     return shapely.get_x(values), shapely.get_y(values)
 
 
-def _text(frame: Any, column: str) -> list[str]:
+def _text(frame: Any, column: str) -> pd.Series:
+    """Return a column as text, ``""`` where it is missing or not a string."""
     if column not in frame.columns:
-        return [""] * len(frame)
-    return [str(v) if isinstance(v, str) else "" for v in frame[column].tolist()]
+        return pd.Series("", index=range(len(frame)), dtype="string")
+    values = frame[column]
+    if isinstance(values.dtype, pd.StringDtype):
+        return values.fillna("").reset_index(drop=True)
+    texts = [str(v) if isinstance(v, str) else "" for v in values.tolist()]
+    return pd.Series(texts, dtype="string")
 
 
-def _matches(
-    rule: DepositRule,
-    name: str,
-    dtype: str,
-    raw: str,
-    sources: frozenset[str],
-    codes: frozenset[str],
-    lon: float,
-    lat: float,
-) -> bool:
-    if rule.name is not None and rule.name.search(name) is None:
-        return False
-    if rule.deposit_type is not None and rule.deposit_type.search(dtype) is None:
-        return False
-    if rule.raw is not None and rule.raw.search(raw) is None:
-        return False
-    if rule.sources and not rule.sources & sources:
-        return False
-    if rule.commodities_any and not rule.commodities_any & codes:
-        return False
-    if any(not group & codes for group in rule.commodities_all):
-        return False
-    if rule.commodities_none and rule.commodities_none & codes:
-        return False
-    if rule.commodities_only and (not codes or not codes <= rule.commodities_only):
-        return False
-    if rule.district is not None:
-        west, south, east, north = rule.district
-        if not (west <= lon <= east and south <= lat <= north):
-            return False
-    return True
+class _Column:
+    """One text column of the frame, factorized: a rule's test runs once per distinct value."""
+
+    def __init__(self, values: pd.Series, parse: Any = None) -> None:
+        keys, uniques = pd.factorize(values)
+        self.keys = keys
+        self.values = [parse(v) for v in uniques] if parse is not None else list(uniques)
+
+    def passing(self, rows: np.ndarray, test: Any) -> np.ndarray:
+        """Return the rows (indices) whose value passes ``test``."""
+        keys = self.keys[rows]
+        seen = np.unique(keys)
+        ok = np.zeros(len(self.values), dtype=bool)
+        ok[seen] = [bool(test(self.values[k])) for k in seen]
+        return rows[ok[keys]]
 
 
-def _site_sources(frame: Any) -> list[frozenset[str]]:
-    own = _text(frame, "source")
-    listed = _text(frame, "sources")
-    out = []
-    for source, members in zip(own, listed, strict=True):
-        names = {source} if source else set()
-        for item in members.split(";") if members else ():
-            # "dataset_id/source:record_id"
-            head = item.split(":", 1)[0]
-            names.add(head.split("/", 1)[-1])
-        out.append(frozenset(names))
-    return out
+def _set_tests(rule: DepositRule) -> list[Any]:
+    """Return the tests of a rule on a row's commodity codes (all must hold)."""
+    tests = []
+    if rule.commodities_any:
+        tests.append(lambda codes: rule.commodities_any & codes)
+    if rule.commodities_all:
+        tests.append(lambda codes: all(group & codes for group in rule.commodities_all))
+    if rule.commodities_none:
+        tests.append(lambda codes: not rule.commodities_none & codes)
+    if rule.commodities_only:
+        tests.append(lambda codes: codes and codes <= rule.commodities_only)
+    return tests
+
+
+def _site_sources(frame: Any) -> pd.Series:
+    """Return, per row, its own source and its merged members' sources, record ids left out.
+
+    ``sources`` lists a merged site's members as ``dataset_id/source:record_id;...``; without
+    the record ids few distinct values remain, so each is parsed once.
+    """
+    members = _text(frame, "sources").astype("string[pyarrow]")
+    return _text(frame, "source") + "\x1f" + members.str.replace(r":[^;]*", "", regex=True)
+
+
+def _source_names(text: str) -> frozenset[str]:
+    source, members = text.split("\x1f", 1)
+    names = {source} if source else set()
+    if members:
+        names.update(item.split("/", 1)[-1] for item in members.split(";"))
+    return frozenset(names)
 
 
 def classify_deposits(frame: Any) -> pd.DataFrame:
@@ -254,33 +261,54 @@ def classify_deposits(frame: Any) -> pd.DataFrame:
     pandas.DataFrame
         Indexed like ``frame``: ``deposit_class``, ``deposit_class_rule`` and
         ``deposit_class_confidence``.
+
+    Notes
+    -----
+    Each row takes the first rule whose conditions all hold.  The rules are tried in order
+    on the rows no earlier rule took, each condition on the distinct values of its column
+    among those rows (the cheap ones first), so the cost grows with the distinct names,
+    types and commodity lists rather than with rows times rules.
     """
     from geomap.harmonize.commodities import split_codes
 
     n = len(frame)
-    classes = ["unknown"] * n
-    rule_ids = [""] * n
+    classes = np.full(n, "unknown", dtype=object)
+    rule_ids = np.full(n, "", dtype=object)
     confidence = np.zeros(n)
     if n:
         lon, lat = _lonlat(frame)
-        names, dtypes, raws = (_text(frame, c) for c in ("name", "deposit_type", "commodities_raw"))
-        codes = [frozenset(split_codes(v)) for v in _text(frame, "commodities")]
-        sources = _site_sources(frame)
+        columns = {
+            "name": _Column(_text(frame, "name")),
+            "deposit_type": _Column(_text(frame, "deposit_type")),
+            "raw": _Column(_text(frame, "commodities_raw")),
+        }
+        codes = _Column(_text(frame, "commodities"), lambda v: frozenset(split_codes(v)))
+        sources = _Column(_site_sources(frame), _source_names)
         rules = _table().rules
-        for i in range(n):
-            for rule in rules:
-                if _matches(
-                    rule,
-                    names[i],
-                    dtypes[i],
-                    raws[i],
-                    sources[i],
-                    codes[i],
-                    float(lon[i]),
-                    float(lat[i]),
-                ):
-                    classes[i], rule_ids[i], confidence[i] = rule.type, rule.id, rule.confidence
-                    break
+        left = np.arange(n)
+        for rule in rules:
+            rows = left
+            if rule.district is not None:
+                west, south, east, north = rule.district
+                x, y = lon[rows], lat[rows]
+                rows = rows[(west <= x) & (x <= east) & (south <= y) & (y <= north)]
+            for test in _set_tests(rule):
+                rows = codes.passing(rows, test)
+            if rule.sources:
+                rows = sources.passing(rows, lambda names, rule=rule: rule.sources & names)
+            for key in ("deposit_type", "raw", "name"):
+                pattern = getattr(rule, key)
+                if pattern is not None:
+                    rows = columns[key].passing(rows, lambda v, p=pattern: p.search(v) is not None)
+            if rows.size:
+                classes[rows], rule_ids[rows], confidence[rows] = (
+                    rule.type,
+                    rule.id,
+                    rule.confidence,
+                )
+                left = np.setdiff1d(left, rows, assume_unique=True)
+            if not left.size:
+                break
     return pd.DataFrame(
         {
             "deposit_class": pd.array(classes, dtype="string"),

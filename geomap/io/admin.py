@@ -150,10 +150,13 @@ def check_states(frame: Any) -> pd.DataFrame:
     name = hits["name"].fillna("").astype(str).to_numpy()
     unit_country = hits["country"].fillna("").astype(str).to_numpy()
     countries = frame["country"].fillna("").astype(str).to_numpy()
-    written = [
-        normalize_state(s, c if c else u) or ""
-        for s, c, u in zip(frame["state"].tolist(), countries, unit_country, strict=True)
-    ]
+    normalized: dict[tuple[object, str], str] = {}  # few distinct pairs: normalize each once
+    written = []
+    for text, country, unit in zip(frame["state"].tolist(), countries, unit_country, strict=True):
+        pair = (text, country or unit)
+        if pair not in normalized:
+            normalized[pair] = normalize_state(*pair) or ""
+        written.append(normalized[pair])
     written_arr = np.asarray(written, dtype=object)
     mismatch = (written_arr != "") & (code != "") & (written_arr != code)
     # off every unit (at sea, on a coarse coast): the written state, normalized, stands

@@ -110,21 +110,27 @@ def read_occurrences(
     }
 
     def run() -> Any:
-        seen: dict[str, int] = {}
-        result = _read_occurrences(ids, cat, **options, seen=seen)
-        selection = commodities is not None or end_use is not None
-        if selection and not to_crs and annotate and seen["area_rows"] <= _AREA_KEEP_MAX:
-            # keep the area's listing too (cheap for a small area): the next commodity or
-            # end-use query of this area is answered from it (derived_answer)
-            read_occurrences(
+        if commodities is None and end_use is None and include_rock_occurrences:
+            listing = _read_area(ids, cat, region, options["country"], deduplicate, annotate)
+        else:
+            # a selection is rows of its area's listing (merging comes before it and the
+            # annotation is row by row), so the listing is kept and the next selection of
+            # the area is derived from it
+            area = read_occurrences(
                 ids,
                 region=region,
                 country=country,
                 deduplicate=deduplicate,
                 to_crs=False,
                 catalog=cat,
+                annotate=annotate,
             )
-        return result
+            listing = _select(area, options)
+        if region is not None and to_crs:
+            from geomap.harmonize import to_region
+
+            listing = to_region(listing, cat.region(region), clip=False)
+        return listing
 
     if region is not None and to_crs:  # a projected answer is computed (no CRS round trip)
         return run()
@@ -186,10 +192,6 @@ def cached_answer(
     return read_query_table(query_path(query, depends, cat), _select)
 
 
-# A commodity query of an area with at most this many sites (merged) also keeps the area's
-# listing: annotating it costs ~60 us a site (0.3 s here; CONUS, 51,447 sites, ~2.5 s).
-_AREA_KEEP_MAX = 5000
-
 # Columns the annotation adds after the commodity selection (``deposit_class`` is in the schema).
 _ANNOTATION_COLUMNS = ("deposit_class_rule", "deposit_class_confidence")
 _STATE_COLUMNS = ("state_code", "state_name", "state_as_written", "state_mismatch")
@@ -221,7 +223,7 @@ def derived_answer(
     """
     if commodities is None and end_use is None:
         return None
-    from geomap.harmonize.occurrences import generic_group_only, select_commodities
+    from geomap.harmonize.occurrences import select_commodities
 
     selector = _as_list(commodities)
 
@@ -241,46 +243,91 @@ def derived_answer(
     if base is None:
         return None
     frame, lon, lat = base
+    return _place_selection_columns(frame, end_use, annotate), lon, lat
+
+
+_STATE_MISMATCH = "state written differently from the unit the point lies in (state_mismatch)"
+
+
+def _end_use_note(frame: Any, end_use: str) -> tuple[np.ndarray, int]:
+    """Return the ``end_use_note`` of every row and how many rows carry one."""
+    from geomap.harmonize.occurrences import generic_group_only
+
+    generic = generic_group_only(frame, end_use).to_numpy()
+    note = np.where(
+        generic,
+        f"recorded only as a generic group (e.g. REE); kept under {end_use!r}: its own metals "
+        "are not known",
+        "",
+    )
+    return note, int(generic.sum())
+
+
+def _place_selection_columns(frame: Any, end_use: str | None, annotate: bool) -> Any:
+    """Give selected rows of an area's listing the columns of a selection's answer.
+
+    ``end_use_note`` goes before the annotation's columns; an empty answer has no state
+    columns (the state check runs on a non-empty selection only).
+    """
     if end_use is not None:
-        generic = generic_group_only(frame, end_use).to_numpy()
-        note = np.where(
-            generic,
-            f"recorded only as a generic group (e.g. REE); kept under {end_use!r}: its "
-            "own metals are not known",
-            "",
-        )
+        note, _ = _end_use_note(frame, end_use)
         annotation = [c for c in _ANNOTATION_COLUMNS + _STATE_COLUMNS if c in frame.columns]
         names = list(frame.columns)
-        at = names.index(annotation[0]) if annotation else len(names)
-        frame.insert(at, "end_use_note", note)
-    if annotate and not len(frame):  # the state check runs on a non-empty selection only
+        frame.insert(names.index(annotation[0]) if annotation else len(names), "end_use_note", note)
+    if annotate and not len(frame):
         frame = frame.drop(columns=[c for c in _STATE_COLUMNS if c in frame.columns])
-    return frame, lon, lat
+    return frame
 
 
-def _read_occurrences(
+def _select(area: Any, options: dict[str, Any]) -> Any:
+    """Return the answer to a commodity / end-use query (or without rock occurrences).
+
+    ``area`` is the area's listing (the same datasets, region, countries and merging, no
+    selection, in EPSG:4326); its report is carried, with the rows kept, the sites kept
+    under the end use only as a generic group and the state mismatches among them.
+    """
+    from geomap.harmonize.occurrences import select_commodities
+
+    commodities, end_use = options["commodities"], options["end_use"]
+    if commodities is not None or end_use is not None:
+        mask = select_commodities(area, commodities, end_use=end_use).to_numpy()
+    else:  # no rock occurrences
+        mask = (area["commodities"] != "").to_numpy()
+    selected = area.loc[mask].reset_index(drop=True)
+    selected = _place_selection_columns(selected, end_use, options["annotate"])
+    report = IngestReport.from_dict(area.attrs["geomap_report"])
+    report.normalized.pop(_STATE_MISMATCH, None)
+    if end_use is not None:
+        _, generic = _end_use_note(selected, end_use)
+        report.normalize(
+            f"sites recorded only as a generic group kept under end use {end_use!r} (end_use_note)",
+            generic,
+        )
+    if "state_mismatch" in selected.columns:
+        report.normalize(_STATE_MISMATCH, int(selected["state_mismatch"].sum()))
+    report.records_out = len(selected)
+    result = report.to_dict()
+    result["datasets"] = area.attrs["geomap_report"]["datasets"]
+    selected.attrs = {"geomap_report": result}
+    return selected
+
+
+def _read_area(
     ids: list[str],
     cat: Any,
-    *,
     region: str | None,
     country: list[str] | None,
-    commodities: list[str] | None,
-    end_use: str | None,
     deduplicate: bool,
-    include_rock_occurrences: bool,
-    to_crs: bool,
     annotate: bool,
-    seen: dict[str, int] | None = None,
 ) -> Any:
+    """Return the listing of an area: its sites, merged and annotated, in EPSG:4326."""
     import geopandas as gpd
 
     from geomap.harmonize.deposit_types import add_deposit_classes
-    from geomap.harmonize.occurrences import generic_group_only, select_commodities
     from geomap.io.admin import check_states
     from geomap.io.occurrence_index import read_part
 
     region_obj = cat.region(region) if region is not None else None
-    wanted_countries = _as_list(country)
     report = IngestReport("occurrences")
     per_dataset = []
     parts = []
@@ -290,7 +337,7 @@ def _read_occurrences(
             dataset_id,
             cat,
             bbox=region_obj.bbox if region_obj is not None else None,
-            countries=[c.upper() for c in wanted_countries] if wanted_countries else None,
+            countries=[c.upper() for c in country] if country else None,
         )
         sub = part.report
         per_dataset.append(sub)
@@ -307,54 +354,27 @@ def _read_occurrences(
         parts.append(part.frame)
     if region_obj is not None:
         report.drop(f"outside region {region_obj.id!r}", outside)
-    if wanted_countries:
-        report.drop(f"not in {','.join(wanted_countries)}", not_in_country)
-    filtered = gpd.GeoDataFrame(
+    if country:
+        report.drop(f"not in {','.join(country)}", not_in_country)
+    listing = gpd.GeoDataFrame(
         pd.concat(parts, ignore_index=True), geometry="geometry", crs="EPSG:4326"
     )
     if deduplicate:
-        filtered = _deduplicate(filtered)
-        merged = int(filtered["n_sources"].sum() - len(filtered)) if len(filtered) else 0
+        listing = _deduplicate(listing)
+        merged = int(listing["n_sources"].sum() - len(listing)) if len(listing) else 0
         report.normalize("records merged into sites seen in another compilation", merged)
-    if seen is not None:
-        seen["area_rows"] = len(filtered)  # the area's sites, before the commodity selection
-    if commodities is not None or end_use is not None:
-        mask = select_commodities(filtered, _as_list(commodities), end_use=end_use)
-        filtered = filtered.loc[mask.to_numpy()].reset_index(drop=True)
-        if end_use is not None:
-            generic = generic_group_only(filtered, end_use).to_numpy()
-            filtered["end_use_note"] = np.where(
-                generic,
-                f"recorded only as a generic group (e.g. REE); kept under {end_use!r}: its "
-                "own metals are not known",
-                "",
-            )
-            report.normalize(
-                f"sites recorded only as a generic group kept under end use {end_use!r} "
-                "(end_use_note)",
-                int(generic.sum()),
-            )
-    elif not include_rock_occurrences:
-        filtered = filtered.loc[(filtered["commodities"] != "").to_numpy()].reset_index(drop=True)
     if annotate:
-        filtered = add_deposit_classes(filtered)
-    if annotate and len(filtered):
-        states = check_states(filtered)
+        listing = add_deposit_classes(listing)
+    if annotate and len(listing):
+        states = check_states(listing)
         for column in states.columns:
-            filtered[column] = states[column].to_numpy()
-        report.normalize(
-            "state written differently from the unit the point lies in (state_mismatch)",
-            int(states["state_mismatch"].sum()),
-        )
-    report.records_out = len(filtered)
+            listing[column] = states[column].to_numpy()
+        report.normalize(_STATE_MISMATCH, int(states["state_mismatch"].sum()))
+    report.records_out = len(listing)
     result = report.to_dict()
     result["datasets"] = per_dataset
-    filtered.attrs["geomap_report"] = result
-    if region_obj is not None and to_crs:
-        from geomap.harmonize import to_region
-
-        filtered = to_region(filtered, region_obj, clip=False)
-    return filtered
+    listing.attrs["geomap_report"] = result
+    return listing
 
 
 def _merge(selection: Any) -> Any:
