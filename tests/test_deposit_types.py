@@ -177,3 +177,62 @@ def test_placer_recipe_trains_on_exactly_the_sites_carbonatite_excludes(audit, d
     assert {"Trail Ridge", "Folkston deposit", "Long Valley monazite placer"} <= set(
         trained["name"]
     )
+
+
+def _first_rule_per_row(frame):
+    """Reference: try every rule on every row, in order (the rules' definition, slowly)."""
+    from geomap.harmonize.commodities import split_codes
+
+    def text(value):
+        return value if isinstance(value, str) else ""
+
+    x, y = shapely.get_x(frame.geometry.to_numpy()), shapely.get_y(frame.geometry.to_numpy())
+    out = []
+    for i, row in enumerate(frame.itertuples(index=False)):
+        codes = frozenset(split_codes(text(row.commodities)))
+        members = text(getattr(row, "sources", ""))
+        sources = {text(row.source)} - {""}
+        sources |= {m.split(":", 1)[0].split("/", 1)[-1] for m in members.split(";") if members}
+        for rule in deposit_types.deposit_rules():
+            checks = [
+                rule.name is None or rule.name.search(text(row.name)),
+                rule.deposit_type is None or rule.deposit_type.search(text(row.deposit_type)),
+                rule.raw is None or rule.raw.search(text(row.commodities_raw)),
+                not rule.sources or rule.sources & sources,
+                not rule.commodities_any or rule.commodities_any & codes,
+                all(group & codes for group in rule.commodities_all),
+                not rule.commodities_none & codes,
+                not rule.commodities_only or (codes and codes <= rule.commodities_only),
+                rule.district is None
+                or (
+                    rule.district[0] <= x[i] <= rule.district[2]
+                    and rule.district[1] <= y[i] <= rule.district[3]
+                ),
+            ]
+            if all(checks):
+                out.append((rule.type, rule.id, rule.confidence))
+                break
+        else:
+            out.append(("unknown", "", 0.0))
+    return out
+
+
+def test_each_site_takes_its_first_matching_rule_on_the_mirrored_listing(data_root):
+    from geomap.io.occurrences import read_occurrences
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        listing = read_occurrences(region="conus", to_crs=False, annotate=False)
+    listing.loc[listing.index[:50], "name"] = None  # missing text reads as empty
+    result = classify_deposits(listing)
+    expected = _first_rule_per_row(listing)
+    got = list(
+        zip(
+            result["deposit_class"],
+            result["deposit_class_rule"],
+            result["deposit_class_confidence"],
+            strict=True,
+        )
+    )
+    assert got == expected
+    assert len({rule for _, rule, _ in expected}) > 20  # most rules decide some site here
