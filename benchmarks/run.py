@@ -4,7 +4,10 @@ Each case runs in a fresh subprocess (so peak memory is its own), results go to
 ``benchmarks/results/latest.json`` (or ``--out``), and a summary with ratios against the bare
 library calls and the scaling exponent with size is printed.  Modules defining ``cases``
 go through :mod:`benchmarks.harness`; modules defining ``results`` (the end-to-end builds of
-``bench_build``) run and measure their own child processes.  Not part of the test suite.
+``bench_build``) run and measure their own child processes.  A ``bench_*`` module defining
+neither (``bench_cache_checksums``, which reports ratios of its own) is a script run on its
+own; the runner names it and leaves it out.  ``--only``/``--skip`` names that no module offers
+are refused before anything runs.  Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -32,6 +35,36 @@ def _modules() -> list[str]:
 
 def _cases(module: str, quick: bool) -> list[Any]:
     return importlib.import_module(f"benchmarks.{module}").cases(quick)
+
+
+def _standalone(module: str) -> bool:
+    """Whether a bench module is a script of its own (no ``cases``, no ``results``)."""
+    loaded = importlib.import_module(f"benchmarks.{module}")
+    return not (hasattr(loaded, "cases") or hasattr(loaded, "results"))
+
+
+def _operations(module: str) -> set[str]:
+    """Every operation a runnable bench module offers, at any size."""
+    loaded = importlib.import_module(f"benchmarks.{module}")
+    if hasattr(loaded, "results"):
+        return set(loaded.OPERATIONS)
+    return {case.operation for quick in (True, False) for case in loaded.cases(quick)}
+
+
+def _unknown_names(names: list[str]) -> str | None:
+    """A message for ``--only``/``--skip`` names that no runnable module offers, else None."""
+    runnable = [m for m in _modules() if not _standalone(m)]
+    known = set().union(*(_operations(m) for m in runnable))
+    unknown = sorted(set(names) - known)
+    if not unknown:
+        return None
+    scripts = [m for m in _modules() if _standalone(m)]
+    hint = (
+        " (" + ", ".join(f"{m} runs on its own: python -m benchmarks.{m}" for m in scripts) + ")"
+        if scripts
+        else ""
+    )
+    return f"no benchmark operation {unknown}; choose from {sorted(known)}{hint}"
 
 
 def _run_one(module: str, index: int, quick: bool) -> None:
@@ -62,9 +95,19 @@ def main(argv: list[str] | None = None) -> int:
         module, index = args.one.split(":")
         _run_one(module, int(index), args.quick)
         return 0
+    problem = _unknown_names([*args.only, *args.skip])
+    if problem:
+        parser.error(problem)
     results: list[dict[str, Any]] = []
     for module in _modules():
         loaded = importlib.import_module(f"benchmarks.{module}")
+        if _standalone(module):
+            if not args.only:
+                print(
+                    f"left out {module}: it is a script of its own (python -m benchmarks.{module})",
+                    file=sys.stderr,
+                )
+            continue
         if hasattr(loaded, "results"):  # whole-program runs that measure their own children
             wanted = [op for op in loaded.OPERATIONS if op not in args.skip]
             if args.only:

@@ -569,3 +569,46 @@ def test_sites_outside_the_study_area_are_flagged(tmp_path):
     flags = pyogrio.read_dataframe(path, layer="us_occurrences")
     named = flags.set_index("name")["in_study_area"]
     assert not named["Prairie Lake"] and not named["St. Honore (Niobec)"]  # Ontario, Quebec
+
+
+def test_packet_groups_a_hyphenated_region_under_its_id_in_the_qgis_project(japan, tmp_path):
+    """Tables are named with ``region_prefix`` (``capricorn_wa_``), grouped back by region id."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from geomap.export.qgis_project import region_prefix
+    from geomap.pipeline.packet import _write_packet_geopackage
+
+    def state(region_id):
+        layers = SimpleNamespace(
+            targets=japan["targets"],
+            occurrences=japan["occurrences"],
+            faults=japan["faults"],
+            prediction={"prospectivity": japan["prospectivity"]},
+        )
+        return SimpleNamespace(
+            region=SimpleNamespace(id=region_id), layers=layers, settings={"region": region_id}
+        )
+
+    regions = ["capricorn-wa", "japan"]  # a user region's id holds a hyphen
+    path = tmp_path / "packet.gpkg"
+    _write_packet_geopackage(
+        path,
+        [state(r) for r in regions],
+        [],
+        summary=pd.DataFrame({"region": regions}),
+        datasets=[],
+        catalog=None,
+    )
+    tables = {row[0] for row in pyogrio.list_layers(path)}
+    assert {"capricorn_wa_targets", "capricorn_wa_occurrences", "capricorn_wa_faults"} <= tables
+    root = ET.fromstring(path.with_suffix(".qgs").read_text(encoding="utf-8").split("\n", 1)[1])
+    layer_names = {m.findtext("layername") for m in root.findall("projectlayers/maplayer")}
+    top = [g for g in root.find("layer-tree-group") if g.tag == "layer-tree-group"]
+    assert [g.get("name") for g in top] == regions  # no loose kind groups beside them
+    for group in top:
+        grouped = {layer.get("name") for layer in group.iter("layer-tree-layer")}
+        prefix = f"{region_prefix(group.get('name'))}_"
+        assert grouped == {name for name in layer_names if name.startswith(prefix)}
+        assert {f"{prefix}targets", f"{prefix}prospectivity"} <= grouped

@@ -231,7 +231,7 @@ def test_geotiff_reader_and_vrt_renamed_tif(tmp_path):
     )
     with pytest.raises(DataError, match="VRT"):
         read_geotiff_path(vrt)
-    from geomap.io._guard import open_raster
+    from geomap.io._gdal import open_raster
 
     with pytest.raises(DataError, match="GTiff"), open_raster(vrt, drivers=("GTiff",)):
         pass  # even past the content check, GDAL may only use the GTiff driver

@@ -26,7 +26,7 @@ from geomap.harmonize.lithology import (
     lithology_classes,
     lithology_code,
 )
-from geomap.io._guard import _BoundedWriter, read_zip_member
+from geomap.io._archive_members import _BoundedWriter, read_zip_member
 from geomap.io.azgs import LANDMARKS, row_order_join_evidence
 
 # ------------------------------------------------------------------ real data

@@ -630,3 +630,53 @@ def test_map_draws_training_sites_outside_the_study_area_apart(us_masked):
     assert "outside the study area (no evidence data on its cell)" in html  # popup reason
     plain = prospectivity_map(occurrences=sites)  # no raster: nothing to tell them apart by
     assert "outside the study area" not in plain.get_root().render()
+
+
+def _geojson_layers(html: str) -> list[tuple[dict, dict]]:
+    """Every ``L.geoJSON`` overlay of a written map: (its FeatureCollection, its popup info)."""
+    decoder = json.JSONDecoder()
+    layers = []
+    for match in re.finditer(r"onEachFeature: geomap\.featureInfo\(", html):
+        info, _ = decoder.raw_decode(html, match.end())
+        data_at = html.rindex("= L.geoJSON(", 0, match.start()) + len("= L.geoJSON(")
+        data, _ = decoder.raw_decode(html, data_at)
+        layers.append((data, info))
+    return layers
+
+
+def test_map_draws_the_training_rings_once_in_the_audit_layer(us_masked, tmp_path):
+    """A build's map gets flagged occurrences and the audit: the audit layer owns the rings."""
+    from geomap.export.sites import on_data_cells
+    from geomap.training import flag_training
+
+    sites = us_masked["occurrences"]
+    inside = on_data_cells(sites, us_masked["prospectivity"])
+    audit = sites.copy()
+    audit["training"] = inside & (np.arange(len(sites)) % 3 == 0)  # trains inside the area
+    audit["reason"] = np.where(audit["training"], "kept: known deposit", "dropped: a prospect")
+    occurrences = flag_training(sites, audit)
+    path = tmp_path / "map.html"
+    prospectivity_map(
+        us_masked["prospectivity"],
+        occurrences=occurrences,
+        training_sites=audit,
+        path=path,
+        online_basemaps=False,
+    )
+    html = path.read_text(encoding="utf-8")
+    rings = [
+        (data, info)
+        for data, info in _geojson_layers(html)
+        if info.get("titlePrefix") == "Training site: "
+    ]
+    trained = int(audit["training"].sum())
+    assert [info["name"] for _, info in rings] == [f"Training sites ({trained:,})"]
+    (data, _info), *_ = rings
+    assert len(data["features"]) == trained  # each site ringed once
+    assert {f["properties"]["reason"] for f in data["features"]} == {"kept: known deposit"}
+    # the markers stay: every site in the occurrences' clusters, and again in the audit's
+    decoder = json.JSONDecoder()
+    clusters = [
+        decoder.raw_decode(html, m.end())[0] for m in re.finditer(r"geomap\.columns\(", html)
+    ]
+    assert sum(len(c["lat"]) for c in clusters) == 2 * len(sites)

@@ -25,7 +25,8 @@ from shapely.geometry import Point
 
 from geomap.catalog import load_catalog
 from geomap.errors import CatalogError, DataError, RecipeError
-from geomap.io._guard import gdal_options, open_raster, read_zip_member
+from geomap.io._archive_members import read_zip_member
+from geomap.io._gdal import gdal_options, open_raster
 from geomap.recipes import load_recipe
 
 SECRET = "/etc/passwd"

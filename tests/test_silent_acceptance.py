@@ -23,7 +23,8 @@ from _fake_dataset import call_reader, fake_dataset
 from shapely.geometry import Point
 
 from geomap.errors import CRSError, DataError
-from geomap.io._guard import DEFAULT_MAX_UNCOMPRESSED, decode_text, read_zip_member
+from geomap.io._archive_members import DEFAULT_MAX_UNCOMPRESSED, read_zip_member
+from geomap.io._text import decode_text
 
 # ---- a netCDF grid with an extra dimension -------------------------------------------------
 

@@ -380,7 +380,9 @@ def write_geopackage(
         Also write a QGIS project (``<stem>.qgs``) beside the GeoPackage that opens every
         layer styled and grouped (:func:`geomap.export.qgis_project.write_qgis_project`).
     regions : sequence of str
-        Table-name prefixes of regions (``["conus", "japan"]``), grouped in the project.
+        Region ids (``["conus", "japan"]``) whose tables are prefixed with
+        :func:`~geomap.export.qgis_project.region_prefix` of the id and ``_``, grouped per
+        region in the project.
     class_columns : mapping of str to str, optional
         Layer -> column to colour by (default: ``lithology_class``/``lithology``/``class``
         for geology, ``commodity_group`` for occurrences).

@@ -11,6 +11,8 @@ Examples
 --------
 >>> group_of("japan_evidence_fault_distance", ["japan", "conus"])
 ('japan', 'Evidence layers')
+>>> group_of("capricorn_wa_targets", ["capricorn-wa"])
+('capricorn-wa', 'Targets and occurrences')
 >>> group_of("targets", [])
 (None, 'Targets and occurrences')
 """
@@ -26,7 +28,7 @@ from typing import Any
 
 from geomap.errors import DataError
 
-__all__ = ["group_of", "write_qgis_project"]
+__all__ = ["group_of", "region_prefix", "write_qgis_project"]
 
 QGIS_PROJECT_VERSION = "3.28.0-Firenze"
 _KIND_GROUPS = (
@@ -49,10 +51,31 @@ _GROUP_ORDER = [
 ]
 
 
+def region_prefix(region_id: str) -> str:
+    """Return the table-name prefix of a region's layers in a joint GeoPackage (before ``_``).
+
+    A region id may hold ``-`` or ``.`` (``capricorn-wa``), a GeoPackage table name may not
+    (:data:`geomap.export.gpkg.LAYER_NAME_PATTERN`): the packet names each region's tables
+    with this prefix and the QGIS project finds them by it, so the two always agree.
+
+    Examples
+    --------
+    >>> region_prefix("capricorn-wa")
+    'capricorn_wa'
+    >>> region_prefix("japan")
+    'japan'
+    """
+    return region_id.replace("-", "_").replace(".", "_")
+
+
 def group_of(table: str, regions: Sequence[str]) -> tuple[str | None, str]:
-    """Return the (region, kind) group of a GeoPackage table from its name."""
-    region = next((r for r in regions if table.startswith(f"{r}_")), None)
-    rest = table[len(region) + 1 :] if region else table
+    """Return the (region, kind) group of a GeoPackage table from its name.
+
+    ``regions`` are region ids; a region's tables start with :func:`region_prefix` of its
+    id and ``_``, and the group is named by the id itself.
+    """
+    region = next((r for r in regions if table.startswith(f"{region_prefix(r)}_")), None)
+    rest = table[len(region_prefix(region)) + 1 :] if region else table
     kind = next((g for fragment, g in _KIND_GROUPS if fragment in rest), "Reference")
     return region, kind
 
@@ -114,8 +137,8 @@ def write_qgis_project(
     path : path-like, optional
         The ``.qgs`` file; default: beside the GeoPackage with the same stem.
     regions : sequence of str
-        Table-name prefixes that mark regions (``["conus", "japan"]`` for the packet): one
-        top-level group each.
+        Region ids (``["conus", "japan"]`` for the packet) whose tables start with
+        :func:`region_prefix` of the id and ``_``: one top-level group each, named by the id.
     title : str, optional
         Project title; default the GeoPackage's stem.
 

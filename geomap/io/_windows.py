@@ -22,7 +22,9 @@ import pyproj
 
 from geomap.core.report import IngestReport
 from geomap.errors import DataError, ParameterError
-from geomap.io._guard import gdal_options, read_ogr, require_format, resolve_crs
+from geomap.io._crs_checks import resolve_crs
+from geomap.io._formats import require_format
+from geomap.io._gdal import gdal_options, read_ogr
 
 __all__ = [
     "BBox",

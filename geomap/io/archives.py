@@ -4,7 +4,7 @@ The official sources come as large zip archives (GSJ Seamless V2, SGMC, MRDS, NG
 EMAG2v3: hundreds of MB to GB).  Readers must not hold them in memory, so an archive
 is unpacked once onto disk, into the download cache, and read from there with
 windowed/bbox reads.  Unpacking is guarded like every other archive access
-(:mod:`geomap.io._guard`):
+(:mod:`geomap.io._formats`, :mod:`geomap.io._archive_members`):
 
 * member names are checked before anything is written (no absolute paths, no
   ``..``, no drive letters, no symbolic links);
@@ -33,7 +33,8 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from geomap.errors import DataError
-from geomap.io._guard import _safe_member_name, require_format
+from geomap.io._archive_members import _safe_member_name
+from geomap.io._formats import require_format
 
 __all__ = [
     "DEFAULT_MAX_MEMBERS",

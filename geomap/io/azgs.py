@@ -50,17 +50,11 @@ from geomap.core.report import IngestReport
 from geomap.errors import DataError
 from geomap.harmonize.geometry import clean_geometries
 from geomap.harmonize.lithology import lithology_code, ncgmp09_unit_lithology
-from geomap.io._guard import (
-    attach_report,
-    decode_text,
-    local_file,
-    pick_layer,
-    read_ogr,
-    refuse_duplicate_columns,
-    reject_unknown_options,
-    require_format,
-    resolve_crs,
-)
+from geomap.io._crs_checks import resolve_crs
+from geomap.io._formats import require_format
+from geomap.io._gdal import read_ogr
+from geomap.io._reader_entry import attach_report, local_file, pick_layer, reject_unknown_options
+from geomap.io._text import decode_text, refuse_duplicate_columns
 from geomap.io.registry import reader
 
 __all__ = ["LANDMARKS", "JoinEvidence", "read_azgs_geology", "row_order_join_evidence"]

@@ -22,19 +22,12 @@ from geomap.catalog import Dataset
 from geomap.core.report import IngestReport
 from geomap.errors import DataError
 from geomap.harmonize.geometry import clean_geometries
-from geomap.io._guard import (
-    DEFAULT_MAX_UNCOMPRESSED,
-    attach_report,
-    decode_text,
-    local_file,
-    pick_layer,
-    read_7z_member,
-    read_ogr,
-    refuse_duplicate_columns,
-    reject_unknown_options,
-    require_format,
-    resolve_crs,
-)
+from geomap.io._archive_members import DEFAULT_MAX_UNCOMPRESSED, read_7z_member
+from geomap.io._crs_checks import resolve_crs
+from geomap.io._formats import require_format
+from geomap.io._gdal import read_ogr
+from geomap.io._reader_entry import attach_report, local_file, pick_layer, reject_unknown_options
+from geomap.io._text import decode_text, refuse_duplicate_columns
 from geomap.io.registry import reader
 
 __all__ = ["natural_earth_layers", "read_japan_prefectures", "read_natural_earth"]

@@ -34,7 +34,7 @@ import pandas as pd
 
 from geomap.core.report import IngestReport
 from geomap.errors import DataError
-from geomap.io._guard import attach_report, local_file, reject_unknown_options
+from geomap.io._reader_entry import attach_report, local_file, reject_unknown_options
 from geomap.io.geochem import ELEMENTS
 from geomap.io.registry import reader
 

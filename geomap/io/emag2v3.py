@@ -40,7 +40,9 @@ import pyproj
 from geomap.catalog import Dataset
 from geomap.core.report import IngestReport
 from geomap.errors import DataError, ParameterError
-from geomap.io._guard import open_raster, reject_unknown_options, require_format
+from geomap.io._formats import require_format
+from geomap.io._gdal import open_raster
+from geomap.io._reader_entry import reject_unknown_options
 from geomap.io._windows import BBox, check_bbox
 from geomap.io.archives import layout_error, list_files, unpack_zip
 from geomap.io.registry import reader

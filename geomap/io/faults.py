@@ -16,15 +16,10 @@ from geomap.catalog import Dataset
 from geomap.core.report import IngestReport
 from geomap.harmonize.faults import normalize_faults
 from geomap.harmonize.geometry import clean_geometries
-from geomap.io._guard import (
-    DEFAULT_MAX_UNCOMPRESSED,
-    attach_report,
-    pick_layer,
-    read_ogr,
-    read_zip_member,
-    reject_unknown_options,
-    resolve_crs,
-)
+from geomap.io._archive_members import DEFAULT_MAX_UNCOMPRESSED, read_zip_member
+from geomap.io._crs_checks import resolve_crs
+from geomap.io._gdal import read_ogr
+from geomap.io._reader_entry import attach_report, pick_layer, reject_unknown_options
 from geomap.io.registry import reader
 
 __all__ = ["read_gem_faults"]

@@ -44,7 +44,7 @@ import pandas as pd
 from geomap.catalog import Dataset
 from geomap.core.report import IngestReport
 from geomap.errors import DataError, UnknownNameError
-from geomap.io._guard import attach_report, local_file, reject_unknown_options
+from geomap.io._reader_entry import attach_report, local_file, reject_unknown_options
 from geomap.io.registry import reader
 from geomap.io.vectors import read_vector_path, shapefile_sidecars
 

@@ -45,15 +45,10 @@ import pyproj
 from geomap.catalog import Dataset
 from geomap.core.report import IngestReport
 from geomap.errors import DataError
-from geomap.io._guard import (
-    attach_report,
-    local_file,
-    open_raster,
-    pick_layer,
-    reject_unknown_options,
-    require_format,
-    resolve_crs,
-)
+from geomap.io._crs_checks import resolve_crs
+from geomap.io._formats import require_format
+from geomap.io._gdal import open_raster
+from geomap.io._reader_entry import attach_report, local_file, pick_layer, reject_unknown_options
 from geomap.io.registry import reader
 
 __all__ = [

@@ -62,7 +62,8 @@ import pandas as pd
 
 from geomap.core.report import IngestReport
 from geomap.errors import DataError
-from geomap.io._guard import attach_report, local_file, reject_unknown_options, require_format
+from geomap.io._formats import require_format
+from geomap.io._reader_entry import attach_report, local_file, reject_unknown_options
 from geomap.io.registry import reader
 
 __all__ = [

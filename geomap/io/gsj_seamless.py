@@ -43,7 +43,8 @@ from geomap.harmonize.ages import age_range_ma
 from geomap.harmonize.geometry import clean_geometries
 from geomap.harmonize.lithology import lithology_code
 from geomap.harmonize.official_lithology import seamless_lithology
-from geomap.io._guard import attach_report, decode_text, pick_layer, reject_unknown_options
+from geomap.io._reader_entry import attach_report, pick_layer, reject_unknown_options
+from geomap.io._text import decode_text
 from geomap.io._windows import BBox, check_bbox, check_shapefile, read_vector_window
 from geomap.io.archives import find_member, layout_error, unpack_zip
 from geomap.io.registry import reader

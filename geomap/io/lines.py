@@ -26,16 +26,11 @@ from geomap.catalog import Dataset
 from geomap.core.report import IngestReport
 from geomap.errors import DataError
 from geomap.harmonize.crs import check_coordinates
-from geomap.io._guard import (
-    DEFAULT_MAX_UNCOMPRESSED,
-    attach_report,
-    decode_text,
-    pick_layer,
-    refuse_duplicate_columns,
-    reject_unknown_options,
-    require_format,
-    resolve_crs,
-)
+from geomap.io._archive_members import DEFAULT_MAX_UNCOMPRESSED
+from geomap.io._crs_checks import resolve_crs
+from geomap.io._formats import require_format
+from geomap.io._reader_entry import attach_report, pick_layer, reject_unknown_options
+from geomap.io._text import decode_text, refuse_duplicate_columns
 from geomap.io.registry import reader
 
 __all__ = ["grid_lines", "read_line_survey"]
@@ -47,7 +42,7 @@ def _read_text(
     path: Path, file_format: str, encoding: str, *, max_bytes: int = _MAX_XZ_BYTES
 ) -> str:
     if file_format == "csv-xz":
-        from geomap.io._guard import decompression_bound
+        from geomap.io._archive_members import decompression_bound
 
         max_bytes = decompression_bound(max_bytes, path, default=_MAX_XZ_BYTES)
         require_format(path, "xz", what="xz-compressed CSV")

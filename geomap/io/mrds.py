@@ -40,13 +40,9 @@ from geomap.core.report import IngestReport
 from geomap.errors import DataError
 from geomap.harmonize.commodities import join_codes, load_vocabulary
 from geomap.harmonize.occurrences import country_iso3, deposit_class, make_occurrences
-from geomap.io._guard import (
-    _safe_member_name,
-    attach_report,
-    only_file,
-    reject_unknown_options,
-    require_format,
-)
+from geomap.io._archive_members import _safe_member_name
+from geomap.io._formats import require_format
+from geomap.io._reader_entry import attach_report, only_file, reject_unknown_options
 from geomap.io._windows import BBox, check_bbox, split_antimeridian
 from geomap.io.registry import reader
 

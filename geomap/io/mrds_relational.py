@@ -48,7 +48,7 @@ import pandas as pd
 from geomap.catalog import Dataset
 from geomap.core.report import IngestReport
 from geomap.errors import DataError
-from geomap.io._guard import only_file, reject_unknown_options
+from geomap.io._reader_entry import only_file, reject_unknown_options
 from geomap.io._windows import BBox, check_bbox
 from geomap.io.mrds import in_bbox, iter_csv_chunks, mrds_occurrences
 from geomap.io.registry import reader

@@ -41,7 +41,7 @@ import pandas as pd
 from geomap.catalog import Dataset
 from geomap.core.report import IngestReport
 from geomap.errors import CRSError, DataError
-from geomap.io._guard import attach_report, only_file, reject_unknown_options
+from geomap.io._reader_entry import attach_report, only_file, reject_unknown_options
 from geomap.io._windows import BBox, check_bbox
 from geomap.io.geochem import ELEMENTS
 from geomap.io.mrds import in_bbox, iter_csv_chunks

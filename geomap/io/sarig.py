@@ -32,16 +32,10 @@ import pandas as pd
 from geomap.catalog import Dataset
 from geomap.core.report import IngestReport
 from geomap.errors import DataError, UnknownNameError
-from geomap.io._guard import (
-    attach_report,
-    decode_text,
-    local_file,
-    pick_layer,
-    refuse_duplicate_columns,
-    reject_unknown_options,
-    require_format,
-    resolve_crs,
-)
+from geomap.io._crs_checks import resolve_crs
+from geomap.io._formats import require_format
+from geomap.io._reader_entry import attach_report, local_file, pick_layer, reject_unknown_options
+from geomap.io._text import decode_text, refuse_duplicate_columns
 from geomap.io.registry import reader
 from geomap.io.vectors import read_vector_path, shapefile_sidecars
 

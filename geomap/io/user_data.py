@@ -4,7 +4,7 @@
 ``source: {path: FILE}`` / ``training: {path: FILE}`` read files that are not in the
 catalog.  They get the same guards as the catalog readers:
 
-* the content is checked before GDAL opens it (:func:`geomap.io._guard.require_format`),
+* the content is checked before GDAL opens it (:func:`geomap.io._formats.require_format`),
   and exactly one GDAL driver is allowed per format (GeoTIFF, GeoPackage, shapefile,
   GeoJSON, FlatGeobuf); anything else is refused with the list of accepted formats;
 * the CRS must be in the file (a ``.prj``, the GeoPackage/GeoTIFF CRS); a CSV carries
@@ -93,7 +93,7 @@ def sniff_format(path: Path) -> str:
 
 
 def _describe(head: bytes) -> str:
-    from geomap.io._guard import _describe_content
+    from geomap.io._formats import _describe_content
 
     return _describe_content(head)
 
@@ -183,7 +183,7 @@ def read_user_evidence(path: Path, *, name: str, region: Any | None = None) -> t
     else:
         if fmt == "flatgeobuf":
             from geomap.harmonize.geometry import clean_geometries
-            from geomap.io._guard import read_ogr
+            from geomap.io._gdal import read_ogr
 
             data = read_ogr(path, driver="FlatGeobuf", name=str(path))
             if data.crs is None:

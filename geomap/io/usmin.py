@@ -34,7 +34,7 @@ import numpy as np
 from geomap.catalog import Dataset
 from geomap.core.report import IngestReport
 from geomap.errors import CRSError, DataError, UnknownNameError
-from geomap.io._guard import refuse_duplicate_columns
+from geomap.io._text import refuse_duplicate_columns
 from geomap.io.point_tables import decode_text
 from geomap.io.registry import reader
 

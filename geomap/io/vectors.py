@@ -25,15 +25,10 @@ from geomap.core.report import IngestReport
 from geomap.errors import DataError
 from geomap.harmonize.geometry import clean_geometries
 from geomap.harmonize.lithology import hasterok_lithology, lithology_code
-from geomap.io._guard import (
-    attach_report,
-    check_extent_plausible,
-    pick_layer,
-    read_ogr,
-    reject_unknown_options,
-    require_format,
-    resolve_crs,
-)
+from geomap.io._crs_checks import check_extent_plausible, resolve_crs
+from geomap.io._formats import require_format
+from geomap.io._gdal import read_ogr
+from geomap.io._reader_entry import attach_report, pick_layer, reject_unknown_options
 from geomap.io.registry import reader
 
 __all__ = ["read_vector_file", "read_vector_path", "shapefile_sidecars"]

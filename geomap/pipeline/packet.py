@@ -309,6 +309,52 @@ def _all_targets(states: Sequence[BuildState]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
 
 
+def _write_packet_geopackage(
+    path: Path,
+    states: Sequence[BuildState],
+    overlays: Sequence[tuple[BuildState, GeochemOverlay, gpd.GeoDataFrame, Any]],
+    *,
+    summary: pd.DataFrame,
+    datasets: Sequence[str],
+    catalog: Catalog,
+) -> Path:
+    """Write every region's layers to one GeoPackage (and its QGIS project) beside the map.
+
+    Tables are named ``<prefix>_targets``... with :func:`region_prefix` of the region id,
+    the function the QGIS project groups them back by (a hyphenated id included).
+    """
+    from geomap.export.gpkg import write_geopackage
+    from geomap.export.qgis_project import region_prefix
+
+    vectors: dict[str, Any] = {}
+    rasters: dict[str, Any] = {}
+    for s in states:
+        prefix = region_prefix(s.region.id)
+        vectors[f"{prefix}_targets"] = s.layers.targets
+        vectors[f"{prefix}_occurrences"] = s.layers.occurrences
+        if s.layers.faults is not None and len(s.layers.faults):
+            vectors[f"{prefix}_faults"] = s.layers.faults
+        for name in ("prospectivity", "uncertainty", "coverage"):
+            if name in s.layers.prediction:
+                rasters[f"{prefix}_{name}"] = s.layers.prediction[name]
+    for s, _overlay, samples, anomaly in overlays:
+        prefix = region_prefix(s.region.id)
+        vectors[f"{prefix}_geochem_samples"] = samples
+        if anomaly is not None:
+            rasters[f"{prefix}_ree_anomaly"] = anomaly
+    return write_geopackage(
+        path,
+        vectors=vectors,
+        rasters=rasters,
+        tables={"summary": summary},
+        datasets=datasets,
+        parameters={"builds": [s.settings for s in states]},
+        catalog=catalog,
+        qgis_project=True,
+        regions=[s.region.id for s in states],
+    )
+
+
 def build_packet(
     builds: Sequence[tuple[str, str]] = DEFAULT_PACKET,
     *,
@@ -348,7 +394,6 @@ def build_packet(
     -------
     PacketResult
     """
-    from geomap.export.gpkg import write_geopackage
     from geomap.pipeline.manifest import dataset_provenance, software_versions
     from geomap.render.maps import MapBuilder, MapPanel
 
@@ -443,33 +488,9 @@ def build_packet(
         builder.add_table(_human_summary(summary), title="Summary")
         builder.save(tmp / "packet.html")
         files["packet.html"] = tmp / "packet.html"
-        vectors: dict[str, Any] = {}
-        rasters: dict[str, Any] = {}
-        for s in states:
-            prefix = s.region.id.replace("-", "_")
-            vectors[f"{prefix}_targets"] = s.layers.targets
-            vectors[f"{prefix}_occurrences"] = s.layers.occurrences
-            if s.layers.faults is not None and len(s.layers.faults):
-                vectors[f"{prefix}_faults"] = s.layers.faults
-            for name in ("prospectivity", "uncertainty", "coverage"):
-                if name in s.layers.prediction:
-                    rasters[f"{prefix}_{name}"] = s.layers.prediction[name]
-        for s, _overlay, samples, anomaly in overlays:
-            prefix = s.region.id.replace("-", "_")
-            vectors[f"{prefix}_geochem_samples"] = samples
-            if anomaly is not None:
-                rasters[f"{prefix}_ree_anomaly"] = anomaly
         gpkg = tmp / "packet.gpkg"
-        write_geopackage(
-            gpkg,
-            vectors=vectors,
-            rasters=rasters,
-            tables={"summary": summary},
-            datasets=datasets,
-            parameters={"builds": [s.settings for s in states]},
-            catalog=cat,
-            qgis_project=True,
-            regions=[s.region.id for s in states],
+        _write_packet_geopackage(
+            gpkg, states, overlays, summary=summary, datasets=datasets, catalog=cat
         )
         files["packet.gpkg"] = gpkg
         files["packet.qgs"] = gpkg.with_suffix(".qgs")

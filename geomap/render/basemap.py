@@ -123,7 +123,8 @@ def _read(
     import pandas as pd
     import shapely
 
-    from geomap.io._guard import read_ogr, require_format
+    from geomap.io._formats import require_format
+    from geomap.io._gdal import read_ogr
 
     # the same guards as every reader: content checked, one GDAL driver, safe GDAL options
     require_format(path, "json", what="basemap file")

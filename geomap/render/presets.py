@@ -77,6 +77,8 @@ def prospectivity_map(
     training_sites : GeoDataFrame, optional
         The training audit (:func:`geomap.training.training_audit`): every site the recipe
         considered, each popup saying whether it trained the model and why; hidden on opening.
+        Given, it alone rings the training sites (the ``training`` column of ``occurrences``
+        then draws no rings of its own).
     **options
         :class:`MapBuilder` options (``basemap``, ``online_basemaps``, ``max_embed_pixels``,
         ``catalog``...).
@@ -85,6 +87,11 @@ def prospectivity_map(
     -------
     folium.Map
     """
+    audited = training_sites is not None and len(training_sites) > 0
+    if audited and "training" in getattr(occurrences, "columns", ()):
+        # the audit layer rings the sites that trained the model (with the reason in each
+        # popup); the occurrences keep their markers, not a second set of the same rings
+        occurrences = occurrences.drop(columns="training")
     builder = MapBuilder(title=title, subtitle=subtitle, **options)
     builder.add_datasets(datasets)
     _fill(
@@ -105,7 +112,7 @@ def prospectivity_map(
     )
     for name, data in (evidence or {}).items():
         builder.add_raster(data, name=_evidence_name(name, data), kind="evidence")
-    if training_sites is not None and len(training_sites):
+    if audited:
         builder.add_occurrences(training_sites, name="Training sites", show=False)
     if path is not None:
         return builder.save(path)
