@@ -644,8 +644,8 @@ def _geojson_layers(html: str) -> list[tuple[dict, dict]]:
     return layers
 
 
-def test_map_draws_the_training_rings_once_in_the_audit_layer(us_masked, tmp_path):
-    """A build's map gets flagged occurrences and the audit: the audit layer owns the rings."""
+def test_map_draws_the_training_rings_once_shown_on_opening(us_masked, tmp_path):
+    """A build's map gets flagged occurrences and the audit: one set of rings, visible."""
     from geomap.export.sites import on_data_cells
     from geomap.training import flag_training
 
@@ -680,3 +680,13 @@ def test_map_draws_the_training_rings_once_in_the_audit_layer(us_masked, tmp_pat
         decoder.raw_decode(html, m.end())[0] for m in re.finditer(r"geomap\.columns\(", html)
     ]
     assert sum(len(c["lat"]) for c in clusters) == 2 * len(sites)
+    drawn = prospectivity_map(
+        us_masked["prospectivity"], occurrences=occurrences, training_sites=audit
+    )
+    shown = {
+        child.layer_name: child.show
+        for child in drawn._children.values()
+        if "raining sites" in getattr(child, "layer_name", "")
+    }
+    assert shown.pop(f"Training sites ({trained:,})") is True  # the rings show on opening
+    assert shown and not any(shown.values())  # the audit's markers (every site) are hidden

@@ -77,8 +77,9 @@ def prospectivity_map(
     training_sites : GeoDataFrame, optional
         The training audit (:func:`geomap.training.training_audit`): every site the recipe
         considered, each popup saying whether it trained the model and why; hidden on opening.
-        Given, it alone rings the training sites (the ``training`` column of ``occurrences``
-        then draws no rings of its own).
+        When ``occurrences`` carry the ``training`` flag, they ring the training sites (shown
+        on opening, with the audit's reason in the popups) and this layer draws no rings of
+        its own; otherwise this layer rings them.
     **options
         :class:`MapBuilder` options (``basemap``, ``online_basemaps``, ``max_embed_pixels``,
         ``catalog``...).
@@ -89,9 +90,11 @@ def prospectivity_map(
     """
     audited = training_sites is not None and len(training_sites) > 0
     if audited and "training" in getattr(occurrences, "columns", ()):
-        # the audit layer rings the sites that trained the model (with the reason in each
-        # popup); the occurrences keep their markers, not a second set of the same rings
-        occurrences = occurrences.drop(columns="training")
+        # the flagged occurrences ring the sites that trained the model, shown on opening,
+        # each popup with the audit's reason; the audit layer lists every site considered
+        # (kept or dropped, and why) without a second set of the same rings
+        occurrences = _with_audit_reasons(occurrences, training_sites)
+        training_sites = training_sites.drop(columns="training")
     builder = MapBuilder(title=title, subtitle=subtitle, **options)
     builder.add_datasets(datasets)
     _fill(
@@ -167,3 +170,12 @@ def joint_map(
     if path is not None:
         return builder.save(path)
     return builder.to_map()
+
+
+def _with_audit_reasons(occurrences: Any, audit: Any) -> Any:
+    """Return the occurrences with the audit's ``reason`` of each site considered (by site)."""
+    if "reason" in occurrences.columns or not {"site_id", "reason"} <= set(audit.columns):
+        return occurrences
+    reasons = dict(zip(audit["site_id"].astype(str), audit["reason"], strict=True))
+    found = occurrences["site_id"].astype(str).map(reasons)
+    return occurrences.assign(reason=found.astype(object).where(found.notna(), None))
