@@ -16,7 +16,7 @@ from rio_cogeo.cogeo import cog_validate
 from typer.testing import CliRunner
 
 from geomap.cli import app
-from geomap.errors import OutputExistsError, RecipeError, UnknownNameError
+from geomap.errors import OutputExistsError, ParameterError, RecipeError, UnknownNameError
 from geomap.export.sites import on_data_cells
 from geomap.pipeline import build, build_packet
 from geomap.pipeline import runner as runner_module
@@ -492,3 +492,22 @@ def test_build_mode_is_recorded_in_manifest_and_report(first_build, tmp_path, pr
     weights = pd.read_csv(brown.out / "weights.csv")
     assert PROXIMITY_LAYER in set(weights["layer"])
     assert "model" in brown.cache_misses or any("model" in m for m in brown.cache_misses)
+
+
+@pytest.mark.parametrize(
+    ("builds", "message"),
+    [
+        (
+            [("carbonatite-ree", "conus"), ("granite-sn-w", "conus")],
+            "'conus' is in the packet twice",
+        ),
+        ([("carbonatite-ree", "capricorn-wa"), ("x", "capricorn_wa")], "as 'capricorn-wa' and"),
+        ([("carbonatite-ree", "9north")], "region id '9north' cannot name"),
+        ([("carbonatite-ree", "r" * 60)], "at most 63 characters"),
+    ],
+)
+def test_packet_refuses_regions_it_cannot_hold_before_any_build(builds, message, tmp_path):
+    out = tmp_path / "packet"
+    with pytest.raises(ParameterError, match=message):
+        build_packet(builds, out=out, progress=False)
+    assert not out.exists()

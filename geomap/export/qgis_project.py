@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -54,7 +55,7 @@ _GROUP_ORDER = [
 def region_prefix(region_id: str) -> str:
     """Return the table-name prefix of a region's layers in a joint GeoPackage (before ``_``).
 
-    A region id may hold ``-`` or ``.`` (``capricorn-wa``), a GeoPackage table name may not
+    A region id may hold ``-``, ``.`` or capitals (``capricorn-wa``), a table name may not
     (:data:`geomap.export.gpkg.LAYER_NAME_PATTERN`): the packet names each region's tables
     with this prefix and the QGIS project finds them by it, so the two always agree.
 
@@ -64,8 +65,10 @@ def region_prefix(region_id: str) -> str:
     'capricorn_wa'
     >>> region_prefix("japan")
     'japan'
+    >>> region_prefix("NE.Wisconsin")
+    'ne_wisconsin'
     """
-    return region_id.replace("-", "_").replace(".", "_")
+    return re.sub(r"[^a-z0-9_]", "_", region_id.lower())
 
 
 def group_of(table: str, regions: Sequence[str]) -> tuple[str | None, str]:

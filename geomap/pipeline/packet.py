@@ -355,6 +355,35 @@ def _write_packet_geopackage(
     )
 
 
+def _check_packet_regions(regions: list[str]) -> None:
+    """Refuse, before any build, regions the packet cannot hold side by side.
+
+    Each region's layers are tables named by :func:`region_prefix` of its id: a region
+    given twice, or two ids with the same prefix, would overwrite each other's tables, and
+    an id that cannot start a table name would fail only once every build has run.
+    """
+    from geomap.export.gpkg import LAYER_NAME_PATTERN
+    from geomap.export.qgis_project import region_prefix
+
+    seen: dict[str, str] = {}
+    for region in regions:
+        prefix = region_prefix(region)
+        if prefix in seen:
+            what = "twice" if seen[prefix] == region else f"as {seen[prefix]!r} and {region!r}"
+            raise ParameterError(
+                f"region {region!r} is in the packet {what} (its tables would be named alike); "
+                "give each region once"
+            )
+        seen[prefix] = region
+        longest = f"{prefix}_geochem_samples"
+        if not LAYER_NAME_PATTERN.match(longest):
+            raise ParameterError(
+                f"region id {region!r} cannot name the packet's GeoPackage tables "
+                f"({longest!r}: a letter first, then letters, digits or _, at most 63 "
+                "characters); use a region id that starts with a letter and is shorter"
+            )
+
+
 def build_packet(
     builds: Sequence[tuple[str, str]] = DEFAULT_PACKET,
     *,
@@ -399,6 +428,7 @@ def build_packet(
 
     if not builds:
         raise ParameterError("the packet needs at least one (recipe, region) pair")
+    _check_packet_regions([region for _, region in builds])
     target = check_output_path(out)
     check_replaceable(target, overwrite=overwrite)  # before any work; again at the rename
     cat = catalog or load_catalog()
