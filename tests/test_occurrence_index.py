@@ -454,3 +454,17 @@ def test_admin_units_are_kept_and_equal_to_reading_them(monkeypatch):
     admin.admin_units.cache_clear()
     for frame in (first, kept):
         assert_geodataframe_equal(frame, fresh, check_dtype=True, check_crs=True)
+
+
+def test_a_projected_query_is_the_kept_answer_projected(monkeypatch):
+    query = {"region": "us-southwest", "country": "USA", "commodities": "Li"}
+    monkeypatch.setenv("GEOMAP_OCCURRENCE_INDEX", "0")
+    direct = read_occurrences(SMALL, **query)
+    monkeypatch.delenv("GEOMAP_OCCURRENCE_INDEX")
+    first = read_occurrences(SMALL, **query)
+    _forbid_computing(monkeypatch)
+    again = read_occurrences(SMALL, **query)  # read back and projected, nothing computed
+    for answer in (first, again):
+        assert answer.crs == direct.crs and not answer.crs.is_geographic
+        assert_geodataframe_equal(answer, direct, check_dtype=True, check_crs=True)
+        assert answer.attrs == direct.attrs

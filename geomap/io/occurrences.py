@@ -110,29 +110,28 @@ def read_occurrences(
     }
 
     def run() -> Any:
-        if commodities is None and end_use is None and include_rock_occurrences:
-            listing = _read_area(ids, cat, region, options["country"], deduplicate, annotate)
-        else:
-            # a selection is rows of its area's listing (merging comes before it and the
-            # annotation is row by row), so the listing is kept and the next selection of
-            # the area is derived from it
-            area = read_occurrences(
-                ids,
-                region=region,
-                country=country,
-                deduplicate=deduplicate,
-                to_crs=False,
-                catalog=cat,
-                annotate=annotate,
-            )
-            listing = _select(area, options)
-        if region is not None and to_crs:
+        if region is not None and to_crs:  # the kept answer in EPSG:4326, projected
             from geomap.harmonize import to_region
 
-            listing = to_region(listing, cat.region(region), clip=False)
-        return listing
+            answer = read_occurrences(ids, **{**options, "to_crs": False}, catalog=cat)
+            return to_region(answer, cat.region(region), clip=False)
+        if commodities is None and end_use is None and include_rock_occurrences:
+            return _read_area(ids, cat, region, options["country"], deduplicate, annotate)
+        # a selection is rows of its area's listing (merging comes before it and the
+        # annotation is row by row), so the listing is kept and the next selection of the
+        # area is derived from it
+        area = read_occurrences(
+            ids,
+            region=region,
+            country=country,
+            deduplicate=deduplicate,
+            to_crs=False,
+            catalog=cat,
+            annotate=annotate,
+        )
+        return _select(area, options)
 
-    if region is not None and to_crs:  # a projected answer is computed (no CRS round trip)
+    if region is not None and to_crs:  # projected from the kept answer (no CRS round trip)
         return run()
     from geomap.io.occurrence_index import cached_query
 
