@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -194,3 +195,23 @@ def test_projected_input_and_missing_crs():
     assert link_duplicates(frame.to_crs(5070)).nunique() == 1
     with pytest.raises(CRSError, match="no CRS"):
         link_duplicates(frame.set_crs(None, allow_override=True))
+
+
+def test_candidate_pairs_are_every_close_pair_of_different_sources_in_key_order():
+    from geomap.harmonize import dedup
+
+    rng = np.random.default_rng(7)
+    n = 400
+    lon = rng.uniform(-105.0, -104.6, n)
+    lat = rng.uniform(39.0, 39.3, n)
+    keys = rng.choice(np.array(["usgs/b", "mrds/a", "state/c"], dtype=object), n)
+    xyz = dedup._unit_vectors(lon, lat)
+    radius_km = 3.0
+    found = dedup._candidate_pairs(keys, xyz, radius_km)
+    chord = 2 * np.sin(radius_km / (2 * dedup._EARTH_RADIUS_KM))
+    distance = np.linalg.norm(xyz[:, None, :] - xyz[None, :, :], axis=-1)
+    expected = {
+        (i, j) for i in range(n) for j in range(n) if keys[i] < keys[j] and distance[i, j] <= chord
+    }
+    assert len(found) == len(set(found)) and set(found) == expected
+    assert 100 < len(expected) < n * n / 4  # close pairs and far ones both occur

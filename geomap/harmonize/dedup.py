@@ -45,6 +45,7 @@ comes first in ``source_priority`` (deposit-level compilations before district-s
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
 import unicodedata
@@ -88,12 +89,16 @@ _PAREN = re.compile(r"\(([^)]*)\)")
 
 
 def _clean(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    ascii_text = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    if text.isascii():  # NFKD leaves ASCII as it is, and casefold is lower there
+        ascii_text = text.lower()
+    else:
+        decomposed = unicodedata.normalize("NFKD", text)
+        ascii_text = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
     words = [w for w in _NON_ALNUM.sub(" ", ascii_text).split() if w not in _GENERIC]
     return " ".join(words)
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def name_variants(name: object) -> tuple[str, ...]:
     """Return the normalized variants of a site name used for matching.
 
@@ -165,18 +170,22 @@ def _lonlat(frame: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _candidate_pairs(keys: np.ndarray, xyz: np.ndarray, radius_km: float) -> list[tuple[int, int]]:
+    """Return the pairs of rows of different sources within ``radius_km`` of each other.
+
+    Each pair is ``(i, j)`` with ``keys[i] < keys[j]``.
+    """
     from scipy.spatial import cKDTree
 
     chord = 2 * math.sin(radius_km / (2 * _EARTH_RADIUS_KM))
-    groups = {key: np.flatnonzero(keys == key) for key in pd.unique(keys)}
-    trees = {key: cKDTree(xyz[idx]) for key, idx in groups.items() if len(idx)}
-    names = sorted(trees)
-    pairs: list[tuple[int, int]] = []
-    for i, a in enumerate(names):
-        for b in names[i + 1 :]:
-            for ia, hits in enumerate(trees[a].query_ball_tree(trees[b], chord)):
-                pairs.extend((int(groups[a][ia]), int(groups[b][ib])) for ib in hits)
-    return pairs
+    near = cKDTree(xyz).query_pairs(chord, output_type="ndarray")
+    first, second = near[:, 0], near[:, 1]
+    rank, _ = pd.factorize(keys, sort=True)  # integer codes in the keys' order
+    key_first, key_second = rank[first], rank[second]
+    cross = key_first != key_second
+    ordered = key_first < key_second
+    i = np.where(ordered, first, second)[cross]
+    j = np.where(ordered, second, first)[cross]
+    return list(zip(i.tolist(), j.tolist(), strict=True))
 
 
 def _base_name(name: str) -> str:
