@@ -468,3 +468,21 @@ def test_a_projected_query_is_the_kept_answer_projected(monkeypatch):
         assert answer.crs == direct.crs and not answer.crs.is_geographic
         assert_geodataframe_equal(answer, direct, check_dtype=True, check_crs=True)
         assert answer.attrs == direct.attrs
+
+
+def test_a_merge_is_keyed_by_the_index_entries_and_the_selection(monkeypatch):
+    from types import SimpleNamespace
+
+    from geomap.catalog import load_catalog
+
+    cat = load_catalog()
+    box = list(cat.region("us-southwest").bbox)
+    key = occurrence_index.selection_key([SMALL], cat, bbox=box, countries=["USA"])
+    assert key == occurrence_index.selection_key([SMALL], cat, bbox=box, countries=["USA"])
+    assert key != occurrence_index.selection_key([SMALL], cat, bbox=box, countries=["MEX"])
+    assert key != occurrence_index.selection_key([SMALL], cat, bbox=None, countries=["USA"])
+    monkeypatch.setattr(occurrence_index, "index_key", lambda dataset: "another entry")
+    assert key != occurrence_index.selection_key([SMALL], cat, bbox=box, countries=["USA"])
+    unpinned = SimpleNamespace(files=[SimpleNamespace(sha256=None)])
+    fake = SimpleNamespace(dataset=lambda _id: unpinned)
+    assert occurrence_index.selection_key([SMALL], fake, bbox=box) is None  # digest instead

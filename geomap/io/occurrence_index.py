@@ -47,6 +47,7 @@ __all__ = [
     "index_path",
     "read_indexed",
     "read_part",
+    "selection_key",
 ]
 
 _KEY = "geomap_index_key"
@@ -610,16 +611,33 @@ def frame_digest(frame: Any) -> str | None:
     return digest.hexdigest()
 
 
-def deduplicated(frame: Any, merge: Any) -> Any:
-    """Return ``merge(frame)``, kept in the index folder under the frame's digest.
+def selection_key(dataset_ids: Sequence[str], catalog: Any, **selection: Any) -> str | None:
+    """Return a key for the rows :func:`read_part` gives for these datasets and ``selection``.
+
+    The rows are a function of the datasets' index entries (their keys: files' hashes,
+    reader, geomap's code) and the selection (box, countries), so this keys them without
+    reading or hashing them.  ``None`` when a dataset has a file without a recorded sha256
+    (its entry's key would not change with the file).
+    """
+    datasets = [catalog.dataset(d) for d in dataset_ids]
+    if any(not f.sha256 for d in datasets for f in d.files):
+        return None
+    document = {"datasets": [index_key(d) for d in datasets], "selection": selection}
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def deduplicated(frame: Any, merge: Any, key: str | None = None) -> Any:
+    """Return ``merge(frame)``, kept in the index folder under ``key`` (or the frame's digest).
 
     Merging duplicates across compilations needs a spatial index (SciPy) and takes seconds
     over a country; the same selection (the same rows from the same code) is merged once.
-    A damaged entry is reported and merged again.
+    ``key`` (:func:`selection_key`) names the rows without hashing them.  A damaged entry is
+    reported and merged again.
     """
     if not index_enabled():
         return merge(frame)
-    key = frame_digest(frame)
+    key = key or frame_digest(frame)
     if key is None:
         return merge(frame)
     path = index_dir() / _DEDUP_FOLDER / f"{key}.parquet"

@@ -324,20 +324,17 @@ def _read_area(
 
     from geomap.harmonize.deposit_types import add_deposit_classes
     from geomap.io.admin import check_states
-    from geomap.io.occurrence_index import read_part
+    from geomap.io.occurrence_index import read_part, selection_key
 
     region_obj = cat.region(region) if region is not None else None
+    box = list(region_obj.bbox) if region_obj is not None else None
+    countries = [c.upper() for c in country] if country else None
     report = IngestReport("occurrences")
     per_dataset = []
     parts = []
     outside = not_in_country = 0
     for dataset_id in ids:
-        part = read_part(
-            dataset_id,
-            cat,
-            bbox=region_obj.bbox if region_obj is not None else None,
-            countries=[c.upper() for c in country] if country else None,
-        )
+        part = read_part(dataset_id, cat, bbox=box, countries=countries)
         sub = part.report
         per_dataset.append(sub)
         report.records_in += int(sub.get("records_in", part.total))
@@ -359,7 +356,7 @@ def _read_area(
         pd.concat(parts, ignore_index=True), geometry="geometry", crs="EPSG:4326"
     )
     if deduplicate:
-        listing = _deduplicate(listing)
+        listing = _deduplicate(listing, selection_key(ids, cat, bbox=box, countries=countries))
         merged = int(listing["n_sources"].sum() - len(listing)) if len(listing) else 0
         report.normalize("records merged into sites seen in another compilation", merged)
     if annotate:
@@ -383,15 +380,17 @@ def _merge(selection: Any) -> Any:
     return merge_duplicates(selection, state_codes=state_codes(selection))
 
 
-def _deduplicate(frame: Any) -> Any:
+def _deduplicate(frame: Any, key: str | None) -> Any:
+    """Return the frame with its duplicates merged, kept under ``key`` (else its digest)."""
     from geomap.io.occurrence_index import deduplicated, frame_digest
 
-    key = frame_digest(frame)  # every column and geometry: a renamed site is another frame
+    # every column and geometry: a renamed site is another frame
+    key = key or frame_digest(frame)
     if key is None:
         return deduplicated(frame, _merge)
     cached = _DEDUP_CACHE.get(key)
     if cached is None:
-        cached = deduplicated(frame, _merge)
+        cached = deduplicated(frame, _merge, key)
         if len(_DEDUP_CACHE) >= _DEDUP_CACHE_MAX:
             _DEDUP_CACHE.pop(next(iter(_DEDUP_CACHE)))
         _DEDUP_CACHE[key] = cached
