@@ -223,9 +223,11 @@ def leave_one_unit_out(
     unit = cell_units(table, units)
     held = [u for u in pd.unique(unit[table.y > 0]) if u]
     if len(held) < 2:
+        positives = int((np.asarray(table.y) > 0).sum())
+        found = ", ".join(map(str, held)) if held else "none"
         raise ModelError(
             f"leave-one-state-out needs training cells in at least two states/prefectures; "
-            f"found {held}"
+            f"the {positives} training cell(s) lie in: {found}"
         )
     sub = table
     X = check_table(sub.X)
