@@ -204,10 +204,10 @@ class IndependenceChecks:
             return False
         a, b = a[both], b[both]
         n_a, n_b = int(a.max()) + 1, int(b.max()) + 1
-        joint = np.bincount(a * n_b + b, minlength=n_a * n_b)
-        used_a = np.unique(a).size
-        used_b = np.unique(b).size
-        return bool(used_a >= 2 and used_a == used_b == int((joint > 0).sum()))
+        joint = np.bincount(a * n_b + b, minlength=n_a * n_b).reshape(n_a, n_b)
+        used_a = int(np.count_nonzero(joint.sum(axis=1)))  # classes of a present (no sort)
+        used_b = int(np.count_nonzero(joint.sum(axis=0)))
+        return bool(used_a >= 2 and used_a == used_b == int(np.count_nonzero(joint)))
 
     def _pairwise_tests(self, codes: dict[str, np.ndarray], deposits: np.ndarray) -> pd.DataFrame:
         from scipy.stats import chi2_contingency
