@@ -141,3 +141,18 @@ def test_independence_remedy_drops_the_dependent_copy():
     assert set(steps["dropped"].iloc[1:]) & {"a", "b"}
     assert "a" in after.layers_ or "b" in after.layers_
     assert after.independence_["ratio"] > before.independence_["ratio"]
+
+
+def test_one_search_gives_both_threshold_bins():
+    from geomap.models.wofe_stats import _bins
+
+    rng = np.random.default_rng(3)
+    for _ in range(500):
+        values = rng.integers(0, 20, rng.integers(1, 200)).astype(float)
+        if rng.random() < 0.5:
+            values += rng.random(values.size)
+        pool = np.concatenate([values, rng.uniform(-2, 25, 5)])
+        candidates = np.unique(rng.choice(pool, rng.integers(1, 30)))
+        left, right = _bins(values, candidates)
+        np.testing.assert_array_equal(left, np.searchsorted(candidates, values, "left"))
+        np.testing.assert_array_equal(right, np.searchsorted(candidates, values, "right"))

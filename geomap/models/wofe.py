@@ -106,6 +106,7 @@ from geomap.models.wofe_stats import (
     _GENERALIZATIONS,
     _KINDS,
     _STAT_COLUMNS,
+    _bins,
     _candidate_thresholds,
     _cap_empty,
     _class_codes,
@@ -569,8 +570,9 @@ class WeightsOfEvidence(IndependenceChecks, ProspectivityModel):
         cutoff = (self.cutoffs or {}).get(name)
         if cutoff is not None:
             candidates = np.array([float(cutoff)])
+        bins = _bins(values, candidates)
         curve = pd.concat(
-            [_threshold_curve(values, a, d, di, candidates, 0.0) for di in directions],
+            [_threshold_curve(values, a, d, di, candidates, 0.0, bins) for di in directions],
             ignore_index=True,
         )
         usable = curve["studentized_contrast"].notna()
@@ -583,7 +585,7 @@ class WeightsOfEvidence(IndependenceChecks, ProspectivityModel):
                 )
             curve = pd.concat(
                 [
-                    _threshold_curve(values, a, d, di, candidates, float(self.smoothing))
+                    _threshold_curve(values, a, d, di, candidates, float(self.smoothing), bins)
                     for di in directions
                 ],
                 ignore_index=True,

@@ -266,6 +266,19 @@ def _candidate_thresholds(values: np.ndarray, n_thresholds: int | None) -> np.nd
     return cands
 
 
+def _bins(values: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``searchsorted(candidates, values)`` on the left and the right, in one search.
+
+    ``candidates`` are sorted and distinct, so a value's right bin is its left bin plus one
+    exactly when the value is a candidate.
+    """
+    left = np.searchsorted(candidates, values, side="left")
+    right = left.copy()
+    inside = left < candidates.size
+    right[inside] += candidates[left[inside]] == values[inside]
+    return left, right
+
+
 def _threshold_curve(
     values: np.ndarray,
     area: np.ndarray,
@@ -273,21 +286,24 @@ def _threshold_curve(
     direction: str,
     candidates: np.ndarray,
     smoothing: float,
+    bins: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Contrast statistics of every candidate cumulative threshold in one direction.
 
-    One pass: the cells are binned once by candidate (``searchsorted``) and the pattern
-    counts of all thresholds are cumulative sums of the bins, so trying every distinct value
-    costs a sort, not one count per threshold.
+    One pass: the cells are binned once by candidate (``searchsorted``; ``bins`` from
+    :func:`_bins` when the caller has them) and the pattern counts of all thresholds are
+    cumulative sums of the bins, so trying every distinct value costs a sort, not one count
+    per threshold.
     """
     m = candidates.size
     t_area, t_dep = area.sum(), deposits.sum()
+    left, right = bins if bins is not None else _bins(values, candidates)
     if direction == "ascending":  # pattern: value <= t
-        idx = np.searchsorted(candidates, values, side="left")
+        idx = left
         b_area = np.cumsum(np.bincount(idx, weights=area, minlength=m + 1))[:m]
         b_dep = np.cumsum(np.bincount(idx, weights=deposits, minlength=m + 1))[:m]
     else:  # pattern: value >= t
-        idx = np.searchsorted(candidates, values, side="right")
+        idx = right
         b_area = t_area - np.cumsum(np.bincount(idx, weights=area, minlength=m + 1))[:m]
         b_dep = t_dep - np.cumsum(np.bincount(idx, weights=deposits, minlength=m + 1))[:m]
     b_area = np.clip(b_area, 0.0, None)
