@@ -363,7 +363,8 @@ def model_region(
         Region hold-out between overlapping or nested regions: clip the larger one so the
         areas are disjoint, or refuse (:func:`geomap.models.holdout.disjoint_tables`).
     leave_one_out : bool, default False
-        Also validate leaving one state/prefecture out at a time (``holdouts``).
+        Also validate leaving one state/prefecture out at a time (``holdouts``); not tried
+        when the region has no training cell (a knowledge-driven map has nothing to hold out).
     mode : {"greenfield", "brownfield"}, optional
         ``"brownfield"`` adds the known-occurrence proximity layer
         (:data:`geomap.models.baselines.PROXIMITY_LAYER`), recomputed inside every fold
@@ -474,7 +475,7 @@ def model_region(
                 transfer.append(report)
                 transfer_diagnostics.append(explain_transfer(report, train_t, test_t))
         holdouts: list[ValidationReport] = []
-        if leave_one_out:
+        if leave_one_out and (table.y > 0).any():  # nothing to hold out without training cells
             from geomap.models.holdout import leave_one_unit_out
 
             try:
