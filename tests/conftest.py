@@ -9,8 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from geomap import _paths
+
+# Property tests draw the same examples on every run (seeded from each test), so a run of
+# `.ci/run` is reproducible; HYPOTHESIS_PROFILE=explore draws fresh examples to hunt for more.
+settings.register_profile("reproducible", derandomize=True, database=None)
+settings.register_profile("explore")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "reproducible"))
 
 LONGEST_FILES = (
     "test_notebooks.py",
