@@ -252,7 +252,7 @@ def test_a_repeated_query_is_answered_from_its_kept_answer(monkeypatch):
         raise AssertionError("a repeated query was computed again")
 
     monkeypatch.setattr(occurrences, "_read_area", recompute)
-    monkeypatch.setattr(occurrences, "_select", recompute)
+    monkeypatch.setattr(occurrences, "_rows_of_area", recompute)
     warm = read_occurrences(SMALL, **query)
     assert_geodataframe_equal(warm, cold, check_dtype=True, check_crs=True)
     assert warm.attrs == cold.attrs
@@ -336,7 +336,7 @@ def test_a_new_selection_of_a_listed_area_prints_the_same_bytes(area, selection,
 def _forbid_computing(monkeypatch):
     """Make any listing or selection computed from here on fail (answers must be kept)."""
     monkeypatch.setattr(occurrences, "_read_area", None)
-    monkeypatch.setattr(occurrences, "_select", None)
+    monkeypatch.setattr(occurrences, "_rows_of_area", None)
 
 
 @pytest.mark.parametrize("index", ["1", "0"])

@@ -150,13 +150,9 @@ def check_states(frame: Any) -> pd.DataFrame:
     name = hits["name"].fillna("").astype(str).to_numpy()
     unit_country = hits["country"].fillna("").astype(str).to_numpy()
     countries = frame["country"].fillna("").astype(str).to_numpy()
-    normalized: dict[tuple[object, str], str] = {}  # few distinct pairs: normalize each once
-    written = []
-    for text, country, unit in zip(frame["state"].tolist(), countries, unit_country, strict=True):
-        pair = (text, country or unit)
-        if pair not in normalized:
-            normalized[pair] = normalize_state(*pair) or ""
-        written.append(normalized[pair])
+    written = _normalized_states(
+        frame["state"].tolist(), np.where(countries != "", countries, unit_country).tolist()
+    )
     written_arr = np.asarray(written, dtype=object)
     mismatch = (written_arr != "") & (code != "") & (written_arr != code)
     # off every unit (at sea, on a coarse coast): the written state, normalized, stands
@@ -186,11 +182,18 @@ def state_codes(frame: Any) -> list[str]:
         if "country" in frame.columns
         else [""] * len(frame)
     )
-    cache: dict[tuple[str, str], str] = {}
+    return _normalized_states(frame["state"].fillna("").astype(str).tolist(), countries)
+
+
+def _normalized_states(states: list[object], countries: list[str]) -> list[str]:
+    """Return :func:`normalize_state` of each (state, country) pair, ``""`` for none.
+
+    Few pairs are distinct (a state is written a handful of ways): each is normalized once.
+    """
+    normalized: dict[tuple[object, str], str] = {}
     out = []
-    for state, country in zip(frame["state"].fillna("").astype(str), countries, strict=True):
-        key = (state, country)
-        if key not in cache:
-            cache[key] = (normalize_state(state, country) or "") if state else ""
-        out.append(cache[key])
+    for pair in zip(states, countries, strict=True):
+        if pair not in normalized:
+            normalized[pair] = normalize_state(*pair) or ""
+        out.append(normalized[pair])
     return out

@@ -129,7 +129,7 @@ def read_occurrences(
             catalog=cat,
             annotate=annotate,
         )
-        return _select(area, options)
+        return _rows_of_area(area, options)
 
     if region is not None and to_crs:  # projected from the kept answer (no CRS round trip)
         return run()
@@ -278,7 +278,7 @@ def _place_selection_columns(frame: Any, end_use: str | None, annotate: bool) ->
     return frame
 
 
-def _select(area: Any, options: dict[str, Any]) -> Any:
+def _rows_of_area(area: Any, options: dict[str, Any]) -> Any:
     """Return the answer to a commodity / end-use query (or without rock occurrences).
 
     ``area`` is the area's listing (the same datasets, region, countries and merging, no
@@ -386,8 +386,8 @@ def _deduplicate(frame: Any, key: str | None) -> Any:
 
     # every column and geometry: a renamed site is another frame
     key = key or frame_digest(frame)
-    if key is None:
-        return deduplicated(frame, _merge)
+    if key is None:  # unhashable: merged, not kept
+        return _merge(frame)
     cached = _DEDUP_CACHE.get(key)
     if cached is None:
         cached = deduplicated(frame, _merge, key)
